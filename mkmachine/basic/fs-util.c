@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fs-util.h"
+#include "string-util.h"
+
+#define RM_RF_DEPTH_MAX 4096U
+
+static int rm_rf_children_internal(int fd, dev_t dev, unsigned depth);
+
+static int rm_rf_entry(int dir_fd, const char *name, dev_t dev, unsigned depth) {
+        struct stat st;
+
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+
+        if (S_ISDIR(st.st_mode)) {
+                _cleanup_close_ int fd = -EBADF;
+                int r;
+
+                if (st.st_dev != dev)
+                        return -EBUSY;
+                if (depth >= RM_RF_DEPTH_MAX)
+                        return -ELOOP;
+
+                fd = openat(dir_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC|O_NOATIME);
+                if (fd < 0 && errno == EPERM)
+                        fd = openat(dir_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+
+                /* Directories without write or search permission for us would make unlinking
+                 * their children fail with EACCES if we were not root; as root it does not
+                 * matter, so don't touch modes. */
+                r = rm_rf_children_internal(fd, dev, depth + 1);
+                if (r < 0)
+                        return r;
+
+                if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        return -errno;
+                return 0;
+        }
+
+        if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int rm_rf_children_internal(int fd, dev_t dev, unsigned depth) {
+        _cleanup_closedir_ DIR *d = NULL;
+        int dfd, r = 0;
+
+        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return -errno;
+        }
+        /* d owns dfd now */
+
+        for (;;) {
+                struct dirent *de;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return -errno;
+                        break;
+                }
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+
+                RET_GATHER(r, rm_rf_entry(dirfd(d), de->d_name, dev, depth));
+        }
+        return r;
+}
+
+int rm_rf_children(int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        return rm_rf_children_internal(fd, st.st_dev, 0);
+}
+
+int rm_rf_at(int dir_fd, const char *name) {
+        struct stat st;
+
+        assert(name);
+
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return rm_rf_entry(dir_fd, name, st.st_dev, 0);
+}
+
+int openat_in_root(int root_fd, const char *path, int flags, mode_t mode) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .mode = (flags & (O_CREAT|O_TMPFILE)) ? mode : 0,
+                .resolve = RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS,
+        };
+        long fd;
+
+        fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        return (int) fd;
+}
+
+int rename_noreplace(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name) {
+        return RET_NERRNO(renameat2(old_dir_fd, old_name, new_dir_fd, new_name, RENAME_NOREPLACE));
+}
+
+int rename_exchange(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name) {
+        return RET_NERRNO(renameat2(old_dir_fd, old_name, new_dir_fd, new_name, RENAME_EXCHANGE));
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <sys/types.h>
+
+/* Removes dir_fd/name and everything below it. Never follows symlinks and never crosses into another
+ * file system (a mount point below is an error, -EBUSY). Missing is success. */
+int rm_rf_at(int dir_fd, const char *name);
+
+/* Removes everything inside the directory fd, but not the directory itself. */
+int rm_rf_children(int fd);
+
+/* openat2() with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS: path is resolved as if root_fd were '/'.
+ * Returns an fd or -errno. */
+int openat_in_root(int root_fd, const char *path, int flags, mode_t mode);
+
+/* renameat2() with RENAME_NOREPLACE (-EEXIST if the target exists) or RENAME_EXCHANGE. */
+int rename_noreplace(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name);
+int rename_exchange(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name);

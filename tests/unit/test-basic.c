@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "fd-util.h"
+#include "fs-util.h"
+#include "log.h"
+#include "path-util.h"
+#include "string-util.h"
+#include "strv.h"
+#include "tests.h"
+
+TEST(filename_is_valid) {
+        ASSERT_TRUE(filename_is_valid("foo"));
+        ASSERT_TRUE(filename_is_valid(".foo"));
+        ASSERT_FALSE(filename_is_valid(""));
+        ASSERT_FALSE(filename_is_valid("."));
+        ASSERT_FALSE(filename_is_valid(".."));
+        ASSERT_FALSE(filename_is_valid("a/b"));
+        ASSERT_FALSE(filename_is_valid(NULL));
+}
+
+TEST(path_is_safe_relative) {
+        ASSERT_TRUE(path_is_safe_relative("a/b/c"));
+        ASSERT_TRUE(path_is_safe_relative("./a/b/"));
+        ASSERT_TRUE(path_is_safe_relative("a..b/..c"));
+        ASSERT_FALSE(path_is_safe_relative("/etc"));
+        ASSERT_FALSE(path_is_safe_relative("a/../b"));
+        ASSERT_FALSE(path_is_safe_relative(".."));
+        ASSERT_FALSE(path_is_safe_relative("a/.."));
+        ASSERT_FALSE(path_is_safe_relative(""));
+}
+
+TEST(path_is_normalized_absolute) {
+        ASSERT_TRUE(path_is_normalized_absolute("/var/lib/machines"));
+        ASSERT_TRUE(path_is_normalized_absolute("/"));
+        ASSERT_FALSE(path_is_normalized_absolute("var"));
+        ASSERT_FALSE(path_is_normalized_absolute("/a//b"));
+        ASSERT_FALSE(path_is_normalized_absolute("/a/./b"));
+        ASSERT_FALSE(path_is_normalized_absolute("/a/.."));
+}
+
+TEST(strv) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        ASSERT_EQ(strv_length(l), 0u);
+        ASSERT_OK(strv_extend(&l, "a"));
+        ASSERT_OK(strv_extend(&l, "b"));
+        ASSERT_EQ(strv_length(l), 2u);
+        ASSERT_TRUE(strv_contains(l, "b"));
+        ASSERT_FALSE(strv_contains(l, "c"));
+}
+
+TEST(format_bytes) {
+        char buf[FORMAT_BYTES_MAX];
+
+        ASSERT_STREQ(format_bytes(buf, sizeof(buf), 512), "512B");
+        ASSERT_STREQ(format_bytes(buf, sizeof(buf), 1536), "1.5K");
+        ASSERT_STREQ(format_bytes(buf, sizeof(buf), 200 * 1024 * 1024), "200M");
+}
+
+TEST(log_returns_negative_errno) {
+        log_set_max_level(LOG_EMERG);
+        ASSERT_EQ(log_error_errno(SYNTHETIC_ERRNO(EINVAL), "x"), -EINVAL);
+        ASSERT_EQ(log_error_errno(-ENOENT, "x"), -ENOENT);
+        ASSERT_EQ(log_level_from_string("debug"), LOG_DEBUG);
+        ASSERT_EQ(log_level_from_string("bogus"), -EINVAL);
+}
+
+TEST(rm_rf_and_atomic_write) {
+        char tmpl[] = "/tmp/test-basic-XXXXXX";
+        _cleanup_close_ int fd = -EBADF, sub = -EBADF;
+        _cleanup_free_ char *c = NULL;
+        size_t n;
+
+        ASSERT_NOT_NULL(mkdtemp(tmpl));
+        fd = open(tmpl, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+
+        ASSERT_OK(RET_NERRNO(mkdirat(fd, "d", 0755)));
+        ASSERT_OK(RET_NERRNO(mkdirat(fd, "d/e", 0755)));
+        ASSERT_OK(RET_NERRNO(symlinkat("/etc", fd, "d/link")));
+        sub = open(strjoina(tmpl, "/d/e"), O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        ASSERT_TRUE(sub >= 0);
+        ASSERT_OK(write_file_atomic_at(sub, "f", "hello", 5, 0600));
+        ASSERT_ERROR(write_file_atomic_at(sub, "x/y", "hello", 5, 0600), EINVAL);
+        sub = safe_close(sub);
+        ASSERT_OK(read_full_file_at(fd, "d/e/f", 100, &c, &n));
+        ASSERT_STREQ(c, "hello");
+        ASSERT_EQ(n, 5u);
+        ASSERT_ERROR(read_full_file_at(fd, "d/e/f", 3, &c, &n), E2BIG);
+
+        /* openat_in_root resolves symlinks as if the directory were '/'. */
+        sub = openat_in_root(fd, "d/link/../e/f", O_RDONLY, 0);
+        ASSERT_ERROR(sub, ENOENT);
+
+        ASSERT_OK(rm_rf_at(fd, "d"));
+        ASSERT_ERROR(RET_NERRNO(faccessat(fd, "d", F_OK, AT_SYMLINK_NOFOLLOW)), ENOENT);
+        ASSERT_OK(access("/etc/passwd", F_OK));
+        ASSERT_OK(rm_rf_at(fd, "missing"));
+        ASSERT_OK(RET_NERRNO(rmdir(tmpl)));
+}
+
+DEFINE_TEST_MAIN
