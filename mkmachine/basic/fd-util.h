@@ -43,5 +43,6 @@ int loop_write(int fd, const void *buf, size_t nbytes);
  * max_size bytes; -E2BIG if larger. */
 int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret, size_t *ret_size);
 
-/* Atomically replaces dir_fd/name (name must be a plain file name) with the given contents (temporary file + fsync + rename). */
+/* Atomically replaces dir_fd/name (name must be a plain file name) with the given contents
+ * (temporary file + fsync + rename). */
 int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t size, mode_t mode);

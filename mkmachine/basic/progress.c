@@ -45,10 +45,13 @@ static void progress_draw(Progress *p, usec_t n) {
 
                 if (bps > 0) {
                         uint64_t eta = (p->total - p->done) / bps;
-                        (void) fprintf(stderr, "\r\033[K%s [%s] %3u%% %s/%s %s/s ETA %" PRIu64 ":%02" PRIu64,
+                        (void) fprintf(stderr,
+                                       "\r\033[K%s [%s] %3u%% %s/%s %s/s ETA %" PRIu64
+                                       ":%02" PRIu64,
                                        p->label, bar, pct, done, total, rate, eta / 60, eta % 60);
                 } else
-                        (void) fprintf(stderr, "\r\033[K%s [%s] %3u%% %s/%s", p->label, bar, pct, done, total);
+                        (void) fprintf(stderr, "\r\033[K%s [%s] %3u%% %s/%s",
+                                       p->label, bar, pct, done, total);
         } else
                 (void) fprintf(stderr, "\r\033[K%s %s %s/s", p->label, done, rate);
 

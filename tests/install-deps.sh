@@ -1,0 +1,20 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs everything needed to build mkmachine and run its whole test suite on Debian 12 (as root).
+set -euo pipefail
+
+packages=(
+    # build
+    meson ninja-build pkg-config gcc clang lld libclang-rt-14-dev scdoc bash-completion
+    libarchive-dev libmount-dev libsystemd-dev zlib1g-dev libisal-dev libjson-c-dev libssl-dev
+    libacl1-dev libzstd-dev liblzma-dev libbz2-dev
+    # tests: test host, archives, checks
+    mmdebstrap systemd-container iproute2 nftables util-linux busybox
+    libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz python3 shellcheck
+    # benchmarks
+    hyperfine time
+)
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${packages[@]}"
