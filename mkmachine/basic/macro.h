@@ -81,3 +81,14 @@ static inline void* mfree(void *p) {
 static inline bool size_multiply_overflow(size_t size, size_t need) {
         return need != 0 && size > SIZE_MAX / need;
 }
+
+/* True if the character c is one of the listed ones. */
+#define IN_SET_CHAR(c, ...)                                             \
+        ({                                                              \
+                const char _set_[] = { __VA_ARGS__ };                   \
+                bool _found_ = false;                                   \
+                for (size_t _i_ = 0; _i_ < sizeof(_set_); _i_++)        \
+                        if (_set_[_i_] == (c))                          \
+                                _found_ = true;                         \
+                _found_;                                                \
+        })

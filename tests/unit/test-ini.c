@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fd-util.h"
+#include "ini.h"
+#include "tests.h"
+
+static int parse_string(const char *s, IniFile **ret, unsigned *reterr_line) {
+        _cleanup_fclose_ FILE *f = fmemopen((void*) s, strlen(s), "re");
+        ASSERT_NOT_NULL(f);
+        return ini_parse(f, ret, reterr_line);
+}
+
+static char* write_string(const IniFile *ini) {
+        char *buf = NULL;
+        size_t sz = 0;
+        FILE *f = open_memstream(&buf, &sz);
+
+        ASSERT_NOT_NULL(f);
+        ASSERT_OK(ini_write(ini, f));
+        fclose(f);
+        return buf;
+}
+
+static const char sample[] =
+        "# Written by hand\n"
+        "[Exec]\n"
+        "Boot=yes\n"
+        "; keep me\n"
+        "Environment=A=1 \\\n"
+        "  B=2\n"
+        "\n"
+        "[Network]\n"
+        "Port=tcp:80\n"
+        "Port=tcp:443\n"
+        "Custom=x   # not a comment\n"
+        "\n"
+        "# about files\n"
+        "[Files]\n";
+
+TEST(parse_and_get) {
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        unsigned line = 0;
+
+        ASSERT_OK(parse_string(sample, &ini, NULL));
+        ASSERT_STREQ(ini_get(ini, "Exec", "Boot", &line), "yes");
+        ASSERT_EQ(line, 3u);
+        ASSERT_STREQ(ini_get(ini, "Exec", "Environment", &line), "A=1    B=2");
+        ASSERT_EQ(line, 5u);
+        ASSERT_STREQ(ini_get(ini, "Network", "Port", &line), "tcp:443");
+        ASSERT_EQ(line, 10u);
+        ASSERT_STREQ(ini_get(ini, "Network", "Custom", NULL), "x   # not a comment");
+        ASSERT_NULL(ini_get(ini, "Files", "Bind", NULL));
+        ASSERT_NULL(ini_get(ini, "Nope", "Boot", NULL));
+}
+
+TEST(roundtrip_unchanged) {
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        _cleanup_free_ char *out = NULL;
+
+        ASSERT_OK(parse_string(sample, &ini, NULL));
+        out = write_string(ini);
+        ASSERT_STREQ(out, sample);
+}
+
+TEST(set_keeps_comments_and_order) {
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        _cleanup_free_ char *out = NULL;
+        char *ports[] = { (char*) "tcp:8080:80", (char*) "udp:53", NULL };
+
+        ASSERT_OK(parse_string(sample, &ini, NULL));
+        ASSERT_OK(ini_set_strv(ini, "Network", "Port", ports));
+        ASSERT_OK(ini_set(ini, "Exec", "Boot", "no"));
+        ASSERT_OK(ini_set(ini, "Files", "BindReadOnly", "/srv:/srv"));
+        ASSERT_OK(ini_set(ini, "Network", "VirtualEthernet", "yes"));
+        ASSERT_OK(ini_set(ini, "Exec", "Environment", NULL));
+        out = write_string(ini);
+        ASSERT_STREQ(out,
+                     "# Written by hand\n"
+                     "[Exec]\n"
+                     "Boot=no\n"
+                     "; keep me\n"
+                     "\n"
+                     "[Network]\n"
+                     "Port=tcp:8080:80\n"
+                     "Port=udp:53\n"
+                     "Custom=x   # not a comment\n"
+                     "VirtualEthernet=yes\n"
+                     "\n"
+                     "# about files\n"
+                     "[Files]\n"
+                     "BindReadOnly=/srv:/srv\n");
+}
+
+TEST(set_new_section) {
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        _cleanup_free_ char *out = NULL;
+
+        ASSERT_OK(ini_new(&ini));
+        ASSERT_OK(ini_set(ini, "Exec", "Boot", "yes"));
+        ASSERT_OK(ini_set(ini, "Network", "Zone", "web"));
+        out = write_string(ini);
+        ASSERT_STREQ(out, "[Exec]\nBoot=yes\n\n[Network]\nZone=web\n");
+        ASSERT_ERROR(ini_set(ini, "Bad]", "x", "y"), EINVAL);
+        ASSERT_ERROR(ini_set(ini, "Exec", "", "y"), EINVAL);
+        ASSERT_ERROR(ini_set(ini, "Exec", "K", "a\nb"), EINVAL);
+}
+
+TEST(syntax_errors_report_line) {
+        static const struct {
+                const char *text;
+                unsigned line;
+        } cases[] = {
+                { "Key=before-section\n", 1 },
+                { "[Exec]\nBoot=yes\nNoEqualsSign\n", 3 },
+                { "[Exec]\n[]\n", 2 },
+                { "[Exec\n", 1 },
+                { "[Exec]\n=value\n", 2 },
+                { "[A]\nK=a \\\n b\n[B\n", 4 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(ini_freep) IniFile *ini = NULL;
+                unsigned line = 0;
+
+                ASSERT_ERROR(parse_string(cases[i].text, &ini, &line), EBADMSG);
+                ASSERT_EQ(line, cases[i].line);
+                ASSERT_NULL(ini);
+        }
+}
+
+TEST(limits) {
+        _cleanup_free_ char *big = malloc(INI_LINE_MAX + 16);
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        unsigned line = 0;
+
+        ASSERT_NOT_NULL(big);
+        strcpy(big, "[A]\nK=");
+        memset(big + 6, 'x', INI_LINE_MAX);
+        big[INI_LINE_MAX + 6] = 0;
+        ASSERT_ERROR(parse_string(big, &ini, &line), EBADMSG);
+        ASSERT_EQ(line, 2u);
+}
+
+DEFINE_TEST_MAIN
