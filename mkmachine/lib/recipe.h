@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdio.h>
+
+#include "macro.h"
+
+/* A recipe says how to bootstrap a Debian or Ubuntu tree: a small systemd-style INI file
+ * (recipes/NAME.conf, /etc/mkmachine/recipes/NAME.conf, or --recipe=FILE). See mkmachine.recipe(5). */
+
+#define RECIPE_PACKAGES_MAX 4096U
+#define RECIPE_BASE_DEPTH_MAX 8U
+
+typedef enum Distribution {
+        DISTRIBUTION_DEBIAN,
+        DISTRIBUTION_UBUNTU,
+        _DISTRIBUTION_MAX,
+        _DISTRIBUTION_INVALID = -EINVAL,
+} Distribution;
+
+typedef enum Variant {
+        VARIANT_MINBASE,        /* Essential + Priority: required, what debootstrap's minbase does */
+        VARIANT_STANDARD,       /* … plus Priority: important and standard */
+        _VARIANT_MAX,
+        _VARIANT_INVALID = -EINVAL,
+} Variant;
+
+typedef struct RecipeFile {
+        char *source;           /* absolute, resolved relative to the recipe's directory */
+        char *target;           /* absolute path inside the machine */
+} RecipeFile;
+
+typedef struct Recipe {
+        char *name;
+        char *path;             /* where it was read from */
+        char *description;
+        char *base;             /* name of the recipe this one builds on, or NULL */
+
+        Distribution distribution;
+        char *suite;
+        char **components;
+        char *architecture;
+        char *mirror;           /* NULL: from --mirror or the host's apt sources */
+        char *keyring;
+
+        Variant variant;
+        char **include;
+        char **exclude;
+
+        char *hostname;
+        char *locale;
+        char *timezone;
+        int root_locked;        /* -1 unset, else bool */
+        char **enable_services;
+
+        RecipeFile *files;
+        size_t n_files;
+        char **commands;
+} Recipe;
+
+Recipe* recipe_free(Recipe *recipe);
+DEFINE_POINTER_CLEANUP(Recipe*, recipe_free);
+
+const char* distribution_to_string(Distribution d) _pure_;
+Distribution distribution_from_string(const char *s) _pure_;
+const char* variant_to_string(Variant v) _pure_;
+Variant variant_from_string(const char *s) _pure_;
+
+/* Parses a recipe from f; path is used to resolve [Files] sources and is recorded, name is the
+ * recipe's name. Unknown sections and keys are errors (a typo must not silently drop a setting).
+ *
+ * Returns 0 and a new Recipe in *ret. On an error in the file returns -EBADMSG (syntax), -EINVAL (a
+ * bad value) or -E2BIG (too many packages) with the 1-based line in *reterr_line (0 if the problem is
+ * not on one line, e.g. a missing required key) and a static description in *reterr_what. Never logs
+ * above debug level. */
+int recipe_parse(FILE *f, const char *path, const char *name, Recipe **ret, unsigned *reterr_line,
+                 const char **reterr_what);
+
+/* Fills what base sets and recipe leaves unset; lists (Include=, Exclude=, EnableServices=, files,
+ * commands) are appended, base first. */
+int recipe_merge_base(Recipe *recipe, const Recipe *base);
+
+/* Checks that everything needed for a bootstrap is set (after merging the base). -EINVAL and a
+ * description of the missing setting otherwise. */
+int recipe_verify(const Recipe *recipe, const char **reterr_what);
+
+/* True if s is a valid recipe name (same rules as machine names). */
+bool recipe_name_is_valid(const char *s);
