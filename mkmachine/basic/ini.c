@@ -136,7 +136,7 @@ static int read_logical_line(FILE *f, char **ret_raw, char **ret_logical) {
                 log_len += (size_t) k;
 
                 /* Comment lines never continue. */
-                if (!cont || logical[strspn(logical, " \t")] == '#' || logical[strspn(logical, " \t")] == ';')
+                if (!cont || IN_SET_CHAR(logical[strspn(logical, " \t")], '#', ';'))
                         break;
         }
 
@@ -287,7 +287,8 @@ int ini_set_strv(IniFile *ini, const char *section, const char *key, char * cons
                 }
                 /* The end of the section's last assignment or header: new keys go there, before
                  * any comments that introduce the next section. */
-                if (streq_ptr(l->section, section) && (l->key || !l->raw || l->raw[strspn(l->raw, " \t")] == '['))
+                if (streq_ptr(l->section, section) &&
+                    (l->key || !l->raw || l->raw[strspn(l->raw, " \t")] == '['))
                         section_end = i + 1;
                 i++;
         }

@@ -102,8 +102,8 @@ TEST(merge_base) {
 
         ASSERT_OK(parse_string("[Distribution]\nDistribution=debian\nSuite=bookworm\nComponents=main\n"
                                "[Packages]\nInclude=systemd dbus\n[Files]\nCopy=a:/a\n", &base, NULL, NULL));
-        ASSERT_OK(parse_string("[Recipe]\nBase=bookworm\n[Packages]\nInclude=nginx dbus\n[Files]\nCopy=b:/b\n",
-                               &r, NULL, NULL));
+        ASSERT_OK(parse_string("[Recipe]\nBase=bookworm\n[Packages]\nInclude=nginx dbus\n"
+                               "[Files]\nCopy=b:/b\n", &r, NULL, NULL));
         ASSERT_OK(recipe_merge_base(r, base));
         ASSERT_OK(recipe_verify(r, NULL));
         ASSERT_STREQ(r->suite, "bookworm");
