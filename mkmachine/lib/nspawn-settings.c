@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nspawn-settings.h"
+#include "path-util.h"
+#include "string-table.h"
+#include "string-util.h"
+#include "strv.h"
+
+static const char* const network_mode_table[_NETWORK_MODE_MAX] = {
+        [NETWORK_VETH]   = "veth",
+        [NETWORK_ZONE]   = "zone",
+        [NETWORK_BRIDGE] = "bridge",
+        [NETWORK_HOST]   = "host",
+        [NETWORK_NONE]   = "none",
+};
+DEFINE_STRING_TABLE_LOOKUP(network_mode, NetworkMode);
+
+static const char* const private_users_mode_table[_PRIVATE_USERS_MODE_MAX] = {
+        [PRIVATE_USERS_PICK]     = "pick",
+        [PRIVATE_USERS_IDENTITY] = "identity",
+        [PRIVATE_USERS_NO]       = "no",
+};
+DEFINE_STRING_TABLE_LOOKUP(private_users_mode, PrivateUsersMode);
+
+static const char* const port_protocol_table[_PORT_PROTOCOL_MAX] = {
+        [PORT_TCP] = "tcp",
+        [PORT_UDP] = "udp",
+};
+DEFINE_STRING_TABLE_LOOKUP(port_protocol, PortProtocol);
+
+void nspawn_settings_init(NspawnSettings *s) {
+        *s = (NspawnSettings) {
+                .network = _NETWORK_MODE_INVALID,
+                .private_users = _PRIVATE_USERS_MODE_INVALID,
+                .boot = -1,
+        };
+}
+
+static void nspawn_bind_done(NspawnBind *b) {
+        b->source = mfree(b->source);
+        b->destination = mfree(b->destination);
+}
+
+void nspawn_settings_done(NspawnSettings *s) {
+        if (!s)
+                return;
+        free(s->network_name);
+        free(s->ports);
+        for (size_t i = 0; i < s->n_binds; i++)
+                nspawn_bind_done(s->binds + i);
+        free(s->binds);
+        strv_free(s->parameters);
+        strv_free(s->environment);
+        free(s->working_directory);
+        free(s->user);
+        nspawn_settings_init(s);
+}
+
+/* Interface and zone names: what the kernel accepts for a link name after the "vz-" prefix. */
+static bool link_name_is_valid(const char *s, size_t max) {
+        if (isempty(s) || strlen(s) > max)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", *c))
+                        return false;
+        return true;
+}
+
+int nspawn_settings_parse_network(NspawnSettings *s, const char *value) {
+        const char *arg = NULL;
+        NetworkMode m;
+        char *n = NULL;
+
+        assert(s);
+        assert(value);
+
+        if ((arg = startswith(value, "zone:")))
+                m = NETWORK_ZONE;
+        else if ((arg = startswith(value, "bridge:")))
+                m = NETWORK_BRIDGE;
+        else {
+                m = network_mode_from_string(value);
+                if (m < 0 || IN_SET_CHAR((char) m, NETWORK_ZONE, NETWORK_BRIDGE))
+                        return -EINVAL;
+        }
+
+        if (arg) {
+                /* Zones become "vz-NAME" links: 15 - 3 characters. */
+                if (!link_name_is_valid(arg, m == NETWORK_ZONE ? 12 : 15))
+                        return -EINVAL;
+                n = strdup(arg);
+                if (!n)
+                        return -ENOMEM;
+        }
+
+        free(s->network_name);
+        s->network_name = n;
+        s->network = m;
+        return 0;
+}
+
+static int parse_port_number(const char *s, size_t n, uint16_t *ret) {
+        unsigned v = 0;
+
+        if (n == 0 || n > 5)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned) (s[i] - '0');
+        }
+        if (v == 0 || v > 65535)
+                return -EINVAL;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+int nspawn_port_parse(const char *value, NspawnPort *ret) {
+        NspawnPort p = { .protocol = PORT_TCP };
+        const char *rest = value, *colon;
+        int r;
+
+        assert(value);
+        assert(ret);
+
+        if ((rest = startswith(value, "tcp:")))
+                p.protocol = PORT_TCP;
+        else if ((rest = startswith(value, "udp:")))
+                p.protocol = PORT_UDP;
+        else
+                rest = value;
+
+        colon = strchr(rest, ':');
+        r = parse_port_number(rest, colon ? (size_t) (colon - rest) : strlen(rest), &p.host);
+        if (r < 0)
+                return r;
+        if (colon) {
+                r = parse_port_number(colon + 1, strlen(colon + 1), &p.guest);
+                if (r < 0)
+                        return r;
+        } else
+                p.guest = p.host;
+
+        *ret = p;
+        return 0;
+}
+
+char* nspawn_port_format(const NspawnPort *p, char *buf, size_t size) {
+        (void) snprintf(buf, size, "%s:%u:%u", port_protocol_to_string(p->protocol), p->host, p->guest);
+        return buf;
+}
+
+int nspawn_bind_parse(const char *value, NspawnBind *ret) {
+        _cleanup_free_ char *source = NULL, *destination = NULL;
+        bool ro = false, idmap = false;
+        const char *c1, *c2;
+
+        assert(value);
+        assert(ret);
+
+        c1 = strchr(value, ':');
+        source = c1 ? strndup(value, (size_t) (c1 - value)) : strdup(value);
+        if (!source)
+                return -ENOMEM;
+
+        if (c1) {
+                c2 = strchr(c1 + 1, ':');
+                destination = c2 ? strndup(c1 + 1, (size_t) (c2 - c1 - 1)) : strdup(c1 + 1);
+                if (!destination)
+                        return -ENOMEM;
+
+                if (c2) {
+                        const char *o = c2 + 1;
+
+                        if (isempty(o))
+                                return -EINVAL;
+                        while (*o) {
+                                size_t n = strcspn(o, ",");
+
+                                if (n == 2 && strncmp(o, "ro", 2) == 0)
+                                        ro = true;
+                                else if (n == 2 && strncmp(o, "rw", 2) == 0)
+                                        ro = false;
+                                else if (n == 5 && strncmp(o, "idmap", 5) == 0)
+                                        idmap = true;
+                                else
+                                        return -EINVAL;
+                                o += n;
+                                if (*o == ',' && *++o == 0)
+                                        return -EINVAL;
+                        }
+                }
+        } else {
+                destination = strdup(source);
+                if (!destination)
+                        return -ENOMEM;
+        }
+
+        if (!path_is_normalized_absolute(source) || !path_is_normalized_absolute(destination))
+                return -EINVAL;
+        if (streq(destination, "/"))
+                return -EINVAL;
+
+        *ret = (NspawnBind) {
+                .source = TAKE_PTR(source),
+                .destination = TAKE_PTR(destination),
+                .read_only = ro,
+                .idmap = idmap,
+        };
+        return 0;
+}
+
+int nspawn_settings_add_port(NspawnSettings *s, const NspawnPort *p) {
+        NspawnPort *n;
+
+        if (s->n_ports >= NSPAWN_PORTS_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < s->n_ports; i++)
+                if (s->ports[i].protocol == p->protocol && s->ports[i].host == p->host)
+                        return -EEXIST;
+
+        n = realloc(s->ports, sizeof(NspawnPort) * (s->n_ports + 1));
+        if (!n)
+                return -ENOMEM;
+        s->ports = n;
+        s->ports[s->n_ports++] = *p;
+        s->ports_set = true;
+        return 0;
+}
+
+int nspawn_settings_add_bind(NspawnSettings *s, NspawnBind *b) {
+        NspawnBind *n;
+
+        if (s->n_binds >= NSPAWN_BINDS_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < s->n_binds; i++)
+                if (streq(s->binds[i].destination, b->destination))
+                        return -EEXIST;
+
+        n = realloc(s->binds, sizeof(NspawnBind) * (s->n_binds + 1));
+        if (!n)
+                return -ENOMEM;
+        s->binds = n;
+        s->binds[s->n_binds++] = *b;
+        *b = (NspawnBind) {};
+        s->binds_set = true;
+        return 0;
+}
+
+static bool word_needs_quoting(const char *w) {
+        if (isempty(w))
+                return true;
+        for (const char *c = w; *c; c++)
+                if ((unsigned char) *c <= ' ' || strchr("\"'\\", *c))
+                        return true;
+        return false;
+}
+
+int strv_join_quoted(char * const *l, char **ret) {
+        char *buf = NULL;
+        size_t sz = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &sz);
+        if (!f)
+                return -ENOMEM;
+
+        STRV_FOREACH(w, l) {
+                if (w != l)
+                        fputc(' ', f);
+                if (!word_needs_quoting(*w)) {
+                        fputs(*w, f);
+                        continue;
+                }
+                fputc('"', f);
+                for (const char *c = *w; *c; c++)
+                        switch (*c) {
+                        case '"':  fputs("\\\"", f); break;
+                        case '\\': fputs("\\\\", f); break;
+                        case '\n': fputs("\\n", f); break;
+                        case '\t': fputs("\\t", f); break;
+                        default:
+                                if ((unsigned char) *c < ' ')
+                                        fprintf(f, "\\x%02x", (unsigned char) *c);
+                                else
+                                        fputc(*c, f);
+                        }
+                fputc('"', f);
+        }
+
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        return 0;
+}
+
+static int hex_value(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}
+
+int split_quoted(const char *s, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p = s;
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        for (;;) {
+                _cleanup_free_ char *w = NULL;
+                size_t n = 0;
+                char quote = 0;
+
+                p += strspn(p, " \t\n");
+                if (!*p)
+                        break;
+
+                w = malloc(strlen(p) + 1);
+                if (!w)
+                        return -ENOMEM;
+
+                for (; *p; p++) {
+                        if (!quote && strchr(" \t\n", *p))
+                                break;
+                        if (!quote && (*p == '"' || *p == '\'')) {
+                                quote = *p;
+                                continue;
+                        }
+                        if (quote && *p == quote) {
+                                quote = 0;
+                                continue;
+                        }
+                        if (*p == '\\' && quote != '\'') {
+                                p++;
+                                switch (*p) {
+                                case 0:   return -EINVAL;
+                                case 'n': w[n++] = '\n'; break;
+                                case 't': w[n++] = '\t'; break;
+                                case 'x': {
+                                        int a = hex_value(p[1]), b = a >= 0 ? hex_value(p[2]) : -EINVAL;
+                                        if (a < 0 || b < 0 || (a == 0 && b == 0))
+                                                return -EINVAL;
+                                        w[n++] = (char) (a * 16 + b);
+                                        p += 2;
+                                        break;
+                                }
+                                default:  w[n++] = *p;
+                                }
+                                continue;
+                        }
+                        w[n++] = *p;
+                }
+                if (quote)
+                        return -EINVAL;
+                w[n] = 0;
+
+                r = strv_push(&l, w);
+                if (r < 0)
+                        return r;
+                TAKE_PTR(w);
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int apply_network(const NspawnSettings *s, IniFile *ini) {
+        static const char *const keys[] = { "VirtualEthernet", "Zone", "Bridge", "Private" };
+        const char *values[ELEMENTSOF(keys)] = {};
+        int r;
+
+        switch (s->network) {
+        case NETWORK_VETH:
+                values[0] = "yes";
+                break;
+        case NETWORK_ZONE:
+                values[1] = s->network_name;
+                break;
+        case NETWORK_BRIDGE:
+                values[2] = s->network_name;
+                break;
+        case NETWORK_HOST:
+                values[0] = "no";
+                values[3] = "no";
+                break;
+        case NETWORK_NONE:
+                values[0] = "no";
+                values[3] = "yes";
+                break;
+        default:
+                return 0;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                r = ini_set(ini, "Network", keys[i], values[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int apply_binds(const NspawnSettings *s, IniFile *ini) {
+        _cleanup_strv_free_ char **rw = NULL, **ro = NULL;
+        int r;
+
+        for (size_t i = 0; i < s->n_binds; i++) {
+                const NspawnBind *b = s->binds + i;
+                char *v;
+
+                if (asprintf(&v, "%s:%s%s", b->source, b->destination, b->idmap ? ":idmap" : "") < 0)
+                        return -ENOMEM;
+                r = strv_push(b->read_only ? &ro : &rw, v);
+                if (r < 0) {
+                        free(v);
+                        return r;
+                }
+        }
+
+        r = ini_set_strv(ini, "Files", "Bind", rw);
+        if (r < 0)
+                return r;
+        return ini_set_strv(ini, "Files", "BindReadOnly", ro);
+}
+
+int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini) {
+        int r;
+
+        assert(s);
+        assert(ini);
+
+        if (s->boot >= 0) {
+                r = ini_set(ini, "Exec", "Boot", s->boot ? "yes" : "no");
+                if (r < 0)
+                        return r;
+        }
+        if (s->parameters) {
+                _cleanup_free_ char *v = NULL;
+
+                r = strv_join_quoted(s->parameters, &v);
+                if (r < 0)
+                        return r;
+                r = ini_set(ini, "Exec", "Parameters", isempty(v) ? NULL : v);
+                if (r < 0)
+                        return r;
+        }
+        if (s->environment) {
+                _cleanup_strv_free_ char **quoted = NULL;
+
+                /* One Environment= line per variable keeps hand edits readable. */
+                STRV_FOREACH(e, s->environment) {
+                        char *one[2] = { *e, NULL }, *v;
+
+                        r = strv_join_quoted(one, &v);
+                        if (r < 0)
+                                return r;
+                        r = strv_push(&quoted, v);
+                        if (r < 0) {
+                                free(v);
+                                return r;
+                        }
+                }
+                r = ini_set_strv(ini, "Exec", "Environment", quoted);
+                if (r < 0)
+                        return r;
+        }
+        if (s->working_directory) {
+                r = ini_set(ini, "Exec", "WorkingDirectory", s->working_directory);
+                if (r < 0)
+                        return r;
+        }
+        if (s->user) {
+                r = ini_set(ini, "Exec", "User", s->user);
+                if (r < 0)
+                        return r;
+        }
+        if (s->private_users >= 0) {
+                r = ini_set(ini, "Exec", "PrivateUsers", private_users_mode_to_string(s->private_users));
+                if (r < 0)
+                        return r;
+                /* With "pick", let nspawn use an idmapped mount where the kernel can (the tree stays
+                 * owned by 0:0 on disk) and chown otherwise: what -U does in the unit. */
+                r = ini_set(ini, "Files", "PrivateUsersOwnership",
+                            s->private_users == PRIVATE_USERS_PICK ? "auto" : NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        r = apply_network(s, ini);
+        if (r < 0)
+                return r;
+
+        if (s->ports_set) {
+                _cleanup_strv_free_ char **ports = NULL;
+
+                for (size_t i = 0; i < s->n_ports; i++) {
+                        char buf[NSPAWN_PORT_STRING_MAX];
+
+                        r = strv_extend(&ports, nspawn_port_format(s->ports + i, buf, sizeof(buf)));
+                        if (r < 0)
+                                return r;
+                }
+                r = ini_set_strv(ini, "Network", "Port", ports);
+                if (r < 0)
+                        return r;
+        }
+
+        if (s->binds_set) {
+                r = apply_binds(s, ini);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_yes_no(const char *v) {
+        if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
+                return 1;
+        if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
+                return 0;
+        return -EINVAL;
+}
+
+int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *reterr_line) {
+        NspawnSettings s;
+        int veth = -1, private = -1, r = 0;
+        unsigned line = 0;
+
+        assert(ini);
+        assert(ret);
+
+        nspawn_settings_init(&s);
+
+        INI_FOREACH(l, ini) {
+                if (!l->key)
+                        continue;
+                line = l->line;
+
+#define KEY(sec, k) (streq(l->section, sec) && streq(l->key, k))
+                if (KEY("Exec", "Boot")) {
+                        s.boot = parse_yes_no(l->value);
+                        if (s.boot < 0)
+                                goto bad;
+                } else if (KEY("Exec", "Parameters")) {
+                        s.parameters = strv_free(s.parameters);
+                        r = split_quoted(l->value, &s.parameters);
+                        if (r == -EINVAL)
+                                goto bad;
+                        if (r < 0)
+                                goto fail;
+                } else if (KEY("Exec", "Environment")) {
+                        _cleanup_strv_free_ char **words = NULL;
+
+                        r = split_quoted(l->value, &words);
+                        if (r == -EINVAL)
+                                goto bad;
+                        if (r < 0)
+                                goto fail;
+                        STRV_FOREACH(w, words) {
+                                r = strv_extend(&s.environment, *w);
+                                if (r < 0)
+                                        goto fail;
+                        }
+                } else if (KEY("Exec", "WorkingDirectory") || KEY("Exec", "User")) {
+                        char **f = streq(l->key, "User") ? &s.user : &s.working_directory;
+                        free(*f);
+                        *f = strdup(l->value);
+                        if (!*f) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                } else if (KEY("Exec", "PrivateUsers")) {
+                        s.private_users = private_users_mode_from_string(l->value);
+                        if (s.private_users < 0) {
+                                int b = parse_yes_no(l->value);
+                                if (b < 0)
+                                        /* A number or range: an explicit UID base we leave alone. */
+                                        s.private_users = _PRIVATE_USERS_MODE_INVALID;
+                                else
+                                        s.private_users = b ? PRIVATE_USERS_PICK : PRIVATE_USERS_NO;
+                        }
+                } else if (KEY("Network", "VirtualEthernet")) {
+                        veth = parse_yes_no(l->value);
+                        if (veth < 0)
+                                goto bad;
+                } else if (KEY("Network", "Private")) {
+                        private = parse_yes_no(l->value);
+                        if (private < 0)
+                                goto bad;
+                } else if (KEY("Network", "Zone") || KEY("Network", "Bridge")) {
+                        const char *prefix = streq(l->key, "Zone") ? "zone:" : "bridge:";
+
+                        r = nspawn_settings_parse_network(&s, strjoina(prefix, l->value));
+                        if (r == -EINVAL)
+                                goto bad;
+                        if (r < 0)
+                                goto fail;
+                } else if (KEY("Network", "Port")) {
+                        NspawnPort p;
+
+                        r = nspawn_port_parse(l->value, &p);
+                        if (r < 0)
+                                goto bad;
+                        r = nspawn_settings_add_port(&s, &p);
+                        if (r == -EEXIST)
+                                continue;
+                        if (r < 0)
+                                goto fail;
+                } else if (KEY("Files", "Bind") || KEY("Files", "BindReadOnly")) {
+                        NspawnBind b = {};
+
+                        r = nspawn_bind_parse(l->value, &b);
+                        if (r == -EINVAL)
+                                goto bad;
+                        if (r < 0)
+                                goto fail;
+                        b.read_only = b.read_only || streq(l->key, "BindReadOnly");
+                        r = nspawn_settings_add_bind(&s, &b);
+                        nspawn_bind_done(&b);
+                        if (r == -EEXIST)
+                                continue;
+                        if (r < 0)
+                                goto fail;
+                }
+#undef KEY
+        }
+
+        if (s.network < 0) {
+                if (veth > 0)
+                        s.network = NETWORK_VETH;
+                else if (private == 0 && veth <= 0)
+                        s.network = NETWORK_HOST;
+                else if (private > 0)
+                        s.network = NETWORK_NONE;
+        }
+
+        *ret = s;
+        return 0;
+
+bad:
+        r = -EBADMSG;
+        if (reterr_line)
+                *reterr_line = line;
+fail:
+        nspawn_settings_done(&s);
+        return r;
+}

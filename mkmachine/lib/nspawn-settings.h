@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "ini.h"
+#include "macro.h"
+
+/* The machine settings mkmachine manages, as they go into /etc/systemd/nspawn/NAME.nspawn (see
+ * systemd.nspawn(5)). Files in /etc/systemd/nspawn are trusted by systemd-nspawn, so network and bind
+ * settings are honoured there (unlike a .nspawn next to the image), and systemd-nspawn@.service runs
+ * with --settings=override, so the file wins over the unit's command line.
+ *
+ * Only the keys we own are rewritten; everything else a person wrote into the file stays. */
+
+#define NSPAWN_PORTS_MAX 256U
+#define NSPAWN_BINDS_MAX 256U
+
+typedef enum NetworkMode {
+        NETWORK_VETH,           /* VirtualEthernet=yes: a ve-NAME/host0 pair, networkd does DHCP */
+        NETWORK_ZONE,           /* Zone=NAME: a vz-NAME bridge shared by machines of the zone */
+        NETWORK_BRIDGE,         /* Bridge=IF: an existing host bridge */
+        NETWORK_HOST,           /* Private=no, VirtualEthernet=no: the host's network */
+        NETWORK_NONE,           /* Private=yes, VirtualEthernet=no: loopback only */
+        _NETWORK_MODE_MAX,
+        _NETWORK_MODE_INVALID = -EINVAL,
+} NetworkMode;
+
+typedef enum PrivateUsersMode {
+        PRIVATE_USERS_PICK,     /* what systemd-nspawn@.service does (-U) */
+        PRIVATE_USERS_IDENTITY,
+        PRIVATE_USERS_NO,
+        _PRIVATE_USERS_MODE_MAX,
+        _PRIVATE_USERS_MODE_INVALID = -EINVAL,
+} PrivateUsersMode;
+
+typedef enum PortProtocol {
+        PORT_TCP,
+        PORT_UDP,
+        _PORT_PROTOCOL_MAX,
+        _PORT_PROTOCOL_INVALID = -EINVAL,
+} PortProtocol;
+
+typedef struct NspawnPort {
+        PortProtocol protocol;
+        uint16_t host;
+        uint16_t guest;
+} NspawnPort;
+
+typedef struct NspawnBind {
+        char *source;           /* absolute host path */
+        char *destination;      /* absolute path in the machine */
+        bool read_only;
+        bool idmap;
+} NspawnBind;
+
+typedef struct NspawnSettings {
+        NetworkMode network;    /* _NETWORK_MODE_INVALID: leave as is */
+        char *network_name;     /* zone or bridge name */
+        NspawnPort *ports;
+        size_t n_ports;
+        bool ports_set;         /* replace the file's Port= lines (possibly by none) */
+        NspawnBind *binds;
+        size_t n_binds;
+        bool binds_set;
+        PrivateUsersMode private_users; /* _INVALID: leave as is */
+        int boot;               /* -1: leave as is */
+        char **parameters;      /* with boot=0: the command line; NULL: leave as is */
+        char **environment;     /* K=V; NULL: leave as is */
+        char *working_directory;
+        char *user;
+} NspawnSettings;
+
+void nspawn_settings_done(NspawnSettings *s);
+/* An empty settings object: everything "leave as is". */
+void nspawn_settings_init(NspawnSettings *s);
+
+const char* network_mode_to_string(NetworkMode m) _pure_;
+NetworkMode network_mode_from_string(const char *s) _pure_;
+const char* private_users_mode_to_string(PrivateUsersMode m) _pure_;
+PrivateUsersMode private_users_mode_from_string(const char *s) _pure_;
+const char* port_protocol_to_string(PortProtocol p) _pure_;
+PortProtocol port_protocol_from_string(const char *s) _pure_;
+
+/* Parses --network=veth|zone:NAME|bridge:IF|host|none into s. -EINVAL on anything else. */
+int nspawn_settings_parse_network(NspawnSettings *s, const char *value);
+
+/* Parses "[tcp:|udp:]HOST[:GUEST]" (GUEST defaults to HOST), as systemd.nspawn's Port=. */
+int nspawn_port_parse(const char *value, NspawnPort *ret);
+/* Formats a port as Port= wants it ("tcp:8080:80"); buf must hold NSPAWN_PORT_STRING_MAX. */
+#define NSPAWN_PORT_STRING_MAX 20U
+char* nspawn_port_format(const NspawnPort *p, char *buf, size_t size);
+
+/* Parses "SRC:DST[:ro|:idmap|:ro,idmap]" (DST defaults to SRC); both absolute and normalized, no ':' in
+ * the paths. Does not check that SRC exists (the caller does, to name it in the error). */
+int nspawn_bind_parse(const char *value, NspawnBind *ret);
+
+int nspawn_settings_add_port(NspawnSettings *s, const NspawnPort *p);
+/* Takes over the strings of *b on success. */
+int nspawn_settings_add_bind(NspawnSettings *s, NspawnBind *b);
+
+/* Writes the settings that are set into ini, keeping every other line. */
+int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini);
+
+/* Reads back what mkmachine manages from a parsed file, for "show". Unknown keys are ignored; values
+ * we cannot parse give -EBADMSG with the line in *reterr_line. */
+int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *reterr_line);
+
+/* Quotes words the way systemd's unit file parser splits them (for Parameters= and Environment=):
+ * words with white space, quotes or backslashes are double-quoted with C escapes. */
+int strv_join_quoted(char * const *l, char **ret);
+/* The inverse: splits a value into words, honouring double and single quotes and backslash escapes.
+ * -EINVAL on an unterminated quote. */
+int split_quoted(const char *s, char ***ret);
