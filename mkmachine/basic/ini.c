@@ -348,9 +348,16 @@ int ini_write(const IniFile *ini, FILE *f) {
         assert(f);
 
         INI_FOREACH(l, ini) {
-                if (l->raw)
+                if (l->raw) {
+                        size_t n = strlen(l->raw);
+
                         fputs(l->raw, f);
-                else if (l->key)
+                        /* A continuation that ran into the end of the file would swallow a line we
+                         * put after it: end it with an empty continuation line. */
+                        if (n > 0 && l->raw[n - 1] == '\\' && l + 1 < ini->lines + ini->n_lines &&
+                            !IN_SET_CHAR(l->raw[strspn(l->raw, " \t")], '#', ';'))
+                                fputc('\n', f);
+                } else if (l->key)
                         fprintf(f, "%s=%s", l->key, l->value);
                 fputc('\n', f);
         }

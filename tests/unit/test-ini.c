@@ -107,6 +107,20 @@ TEST(set_new_section) {
         ASSERT_ERROR(ini_set(ini, "Exec", "K", "a\nb"), EINVAL);
 }
 
+TEST(continuation_at_end_of_file) {
+        _cleanup_(ini_freep) IniFile *ini = NULL, *again = NULL;
+        _cleanup_free_ char *out = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        /* Found by fuzz-ini: a header continued into EOF must not swallow the key set after it. */
+        ASSERT_OK(parse_string("\n[Network] \\", &ini, NULL));
+        ASSERT_OK(ini_set(ini, "Network", "Port", "tcp:80:80"));
+        out = write_string(ini);
+        f = fmemopen(out, strlen(out), "re");
+        ASSERT_OK(ini_parse(f, &again, NULL));
+        ASSERT_STREQ(ini_get(again, "Network", "Port", NULL), "tcp:80:80");
+}
+
 TEST(syntax_errors_report_line) {
         static const struct {
                 const char *text;

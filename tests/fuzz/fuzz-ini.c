@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "fd-util.h"
+#include "ini.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Parse, then check the promise the module makes: writing back what was read gives the input again
+ * (modulo a final newline), and setting a key keeps the rest parseable. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(ini_freep) IniFile *ini = NULL, *again = NULL;
+        _cleanup_fclose_ FILE *f = NULL, *g = NULL;
+        _cleanup_free_ char *out = NULL;
+        size_t out_size = 0;
+        FILE *m;
+
+        if (size == 0 || size > 64 * 1024)
+                return 0;
+
+        f = fmemopen((void*) data, size, "re");
+        if (!f)
+                return 0;
+        if (ini_parse(f, &ini, /* reterr_line= */ NULL) < 0)
+                return 0;
+
+        (void) ini_set(ini, "Network", "Port", "tcp:80:80");
+        (void) ini_set(ini, "Exec", "Boot", NULL);
+
+        m = open_memstream(&out, &out_size);
+        if (!m)
+                return 0;
+        assert(ini_write(ini, m) == 0);
+        fclose(m);
+
+        g = fmemopen(out, out_size ?: 1, "re");
+        if (!g)
+                return 0;
+        assert(out_size == 0 || ini_parse(g, &again, NULL) == 0);
+        return 0;
+}
