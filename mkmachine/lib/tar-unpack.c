@@ -1,3 +1,894 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder: being written. */
-#include "macro.h"
+#include <archive.h>
+#include <archive_entry.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "decompress.h"
+#include "fd-util.h"
+#include "log.h"
+#include "path-util.h"
+#include "string-util.h"
+#include "tar-unpack.h"
+
+/* Every lookup below the tree: never leave it, never follow a symlink, never cross a mount. */
+#define RESOLVE_TREE (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV)
+
+typedef struct DirTime {
+        char *path;
+        struct timespec ts[2];
+} DirTime;
+
+typedef struct Unpacker {
+        int tree_fd;
+        TarUnpackFlags flags;
+        Decompressor *decompressor;
+        Progress *progress;
+
+        char *top;              /* TAR_UNPACK_STRIP_TOP: the shared top-level directory */
+
+        /* The directory the previous entry went into: archives list a directory's entries together. */
+        char *parent_path;
+        int parent_fd;
+
+        DirTime *dirs;
+        size_t n_dirs, n_dirs_allocated;
+
+        const char *entry;      /* the current entry's name, for messages */
+        char *error;
+        uint64_t entries;
+} Unpacker;
+
+_printf_(3, 4)
+static int fail(Unpacker *u, int r, const char *format, ...) {
+        va_list ap;
+
+        assert(r < 0);
+
+        if (!u->error) {
+                va_start(ap, format);
+                if (vasprintf(&u->error, format, ap) < 0)
+                        u->error = NULL;
+                va_end(ap);
+        }
+        return r;
+}
+
+static int openat_tree(int dir_fd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_TREE,
+        };
+
+        return RET_NERRNO((int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how)));
+}
+
+static void parent_cache_clear(Unpacker *u) {
+        u->parent_fd = safe_close(u->parent_fd);
+        u->parent_path = mfree(u->parent_path);
+}
+
+static int parent_cache_set(Unpacker *u, const char *path, int fd) {
+        char *p;
+
+        p = strdup(path);
+        if (!p) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        parent_cache_clear(u);
+        u->parent_path = p;
+        u->parent_fd = fd;
+        return 0;
+}
+
+/* Turns an archive path into a normalized path relative to the tree ("" for the tree itself): "./" and
+ * empty components are dropped; absolute paths, ".." and overlong names are refused. */
+static int normalize_path(Unpacker *u, const char *in, bool hardlink, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        const char *what = hardlink ? "hardlink target" : "entry";
+        size_t n = 0, depth = 0;
+        bool first = true;
+
+        if (isempty(in))
+                return fail(u, -EBADMSG, "Archive %s without a name.", what);
+        if (strlen(in) > TAR_PATH_MAX)
+                return fail(u, -ENAMETOOLONG, "'%.64s…': %s path longer than %u bytes.", in, what, TAR_PATH_MAX);
+        if (in[0] == '/')
+                return fail(u, -EPERM, "'%s': absolute %s path refused.", u->entry, what);
+
+        out = malloc(strlen(in) + 1);
+        if (!out)
+                return -ENOMEM;
+
+        for (const char *p = in; *p;) {
+                size_t l = strcspn(p, "/");
+
+                if (l == 0 || (l == 1 && p[0] == '.'))
+                        goto next;
+                if (l == 2 && p[0] == '.' && p[1] == '.')
+                        return fail(u, -EPERM, "'%s': %s path with '..' refused.", u->entry, what);
+                if (l > NAME_MAX)
+                        return fail(u, -ENAMETOOLONG, "'%s': %s has a path component longer than %u bytes.",
+                                    u->entry, what, NAME_MAX);
+
+                if (first && (u->flags & TAR_UNPACK_STRIP_TOP)) {
+                        first = false;
+                        if (!u->top) {
+                                u->top = strndup(p, l);
+                                if (!u->top)
+                                        return -ENOMEM;
+                        } else if (strlen(u->top) != l || memcmp(u->top, p, l) != 0)
+                                return fail(u, -EBADMSG,
+                                            "'%s': not below '%s', the top-level directory to strip.",
+                                            u->entry, u->top);
+                        goto next;
+                }
+                first = false;
+
+                if (++depth > TAR_DEPTH_MAX)
+                        return fail(u, -ENAMETOOLONG, "'%s': %s nested deeper than %u levels.",
+                                    u->entry, what, TAR_DEPTH_MAX);
+                if (n > 0)
+                        out[n++] = '/';
+                memcpy(out + n, p, l);
+                n += l;
+        next:
+                p += l;
+                if (*p == '/')
+                        p++;
+        }
+
+        if (first && (u->flags & TAR_UNPACK_STRIP_TOP))
+                return fail(u, -EBADMSG, "'%s': entry outside the top-level directory to strip.", in);
+
+        out[n] = 0;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int refusal(Unpacker *u, int r, const char *path) {
+        switch (r) {
+        case -ELOOP:
+                return fail(u, r, "'%s': refusing to write through a symlink.", u->entry);
+        case -EXDEV:
+                return fail(u, r, "'%s': path leads outside the tree.", u->entry);
+        case -ENOTDIR:
+                return fail(u, r, "'%s': a parent of '%s' is not a directory.", u->entry, path);
+        default:
+                return fail(u, r, "'%s': failed to open '%s': %s", u->entry, path, strerror(-r));
+        }
+}
+
+/* Returns a directory fd (owned by the cache, don't close) for path, creating missing directories as
+ * GNU tar does for archives that don't list every parent. */
+static int open_parent(Unpacker *u, const char *path, bool create) {
+        int fd, r;
+
+        if (isempty(path))
+                return u->tree_fd;
+        if (u->parent_path && streq(u->parent_path, path))
+                return u->parent_fd;
+
+        fd = openat_tree(u->tree_fd, path, O_PATH|O_DIRECTORY);
+        if (fd == -ENOENT && create) {
+                /* Walk down, creating what is missing, one component at a time. */
+                _cleanup_free_ char *copy = strdup(path);
+                _cleanup_close_ int cur = -EBADF;
+                char *state = NULL;
+
+                if (!copy)
+                        return -ENOMEM;
+                for (char *c = strtok_r(copy, "/", &state); c; c = strtok_r(NULL, "/", &state)) {
+                        int next;
+
+                        next = openat_tree(cur >= 0 ? cur : u->tree_fd, c, O_PATH|O_DIRECTORY);
+                        if (next == -ENOENT) {
+                                if (mkdirat(cur >= 0 ? cur : u->tree_fd, c, 0755) < 0 && errno != EEXIST)
+                                        return refusal(u, -errno, path);
+                                next = openat_tree(cur >= 0 ? cur : u->tree_fd, c, O_PATH|O_DIRECTORY);
+                        }
+                        if (next < 0)
+                                return refusal(u, next, path);
+                        safe_close(cur);
+                        cur = next;
+                }
+                fd = TAKE_FD(cur);
+        }
+        if (fd < 0)
+                return refusal(u, fd, path);
+
+        r = parent_cache_set(u, path, fd);
+        if (r < 0)
+                return r;
+        return fd;
+}
+
+/* Splits a normalized path into its parent directory (an fd) and the last component. */
+static int resolve_entry(Unpacker *u, char *path, bool create, const char **ret_leaf) {
+        char *slash = strrchr(path, '/');
+        int fd;
+
+        if (!slash) {
+                *ret_leaf = path;
+                return u->tree_fd;
+        }
+
+        *slash = 0;
+        fd = open_parent(u, path, create);
+        *slash = '/';
+        *ret_leaf = slash + 1;
+        return fd;
+}
+
+/* Makes room for a new entry where an old one is: tar semantics are that the later entry wins. A
+ * directory is only replaced if it is empty. */
+static int remove_existing(Unpacker *u, int dir_fd, const char *leaf) {
+        struct stat st;
+
+        if (fstatat(dir_fd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+
+        parent_cache_clear(u);
+        if (unlinkat(dir_fd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
+                if (errno == ENOTEMPTY || errno == EEXIST)
+                        return fail(u, -ENOTEMPTY, "'%s': replaces a directory that is not empty.", u->entry);
+                return -errno;
+        }
+        return 0;
+}
+
+static int xattrs_apply(Unpacker *u, struct archive_entry *e, int fd, int dir_fd, const char *leaf) {
+        const char *name;
+        const void *value;
+        size_t size;
+        char proc[64];
+
+        if (archive_entry_xattr_reset(e) == 0)
+                return 0;
+
+        /* Things we cannot open for writing (symlinks, devices) are named through our directory fd. */
+        if (fd < 0)
+                (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%i", dir_fd);
+
+        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+                int r;
+
+                if (isempty(name) || strlen(name) > XATTR_NAME_MAX)
+                        return fail(u, -EBADMSG, "'%s': invalid extended attribute name.", u->entry);
+                if (size > TAR_XATTR_SIZE_MAX)
+                        return fail(u, -E2BIG, "'%s': extended attribute '%s' larger than %u bytes.",
+                                    u->entry, name, TAR_XATTR_SIZE_MAX);
+
+                if (fd >= 0)
+                        r = RET_NERRNO(fsetxattr(fd, name, value, size, 0));
+                else
+                        r = RET_NERRNO(lsetxattr(strjoina(proc, "/", leaf), name, value, size, 0));
+                if (r < 0)
+                        return fail(u, r, "'%s': failed to set extended attribute '%s': %s",
+                                    u->entry, name, strerror(-r));
+        }
+        return 0;
+}
+
+/* The kernel's POSIX ACL xattr format (linux/posix_acl_xattr.h). */
+#define ACL_XATTR_VERSION 2U
+enum {
+        ACL_TAG_USER_OBJ  = 0x01,
+        ACL_TAG_USER      = 0x02,
+        ACL_TAG_GROUP_OBJ = 0x04,
+        ACL_TAG_GROUP     = 0x08,
+        ACL_TAG_MASK      = 0x10,
+        ACL_TAG_OTHER     = 0x20,
+};
+#define ACL_ENTRIES_MAX 256U
+
+typedef struct AclEntry {
+        uint16_t tag;
+        uint16_t perm;
+        uint32_t id;
+} AclEntry;
+
+static int acl_entry_compare(const void *a, const void *b) {
+        const AclEntry *x = a, *y = b;
+
+        if (x->tag != y->tag)
+                return x->tag < y->tag ? -1 : 1;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int acl_apply_one(Unpacker *u, struct archive_entry *e, int fd, int type, const char *xattr) {
+        AclEntry entries[ACL_ENTRIES_MAX];
+        uint8_t blob[4 + sizeof(entries)];
+        size_t n = 0, len;
+        bool named = false, have_mask = false;
+        uint16_t group_class = 0;
+        int ae_type, permset, tag, qual;
+        const char *name;
+
+        if (archive_entry_acl_reset(e, type) == 0)
+                return 0;
+
+        while (archive_entry_acl_next(e, type, &ae_type, &permset, &tag, &qual, &name) == ARCHIVE_OK) {
+                AclEntry x = { .perm = (uint16_t) (permset & 7), .id = UINT32_MAX };
+
+                switch (tag) {
+                case ARCHIVE_ENTRY_ACL_USER_OBJ:
+                        x.tag = ACL_TAG_USER_OBJ;
+                        break;
+                case ARCHIVE_ENTRY_ACL_USER:
+                        x.tag = ACL_TAG_USER;
+                        x.id = (uint32_t) qual;
+                        named = true;
+                        break;
+                case ARCHIVE_ENTRY_ACL_GROUP_OBJ:
+                        x.tag = ACL_TAG_GROUP_OBJ;
+                        break;
+                case ARCHIVE_ENTRY_ACL_GROUP:
+                        x.tag = ACL_TAG_GROUP;
+                        x.id = (uint32_t) qual;
+                        named = true;
+                        break;
+                case ARCHIVE_ENTRY_ACL_MASK:
+                        x.tag = ACL_TAG_MASK;
+                        have_mask = true;
+                        break;
+                case ARCHIVE_ENTRY_ACL_OTHER:
+                        x.tag = ACL_TAG_OTHER;
+                        break;
+                default:
+                        return fail(u, -EOPNOTSUPP, "'%s': NFSv4 ACLs are not supported.", u->entry);
+                }
+                if (x.tag != ACL_TAG_USER_OBJ && x.tag != ACL_TAG_OTHER)
+                        group_class |= x.perm;
+
+                /* A later entry for the same tag and id replaces an earlier one. */
+                size_t i;
+                for (i = 0; i < n; i++)
+                        if (entries[i].tag == x.tag && entries[i].id == x.id)
+                                break;
+                if (i == n) {
+                        if (n >= ACL_ENTRIES_MAX)
+                                return fail(u, -E2BIG, "'%s': more than %u ACL entries.", u->entry, ACL_ENTRIES_MAX);
+                        n++;
+                }
+                entries[i] = x;
+        }
+
+        /* Only the three entries the mode already says: nothing to set. */
+        if (!named && !have_mask && type == ARCHIVE_ENTRY_ACL_TYPE_ACCESS)
+                return 0;
+        if (named && !have_mask) {
+                if (n >= ACL_ENTRIES_MAX)
+                        return fail(u, -E2BIG, "'%s': more than %u ACL entries.", u->entry, ACL_ENTRIES_MAX);
+                entries[n++] = (AclEntry) { .tag = ACL_TAG_MASK, .perm = group_class, .id = UINT32_MAX };
+        }
+
+        qsort(entries, n, sizeof(AclEntry), acl_entry_compare);
+
+        uint32_t version = htole32(ACL_XATTR_VERSION);
+        memcpy(blob, &version, 4);
+        len = 4;
+        for (size_t i = 0; i < n; i++) {
+                uint16_t t = htole16(entries[i].tag), p = htole16(entries[i].perm);
+                uint32_t id = htole32(entries[i].id);
+
+                memcpy(blob + len, &t, 2);
+                memcpy(blob + len + 2, &p, 2);
+                memcpy(blob + len + 4, &id, 4);
+                len += 8;
+        }
+
+        if (fsetxattr(fd, xattr, blob, len, 0) < 0)
+                return fail(u, -errno, "'%s': failed to set ACL: %s", u->entry, strerror(errno));
+        return 0;
+}
+
+static int acls_apply(Unpacker *u, struct archive_entry *e, int fd, bool dir) {
+        int r;
+
+        r = acl_apply_one(u, e, fd, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, "system.posix_acl_access");
+        if (r < 0 || !dir)
+                return r;
+        return acl_apply_one(u, e, fd, ARCHIVE_ENTRY_ACL_TYPE_DEFAULT, "system.posix_acl_default");
+}
+
+static void entry_times(struct archive_entry *e, struct timespec ts[2]) {
+        ts[1] = archive_entry_mtime_is_set(e) ?
+                (struct timespec) { archive_entry_mtime(e), archive_entry_mtime_nsec(e) } :
+                (struct timespec) { .tv_nsec = UTIME_OMIT };
+        ts[0] = archive_entry_atime_is_set(e) ?
+                (struct timespec) { archive_entry_atime(e), archive_entry_atime_nsec(e) } : ts[1];
+}
+
+/* Ownership, mode, xattrs (after chown, which clears security.capability), ACLs, and (except for
+ * directories, whose mtime changes while we fill them) times, on an open fd. */
+static int metadata_apply_fd(Unpacker *u, struct archive_entry *e, int fd, bool dir) {
+        struct timespec ts[2];
+        int r;
+
+        if (fchown(fd, archive_entry_uid(e), archive_entry_gid(e)) < 0)
+                return fail(u, -errno, "'%s': failed to set owner: %m", u->entry);
+        if (fchmod(fd, archive_entry_perm(e)) < 0)
+                return fail(u, -errno, "'%s': failed to set mode: %m", u->entry);
+        r = xattrs_apply(u, e, fd, -EBADF, NULL);
+        if (r < 0)
+                return r;
+        r = acls_apply(u, e, fd, dir);
+        if (r < 0)
+                return r;
+        if (dir)
+                return 0;
+
+        entry_times(e, ts);
+        if (futimens(fd, ts) < 0)
+                return fail(u, -errno, "'%s': failed to set times: %m", u->entry);
+        return 0;
+}
+
+/* The same for what can't be opened: symlinks, devices, FIFOs. */
+static int metadata_apply_at(Unpacker *u, struct archive_entry *e, int dir_fd, const char *leaf, bool symlink) {
+        struct timespec ts[2];
+        int r;
+
+        if (fchownat(dir_fd, leaf, archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+                return fail(u, -errno, "'%s': failed to set owner: %m", u->entry);
+        /* fchmodat() would follow a symlink, and a symlink's mode means nothing. We created the node
+         * ourselves a moment ago and nothing else writes to the tree. */
+        if (!symlink && fchmodat(dir_fd, leaf, archive_entry_perm(e), 0) < 0)
+                return fail(u, -errno, "'%s': failed to set mode: %m", u->entry);
+        r = xattrs_apply(u, e, -EBADF, dir_fd, leaf);
+        if (r < 0)
+                return r;
+
+        entry_times(e, ts);
+        if (utimensat(dir_fd, leaf, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return fail(u, -errno, "'%s': failed to set times: %m", u->entry);
+        return 0;
+}
+
+static int dir_time_remember(Unpacker *u, const char *path, struct archive_entry *e) {
+        DirTime *d;
+
+        if (u->n_dirs >= u->n_dirs_allocated) {
+                size_t n = MAX(u->n_dirs_allocated * 2, 64U);
+
+                d = reallocarray(u->dirs, n, sizeof(DirTime));
+                if (!d)
+                        return -ENOMEM;
+                u->dirs = d;
+                u->n_dirs_allocated = n;
+        }
+
+        d = u->dirs + u->n_dirs;
+        d->path = strdup(path);
+        if (!d->path)
+                return -ENOMEM;
+        entry_times(e, d->ts);
+        u->n_dirs++;
+        return 0;
+}
+
+static int dir_times_apply(Unpacker *u) {
+        for (size_t i = 0; i < u->n_dirs; i++) {
+                _cleanup_close_ int fd = -EBADF;
+                DirTime *d = u->dirs + i;
+
+                u->entry = d->path;
+                if (isempty(d->path))
+                        fd = fcntl(u->tree_fd, F_DUPFD_CLOEXEC, 3);
+                else
+                        fd = openat_tree(u->tree_fd, d->path, O_RDONLY|O_DIRECTORY);
+                if (fd < 0)
+                        /* Replaced by a later entry (or removed): that one's times count. */
+                        continue;
+                if (futimens(fd, d->ts) < 0)
+                        return fail(u, -errno, "'%s': failed to set times: %m", d->path);
+        }
+        return 0;
+}
+
+static int unpack_directory(Unpacker *u, struct archive_entry *e, char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *leaf;
+        int dir_fd, r;
+
+        if (isempty(path)) {
+                /* "./": the tree itself. */
+                r = metadata_apply_fd(u, e, u->tree_fd, true);
+                if (r < 0)
+                        return r;
+                return dir_time_remember(u, path, e);
+        }
+
+        dir_fd = resolve_entry(u, path, true, &leaf);
+        if (dir_fd < 0)
+                return dir_fd;
+
+        if (mkdirat(dir_fd, leaf, 0700) < 0) {
+                if (errno != EEXIST)
+                        return fail(u, -errno, "'%s': failed to create directory: %m", u->entry);
+        }
+
+        fd = openat_tree(dir_fd, leaf, O_RDONLY|O_DIRECTORY|O_NOFOLLOW);
+        if (fd == -ENOTDIR || fd == -ELOOP) {
+                /* Something else is in the way: the later entry wins. */
+                r = remove_existing(u, dir_fd, leaf);
+                if (r < 0)
+                        return r;
+                dir_fd = resolve_entry(u, path, true, &leaf);
+                if (dir_fd < 0)
+                        return dir_fd;
+                if (mkdirat(dir_fd, leaf, 0700) < 0)
+                        return fail(u, -errno, "'%s': failed to create directory: %m", u->entry);
+                fd = openat_tree(dir_fd, leaf, O_RDONLY|O_DIRECTORY|O_NOFOLLOW);
+        }
+        if (fd < 0)
+                return refusal(u, fd, path);
+
+        r = metadata_apply_fd(u, e, fd, true);
+        if (r < 0)
+                return r;
+        r = dir_time_remember(u, path, e);
+        if (r < 0)
+                return r;
+
+        /* Its entries most likely come next. */
+        return parent_cache_set(u, path, TAKE_FD(fd));
+}
+
+static int write_data(Unpacker *u, struct archive *a, int fd, struct archive_entry *e) {
+        off_t end = 0;
+
+        for (;;) {
+                const void *buf;
+                size_t size;
+                la_int64_t offset;
+                int r;
+
+                r = archive_read_data_block(a, &buf, &size, &offset);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r != ARCHIVE_OK)
+                        return fail(u, -EBADMSG, "'%s': failed to read data: %s", u->entry,
+                                    archive_error_string(a) ?: "unknown error");
+                if (offset < 0)
+                        return fail(u, -EBADMSG, "'%s': invalid data offset.", u->entry);
+
+                for (size_t done = 0; done < size;) {
+                        ssize_t n = pwrite(fd, (const uint8_t*) buf + done, size - done, (off_t) offset + (off_t) done);
+                        if (n < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return fail(u, -errno, "'%s': failed to write: %m", u->entry);
+                        }
+                        done += (size_t) n;
+                }
+                end = MAX(end, (off_t) offset + (off_t) size);
+        }
+
+        /* A sparse file may end in a hole. */
+        if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
+            ftruncate(fd, archive_entry_size(e)) < 0)
+                return fail(u, -errno, "'%s': failed to set size: %m", u->entry);
+        return 0;
+}
+
+static int unpack_regular(Unpacker *u, struct archive *a, struct archive_entry *e, char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *leaf;
+        int dir_fd, r;
+
+        dir_fd = resolve_entry(u, path, true, &leaf);
+        if (dir_fd < 0)
+                return dir_fd;
+
+        for (unsigned attempt = 0;; attempt++) {
+                fd = openat(dir_fd, leaf, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        break;
+                if (errno != EEXIST || attempt > 0)
+                        return fail(u, -errno, "'%s': failed to create file: %m", u->entry);
+
+                /* Never write into what is there: it may be a hardlink or a symlink. */
+                r = remove_existing(u, dir_fd, leaf);
+                if (r < 0)
+                        return r;
+                dir_fd = resolve_entry(u, path, true, &leaf);
+                if (dir_fd < 0)
+                        return dir_fd;
+        }
+
+        r = write_data(u, a, fd, e);
+        if (r < 0)
+                return r;
+        return metadata_apply_fd(u, e, fd, false);
+}
+
+static int unpack_hardlink(Unpacker *u, struct archive_entry *e, char *path, const char *target) {
+        _cleanup_free_ char *t = NULL;
+        const char *leaf, *tleaf;
+        int dir_fd, tdir_fd, r;
+
+        r = normalize_path(u, target, true, &t);
+        if (r < 0)
+                return r;
+        if (isempty(t) || streq(t, path))
+                return fail(u, -EBADMSG, "'%s': invalid hardlink target '%s'.", u->entry, target);
+
+        /* The target's directory is opened without the cache (which holds one fd only), through a
+         * fresh lookup that refuses symlinks just the same. */
+        char *slash = strrchr(t, '/');
+        _cleanup_close_ int tfd = -EBADF;
+        if (slash) {
+                *slash = 0;
+                tfd = openat_tree(u->tree_fd, t, O_PATH|O_DIRECTORY);
+                if (tfd < 0)
+                        return tfd == -ENOENT ?
+                                fail(u, -ENOENT, "'%s': hardlink target '%s' does not exist.", u->entry, target) :
+                                refusal(u, tfd, target);
+                tleaf = slash + 1;
+                tdir_fd = tfd;
+        } else {
+                tleaf = t;
+                tdir_fd = u->tree_fd;
+        }
+
+        dir_fd = resolve_entry(u, path, true, &leaf);
+        if (dir_fd < 0)
+                return dir_fd;
+
+        for (unsigned attempt = 0;; attempt++) {
+                if (linkat(tdir_fd, tleaf, dir_fd, leaf, 0) >= 0)
+                        return 0;
+                if (errno == ENOENT)
+                        return fail(u, -ENOENT, "'%s': hardlink target '%s' does not exist.", u->entry, target);
+                if (errno == EPERM)
+                        return fail(u, -EPERM, "'%s': hardlink to directory '%s' refused.", u->entry, target);
+                if (errno != EEXIST || attempt > 0)
+                        return fail(u, -errno, "'%s': failed to create hardlink: %m", u->entry);
+
+                r = remove_existing(u, dir_fd, leaf);
+                if (r < 0)
+                        return r;
+                dir_fd = resolve_entry(u, path, true, &leaf);
+                if (dir_fd < 0)
+                        return dir_fd;
+        }
+}
+
+static int unpack_node(Unpacker *u, struct archive_entry *e, char *path, mode_t type) {
+        const char *leaf, *target = NULL;
+        int dir_fd, r;
+
+        if (type == AE_IFLNK) {
+                target = archive_entry_symlink(e);
+                if (isempty(target))
+                        return fail(u, -EBADMSG, "'%s': symlink without a target.", u->entry);
+                if (strlen(target) >= PATH_MAX)
+                        return fail(u, -ENAMETOOLONG, "'%s': symlink target too long.", u->entry);
+        }
+
+        dir_fd = resolve_entry(u, path, true, &leaf);
+        if (dir_fd < 0)
+                return dir_fd;
+
+        for (unsigned attempt = 0;; attempt++) {
+                if (type == AE_IFLNK)
+                        r = RET_NERRNO(symlinkat(target, dir_fd, leaf));
+                else
+                        r = RET_NERRNO(mknodat(dir_fd, leaf, type | archive_entry_perm(e),
+                                               type == AE_IFIFO ? 0 :
+                                               makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e))));
+                if (r >= 0)
+                        break;
+                if (r != -EEXIST || attempt > 0)
+                        return fail(u, r, "'%s': failed to create: %s", u->entry, strerror(-r));
+
+                r = remove_existing(u, dir_fd, leaf);
+                if (r < 0)
+                        return r;
+                dir_fd = resolve_entry(u, path, true, &leaf);
+                if (dir_fd < 0)
+                        return dir_fd;
+        }
+
+        return metadata_apply_at(u, e, dir_fd, leaf, type == AE_IFLNK);
+}
+
+static int unpack_entry(Unpacker *u, struct archive *a, struct archive_entry *e) {
+        _cleanup_free_ char *path = NULL;
+        const char *hardlink;
+        mode_t type;
+        int r;
+
+        r = normalize_path(u, u->entry, false, &path);
+        if (r < 0)
+                return r;
+
+        hardlink = archive_entry_hardlink(e);
+        if (hardlink) {
+                if (isempty(path))
+                        return fail(u, -EBADMSG, "'%s': hardlink replacing the tree itself.", u->entry);
+                return unpack_hardlink(u, e, path, hardlink);
+        }
+
+        type = archive_entry_filetype(e);
+        if (isempty(path) && type != AE_IFDIR)
+                return fail(u, -EBADMSG, "'%s': the top of the tree must be a directory.", u->entry);
+
+        switch (type) {
+        case AE_IFDIR:
+                return unpack_directory(u, e, path);
+        case AE_IFREG:
+                return unpack_regular(u, a, e, path);
+        case AE_IFLNK:
+        case AE_IFCHR:
+        case AE_IFBLK:
+        case AE_IFIFO:
+                return unpack_node(u, e, path, type);
+        case AE_IFSOCK:
+                /* A socket in an archive is a leftover of the system that made it; tar skips it too. */
+                log_debug("Skipping socket '%s'.", u->entry);
+                return 0;
+        default:
+                return fail(u, -EBADMSG, "'%s': unknown file type 0%o.", u->entry, (unsigned) type);
+        }
+}
+
+static la_ssize_t read_cb(struct archive *a, void *userdata, const void **ret_buf) {
+        Unpacker *u = userdata;
+        size_t size;
+        int r;
+
+        r = decompressor_read(u->decompressor, ret_buf, &size);
+        if (r < 0) {
+                archive_set_error(a, -r, "%s", decompressor_error(u->decompressor) ?: strerror(-r));
+                return -1;
+        }
+        return (la_ssize_t) size;
+}
+
+static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
+        struct archive *a;
+        struct archive_entry *e;
+        int r;
+
+        a = archive_read_new();
+        if (!a)
+                return -ENOMEM;
+
+        if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
+            archive_read_support_format_gnutar(a) != ARCHIVE_OK) {
+                r = fail(u, -EOPNOTSUPP, "libarchive lacks tar support: %s", archive_error_string(a));
+                goto finish;
+        }
+
+        if (archive_read_open(a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
+                r = fail(u, -EBADMSG, "Not a tar archive: %s", archive_error_string(a) ?: "unknown error");
+                goto finish;
+        }
+
+        for (;;) {
+                u->entry = NULL;
+                r = archive_read_next_header(a, &e);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r != ARCHIVE_OK) {
+                        /* Warnings included: libarchive reports some refusals and damage as warnings. */
+                        const char *name = r == ARCHIVE_WARN ? archive_entry_pathname(e) : NULL;
+
+                        r = fail(u, -EBADMSG, "%s%s%sMalformed archive after %" PRIu64 " entries: %s",
+                                 name ? "'" : "", name ?: "", name ? "': " : "", u->entries,
+                                 archive_error_string(a) ?: "unknown error");
+                        goto finish;
+                }
+
+                u->entry = archive_entry_pathname(e);
+                r = unpack_entry(u, a, e);
+                if (r < 0)
+                        goto finish;
+                u->entries++;
+
+                if (u->progress)
+                        progress_update(u->progress, decompressor_bytes_in(u->decompressor));
+        }
+        u->entry = NULL;
+
+        if (u->entries == 0) {
+                r = fail(u, -EBADMSG, "Archive contains no entries.");
+                goto finish;
+        }
+
+        parent_cache_clear(u);
+        r = dir_times_apply(u);
+        if (r < 0)
+                goto finish;
+
+        /* The rest (end-of-archive padding) is read too: it completes the digest, and a compressed stream
+         * is only known to be intact once its end was checked. */
+        r = decompressor_drain(u->decompressor);
+        if (r < 0) {
+                r = fail(u, r, "%s", decompressor_error(u->decompressor) ?: strerror(-r));
+                goto finish;
+        }
+
+        stats->entries = u->entries;
+        stats->bytes_in = decompressor_bytes_in(u->decompressor);
+        stats->compression = decompressor_compression(u->decompressor);
+        r = decompressor_sha256(u->decompressor, stats->sha256);
+
+finish:
+        archive_read_free(a);
+        return r;
+}
+
+int tar_unpack(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
+               TarUnpackStats *ret_stats, char **reterr_message) {
+        Unpacker u = {
+                .tree_fd = tree_fd,
+                .flags = flags,
+                .progress = progress,
+                .parent_fd = -EBADF,
+        };
+        TarUnpackStats stats = {};
+        locale_t loc, old = (locale_t) 0;
+        int r;
+
+        assert(input_fd >= 0);
+        assert(tree_fd >= 0);
+
+        r = decompressor_new(input_fd, &u.decompressor);
+        if (r == -EPROTONOSUPPORT)
+                (void) fail(&u, r, "Unsupported compression (lz4, lzip or compress); "
+                            "supported are gzip, xz, zstd and bzip2.");
+        else if (r < 0)
+                (void) fail(&u, r, "Failed to read input: %s", strerror(-r));
+        else {
+                /* Names in pax headers are UTF-8; with a C locale libarchive would fail to convert every
+                 * non-ASCII one. Use a UTF-8 locale for this thread only. */
+                loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+                if (loc)
+                        old = uselocale(loc);
+
+                if (progress)
+                        progress_begin(progress, "Unpacking", input_size);
+                r = unpack_archive(&u, &stats);
+                if (progress)
+                        progress_end(progress);
+
+                if (loc) {
+                        uselocale(old);
+                        freelocale(loc);
+                }
+        }
+
+        parent_cache_clear(&u);
+        for (size_t i = 0; i < u.n_dirs; i++)
+                free(u.dirs[i].path);
+        free(u.dirs);
+        free(u.top);
+        decompressor_free(u.decompressor);
+
+        if (r < 0) {
+                if (reterr_message)
+                        *reterr_message = TAKE_PTR(u.error);
+                free(u.error);
+                return r;
+        }
+
+        free(u.error);
+        if (ret_stats)
+                *ret_stats = stats;
+        return 0;
+}

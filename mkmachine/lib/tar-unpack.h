@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "decompress.h"
 #include "progress.h"
 
 typedef enum TarUnpackFlags {
@@ -13,26 +14,30 @@ typedef enum TarUnpackFlags {
 
 typedef struct TarUnpackStats {
         uint64_t entries;
-        uint64_t bytes_in;      /* compressed bytes read from input */
-        uint64_t bytes_out;     /* uncompressed tar bytes */
+        uint64_t bytes_in;      /* raw bytes read from the input */
+        Compression compression;
+        char sha256[65];        /* of the raw input */
 } TarUnpackStats;
 
 /* Upper bounds on what an archive may ask of us. */
-#define TAR_PATH_MAX      4096U
-#define TAR_DEPTH_MAX     256U
+#define TAR_PATH_MAX       4096U
+#define TAR_DEPTH_MAX      256U
 #define TAR_XATTR_SIZE_MAX (64U * 1024U)
 
 /* Unpacks the tar stream read from input_fd (a file or a pipe; compression none/gzip/xz/zstd/bzip2
  * detected from content) into the directory tree_fd, which should be empty.
  *
- * Every path operation is resolved beneath tree_fd: absolute paths, "..", symlinks (also ones planted
- * by earlier entries) and hardlinks leading out of the tree are refused, never followed. Ownership is
- * numeric, modes (incl. setuid/sticky), mtimes, xattrs, ACLs, devices, FIFOs and sparse files are kept.
+ * Every path operation is resolved beneath tree_fd and never through a symlink: absolute paths, "..",
+ * writes through symlinks (also ones planted by earlier entries) and hardlinks to anything outside the
+ * tree are refused. Ownership is numeric; modes (incl. setuid/sticky), mtimes, xattrs, POSIX ACLs,
+ * devices, FIFOs, hardlinks and sparse files are kept. Memory use does not grow with the size of the
+ * archive, only (slightly) with its number of directories.
  *
  * input_size is the size of the input if known (0 if not), for progress only. progress may be NULL.
  * Returns 0 and fills *ret_stats (if non-NULL) on success. On failure returns a negative errno
- * (-EBADMSG for a malformed archive, -EPERM/-EXDEV/-ENAMETOOLONG/-ELOOP for refused entries) and, if
- * reterr_entry is non-NULL and an entry was involved, a newly allocated copy of that entry's name. The
- * tree may hold a partial result on failure: the caller removes it. Never logs above debug level. */
+ * (-EBADMSG for a malformed archive or compressed stream, -EPERM/-ELOOP/-ENAMETOOLONG/-ENOTDIR for
+ * refused entries) and, if reterr_message is non-NULL, a newly allocated sentence naming the entry and
+ * what is wrong with it. The tree may hold a partial result on failure: the caller removes it. Never
+ * logs above debug level. */
 int tar_unpack(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
-               TarUnpackStats *ret_stats, char **reterr_entry);
+               TarUnpackStats *ret_stats, char **reterr_message);

@@ -1,21 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <getopt.h>
+#include <json-c/json.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "fd-util.h"
 #include "log.h"
 #include "macro.h"
 #include "progress.h"
+#include "store.h"
 #include "string-util.h"
+#include "tar-unpack.h"
 
 static const char *arg_image_root = MKMACHINE_IMAGE_ROOT;
 static bool arg_json = false;
 static bool arg_quiet = false;
 static bool arg_force = false;
+static bool arg_strip_top = false;
 
 typedef struct Verb {
         const char *name;
@@ -28,6 +38,12 @@ static int help(void) {
         printf("mkmachine [OPTIONS…] COMMAND …\n\n"
                "Build and manage systemd-nspawn machines.\n\n"
                "Commands:\n"
+               "  import-tar FILE|- NAME      Create machine NAME from a tar archive\n"
+               "  list                        List the machines in the store\n"
+               "  show NAME                   Show a machine and its origin\n"
+               "  remove NAME                 Remove a machine\n"
+               "  rename OLD NEW              Rename a machine\n"
+               "  clone SOURCE NAME           Copy a machine\n"
                "  help                        Show this help\n"
                "\nOptions:\n"
                "  -h --help                   Show this help\n"
@@ -35,7 +51,8 @@ static int help(void) {
                "     --image-root=DIR         Machine store (default: %s)\n"
                "     --json                   Print data as JSON\n"
                "  -q --quiet                  No progress output\n"
-               "     --force                  Replace an existing machine\n",
+               "     --force                  Replace an existing machine\n"
+               "     --strip-top              Unpack the archive's single top-level directory\n",
                MKMACHINE_IMAGE_ROOT);
         return 0;
 }
@@ -44,8 +61,316 @@ static int verb_help(int argc, char *argv[]) {
         return help();
 }
 
+static int open_store(bool create, Store *ret) {
+        return store_open(arg_image_root, create, ret);
+}
+
+static char* format_time(char *buf, size_t size, usec_t t) {
+        time_t sec = (time_t) (t / USEC_PER_SEC);
+        struct tm tm;
+
+        if (t == 0 || !localtime_r(&sec, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                return strcpy(buf, "-");
+        return buf;
+}
+
+/* The origin record as a JSON object (a new reference), or NULL. */
+static json_object* origin_json(const MachineInfo *i) {
+        json_object *j;
+
+        if (!i->origin)
+                return NULL;
+        j = json_tokener_parse(i->origin);
+        if (j && !json_object_is_type(j, json_type_object)) {
+                json_object_put(j);
+                return NULL;
+        }
+        return j;
+}
+
+static const char* origin_string(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static json_object* machine_info_to_json(const MachineInfo *i) {
+        json_object *j = json_object_new_object(), *o = origin_json(i);
+        char t[64];
+
+        if (!j) {
+                json_object_put(o);
+                return NULL;
+        }
+        json_object_object_add(j, "name", json_object_new_string(i->name));
+        json_object_object_add(j, "type", json_object_new_string(machine_type_to_string(i->type)));
+        json_object_object_add(j, "path", json_object_new_string(
+                        strjoina(arg_image_root, "/", i->name, i->type == MACHINE_RAW ? ".raw" : "")));
+        json_object_object_add(j, "usage", json_object_new_uint64(i->usage));
+        json_object_object_add(j, "created_usec", json_object_new_uint64(i->created));
+        json_object_object_add(j, "created", i->created > 0 ?
+                               json_object_new_string(format_time(t, sizeof(t), i->created)) : NULL);
+        json_object_object_add(j, "in_use", json_object_new_boolean(i->in_use));
+        json_object_object_add(j, "origin", o);
+        return j;
+}
+
+static int print_json(json_object *j) {
+        if (!j)
+                return log_oom();
+        puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY|JSON_C_TO_STRING_SPACED|
+                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(j);
+        return fflush(stdout) == 0 ? 0 : log_error_errno(errno, "Failed to write output: %m");
+}
+
+static const char* origin_summary(json_object *o, char *buf, size_t size) {
+        const char *src = origin_string(o, "source"), *from = origin_string(o, "cloned_from");
+
+        if (from) {
+                (void) snprintf(buf, size, "clone of %s", from);
+                return buf;
+        }
+        return src ?: "-";
+}
+
+static int verb_list(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        MachineInfo *l = NULL;
+        size_t n = 0, w = 4;
+        int r;
+
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        r = store_list(&s, true, &l, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list machines in '%s': %m", s.root);
+
+        if (arg_json) {
+                json_object *a = json_object_new_array();
+
+                for (size_t i = 0; a && i < n; i++)
+                        json_object_array_add(a, machine_info_to_json(l + i));
+                r = print_json(a);
+        } else {
+                for (size_t i = 0; i < n; i++)
+                        w = MAX(w, strlen(l[i].name));
+                printf("%-*s %-9s %7s %-23s %s\n", (int) w, "NAME", "TYPE", "USAGE", "CREATED", "SOURCE");
+                for (size_t i = 0; i < n; i++) {
+                        char u[FORMAT_BYTES_MAX], t[64], src[PATH_MAX];
+                        json_object *o = origin_json(l + i);
+
+                        printf("%-*s %-9s %7s %-23s %s\n", (int) w, l[i].name, machine_type_to_string(l[i].type),
+                               format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t), l[i].created),
+                               origin_summary(o, src, sizeof(src)));
+                        json_object_put(o);
+                }
+        }
+
+        for (size_t i = 0; i < n; i++)
+                machine_info_done(l + i);
+        free(l);
+        return r;
+}
+
+static int show_machine(Store *s, const char *name) {
+        _cleanup_(machine_info_done) MachineInfo i = {};
+        json_object *o;
+        char u[FORMAT_BYTES_MAX], t[64];
+        int r;
+
+        r = store_get(s, name, true, &i);
+        if (r == -EINVAL)
+                return log_error_errno(r, "Invalid machine name '%s'.", name);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No machine '%s' in '%s'.", name, s->root);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look up machine '%s': %m", name);
+
+        if (arg_json)
+                return print_json(machine_info_to_json(&i));
+
+        o = origin_json(&i);
+        printf("       Name: %s\n"
+               "       Path: %s/%s%s\n"
+               "       Type: %s\n"
+               "      Usage: %s\n"
+               "    Created: %s\n"
+               "      State: %s\n",
+               i.name, s->root, i.name, i.type == MACHINE_RAW ? ".raw" : "",
+               machine_type_to_string(i.type), format_bytes(u, sizeof(u), i.usage),
+               format_time(t, sizeof(t), i.created), i.in_use ? "in use (running or being changed)" : "idle");
+        if (o) {
+                static const char *const keys[][2] = {
+                        { "type", "Source type" },
+                        { "source", "Source" },
+                        { "compression", "Compression" },
+                        { "sha256", "SHA256" },
+                        { "cloned_from", "Cloned from" },
+                        { "tool", "Made by" },
+                };
+
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                        const char *v = origin_string(o, keys[k][0]);
+                        if (v)
+                                printf("%11s: %s\n", keys[k][1], v);
+                }
+                json_object_put(o);
+        } else
+                printf("     Source: unknown (not made by mkmachine)\n");
+        return 0;
+}
+
+static int verb_show(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        int r;
+
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        return show_machine(&s, argv[1]);
+}
+
+typedef struct ImportTar {
+        int fd;
+        const char *source;
+        uint64_t size;
+} ImportTar;
+
+static int import_tar_fill(int tree_fd, void *userdata) {
+        ImportTar *t = userdata;
+        _cleanup_free_ char *msg = NULL;
+        TarUnpackStats stats;
+        Progress progress = {};
+        json_object *o;
+        char when[64];
+        usec_t now;
+        int r;
+
+        r = tar_unpack(t->fd, tree_fd, arg_strip_top ? TAR_UNPACK_STRIP_TOP : 0, t->size, &progress,
+                       &stats, &msg);
+        if (r < 0) {
+                progress_clear_line();
+                return log_error_errno(r, "Failed to import '%s': %s", t->source, msg ?: strerror(-r));
+        }
+
+        now = now_usec(CLOCK_REALTIME);
+        o = json_object_new_object();
+        if (!o)
+                return log_oom();
+        json_object_object_add(o, "type", json_object_new_string("tar"));
+        json_object_object_add(o, "source", json_object_new_string(t->source));
+        json_object_object_add(o, "compression", json_object_new_string(compression_to_string(stats.compression)));
+        json_object_object_add(o, "sha256", json_object_new_string(stats.sha256));
+        json_object_object_add(o, "size", json_object_new_uint64(stats.bytes_in));
+        json_object_object_add(o, "entries", json_object_new_uint64(stats.entries));
+        json_object_object_add(o, "created_usec", json_object_new_uint64(now));
+        json_object_object_add(o, "created", json_object_new_string(format_time(when, sizeof(when), now)));
+        json_object_object_add(o, "tool", json_object_new_string("mkmachine " PACKAGE_VERSION));
+
+        const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (fsetxattr(tree_fd, ORIGIN_XATTR, j, strlen(j), 0) < 0)
+                log_warning_errno(errno, "Failed to record the origin of '%s' (no xattr support?), ignoring: %m",
+                                  t->source);
+        json_object_put(o);
+
+        if (!arg_quiet)
+                log_info("Unpacked %" PRIu64 " entries from %s (%s, sha256 %s).", stats.entries, t->source,
+                         compression_to_string(stats.compression), stats.sha256);
+        return 0;
+}
+
+static int verb_import_tar(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *abs = NULL;
+        const char *file = argv[1], *name = argv[2];
+        ImportTar t = {};
+        struct stat st;
+        int r;
+
+        if (!machine_name_is_valid(name))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid machine name '%s': use a valid host name (letters, digits and '-', "
+                                       "labels separated by '.', at most %u characters).", name, MACHINE_NAME_MAX);
+
+        if (streq(file, "-")) {
+                fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return log_error_errno(errno, "Failed to duplicate standard input: %m");
+                t.source = "stdin";
+        } else {
+                fd = open(file, O_RDONLY|O_CLOEXEC|O_NOCTTY);
+                if (fd < 0)
+                        return log_error_errno(errno, "Failed to open '%s': %m", file);
+                abs = realpath(file, NULL);
+                t.source = abs ?: file;
+        }
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Failed to stat '%s': %m", file);
+        if (S_ISDIR(st.st_mode))
+                return log_error_errno(SYNTHETIC_ERRNO(EISDIR), "'%s' is a directory, not an archive.", file);
+        t.fd = fd;
+        t.size = S_ISREG(st.st_mode) ? (uint64_t) st.st_size : 0;
+
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, import_tar_fill, &t);
+        if (r < 0)
+                return r;
+
+        if (arg_json)
+                return show_machine(&s, name);
+        return 0;
+}
+
+static int verb_remove(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        int r;
+
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        return store_remove(&s, argv[1]);
+}
+
+static int verb_rename(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        int r;
+
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        return store_rename(&s, argv[1], argv[2]);
+}
+
+static int verb_clone(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        int r;
+
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        r = store_clone(&s, argv[1], argv[2], arg_force ? STORE_INSTALL_FORCE : 0);
+        if (r < 0)
+                return r;
+        if (arg_json)
+                return show_machine(&s, argv[2]);
+        return 0;
+}
+
 static const Verb verbs[] = {
-        { "help", 0, 0, verb_help },
+        { "import-tar", 2, 2, verb_import_tar },
+        { "list",       0, 0, verb_list       },
+        { "show",       1, 1, verb_show       },
+        { "remove",     1, 1, verb_remove     },
+        { "rename",     2, 2, verb_rename     },
+        { "clone",      2, 2, verb_clone      },
+        { "help",       0, 0, verb_help       },
 };
 
 enum {
@@ -53,6 +378,7 @@ enum {
         ARG_IMAGE_ROOT,
         ARG_JSON,
         ARG_FORCE,
+        ARG_STRIP_TOP,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -63,11 +389,12 @@ static int parse_argv(int argc, char *argv[]) {
                 { "json",       no_argument,       NULL, ARG_JSON       },
                 { "quiet",      no_argument,       NULL, 'q'            },
                 { "force",      no_argument,       NULL, ARG_FORCE      },
+                { "strip-top",  no_argument,       NULL, ARG_STRIP_TOP  },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+hq", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -87,6 +414,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_FORCE:
                         arg_force = true;
                         break;
+                case ARG_STRIP_TOP:
+                        arg_strip_top = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -105,13 +435,16 @@ static int dispatch_verb(int argc, char *argv[]) {
                 if (!streq(v->name, name))
                         continue;
                 if (n < v->min_args)
-                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Too few arguments for '%s'.", name);
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Too few arguments for '%s'.",
+                                               name);
                 if (v->max_args >= 0 && n > v->max_args)
-                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Too many arguments for '%s'.", name);
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Too many arguments for '%s'.",
+                                               name);
                 return v->run(argc, argv);
         }
 
-        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown command '%s'. See 'mkmachine --help'.", name);
+        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown command '%s'. See 'mkmachine --help'.",
+                               name);
 }
 
 int main(int argc, char *argv[]) {
@@ -127,5 +460,7 @@ int main(int argc, char *argv[]) {
                 progress_set_enabled(false);
 
         r = dispatch_verb(argc - optind, argv + optind);
+        if (r == -EINTR)
+                return 128 + SIGINT;
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

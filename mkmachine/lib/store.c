@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "fd-util.h"
+#include "fs-util.h"
+#include "log.h"
+#include "random-util.h"
+#include "store.h"
+#include "string-table.h"
+#include "string-util.h"
+
+#define NSPAWN_LOCK_DIR "/run/systemd/nspawn/locks"
+#define TEMP_MARKER ".mkmachine-"
+#define ORIGIN_SIZE_MAX (64U * 1024U)
+
+static const char* const machine_type_table[_MACHINE_TYPE_MAX] = {
+        [MACHINE_DIRECTORY] = "directory",
+        [MACHINE_RAW]       = "raw",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(machine_type, MachineType);
+
+static bool ldh_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+bool machine_name_is_valid(const char *name) {
+        size_t label = 0;
+
+        if (isempty(name) || strlen(name) > MACHINE_NAME_MAX)
+                return false;
+        /* A leading '-' would read as an option everywhere the name is passed on. */
+        if (name[0] == '-')
+                return false;
+
+        for (const char *p = name; *p; p++) {
+                if (*p == '.') {
+                        if (label == 0)
+                                return false;   /* leading '.', or ".." */
+                        label = 0;
+                        continue;
+                }
+                if (!ldh_char(*p))
+                        return false;
+                label++;
+        }
+        return label > 0;                       /* no trailing '.' */
+}
+
+static int mkdir_parents_and_self(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int store_open(const char *root, bool create, Store *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        char *abs;
+        int r;
+
+        assert(root);
+        assert(ret);
+
+        if (create) {
+                r = mkdir_parents_and_self(root, 0700);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create machine store '%s': %m", root);
+        }
+
+        fd = open(root, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open machine store '%s': %m", root);
+
+        /* The lock files are named by path, as systemd names them: use the canonical one. */
+        abs = realpath(root, NULL);
+        if (!abs)
+                return log_error_errno(errno, "Failed to resolve '%s': %m", root);
+
+        *ret = (Store) { .root = abs, .root_fd = TAKE_FD(fd) };
+        return 0;
+}
+
+void store_close(Store *s) {
+        s->root = mfree(s->root);
+        s->root_fd = safe_close(s->root_fd);
+}
+
+int image_lock(Store *s, const char *name, int operation, ImageLock *ret) {
+        ImageLock l = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_free_ char *local = NULL, *global = NULL;
+        struct stat st;
+        int r;
+
+        if (asprintf(&local, "%s/.#%s.lck", streq(s->root, "/") ? "" : s->root, name) < 0)
+                return -ENOMEM;
+        if (fstatat(s->root_fd, name, &st, 0) >= 0 &&
+            asprintf(&global, NSPAWN_LOCK_DIR "/inode-%lu:%lu", (unsigned long) st.st_dev,
+                     (unsigned long) st.st_ino) < 0)
+                return -ENOMEM;
+
+        r = make_lock_file(local, operation, &l.local);
+        if (r < 0)
+                return r;
+
+        if (global) {
+                r = mkdir_parents_and_self(NSPAWN_LOCK_DIR, 0700);
+                if (r >= 0)
+                        r = make_lock_file(global, operation, &l.global);
+                if (r < 0) {
+                        release_lock_file(&l.local);
+                        return r;
+                }
+        }
+
+        *ret = l;
+        return 0;
+}
+
+void image_lock_release(ImageLock *l) {
+        release_lock_file(&l->global);
+        release_lock_file(&l->local);
+}
+
+static int lock_or_explain(Store *s, const char *name, int operation, ImageLock *ret) {
+        int r;
+
+        r = image_lock(s, name, operation, ret);
+        if (r == -EBUSY)
+                return log_error_errno(r, "Machine '%s' is in use: it is running, or another mkmachine or "
+                                       "machinectl is changing it.", name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock machine '%s': %m", name);
+        return 0;
+}
+
+static int check_name(const char *name) {
+        if (!machine_name_is_valid(name))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid machine name '%s': use a valid host name (letters, digits and '-', "
+                                       "labels separated by '.', at most %u characters).",
+                                       name, MACHINE_NAME_MAX);
+        return 0;
+}
+
+/* 0: no such machine, >0: it exists (type in *ret_type). */
+static int machine_exists(Store *s, const char *name, MachineType *ret_type) {
+        struct stat st;
+
+        if (fstatat(s->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+                if (ret_type)
+                        *ret_type = MACHINE_DIRECTORY;
+                return 1;
+        }
+        if (errno != ENOENT)
+                return -errno;
+
+        if (fstatat(s->root_fd, strjoina(name, ".raw"), &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                if (ret_type)
+                        *ret_type = MACHINE_RAW;
+                return 1;
+        }
+        return errno == ENOENT ? 0 : -errno;
+}
+
+/* Creates and locks a temporary directory: the flock() marks it as ours and alive. */
+static int make_temporary(Store *s, const char *name, char **ret_name, int *ret_fd) {
+        _cleanup_free_ char *t = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&t, ".#%s" TEMP_MARKER "%016" PRIx64, name, random_u64()) < 0)
+                return -ENOMEM;
+        if (mkdirat(s->root_fd, t, 0755) < 0)
+                return -errno;
+        fd = openat(s->root_fd, t, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX|LOCK_NB) < 0) {
+                int r = -errno;
+                (void) rm_rf_at(s->root_fd, t);
+                return r;
+        }
+
+        *ret_name = TAKE_PTR(t);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int store_clean_temporaries(Store *s) {
+        _cleanup_closedir_ DIR *d = NULL;
+        int dfd, r = 0;
+
+        dfd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return -errno;
+        }
+        rewinddir(d);
+
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_close_ int fd = -EBADF;
+
+                if (!startswith(de->d_name, ".#") || !strstr(de->d_name, TEMP_MARKER))
+                        continue;
+
+                fd = openat(dirfd(d), de->d_name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (flock(fd, LOCK_EX|LOCK_NB) < 0)
+                        continue;       /* a running mkmachine's */
+
+                log_debug("Removing stale temporary '%s'.", de->d_name);
+                RET_GATHER(r, rm_rf_at(dirfd(d), de->d_name));
+        }
+        return r;
+}
+
+/* Runs fill in a child with SIGINT/SIGTERM/SIGHUP held back in the parent, so that whatever happens to
+ * the child (an error, a crash, a signal) the parent is there to clean up. */
+static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata) {
+        sigset_t mask, old;
+        siginfo_t si = {};
+        int interrupted = 0;
+        pid_t pid, parent = getpid();
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
+                return -errno;
+
+        fflush(stdout);
+        fflush(stderr);
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                (void) sigprocmask(SIG_SETMASK, &old, NULL);
+                return r;
+        }
+        if (pid == 0) {
+                (void) sigprocmask(SIG_SETMASK, &old, NULL);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(EXIT_FAILURE);
+                _exit(fill(tree_fd, userdata) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+
+        for (;;) {
+                int sig = sigwaitinfo(&mask, NULL);
+
+                if (sig < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        interrupted = SIGTERM;
+                } else if (sig == SIGCHLD) {
+                        si = (siginfo_t) {};
+                        if (waitid(P_PID, (id_t) pid, &si, WEXITED|WNOHANG) < 0 || si.si_pid != 0)
+                                break;
+                        continue;
+                } else
+                        interrupted = sig;
+
+                (void) kill(pid, SIGKILL);
+                (void) waitid(P_PID, (id_t) pid, &si, WEXITED);
+                break;
+        }
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+
+        if (interrupted > 0)
+                return -EINTR;
+        if (si.si_code != CLD_EXITED || si.si_status != EXIT_SUCCESS)
+                return si.si_code == CLD_EXITED ? -ECANCELED : -ECHILD;
+        return 0;
+}
+
+int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata) {
+        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int tmp_fd = -EBADF;
+        MachineType type;
+        int r, exists;
+
+        r = check_name(name);
+        if (r < 0)
+                return r;
+
+        r = lock_or_explain(s, name, LOCK_EX|LOCK_NB, &lock);
+        if (r < 0)
+                return r;
+
+        exists = machine_exists(s, name, &type);
+        if (exists == -ENOTDIR)
+                return log_error_errno(exists, "'%s/%s' exists and is not a machine directory.", s->root, name);
+        if (exists < 0)
+                return log_error_errno(exists, "Failed to check for machine '%s': %m", name);
+        if (exists > 0 && type == MACHINE_RAW)
+                return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
+                                       "Machine '%s' exists as a raw disk image; remove it first.", name);
+        if (exists > 0 && !(flags & STORE_INSTALL_FORCE))
+                return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
+                                       "Machine '%s' already exists (use --force to replace it).", name);
+
+        r = store_clean_temporaries(s);
+        if (r < 0)
+                log_debug_errno(r, "Failed to remove stale temporaries, ignoring: %m");
+
+        r = make_temporary(s, name, &tmp, &tmp_fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create a temporary directory in '%s': %m", s->root);
+
+        r = run_fill(tmp_fd, fill, userdata);
+        if (r < 0) {
+                int k = rm_rf_at(s->root_fd, tmp);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove temporary '%s/%s': %m", s->root, tmp);
+                if (r == -EINTR)
+                        return log_error_errno(r, "Interrupted; removed the unfinished machine '%s'.", name);
+                if (r == -ECHILD)
+                        return log_error_errno(r, "Building '%s' crashed; removed the unfinished machine.", name);
+                return r;       /* the child said why */
+        }
+
+        if (exists > 0) {
+                /* Swap, so that NAME is the old or the new machine at every moment, never neither. */
+                r = rename_exchange(s->root_fd, tmp, s->root_fd, name);
+                if (r < 0) {
+                        (void) rm_rf_at(s->root_fd, tmp);
+                        return log_error_errno(r, "Failed to replace machine '%s': %m", name);
+                }
+                r = rm_rf_at(s->root_fd, tmp);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to remove the replaced tree '%s/%s', ignoring: %m",
+                                          s->root, tmp);
+                return 0;
+        }
+
+        r = rename_noreplace(s->root_fd, tmp, s->root_fd, name);
+        if (r < 0) {
+                (void) rm_rf_at(s->root_fd, tmp);
+                return log_error_errno(r, "Failed to move machine '%s' into place: %m", name);
+        }
+        return 0;
+}
+
+static int no_such_machine(Store *s, const char *name) {
+        return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "No machine '%s' in '%s'.", name, s->root);
+}
+
+int store_remove(Store *s, const char *name) {
+        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_free_ char *tmp = NULL;
+        MachineType type;
+        int r;
+
+        r = check_name(name);
+        if (r < 0)
+                return r;
+        r = lock_or_explain(s, name, LOCK_EX|LOCK_NB, &lock);
+        if (r < 0)
+                return r;
+
+        r = machine_exists(s, name, &type);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look up machine '%s': %m", name);
+        if (r == 0)
+                return no_such_machine(s, name);
+
+        if (type == MACHINE_RAW) {
+                if (unlinkat(s->root_fd, strjoina(name, ".raw"), 0) < 0)
+                        return log_error_errno(errno, "Failed to remove machine '%s': %m", name);
+                return 0;
+        }
+
+        /* Out of sight first, in one step; then delete at leisure. A crash in between leaves a stale
+         * temporary, which the next run removes, never half a machine under its name. */
+        if (asprintf(&tmp, ".#%s" TEMP_MARKER "%016" PRIx64, name, random_u64()) < 0)
+                return log_oom();
+        r = rename_noreplace(s->root_fd, name, s->root_fd, tmp);
+        if (r < 0)
+                return log_error_errno(r, "Failed to remove machine '%s': %m", name);
+        r = rm_rf_at(s->root_fd, tmp);
+        if (r < 0)
+                return log_error_errno(r, "Machine '%s' is gone, but removing its files failed "
+                                       "(they will be cleaned up on the next run): %m", name);
+        return 0;
+}
+
+int store_rename(Store *s, const char *old_name, const char *new_name) {
+        _cleanup_(image_lock_release) ImageLock a = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT },
+                                                b = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        MachineType type;
+        int r;
+
+        r = check_name(old_name);
+        if (r < 0)
+                return r;
+        r = check_name(new_name);
+        if (r < 0)
+                return r;
+        if (streq(old_name, new_name))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Old and new name are the same.");
+
+        r = lock_or_explain(s, old_name, LOCK_EX|LOCK_NB, &a);
+        if (r < 0)
+                return r;
+        r = lock_or_explain(s, new_name, LOCK_EX|LOCK_NB, &b);
+        if (r < 0)
+                return r;
+
+        r = machine_exists(s, old_name, &type);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look up machine '%s': %m", old_name);
+        if (r == 0)
+                return no_such_machine(s, old_name);
+        r = machine_exists(s, new_name, NULL);
+        if (r != 0)
+                return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EEXIST), "Machine '%s' already exists.", new_name);
+
+        if (type == MACHINE_RAW)
+                r = rename_noreplace(s->root_fd, strjoina(old_name, ".raw"), s->root_fd, strjoina(new_name, ".raw"));
+        else
+                r = rename_noreplace(s->root_fd, old_name, s->root_fd, new_name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to rename machine '%s' to '%s': %m", old_name, new_name);
+        return 0;
+}
+
+typedef struct CloneData {
+        int src_fd;
+        const char *src;
+} CloneData;
+
+static int clone_fill(int tree_fd, void *userdata) {
+        CloneData *c = userdata;
+        _cleanup_free_ char *path = NULL, *origin = NULL;
+        json_object *j = NULL;
+        ssize_t n;
+        int r;
+
+        r = copy_tree_at(c->src_fd, tree_fd, NULL, &path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to copy '%s' of machine '%s': %m", strna(path), c->src);
+
+        /* Note where the copy came from, keeping the original origin. */
+        origin = malloc(ORIGIN_SIZE_MAX + 1);
+        if (!origin)
+                return log_oom();
+        n = fgetxattr(tree_fd, ORIGIN_XATTR, origin, ORIGIN_SIZE_MAX);
+        if (n >= 0) {
+                origin[n] = 0;
+                j = json_tokener_parse(origin);
+        }
+        if (!j)
+                j = json_object_new_object();
+        if (!j)
+                return log_oom();
+        json_object_object_add(j, "cloned_from", json_object_new_string(c->src));
+        json_object_object_add(j, "cloned_usec", json_object_new_uint64(now_usec(CLOCK_REALTIME)));
+
+        const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        if (fsetxattr(tree_fd, ORIGIN_XATTR, s, strlen(s), 0) < 0)
+                log_warning_errno(errno, "Failed to record the origin of the clone, ignoring: %m");
+        json_object_put(j);
+        return 0;
+}
+
+int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags flags) {
+        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_close_ int fd = -EBADF;
+        MachineType type;
+        int r;
+
+        r = check_name(src);
+        if (r < 0)
+                return r;
+        r = check_name(dst);
+        if (r < 0)
+                return r;
+        if (streq(src, dst))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Source and destination are the same.");
+
+        r = lock_or_explain(s, src, LOCK_SH|LOCK_NB, &lock);
+        if (r < 0)
+                return r;
+        r = machine_exists(s, src, &type);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look up machine '%s': %m", src);
+        if (r == 0)
+                return no_such_machine(s, src);
+        if (type != MACHINE_DIRECTORY)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Cloning raw images is not supported yet.");
+
+        fd = openat(s->root_fd, src, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open machine '%s': %m", src);
+
+        return store_install(s, dst, flags, clone_fill, &(CloneData) { .src_fd = fd, .src = src });
+}
+
+typedef struct InodeBlocks {
+        dev_t dev;
+        ino_t ino;
+        uint64_t bytes;
+} InodeBlocks;
+
+typedef struct UsageContext {
+        uint64_t total;
+        InodeBlocks *links;
+        size_t n_links, n_allocated;
+} UsageContext;
+
+static int inode_compare(const void *a, const void *b) {
+        const InodeBlocks *x = a, *y = b;
+
+        if (x->dev != y->dev)
+                return x->dev < y->dev ? -1 : 1;
+        return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static int usage_walk(UsageContext *u, int fd, unsigned depth) {
+        _cleanup_closedir_ DIR *d = NULL;
+
+        if (depth > 1024)
+                return -ELOOP;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+
+        for (struct dirent *de; (de = readdir(d));) {
+                struct stat st;
+                uint64_t bytes;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+
+                bytes = (uint64_t) st.st_blocks * 512;
+                if (S_ISDIR(st.st_mode)) {
+                        int sub = openat(dirfd(d), de->d_name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+                        if (sub >= 0)
+                                (void) usage_walk(u, sub, depth + 1);
+                } else if (st.st_nlink > 1) {
+                        /* Counted once, at the end. */
+                        if (u->n_links >= u->n_allocated) {
+                                size_t n = MAX(u->n_allocated * 2, 64U);
+                                InodeBlocks *l = reallocarray(u->links, n, sizeof(InodeBlocks));
+                                if (!l)
+                                        return -ENOMEM;
+                                u->links = l;
+                                u->n_allocated = n;
+                        }
+                        u->links[u->n_links++] = (InodeBlocks) { st.st_dev, st.st_ino, bytes };
+                        continue;
+                }
+                u->total += bytes;
+        }
+        return 0;
+}
+
+static uint64_t tree_usage(int dir_fd) {
+        UsageContext u = {};
+        struct stat st;
+        int fd;
+
+        if (fstat(dir_fd, &st) >= 0)
+                u.total = (uint64_t) st.st_blocks * 512;
+        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd >= 0)
+                (void) usage_walk(&u, fd, 0);
+
+        qsort(u.links, u.n_links, sizeof(InodeBlocks), inode_compare);
+        for (size_t i = 0; i < u.n_links; i++)
+                if (i == 0 || inode_compare(u.links + i - 1, u.links + i) != 0)
+                        u.total += u.links[i].bytes;
+        free(u.links);
+        return u.total;
+}
+
+void machine_info_done(MachineInfo *i) {
+        i->name = mfree(i->name);
+        i->origin = mfree(i->origin);
+}
+
+int store_get(Store *s, const char *name, bool usage, MachineInfo *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        MachineInfo i = {};
+        ImageLock lock;
+        struct statx sx;
+        MachineType type;
+        int r;
+
+        if (!machine_name_is_valid(name))
+                return -EINVAL;
+        r = machine_exists(s, name, &type);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+
+        const char *file = type == MACHINE_RAW ? strjoina(name, ".raw") : name;
+        fd = openat(s->root_fd, file, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|(type == MACHINE_DIRECTORY ? O_DIRECTORY : 0));
+        if (fd < 0)
+                return -errno;
+
+        i.name = strdup(name);
+        if (!i.name)
+                return -ENOMEM;
+        i.type = type;
+
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME|STATX_BLOCKS, &sx) >= 0) {
+                if (sx.stx_mask & STATX_BTIME)
+                        i.created = (usec_t) sx.stx_btime.tv_sec * USEC_PER_SEC + sx.stx_btime.tv_nsec / 1000;
+                if (type == MACHINE_RAW)
+                        i.usage = sx.stx_blocks * 512;
+        }
+        if (usage && type == MACHINE_DIRECTORY)
+                i.usage = tree_usage(fd);
+
+        if (type == MACHINE_DIRECTORY) {
+                char *buf = malloc(ORIGIN_SIZE_MAX + 1);
+                ssize_t n;
+
+                if (!buf) {
+                        machine_info_done(&i);
+                        return -ENOMEM;
+                }
+                n = fgetxattr(fd, ORIGIN_XATTR, buf, ORIGIN_SIZE_MAX);
+                if (n >= 0) {
+                        buf[n] = 0;
+                        i.origin = buf;
+                } else
+                        free(buf);
+        }
+
+        r = image_lock(s, name, LOCK_SH|LOCK_NB, &lock);
+        if (r == -EBUSY)
+                i.in_use = true;
+        else if (r >= 0)
+                image_lock_release(&lock);
+
+        *ret = i;
+        return 0;
+}
+
+static int info_compare(const void *a, const void *b) {
+        return strcmp(((const MachineInfo*) a)->name, ((const MachineInfo*) b)->name);
+}
+
+int store_list(Store *s, bool usage, MachineInfo **ret, size_t *ret_n) {
+        _cleanup_closedir_ DIR *d = NULL;
+        MachineInfo *list = NULL;
+        size_t n = 0, allocated = 0;
+        int dfd, r = 0;
+
+        dfd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return -errno;
+        }
+        rewinddir(d);
+
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *name = NULL;
+                const char *e;
+
+                /* Hidden: temporaries, lock files, and what machined ignores too. */
+                if (de->d_name[0] == '.')
+                        continue;
+                e = endswith(de->d_name, ".raw");
+                name = e ? strndup(de->d_name, (size_t) (e - de->d_name)) : strdup(de->d_name);
+                if (!name) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!machine_name_is_valid(name))
+                        continue;
+
+                if (n >= allocated) {
+                        size_t k = MAX(allocated * 2, 16U);
+                        MachineInfo *l = reallocarray(list, k, sizeof(MachineInfo));
+                        if (!l) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        list = l;
+                        allocated = k;
+                }
+                if (store_get(s, name, usage, list + n) >= 0)
+                        n++;
+        }
+
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        machine_info_done(list + i);
+                free(list);
+                return r;
+        }
+
+        if (n > 0)
+                qsort(list, n, sizeof(MachineInfo), info_compare);
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}

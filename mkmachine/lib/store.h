@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lock-util.h"
+#include "time-util.h"
+
+/* The machine store: a directory (default /var/lib/machines, where machined and importd look) holding one
+ * directory tree per machine. Everything that changes it works under systemd's image locks, installs
+ * atomically through a hidden temporary ".#NAME.mkmachine-…" and never leaves half a machine behind. */
+
+#define MACHINE_NAME_MAX 64U
+
+/* Like machined: a valid host name (letters, digits and '-' in '.'-separated labels, no leading '.' or
+ * '-'), at most 64 characters. */
+bool machine_name_is_valid(const char *name);
+
+/* The extended attribute on a machine's root directory that records its origin (JSON). It moves with
+ * the directory on rename and is copied on clone. */
+#define ORIGIN_XATTR "trusted.mkmachine.origin"
+
+typedef struct Store {
+        char *root;
+        int root_fd;
+} Store;
+
+/* Opens the store; with create, makes the directory (0700) if it is missing. Logs errors. */
+int store_open(const char *root, bool create, Store *ret);
+void store_close(Store *s);
+
+/* systemd's image locks: DIR/.#NAME.lck, and /run/systemd/nspawn/locks/inode-DEV:INO while the image
+ * exists, as image_path_lock() takes them — the ones machined, importd and a running systemd-nspawn
+ * hold. */
+typedef struct ImageLock {
+        LockFile local;
+        LockFile global;
+} ImageLock;
+
+int image_lock(Store *s, const char *name, int operation, ImageLock *ret);
+void image_lock_release(ImageLock *l);
+
+/* Fills the empty directory tree_fd; runs in a child process. Logs its own errors. */
+typedef int (*StoreFillFunc)(int tree_fd, void *userdata);
+
+typedef enum StoreInstallFlags {
+        STORE_INSTALL_FORCE = 1 << 0,   /* replace an existing machine (atomically) */
+} StoreInstallFlags;
+
+/* Creates machine NAME: takes the lock, refuses an existing machine unless forced, runs fill in a
+ * child process on a fresh temporary directory, and renames the result into place. On failure of
+ * fill, SIGINT, SIGTERM or SIGHUP the temporary is removed (-ECANCELED, -EINTR). Logs errors. */
+int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata);
+
+/* Removes temporaries left behind by killed runs (those no running mkmachine holds). */
+int store_clean_temporaries(Store *s);
+
+int store_remove(Store *s, const char *name);
+int store_rename(Store *s, const char *old_name, const char *new_name);
+int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags flags);
+
+typedef enum MachineType {
+        MACHINE_DIRECTORY,
+        MACHINE_RAW,
+        _MACHINE_TYPE_MAX,
+        _MACHINE_TYPE_INVALID = -EINVAL,
+} MachineType;
+
+const char* machine_type_to_string(MachineType t);
+MachineType machine_type_from_string(const char *s);
+
+typedef struct MachineInfo {
+        char *name;
+        MachineType type;
+        uint64_t usage;         /* bytes on disk */
+        usec_t created;         /* 0 if unknown */
+        bool in_use;            /* its lock is held: running, or being changed */
+        char *origin;           /* the origin record (JSON), or NULL */
+} MachineInfo;
+
+void machine_info_done(MachineInfo *i);
+
+/* -ENOENT if there is no such machine. */
+int store_get(Store *s, const char *name, bool usage, MachineInfo *ret);
+int store_list(Store *s, bool usage, MachineInfo **ret, size_t *ret_n);
