@@ -596,7 +596,8 @@ static uint64_t tree_usage(int dir_fd) {
         if (fd >= 0)
                 (void) usage_walk(&u, fd, 0);
 
-        qsort(u.links, u.n_links, sizeof(InodeBlocks), inode_compare);
+        if (u.n_links > 0)
+                qsort(u.links, u.n_links, sizeof(InodeBlocks), inode_compare);
         for (size_t i = 0; i < u.n_links; i++)
                 if (i == 0 || inode_compare(u.links + i - 1, u.links + i) != 0)
                         u.total += u.links[i].bytes;

@@ -561,7 +561,8 @@ static int write_data(Unpacker *u, struct archive *a, int fd, struct archive_ent
                         break;
                 if (r != ARCHIVE_OK)
                         return fail(u, -EBADMSG, "'%s': failed to read data: %s", u->entry,
-                                    archive_error_string(a) ?: "unknown error");
+                                    decompressor_error(u->decompressor) ?: archive_error_string(a) ?:
+                                    "unknown error");
                 if (offset < 0)
                         return fail(u, -EBADMSG, "'%s': invalid data offset.", u->entry);
 
@@ -775,7 +776,9 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         }
 
         if (archive_read_open(a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
-                r = fail(u, -EBADMSG, "Not a tar archive: %s", archive_error_string(a) ?: "unknown error");
+                const char *d = decompressor_error(u->decompressor);
+                r = d ? fail(u, -EBADMSG, "%s", d) :
+                        fail(u, -EBADMSG, "Not a tar archive: %s", archive_error_string(a) ?: "unknown error");
                 goto finish;
         }
 
@@ -786,11 +789,12 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
                         break;
                 if (r != ARCHIVE_OK) {
                         /* Warnings included: libarchive reports some refusals and damage as warnings. */
-                        const char *name = r == ARCHIVE_WARN ? archive_entry_pathname(e) : NULL;
+                        const char *name = r == ARCHIVE_WARN ? archive_entry_pathname(e) : NULL,
+                                *d = decompressor_error(u->decompressor);
 
                         r = fail(u, -EBADMSG, "%s%s%sMalformed archive after %" PRIu64 " entries: %s",
                                  name ? "'" : "", name ?: "", name ? "': " : "", u->entries,
-                                 archive_error_string(a) ?: "unknown error");
+                                 d ?: archive_error_string(a) ?: "unknown error");
                         goto finish;
                 }
 

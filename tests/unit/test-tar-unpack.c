@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The tar unpacker against archives the test makes itself with libarchive's writer: every kind of
+ * entry and metadata, and a corpus of hostile and broken archives, each of which must be refused with
+ * a message naming the entry while nothing lands outside the tree. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "fd-util.h"
+#include "fs-util.h"
+#include "string-util.h"
+#include "tar-unpack.h"
+#include "tests.h"
+
+typedef struct Ent {
+        const char *path;
+        mode_t type;            /* AE_IF*; 0 with hardlink set */
+        const char *data;       /* regular files */
+        const char *target;     /* symlink target or hardlink target */
+        mode_t perm;            /* 0: 0644 for files, 0755 for directories */
+        int64_t size;           /* overrides the size of data: a lie makes a truncated archive */
+} Ent;
+
+/* Writes the entries as a pax archive into a memfd, through the given libarchive filter. */
+static int make_archive(const Ent *ents, size_t n, int filter) {
+        struct archive *a = archive_write_new();
+        int fd = memfd_create("archive", MFD_CLOEXEC);
+
+        ASSERT_TRUE(a);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+        if (filter != ARCHIVE_FILTER_NONE)
+                ASSERT_EQ(archive_write_add_filter(a, filter), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_open_fd(a, fd), ARCHIVE_OK);
+
+        for (size_t i = 0; i < n; i++) {
+                struct archive_entry *e = archive_entry_new();
+                const Ent *x = ents + i;
+
+                archive_entry_set_pathname(e, x->path);
+                archive_entry_set_mtime(e, 1700000000 + (time_t) i, 0);
+                if (x->type == 0) {
+                        archive_entry_set_filetype(e, AE_IFREG);
+                        archive_entry_set_perm(e, 0644);
+                        archive_entry_set_hardlink(e, x->target);
+                        archive_entry_set_size(e, 0);
+                } else {
+                        archive_entry_set_filetype(e, x->type);
+                        archive_entry_set_perm(e, x->perm ?: (x->type == AE_IFDIR ? 0755 : 0644));
+                        if (x->type == AE_IFLNK)
+                                archive_entry_set_symlink(e, x->target);
+                        if (x->type == AE_IFREG)
+                                archive_entry_set_size(e, x->size ?: (int64_t) strlen(x->data ?: ""));
+                }
+                ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+                if (x->type == AE_IFREG && x->data)
+                        archive_write_data(a, x->data, strlen(x->data));
+                archive_entry_free(e);
+        }
+
+        archive_write_close(a);
+        archive_write_free(a);
+        ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+        return fd;
+}
+
+typedef struct Sandbox {
+        char dir[64];
+        int tree_fd;
+        int outside_fd;
+} Sandbox;
+
+static void sandbox_new(Sandbox *s) {
+        strcpy(s->dir, "/tmp/test-tar-unpack.XXXXXX");
+        ASSERT_TRUE(mkdtemp(s->dir));
+        ASSERT_OK(mkdir(strjoina(s->dir, "/tree"), 0755));
+        ASSERT_OK(mkdir(strjoina(s->dir, "/outside"), 0755));
+        s->tree_fd = open(strjoina(s->dir, "/tree"), O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        s->outside_fd = open(strjoina(s->dir, "/outside"), O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        ASSERT_TRUE(s->tree_fd >= 0 && s->outside_fd >= 0);
+        ASSERT_OK(write_file_atomic_at(s->outside_fd, "victim", "precious", 8, 0644));
+}
+
+static void sandbox_free(Sandbox *s) {
+        _cleanup_close_ int fd = open("/tmp", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+
+        safe_close(s->tree_fd);
+        safe_close(s->outside_fd);
+        ASSERT_OK(rm_rf_at(fd, s->dir + 5));
+}
+
+/* Nothing outside the tree changed: only the victim is there, with its content. */
+static void assert_outside_untouched(Sandbox *s) {
+        _cleanup_free_ char *buf = NULL;
+        DIR *d;
+        size_t n = 0;
+
+        ASSERT_OK(read_full_file_at(s->outside_fd, "victim", 64, &buf, NULL));
+        ASSERT_STREQ(buf, "precious");
+        d = fdopendir(fcntl(s->outside_fd, F_DUPFD_CLOEXEC, 3));
+        ASSERT_TRUE(d);
+        for (struct dirent *de; (de = readdir(d));)
+                n++;
+        closedir(d);
+        ASSERT_EQ(n, 3U); /* ".", "..", "victim" */
+
+        /* …and nothing next to the tree either. */
+        d = opendir(s->dir);
+        ASSERT_TRUE(d);
+        n = 0;
+        for (struct dirent *de; (de = readdir(d));)
+                n++;
+        closedir(d);
+        ASSERT_EQ(n, 4U); /* ".", "..", "tree", "outside" */
+}
+
+static int unpack(Sandbox *s, int fd, TarUnpackFlags flags, char **ret_msg) {
+        int r;
+
+        *ret_msg = NULL;
+        r = tar_unpack(fd, s->tree_fd, flags, 0, NULL, NULL, ret_msg);
+        safe_close(fd);
+        if (*ret_msg)
+                printf("# %s\n", *ret_msg);
+        return r;
+}
+
+/* Unpacks a hostile archive: must fail with the expected error, a message naming the entry, and no
+ * effect outside the tree. */
+static void assert_refused(const Ent *ents, size_t n, int expected, const char *entry_in_message) {
+        _cleanup_free_ char *msg = NULL;
+        Sandbox s;
+
+        sandbox_new(&s);
+        ASSERT_EQ(unpack(&s, make_archive(ents, n, ARCHIVE_FILTER_NONE), 0, &msg), expected);
+        ASSERT_TRUE(msg);
+        if (entry_in_message)
+                ASSERT_TRUE(strstr(msg, entry_in_message));
+        assert_outside_untouched(&s);
+        sandbox_free(&s);
+}
+
+TEST(absolute_path) {
+        /* libarchive's writer keeps the name as given. */
+        assert_refused((const Ent[]) { { "/etc/evil", AE_IFREG, "x" } }, 1, -EPERM, "/etc/evil");
+}
+
+TEST(dotdot) {
+        assert_refused((const Ent[]) { { "../outside/new", AE_IFREG, "x" } }, 1, -EPERM, "../outside/new");
+        assert_refused((const Ent[]) { { "a/../../outside/victim", AE_IFREG, "x" } }, 1, -EPERM, "a/../..");
+}
+
+TEST(write_through_planted_symlink) {
+        /* An absolute symlink to the outside, then a file "through" it. */
+        assert_refused((const Ent[]) {
+                        { "link", AE_IFLNK, NULL, "/tmp" },
+                        { "link/evil", AE_IFREG, "x" },
+                }, 2, -ELOOP, "link/evil");
+
+        /* A relative one climbing out, and one pointing inside: both refused, no exceptions. */
+        assert_refused((const Ent[]) {
+                        { "up", AE_IFLNK, NULL, "../outside" },
+                        { "up/victim", AE_IFREG, "x" },
+                }, 2, -ELOOP, "up/victim");
+        assert_refused((const Ent[]) {
+                        { "d", AE_IFDIR },
+                        { "in", AE_IFLNK, NULL, "d" },
+                        { "in/x", AE_IFDIR },
+                }, 3, -ELOOP, "in/x");
+        /* A hardlink whose target path goes through a symlink. */
+        assert_refused((const Ent[]) {
+                        { "up", AE_IFLNK, NULL, "../outside" },
+                        { "h", 0, NULL, "up/victim" },
+                }, 2, -ELOOP, "h");
+}
+
+TEST(hardlink_outside) {
+        assert_refused((const Ent[]) { { "h", 0, NULL, "../outside/victim" } }, 1, -EPERM, "h");
+        assert_refused((const Ent[]) { { "h", 0, NULL, "/etc/passwd" } }, 1, -EPERM, "h");
+        assert_refused((const Ent[]) { { "h", 0, NULL, "missing" } }, 1, -ENOENT, "missing");
+}
+
+TEST(overwrite_symlink_and_hardlink_does_not_write_through) {
+        _cleanup_free_ char *msg = NULL, *buf = NULL;
+        char victim[128];
+        struct stat st;
+        Sandbox s;
+
+        sandbox_new(&s);
+        snprintf(victim, sizeof(victim), "%s/outside/victim", s.dir);
+        ASSERT_OK(unpack(&s, make_archive((const Ent[]) {
+                        { "sym", AE_IFLNK, NULL, victim },
+                        { "sym", AE_IFREG, "replaced" },
+                        { "f", AE_IFREG, "original" },
+                        { "h", 0, NULL, "f" },
+                        { "h", AE_IFREG, "new" },
+                }, 5, ARCHIVE_FILTER_NONE), 0, &msg));
+        assert_outside_untouched(&s);
+
+        ASSERT_OK(fstatat(s.tree_fd, "sym", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISREG(st.st_mode));
+        ASSERT_OK(read_full_file_at(s.tree_fd, "f", 64, &buf, NULL));
+        ASSERT_STREQ(buf, "original");
+        free(buf);
+        ASSERT_OK(read_full_file_at(s.tree_fd, "h", 64, &buf, NULL));
+        ASSERT_STREQ(buf, "new");
+        sandbox_free(&s);
+}
+
+TEST(names_too_long) {
+        char component[300], path[5000];
+
+        memset(component, 'a', 256);
+        component[256] = 0;
+        assert_refused((const Ent[]) { { component, AE_IFREG, "x" } }, 1, -ENAMETOOLONG, NULL);
+
+        for (size_t i = 0; i < 4500; i += 2)
+                memcpy(path + i, "a/", 2);
+        memcpy(path + 4500, "f", 2);
+        assert_refused((const Ent[]) { { path, AE_IFREG, "x" } }, 1, -ENAMETOOLONG, NULL);
+}
+
+TEST(replace_nonempty_directory_refused) {
+        assert_refused((const Ent[]) {
+                        { "d", AE_IFDIR },
+                        { "d/f", AE_IFREG, "x" },
+                        { "d", AE_IFLNK, NULL, "/tmp" },
+                }, 3, -ENOTEMPTY, "d");
+}
+
+TEST(truncated_archive) {
+        _cleanup_free_ char *msg = NULL, *big = NULL;
+        Sandbox s;
+        int fd;
+
+        big = malloc(10001);
+        ASSERT_TRUE(big);
+        memset(big, 'b', 10000);
+        big[10000] = 0;
+        fd = make_archive((const Ent[]) { { "d", AE_IFDIR }, { "d/big", AE_IFREG, big } }, 2, ARCHIVE_FILTER_NONE);
+        /* Cut in the middle of the file's data. */
+        ASSERT_OK(ftruncate(fd, 3 * 512 + 4000));
+
+        sandbox_new(&s);
+        ASSERT_EQ(unpack(&s, fd, 0, &msg), -EBADMSG);
+        ASSERT_TRUE(strstr(msg, "d/big"));
+        assert_outside_untouched(&s);
+        sandbox_free(&s);
+}
+
+static int memfd_with(const void *data, size_t size) {
+        int fd = memfd_create("data", MFD_CLOEXEC);
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(loop_write(fd, data, size));
+        ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+        return fd;
+}
+
+static void assert_bad_input(const void *data, size_t size, int expected) {
+        _cleanup_free_ char *msg = NULL;
+        Sandbox s;
+
+        sandbox_new(&s);
+        ASSERT_EQ(unpack(&s, memfd_with(data, size), 0, &msg), expected);
+        ASSERT_TRUE(msg);
+        assert_outside_untouched(&s);
+        sandbox_free(&s);
+}
+
+TEST(bogus_inputs) {
+        static const uint8_t gzip_garbage[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 1, 2, 3 };
+        static const uint8_t xz_garbage[] = { 0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+        static const uint8_t zstd_garbage[] = { 0x28, 0xb5, 0x2f, 0xfd, 9, 9, 9, 9, 9, 9, 9, 9 };
+        static const uint8_t lz4[] = { 0x04, 0x22, 0x4d, 0x18, 0, 0 };
+        char text[2048];
+
+        assert_bad_input("", 0, -EBADMSG);
+        memset(text, 'x', sizeof(text));
+        assert_bad_input(text, sizeof(text), -EBADMSG);
+        assert_bad_input(gzip_garbage, sizeof(gzip_garbage), -EBADMSG);
+        assert_bad_input(xz_garbage, sizeof(xz_garbage), -EBADMSG);
+        assert_bad_input(zstd_garbage, sizeof(zstd_garbage), -EBADMSG);
+        assert_bad_input(lz4, sizeof(lz4), -EPROTONOSUPPORT);
+}
+
+static size_t read_all(int fd, uint8_t **ret) {
+        struct stat st;
+        uint8_t *buf;
+
+        ASSERT_OK(fstat(fd, &st));
+        buf = malloc((size_t) st.st_size + 1);
+        ASSERT_TRUE(buf);
+        ASSERT_EQ(pread(fd, buf, (size_t) st.st_size, 0), st.st_size);
+        *ret = buf;
+        return (size_t) st.st_size;
+}
+
+static const Ent simple[] = {
+        { "./", AE_IFDIR, .perm = 0755 },
+        { "./etc", AE_IFDIR },
+        { "./etc/hostname", AE_IFREG, "machine\n" },
+        { "./usr/bin/tool", AE_IFREG, "#!/bin/sh\n", .perm = 0755 },
+};
+
+TEST(truncated_and_damaged_compression) {
+        static const int filters[] = { ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_ZSTD, ARCHIVE_FILTER_BZIP2 };
+
+        for (size_t i = 0; i < ELEMENTSOF(filters); i++) {
+                _cleanup_free_ uint8_t *buf = NULL;
+                int fd = make_archive(simple, ELEMENTSOF(simple), filters[i]);
+                size_t n = read_all(fd, &buf);
+
+                safe_close(fd);
+                printf("# filter %i: %zu bytes\n", filters[i], n);
+                /* Cut off the end (the checksum and part of the data). */
+                assert_bad_input(buf, n / 2, -EBADMSG);
+                if (filters[i] == ARCHIVE_FILTER_GZIP) {
+                        /* A flipped byte in the trailer's CRC. */
+                        buf[n - 6] ^= 0xff;
+                        assert_bad_input(buf, n, -EBADMSG);
+                        buf[n - 6] ^= 0xff;
+                        /* Garbage after the stream. */
+                        uint8_t *more = malloc(n + 4);
+                        ASSERT_TRUE(more);
+                        memcpy(more, buf, n);
+                        memcpy(more + n, "junk", 4);
+                        assert_bad_input(more, n + 4, -EBADMSG);
+                        free(more);
+                }
+        }
+}
+
+static void sha256_hex(const void *p, size_t n, char ret[65]) {
+        uint8_t md[32];
+        unsigned len = 0;
+
+        ASSERT_TRUE(EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) == 1);
+        for (size_t i = 0; i < 32; i++)
+                sprintf(ret + 2 * i, "%02x", md[i]);
+}
+
+TEST(every_compression_from_file_and_pipe) {
+        static const int filters[] = {
+                ARCHIVE_FILTER_NONE, ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_ZSTD, ARCHIVE_FILTER_BZIP2,
+        };
+        static const Compression expected[] = {
+                COMPRESSION_NONE, COMPRESSION_GZIP, COMPRESSION_XZ, COMPRESSION_ZSTD, COMPRESSION_BZIP2,
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(filters); i++)
+                for (int pipe_it = 0; pipe_it < 2; pipe_it++) {
+                        _cleanup_free_ uint8_t *buf = NULL;
+                        _cleanup_free_ char *msg = NULL, *content = NULL;
+                        int fd = make_archive(simple, ELEMENTSOF(simple), filters[i]);
+                        size_t n = read_all(fd, &buf);
+                        TarUnpackStats stats;
+                        char sha[65];
+                        struct stat st;
+                        Sandbox s;
+
+                        if (pipe_it) {
+                                int p[2];
+                                pid_t pid;
+
+                                ASSERT_OK(pipe2(p, O_CLOEXEC));
+                                pid = fork();
+                                ASSERT_TRUE(pid >= 0);
+                                if (pid == 0) {
+                                        /* Dribble it in small pieces. */
+                                        for (size_t k = 0; k < n; k += 100)
+                                                if (loop_write(p[1], buf + k, MIN((size_t) 100, n - k)) < 0)
+                                                        _exit(1);
+                                        _exit(0);
+                                }
+                                safe_close(p[1]);
+                                safe_close(fd);
+                                fd = p[0];
+                        }
+
+                        sandbox_new(&s);
+                        ASSERT_OK(tar_unpack(fd, s.tree_fd, 0, n, NULL, &stats, &msg));
+                        safe_close(fd);
+                        ASSERT_EQ((int) stats.compression, (int) expected[i]);
+                        ASSERT_EQ(stats.entries, 4U);
+                        ASSERT_EQ(stats.bytes_in, n);
+                        sha256_hex(buf, n, sha);
+                        ASSERT_STREQ(stats.sha256, sha);
+
+                        ASSERT_OK(read_full_file_at(s.tree_fd, "etc/hostname", 64, &content, NULL));
+                        ASSERT_STREQ(content, "machine\n");
+                        ASSERT_OK(fstatat(s.tree_fd, "usr/bin/tool", &st, 0));
+                        ASSERT_EQ(st.st_mode & 07777, 0755U);
+                        ASSERT_EQ(st.st_mtime, 1700000003);
+                        /* A parent the archive did not list was made. */
+                        ASSERT_OK(fstatat(s.tree_fd, "usr/bin", &st, 0));
+                        ASSERT_TRUE(S_ISDIR(st.st_mode));
+                        ASSERT_OK(fstatat(s.tree_fd, "etc", &st, 0));
+                        ASSERT_EQ(st.st_mtime, 1700000001);
+                        sandbox_free(&s);
+                }
+}
+
+static size_t gzip_member(const void *in, size_t n, uint8_t *out, size_t out_size) {
+        z_stream z = {};
+
+        ASSERT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        z.next_in = (Bytef*) in;
+        z.avail_in = (uInt) n;
+        z.next_out = out;
+        z.avail_out = (uInt) out_size;
+        ASSERT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+        deflateEnd(&z);
+        return out_size - z.avail_out;
+}
+
+TEST(multi_member_gzip) {
+        _cleanup_free_ uint8_t *tar = NULL, *gz = NULL;
+        _cleanup_free_ char *msg = NULL, *content = NULL;
+        int fd = make_archive(simple, ELEMENTSOF(simple), ARCHIVE_FILTER_NONE);
+        size_t n = read_all(fd, &tar), m;
+        Sandbox s;
+
+        safe_close(fd);
+        gz = malloc(2 * n + 1024);
+        ASSERT_TRUE(gz);
+        /* As pigz or a concatenation of gzip files makes them, plus zero padding. */
+        m = gzip_member(tar, n / 3, gz, n + 512);
+        m += gzip_member(tar + n / 3, n - n / 3, gz + m, n + 512);
+        memset(gz + m, 0, 512);
+        m += 512;
+
+        sandbox_new(&s);
+        ASSERT_OK(unpack(&s, memfd_with(gz, m), 0, &msg));
+        ASSERT_OK(read_full_file_at(s.tree_fd, "etc/hostname", 64, &content, NULL));
+        ASSERT_STREQ(content, "machine\n");
+        sandbox_free(&s);
+}
+
+TEST(strip_top) {
+        _cleanup_free_ char *msg = NULL;
+        struct stat st;
+        Sandbox s;
+
+        sandbox_new(&s);
+        ASSERT_OK(unpack(&s, make_archive((const Ent[]) {
+                        { "rootfs/", AE_IFDIR, .perm = 0711 },
+                        { "rootfs/etc/", AE_IFDIR },
+                        { "rootfs/etc/f", AE_IFREG, "x" },
+                        { "rootfs/l", 0, NULL, "rootfs/etc/f" },
+                }, 4, ARCHIVE_FILTER_NONE), TAR_UNPACK_STRIP_TOP, &msg));
+        ASSERT_OK(fstatat(s.tree_fd, "etc/f", &st, 0));
+        ASSERT_EQ(st.st_nlink, 2U);
+        ASSERT_OK(fstat(s.tree_fd, &st));
+        ASSERT_EQ(st.st_mode & 07777, 0711U);
+        sandbox_free(&s);
+
+        sandbox_new(&s);
+        ASSERT_EQ(unpack(&s, make_archive((const Ent[]) {
+                        { "one/f", AE_IFREG, "x" },
+                        { "two/f", AE_IFREG, "x" },
+                }, 2, ARCHIVE_FILTER_NONE), TAR_UNPACK_STRIP_TOP, &msg), -EBADMSG);
+        ASSERT_TRUE(strstr(msg, "two/f"));
+        sandbox_free(&s);
+}
+
+TEST(metadata) {
+        _cleanup_free_ char *msg = NULL;
+        struct archive *a = archive_write_new();
+        struct archive_entry *e;
+        /* A valid VFS_CAP_REVISION_2 capability set: cap_net_bind_service (10) permitted+effective. */
+        static const uint8_t cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00 };
+        static const char data[] = "payload";
+        int fd = memfd_create("archive", MFD_CLOEXEC);
+        uint8_t buf[64];
+        struct stat st;
+        Sandbox s;
+
+        if (geteuid() != 0)
+                test_skip("needs root for ownership and devices");
+
+        ASSERT_EQ(archive_write_set_format_pax(a), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_open_fd(a, fd), ARCHIVE_OK);
+
+        e = archive_entry_new();
+        archive_entry_set_pathname(e, "bin/ping");
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 04755);
+        archive_entry_set_uid(e, 1234);
+        archive_entry_set_gid(e, 5678);
+        archive_entry_set_size(e, sizeof(data) - 1);
+        archive_entry_set_mtime(e, 1600000000, 123456789);
+        archive_entry_xattr_add_entry(e, "security.capability", cap, sizeof(cap));
+        archive_entry_xattr_add_entry(e, "user.note", "hello", 5);
+        archive_entry_acl_add_entry(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, ARCHIVE_ENTRY_ACL_READ,
+                                    ARCHIVE_ENTRY_ACL_USER, 4242, "u4242");
+        archive_entry_acl_add_entry(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS,
+                                    ARCHIVE_ENTRY_ACL_READ|ARCHIVE_ENTRY_ACL_EXECUTE, ARCHIVE_ENTRY_ACL_MASK, -1, NULL);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        archive_write_data(a, data, sizeof(data) - 1);
+        archive_entry_free(e);
+
+        e = archive_entry_new();
+        archive_entry_set_pathname(e, "dev/null");
+        archive_entry_set_filetype(e, AE_IFCHR);
+        archive_entry_set_perm(e, 0666);
+        archive_entry_set_rdevmajor(e, 1);
+        archive_entry_set_rdevminor(e, 3);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        archive_entry_free(e);
+
+        e = archive_entry_new();
+        archive_entry_set_pathname(e, "run/fifo");
+        archive_entry_set_filetype(e, AE_IFIFO);
+        archive_entry_set_perm(e, 0600);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        archive_entry_free(e);
+
+        e = archive_entry_new();
+        archive_entry_set_pathname(e, "tmp");
+        archive_entry_set_filetype(e, AE_IFDIR);
+        archive_entry_set_perm(e, 01777);
+        archive_entry_set_mtime(e, 1500000000, 0);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        archive_entry_free(e);
+
+        e = archive_entry_new();
+        archive_entry_set_pathname(e, "tmp/sparse");
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, 8 * 1024 * 1024);
+        archive_entry_sparse_add_entry(e, 4 * 1024 * 1024, 4096);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        memset(buf, 'S', sizeof(buf));
+        for (size_t i = 0; i < 4096; i += sizeof(buf))
+                archive_write_data(a, buf, sizeof(buf));
+        archive_entry_free(e);
+
+        archive_write_close(a);
+        archive_write_free(a);
+        ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+
+        sandbox_new(&s);
+        ASSERT_OK(unpack(&s, fd, 0, &msg));
+
+        ASSERT_OK(fstatat(s.tree_fd, "bin/ping", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_uid, 1234U);
+        ASSERT_EQ(st.st_gid, 5678U);
+        ASSERT_EQ(st.st_mode & 07777, 04755U); /* the ACL's mask r-x is the group bits */
+        ASSERT_EQ(st.st_mtim.tv_sec, 1600000000);
+        ASSERT_EQ(st.st_mtim.tv_nsec, 123456789);
+        ASSERT_EQ(getxattr(strjoina(s.dir, "/tree/bin/ping"), "security.capability", buf, sizeof(buf)),
+                  (ssize_t) sizeof(cap));
+        ASSERT_TRUE(memcmp(buf, cap, sizeof(cap)) == 0);
+        ASSERT_EQ(getxattr(strjoina(s.dir, "/tree/bin/ping"), "user.note", buf, sizeof(buf)), 5);
+        /* version 2, then USER_OBJ, USER 4242, GROUP_OBJ, MASK, OTHER */
+        ASSERT_EQ(getxattr(strjoina(s.dir, "/tree/bin/ping"), "system.posix_acl_access", buf, sizeof(buf)),
+                  4 + 5 * 8);
+
+        ASSERT_OK(fstatat(s.tree_fd, "dev/null", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISCHR(st.st_mode));
+        ASSERT_EQ(st.st_rdev, makedev(1, 3));
+        ASSERT_OK(fstatat(s.tree_fd, "run/fifo", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISFIFO(st.st_mode));
+        ASSERT_EQ(st.st_mode & 07777, 0600U);
+        ASSERT_OK(fstatat(s.tree_fd, "tmp", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_mode & 07777, 01777U);
+        ASSERT_EQ(st.st_mtime, 1500000000);
+        ASSERT_OK(fstatat(s.tree_fd, "tmp/sparse", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_size, 8 * 1024 * 1024);
+        ASSERT_TRUE(st.st_blocks * 512 < 1024 * 1024);
+        sandbox_free(&s);
+}
+
+DEFINE_TEST_MAIN
