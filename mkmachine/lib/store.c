@@ -239,6 +239,12 @@ int store_clean_temporaries(Store *s) {
         return r;
 }
 
+static int interrupted_signal = 0;
+
+int store_interrupted_signal(void) {
+        return interrupted_signal;
+}
+
 /* Runs fill in a child with SIGINT/SIGTERM/SIGHUP held back in the parent, so that whatever happens to
  * the child (an error, a crash, a signal) the parent is there to clean up. */
 static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata) {
@@ -291,8 +297,10 @@ static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata) {
         }
         (void) sigprocmask(SIG_SETMASK, &old, NULL);
 
-        if (interrupted > 0)
+        if (interrupted > 0) {
+                interrupted_signal = interrupted;
                 return -EINTR;
+        }
         if (si.si_code != CLD_EXITED || si.si_status != EXIT_SUCCESS)
                 return si.si_code == CLD_EXITED ? -ECANCELED : -ECHILD;
         return 0;

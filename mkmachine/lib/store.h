@@ -53,6 +53,10 @@ typedef enum StoreInstallFlags {
  * fill, SIGINT, SIGTERM or SIGHUP the temporary is removed (-ECANCELED, -EINTR). Logs errors. */
 int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata);
 
+/* The signal that interrupted the last store_install() (which then returned -EINTR), or 0. A tool
+ * re-raises it after cleaning up, so that its caller sees how it ended. */
+int store_interrupted_signal(void);
+
 /* Removes temporaries left behind by killed runs (those no running mkmachine holds). */
 int store_clean_temporaries(Store *s);
 

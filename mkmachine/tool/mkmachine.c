@@ -460,7 +460,11 @@ int main(int argc, char *argv[]) {
                 progress_set_enabled(false);
 
         r = dispatch_verb(argc - optind, argv + optind);
-        if (r == -EINTR)
-                return 128 + SIGINT;
+        if (r == -EINTR && store_interrupted_signal() > 0) {
+                /* Die by the signal, as the caller expects of an interrupted command. */
+                (void) signal(store_interrupted_signal(), SIG_DFL);
+                (void) raise(store_interrupted_signal());
+                return 128 + store_interrupted_signal();
+        }
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
