@@ -181,7 +181,8 @@ static int hardlink_remember(CopyContext *c, const struct stat *st, const char *
                 c->links = l;
                 c->n_links_allocated = n;
         }
-        c->links[c->n_links] = (HardlinkEntry) { .dev = st->st_dev, .ino = st->st_ino, .path = strdup(path) };
+        c->links[c->n_links] = (HardlinkEntry) { .dev = st->st_dev, .ino = st->st_ino,
+                                                .path = strdup(path) };
         if (!c->links[c->n_links].path)
                 return -ENOMEM;
         c->n_links++;
@@ -272,7 +273,8 @@ static int copy_entry(CopyContext *c, int src_dir, int dst_dir, const char *name
         r = copy_xattrs(-EBADF, sp, -EBADF, dp);
         if (r < 0)
                 return copy_fail(c, r, rel);
-        if (utimensat(dst_dir, name, (struct timespec[2]) { st.st_atim, st.st_mtim }, AT_SYMLINK_NOFOLLOW) < 0)
+        if (utimensat(dst_dir, name, (struct timespec[2]) { st.st_atim, st.st_mtim },
+                      AT_SYMLINK_NOFOLLOW) < 0)
                 return copy_fail(c, -errno, rel);
         return 0;
 }

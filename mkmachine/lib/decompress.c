@@ -297,7 +297,8 @@ static int run_gzip(Decompressor *d) {
                         producer_fail(d, -EBADMSG, "Corrupt gzip data (%s).",
                                       r == ISAL_INCORRECT_CHECKSUM ? "checksum mismatch" :
                                       r == ISAL_INVALID_WRAPPER ? "bad gzip header" :
-                                      r == ISAL_UNSUPPORTED_METHOD ? "unsupported method" : "invalid deflate data");
+                                      r == ISAL_UNSUPPORTED_METHOD ? "unsupported method" :
+                                      "invalid deflate data");
                         return -EBADMSG;
                 }
 
@@ -361,7 +362,8 @@ static int run_libarchive(Decompressor *d) {
                 assert(false);
         }
         if (r != ARCHIVE_OK || archive_read_support_format_raw(a) != ARCHIVE_OK) {
-                producer_fail(d, -EOPNOTSUPP, "libarchive lacks %s support: %s", name, archive_error_string(a));
+                producer_fail(d, -EOPNOTSUPP, "libarchive lacks %s support: %s", name,
+                              archive_error_string(a));
                 r = -EOPNOTSUPP;
                 goto finish;
         }

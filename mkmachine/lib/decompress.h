@@ -25,10 +25,10 @@ Compression compression_from_string(const char *s);
  * (lz4, lzip, compress). */
 Compression compression_detect(const uint8_t *buf, size_t n);
 
-/* A reader thread that reads input_fd (a file or a pipe), hashes the raw input with SHA-256, decompresses
- * it (gzip with the inflate of ISA-L, xz, zstd and bzip2 with the filters of libarchive) and hands the result over in
- * chunks through a small, fixed ring of buffers: memory use is constant, and reading, inflating and the
- * consumer's work overlap. */
+/* A reader thread that reads input_fd (a file or a pipe), hashes the raw input with SHA-256,
+ * decompresses it (gzip with the inflate of ISA-L; xz, zstd and bzip2 with the filters of libarchive)
+ * and hands the result over in chunks through a small, fixed ring of buffers: memory use is constant,
+ * and reading, inflating and the consumer's work overlap. */
 typedef struct Decompressor Decompressor;
 
 /* Reads the first bytes of input_fd to detect the compression and starts the thread. */

@@ -155,11 +155,11 @@ static int lock_or_explain(Store *s, const char *name, int operation, ImageLock 
         return 0;
 }
 
-static int check_name(const char *name) {
+int machine_name_check(const char *name) {
         if (!machine_name_is_valid(name))
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                       "Invalid machine name '%s': use a valid host name (letters, digits and '-', "
-                                       "labels separated by '.', at most %u characters).",
+                                       "Invalid machine name '%s': use a valid host name (letters, "
+                                       "digits and '-', labels separated by '.', at most %u characters).",
                                        name, MACHINE_NAME_MAX);
         return 0;
 }
@@ -313,7 +313,7 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
         MachineType type;
         int r, exists;
 
-        r = check_name(name);
+        r = machine_name_check(name);
         if (r < 0)
                 return r;
 
@@ -323,7 +323,8 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
 
         exists = machine_exists(s, name, &type);
         if (exists == -ENOTDIR)
-                return log_error_errno(exists, "'%s/%s' exists and is not a machine directory.", s->root, name);
+                return log_error_errno(exists, "'%s/%s' exists and is not a machine directory.", s->root,
+                                       name);
         if (exists < 0)
                 return log_error_errno(exists, "Failed to check for machine '%s': %m", name);
         if (exists > 0 && type == MACHINE_RAW)
@@ -349,7 +350,8 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
                 if (r == -EINTR)
                         return log_error_errno(r, "Interrupted; removed the unfinished machine '%s'.", name);
                 if (r == -ECHILD)
-                        return log_error_errno(r, "Building '%s' crashed; removed the unfinished machine.", name);
+                        return log_error_errno(r, "Building '%s' crashed; removed the unfinished machine.",
+                                               name);
                 return r;       /* the child said why */
         }
 
@@ -385,7 +387,7 @@ int store_remove(Store *s, const char *name) {
         MachineType type;
         int r;
 
-        r = check_name(name);
+        r = machine_name_check(name);
         if (r < 0)
                 return r;
         r = lock_or_explain(s, name, LOCK_EX|LOCK_NB, &lock);
@@ -424,10 +426,10 @@ int store_rename(Store *s, const char *old_name, const char *new_name) {
         MachineType type;
         int r;
 
-        r = check_name(old_name);
+        r = machine_name_check(old_name);
         if (r < 0)
                 return r;
-        r = check_name(new_name);
+        r = machine_name_check(new_name);
         if (r < 0)
                 return r;
         if (streq(old_name, new_name))
@@ -447,10 +449,12 @@ int store_rename(Store *s, const char *old_name, const char *new_name) {
                 return no_such_machine(s, old_name);
         r = machine_exists(s, new_name, NULL);
         if (r != 0)
-                return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EEXIST), "Machine '%s' already exists.", new_name);
+                return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EEXIST), "Machine '%s' already exists.",
+                                       new_name);
 
         if (type == MACHINE_RAW)
-                r = rename_noreplace(s->root_fd, strjoina(old_name, ".raw"), s->root_fd, strjoina(new_name, ".raw"));
+                r = rename_noreplace(s->root_fd, strjoina(old_name, ".raw"), s->root_fd, strjoina(new_name,
+                                                                                                  ".raw"));
         else
                 r = rename_noreplace(s->root_fd, old_name, s->root_fd, new_name);
         if (r < 0)
@@ -503,10 +507,10 @@ int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags fl
         MachineType type;
         int r;
 
-        r = check_name(src);
+        r = machine_name_check(src);
         if (r < 0)
                 return r;
-        r = check_name(dst);
+        r = machine_name_check(dst);
         if (r < 0)
                 return r;
         if (streq(src, dst))
@@ -521,7 +525,8 @@ int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags fl
         if (r == 0)
                 return no_such_machine(s, src);
         if (type != MACHINE_DIRECTORY)
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Cloning raw images is not supported yet.");
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "Cloning raw images is not supported yet.");
 
         fd = openat(s->root_fd, src, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         if (fd < 0)
@@ -635,7 +640,8 @@ int store_get(Store *s, const char *name, bool usage, MachineInfo *ret) {
                 return -ENOENT;
 
         const char *file = type == MACHINE_RAW ? strjoina(name, ".raw") : name;
-        fd = openat(s->root_fd, file, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|(type == MACHINE_DIRECTORY ? O_DIRECTORY : 0));
+        fd = openat(s->root_fd, file,
+                    O_RDONLY|O_NOFOLLOW|O_CLOEXEC|(type == MACHINE_DIRECTORY ? O_DIRECTORY : 0));
         if (fd < 0)
                 return -errno;
 
@@ -646,7 +652,8 @@ int store_get(Store *s, const char *name, bool usage, MachineInfo *ret) {
 
         if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME|STATX_BLOCKS, &sx) >= 0) {
                 if (sx.stx_mask & STATX_BTIME)
-                        i.created = (usec_t) sx.stx_btime.tv_sec * USEC_PER_SEC + sx.stx_btime.tv_nsec / 1000;
+                        i.created = (usec_t) sx.stx_btime.tv_sec * USEC_PER_SEC +
+                                    sx.stx_btime.tv_nsec / 1000;
                 if (type == MACHINE_RAW)
                         i.usage = sx.stx_blocks * 512;
         }

@@ -16,6 +16,8 @@
 /* Like machined: a valid host name (letters, digits and '-' in '.'-separated labels, no leading '.' or
  * '-'), at most 64 characters. */
 bool machine_name_is_valid(const char *name);
+/* The same, logging an error that says what a valid name is; returns 0 or -EINVAL. */
+int machine_name_check(const char *name);
 
 /* The extended attribute on a machine's root directory that records its origin (JSON). It moves with
  * the directory on rename and is copied on clone. */

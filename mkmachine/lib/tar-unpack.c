@@ -103,7 +103,8 @@ static int normalize_path(Unpacker *u, const char *in, bool hardlink, char **ret
         if (isempty(in))
                 return fail(u, -EBADMSG, "Archive %s without a name.", what);
         if (strlen(in) > TAR_PATH_MAX)
-                return fail(u, -ENAMETOOLONG, "'%.64s…': %s path longer than %u bytes.", in, what, TAR_PATH_MAX);
+                return fail(u, -ENAMETOOLONG, "'%.64s…': %s path longer than %u bytes.", in, what,
+                            TAR_PATH_MAX);
         if (in[0] == '/')
                 return fail(u, -EPERM, "'%s': absolute %s path refused.", u->entry, what);
 
@@ -242,7 +243,8 @@ static int remove_existing(Unpacker *u, int dir_fd, const char *leaf) {
         parent_cache_clear(u);
         if (unlinkat(dir_fd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
                 if (errno == ENOTEMPTY || errno == EEXIST)
-                        return fail(u, -ENOTEMPTY, "'%s': replaces a directory that is not empty.", u->entry);
+                        return fail(u, -ENOTEMPTY, "'%s': replaces a directory that is not empty.",
+                                    u->entry);
                 return -errno;
         }
         return 0;
@@ -359,7 +361,8 @@ static int acl_apply_one(Unpacker *u, struct archive_entry *e, int fd, int type,
                                 break;
                 if (i == n) {
                         if (n >= ACL_ENTRIES_MAX)
-                                return fail(u, -E2BIG, "'%s': more than %u ACL entries.", u->entry, ACL_ENTRIES_MAX);
+                                return fail(u, -E2BIG, "'%s': more than %u ACL entries.", u->entry,
+                                            ACL_ENTRIES_MAX);
                         n++;
                 }
                 entries[i] = x;
@@ -437,7 +440,8 @@ static int metadata_apply_fd(Unpacker *u, struct archive_entry *e, int fd, bool 
 }
 
 /* The same for what can't be opened: symlinks, devices, FIFOs. */
-static int metadata_apply_at(Unpacker *u, struct archive_entry *e, int dir_fd, const char *leaf, bool symlink) {
+static int metadata_apply_at(Unpacker *u, struct archive_entry *e, int dir_fd, const char *leaf,
+                             bool symlink) {
         struct timespec ts[2];
         int r;
 
@@ -567,7 +571,8 @@ static int write_data(Unpacker *u, struct archive *a, int fd, struct archive_ent
                         return fail(u, -EBADMSG, "'%s': invalid data offset.", u->entry);
 
                 for (size_t done = 0; done < size;) {
-                        ssize_t n = pwrite(fd, (const uint8_t*) buf + done, size - done, (off_t) offset + (off_t) done);
+                        ssize_t n = pwrite(fd, (const uint8_t*) buf + done, size - done,
+                                           (off_t) offset + (off_t) done);
                         if (n < 0) {
                                 if (errno == EINTR)
                                         continue;
@@ -636,7 +641,8 @@ static int unpack_hardlink(Unpacker *u, struct archive_entry *e, char *path, con
                 tfd = openat_tree(u->tree_fd, t, O_PATH|O_DIRECTORY);
                 if (tfd < 0)
                         return tfd == -ENOENT ?
-                                fail(u, -ENOENT, "'%s': hardlink target '%s' does not exist.", u->entry, target) :
+                                fail(u, -ENOENT, "'%s': hardlink target '%s' does not exist.", u->entry,
+                                     target) :
                                 refusal(u, tfd, target);
                 tleaf = slash + 1;
                 tdir_fd = tfd;
@@ -653,9 +659,11 @@ static int unpack_hardlink(Unpacker *u, struct archive_entry *e, char *path, con
                 if (linkat(tdir_fd, tleaf, dir_fd, leaf, 0) >= 0)
                         return 0;
                 if (errno == ENOENT)
-                        return fail(u, -ENOENT, "'%s': hardlink target '%s' does not exist.", u->entry, target);
+                        return fail(u, -ENOENT, "'%s': hardlink target '%s' does not exist.", u->entry,
+                                    target);
                 if (errno == EPERM)
-                        return fail(u, -EPERM, "'%s': hardlink to directory '%s' refused.", u->entry, target);
+                        return fail(u, -EPERM, "'%s': hardlink to directory '%s' refused.", u->entry,
+                                    target);
                 if (errno != EEXIST || attempt > 0)
                         return fail(u, -errno, "'%s': failed to create hardlink: %m", u->entry);
 
@@ -690,7 +698,8 @@ static int unpack_node(Unpacker *u, struct archive_entry *e, char *path, mode_t 
                 else
                         r = RET_NERRNO(mknodat(dir_fd, leaf, type | archive_entry_perm(e),
                                                type == AE_IFIFO ? 0 :
-                                               makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e))));
+                                               makedev(archive_entry_rdevmajor(e),
+                                                       archive_entry_rdevminor(e))));
                 if (r >= 0)
                         break;
                 if (r != -EEXIST || attempt > 0)
@@ -778,7 +787,8 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         if (archive_read_open(a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
                 const char *d = decompressor_error(u->decompressor);
                 r = d ? fail(u, -EBADMSG, "%s", d) :
-                        fail(u, -EBADMSG, "Not a tar archive: %s", archive_error_string(a) ?: "unknown error");
+                        fail(u, -EBADMSG, "Not a tar archive: %s",
+                             archive_error_string(a) ?: "unknown error");
                 goto finish;
         }
 

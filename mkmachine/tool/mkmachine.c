@@ -163,8 +163,10 @@ static int verb_list(int argc, char *argv[]) {
                         char u[FORMAT_BYTES_MAX], t[64], src[PATH_MAX];
                         json_object *o = origin_json(l + i);
 
-                        printf("%-*s %-9s %7s %-23s %s\n", (int) w, l[i].name, machine_type_to_string(l[i].type),
-                               format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t), l[i].created),
+                        printf("%-*s %-9s %7s %-23s %s\n", (int) w, l[i].name,
+                               machine_type_to_string(l[i].type),
+                               format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t),
+                                                                                   l[i].created),
                                origin_summary(o, src, sizeof(src)));
                         json_object_put(o);
                 }
@@ -202,7 +204,8 @@ static int show_machine(Store *s, const char *name) {
                "      State: %s\n",
                i.name, s->root, i.name, i.type == MACHINE_RAW ? ".raw" : "",
                machine_type_to_string(i.type), format_bytes(u, sizeof(u), i.usage),
-               format_time(t, sizeof(t), i.created), i.in_use ? "in use (running or being changed)" : "idle");
+               format_time(t, sizeof(t),
+                           i.created), i.in_use ? "in use (running or being changed)" : "idle");
         if (o) {
                 static const char *const keys[][2] = {
                         { "type", "Source type" },
@@ -263,7 +266,8 @@ static int import_tar_fill(int tree_fd, void *userdata) {
                 return log_oom();
         json_object_object_add(o, "type", json_object_new_string("tar"));
         json_object_object_add(o, "source", json_object_new_string(t->source));
-        json_object_object_add(o, "compression", json_object_new_string(compression_to_string(stats.compression)));
+        json_object_object_add(o, "compression",
+                               json_object_new_string(compression_to_string(stats.compression)));
         json_object_object_add(o, "sha256", json_object_new_string(stats.sha256));
         json_object_object_add(o, "size", json_object_new_uint64(stats.bytes_in));
         json_object_object_add(o, "entries", json_object_new_uint64(stats.entries));
@@ -271,9 +275,11 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         json_object_object_add(o, "created", json_object_new_string(format_time(when, sizeof(when), now)));
         json_object_object_add(o, "tool", json_object_new_string("mkmachine " PACKAGE_VERSION));
 
-        const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *j = json_object_to_json_string_ext(
+                        o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
         if (fsetxattr(tree_fd, ORIGIN_XATTR, j, strlen(j), 0) < 0)
-                log_warning_errno(errno, "Failed to record the origin of '%s' (no xattr support?), ignoring: %m",
+                log_warning_errno(errno,
+                                  "Failed to record the origin of '%s' (no xattr support?), ignoring: %m",
                                   t->source);
         json_object_put(o);
 
@@ -292,10 +298,9 @@ static int verb_import_tar(int argc, char *argv[]) {
         struct stat st;
         int r;
 
-        if (!machine_name_is_valid(name))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                       "Invalid machine name '%s': use a valid host name (letters, digits and '-', "
-                                       "labels separated by '.', at most %u characters).", name, MACHINE_NAME_MAX);
+        r = machine_name_check(name);
+        if (r < 0)
+                return r;
 
         if (streq(file, "-")) {
                 fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
@@ -312,7 +317,8 @@ static int verb_import_tar(int argc, char *argv[]) {
         if (fstat(fd, &st) < 0)
                 return log_error_errno(errno, "Failed to stat '%s': %m", file);
         if (S_ISDIR(st.st_mode))
-                return log_error_errno(SYNTHETIC_ERRNO(EISDIR), "'%s' is a directory, not an archive.", file);
+                return log_error_errno(SYNTHETIC_ERRNO(EISDIR), "'%s' is a directory, not an archive.",
+                                       file);
         t.fd = fd;
         t.size = S_ISREG(st.st_mode) ? (uint64_t) st.st_size : 0;
 

@@ -19,11 +19,13 @@ TEST(machine_name_is_valid) {
         ASSERT_TRUE(machine_name_is_valid("web-1"));
         ASSERT_TRUE(machine_name_is_valid("a.b.c"));
         ASSERT_TRUE(machine_name_is_valid("0"));
-        ASSERT_TRUE(machine_name_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 64 */
+        ASSERT_TRUE(machine_name_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 64 */
 
         ASSERT_FALSE(machine_name_is_valid(NULL));
         ASSERT_FALSE(machine_name_is_valid(""));
-        ASSERT_FALSE(machine_name_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
+        ASSERT_FALSE(machine_name_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
         ASSERT_FALSE(machine_name_is_valid(".hidden"));
         ASSERT_FALSE(machine_name_is_valid(".#temp"));
         ASSERT_FALSE(machine_name_is_valid("a..b"));

@@ -245,7 +245,8 @@ TEST(truncated_archive) {
         ASSERT_TRUE(big);
         memset(big, 'b', 10000);
         big[10000] = 0;
-        fd = make_archive((const Ent[]) { { "d", AE_IFDIR }, { "d/big", AE_IFREG, big } }, 2, ARCHIVE_FILTER_NONE);
+        fd = make_archive((const Ent[]) { { "d", AE_IFDIR }, { "d/big", AE_IFREG, big } }, 2,
+                          ARCHIVE_FILTER_NONE);
         /* Cut in the middle of the file's data. */
         ASSERT_OK(ftruncate(fd, 3 * 512 + 4000));
 
@@ -277,7 +278,8 @@ static void assert_bad_input(const void *data, size_t size, int expected) {
 }
 
 TEST(bogus_inputs) {
-        static const uint8_t gzip_garbage[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 1, 2, 3 };
+        static const uint8_t gzip_garbage[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff,
+                                               1, 2, 3 };
         static const uint8_t xz_garbage[] = { 0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
         static const uint8_t zstd_garbage[] = { 0x28, 0xb5, 0x2f, 0xfd, 9, 9, 9, 9, 9, 9, 9, 9 };
         static const uint8_t lz4[] = { 0x04, 0x22, 0x4d, 0x18, 0, 0 };
@@ -312,7 +314,8 @@ static const Ent simple[] = {
 };
 
 TEST(truncated_and_damaged_compression) {
-        static const int filters[] = { ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_ZSTD, ARCHIVE_FILTER_BZIP2 };
+        static const int filters[] = { ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_ZSTD,
+                                      ARCHIVE_FILTER_BZIP2 };
 
         for (size_t i = 0; i < ELEMENTSOF(filters); i++) {
                 _cleanup_free_ uint8_t *buf = NULL;
@@ -350,7 +353,8 @@ static void sha256_hex(const void *p, size_t n, char ret[65]) {
 
 TEST(every_compression_from_file_and_pipe) {
         static const int filters[] = {
-                ARCHIVE_FILTER_NONE, ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_ZSTD, ARCHIVE_FILTER_BZIP2,
+                ARCHIVE_FILTER_NONE, ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_ZSTD,
+                ARCHIVE_FILTER_BZIP2,
         };
         static const Compression expected[] = {
                 COMPRESSION_NONE, COMPRESSION_GZIP, COMPRESSION_XZ, COMPRESSION_ZSTD, COMPRESSION_BZIP2,
@@ -503,7 +507,8 @@ TEST(metadata) {
         archive_entry_acl_add_entry(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, ARCHIVE_ENTRY_ACL_READ,
                                     ARCHIVE_ENTRY_ACL_USER, 4242, "u4242");
         archive_entry_acl_add_entry(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS,
-                                    ARCHIVE_ENTRY_ACL_READ|ARCHIVE_ENTRY_ACL_EXECUTE, ARCHIVE_ENTRY_ACL_MASK, -1, NULL);
+                                    ARCHIVE_ENTRY_ACL_READ|ARCHIVE_ENTRY_ACL_EXECUTE, ARCHIVE_ENTRY_ACL_MASK,
+                                    -1, NULL);
         ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
         archive_write_data(a, data, sizeof(data) - 1);
         archive_entry_free(e);
