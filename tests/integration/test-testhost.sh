@@ -65,8 +65,9 @@ else
     not_ok "machinectl list works inside" "$out"
 fi
 
+# (grep -q on a here-string: in a pipe, under pipefail, its early exit can fail the pipe.)
 if out=$(th_run ip -4 -o addr show 2>&1) && grep -qF "inet $TH_ADDR_INNER/24" <<<"$out" &&
-    ip -4 -o addr show | grep -qF "inet $TH_ADDR_OUTER/24"; then
+    grep -qF "inet $TH_ADDR_OUTER/24" <<<"$(ip -4 -o addr show)"; then
     ok "veth addresses: $TH_ADDR_OUTER outside, $TH_ADDR_INNER inside"
 else
     not_ok "veth addresses: $TH_ADDR_OUTER outside, $TH_ADDR_INNER inside" "$out"

@@ -17,7 +17,11 @@
 #     th_stop                       # clean power off, remove netns, veth and the tree
 # th_start chains an EXIT trap (an existing one still runs, after ours) that removes everything,
 # also when the test fails; th_cleanup is the same function for tests that manage traps themselves.
-# One test host per shell process.
+# One test host per shell process. Each boot gets its own cgroup (below this process' own, in
+# name=systemd and the unified hierarchy): with --keep-unit, nspawn's "supervisor"/"payload"
+# cgroups of test hosts started from the same cgroup would otherwise be shared and break each
+# other's units. A test host whose test was killed (SIGKILL: no trap runs) is recorded in
+# /run/mkmachine-tests/*.state and removed by the next th_start.
 #
 # Environment: MKMACHINE_MUST_WORK=1 turns "skip" into "fail"; MKMACHINE_TEST_CACHE (default
 # /var/cache/mkmachine-tests) holds the tarballs; TH_KEEP=1 keeps the tree of a failed test.
@@ -169,16 +173,11 @@ th__alive() { th__start_time "$1" >/dev/null 2>&1; }
 
 th__write_state() {
     [ -n "$th__state" ] || return 0
-    {
-        echo "OWNER=$$"
-        echo "OWNER_START=$(th__start_time $$)"
-        echo "NSPAWN=$th__nspawn_pid"
-        echo "NSPAWN_START=$(th__start_time "${th__nspawn_pid:-0}" || true)"
-        echo "NS=${TH_NS:-}"
-        echo "VETH=$th__veth"
-        echo "CG=$th__cg"
-        echo "DIR=$th__dir"
-    } >"$th__state.tmp"
+    local nspawn_start
+    nspawn_start=$(th__start_time "${th__nspawn_pid:-0}") || nspawn_start=''
+    printf '%s=%q\n' OWNER "$$" OWNER_START "$(th__start_time $$)" NSPAWN "$th__nspawn_pid" \
+        NSPAWN_START "$nspawn_start" NS "${TH_NS:-}" VETH "$th__veth" CG "$th__cg" DIR "$th__dir" \
+        >"$th__state.tmp"
     mv -f "$th__state.tmp" "$th__state"
 }
 
@@ -278,7 +277,9 @@ th__remove_dir() {
 
 # Clean up after test hosts whose test process is gone (killed with SIGKILL, say).
 th__reap_stale() {
-    local f OWNER OWNER_START NSPAWN NSPAWN_START NS VETH CG DIR
+    local f fd OWNER OWNER_START NSPAWN NSPAWN_START NS VETH CG DIR
+    exec {fd}>>"$TH_STATE_DIR/lock"
+    flock -w 60 "$fd" || { exec {fd}>&-; return 0; }
     for f in "$TH_STATE_DIR"/*.state; do
         [ -f "$f" ] || continue
         OWNER='' OWNER_START='' NSPAWN='' NSPAWN_START='' NS='' VETH='' CG='' DIR=''
@@ -291,9 +292,10 @@ th__reap_stale() {
         # shellcheck disable=SC2086
         [ -z "$CG" ] || th__cg_remove $CG
         th__del_net "$NS" "$VETH"
-        th__remove_dir "$DIR"
+        th__remove_dir "$DIR" || true
         rm -f "$f"
     done
+    exec {fd}>&-
 }
 
 # th__subnet: print a free 10.X.Y (as in 10.X.Y.0/24); call with the allocation lock held.
@@ -422,12 +424,7 @@ th__on_exit() {
 th__chain_trap() {
     [ "$th__trap_set" = 0 ] || return 0
     th__trap_set=1
-    local prev sig
-    # Exit on these signals through the EXIT trap with the status of a death by them (so that the
-    # trap sees a failure), unless the test has a trap of its own for them.
-    for sig in HUP INT TERM; do
-        [ -n "$(trap -p "$sig")" ] || trap "exit \$((128 + \$(kill -l $sig)))" "$sig"
-    done
+    local prev
     prev=$(trap -p EXIT)
     if [ -n "$prev" ]; then
         prev=${prev#"trap -- "}
