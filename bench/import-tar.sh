@@ -26,7 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-meson setup --wipe "$src/build-bench" "$src" --buildtype=release -Dtests=false >/dev/null
+rm -rf "$src/build-bench"
+meson setup "$src/build-bench" "$src" --buildtype=release -Dtests=false >/dev/null
 ninja -C "$src/build-bench" >/dev/null
 mkmachine=$src/build-bench/mkmachine/tool/mkmachine
 

@@ -18,14 +18,16 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 
 for compiler in gcc clang; do
     echo "=== build and test with $compiler, ASan+UBSan"
-    CC=$compiler meson setup --wipe "$out-$compiler" "$src" \
+    rm -rf "$out-$compiler"
+    CC=$compiler meson setup "$out-$compiler" "$src" \
         -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
     ninja -C "$out-$compiler"
     meson test -C "$out-$compiler" --print-errorlogs --num-processes 2
 done
 
 echo "=== fuzzers (clang, libFuzzer, ${fuzz_seconds}s each)"
-CC=clang meson setup --wipe "$out-fuzz" "$src" -Dfuzz=true \
+rm -rf "$out-fuzz"
+CC=clang meson setup "$out-fuzz" "$src" -Dfuzz=true \
     -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C "$out-fuzz"
 for fuzzer in "$out-fuzz"/tests/fuzz/fuzz-*; do

@@ -86,17 +86,17 @@ int store_open(const char *root, bool create, Store *ret) {
         if (create) {
                 r = mkdir_parents_and_self(root, 0700);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create machine store '%s': %m", root);
+                        return r;
         }
 
         fd = open(root, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (fd < 0)
-                return log_error_errno(errno, "Failed to open machine store '%s': %m", root);
+                return -errno;
 
         /* The lock files are named by path, as systemd names them: use the canonical one. */
         abs = realpath(root, NULL);
         if (!abs)
-                return log_error_errno(errno, "Failed to resolve '%s': %m", root);
+                return -errno;
 
         *ret = (Store) { .root = abs, .root_fd = TAKE_FD(fd) };
         return 0;
@@ -143,25 +143,8 @@ void image_lock_release(ImageLock *l) {
         release_lock_file(&l->local);
 }
 
-static int lock_or_explain(Store *s, const char *name, int operation, ImageLock *ret) {
-        int r;
-
-        r = image_lock(s, name, operation, ret);
-        if (r == -EBUSY)
-                return log_error_errno(r, "Machine '%s' is in use: it is running, or another mkmachine or "
-                                       "machinectl is changing it.", name);
-        if (r < 0)
-                return log_error_errno(r, "Failed to lock machine '%s': %m", name);
-        return 0;
-}
-
-int machine_name_check(const char *name) {
-        if (!machine_name_is_valid(name))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                       "Invalid machine name '%s': use a valid host name (letters, "
-                                       "digits and '-', labels separated by '.', at most %u characters).",
-                                       name, MACHINE_NAME_MAX);
-        return 0;
+static int machine_name_check(const char *name) {
+        return machine_name_is_valid(name) ? 0 : -EINVAL;
 }
 
 /* 0: no such machine, >0: it exists (type in *ret_type). */
@@ -247,7 +230,7 @@ int store_interrupted_signal(void) {
 
 /* Runs fill in a child with SIGINT/SIGTERM/SIGHUP held back in the parent, so that whatever happens to
  * the child (an error, a crash, a signal) the parent is there to clean up. */
-static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata) {
+static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata, int *reterr_fill) {
         sigset_t mask, old;
         siginfo_t si = {};
         int interrupted = 0;
@@ -273,7 +256,9 @@ static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata) {
                 (void) sigprocmask(SIG_SETMASK, &old, NULL);
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                         _exit(EXIT_FAILURE);
-                _exit(fill(tree_fd, userdata) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+                int r = fill(tree_fd, userdata);
+                /* The errno travels back as the exit status. */
+                _exit(r < 0 ? MIN(-r, 255) : 0);
         }
 
         for (;;) {
@@ -301,12 +286,18 @@ static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata) {
                 interrupted_signal = interrupted;
                 return -EINTR;
         }
-        if (si.si_code != CLD_EXITED || si.si_status != EXIT_SUCCESS)
-                return si.si_code == CLD_EXITED ? -ECANCELED : -ECHILD;
+        if (si.si_code != CLD_EXITED)
+                return -ECHILD;
+        if (si.si_status != 0) {
+                if (reterr_fill)
+                        *reterr_fill = -si.si_status;
+                return -ECANCELED;
+        }
         return 0;
 }
 
-int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata) {
+int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata,
+                  int *reterr_fill) {
         _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int tmp_fd = -EBADF;
@@ -317,22 +308,19 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
         if (r < 0)
                 return r;
 
-        r = lock_or_explain(s, name, LOCK_EX|LOCK_NB, &lock);
+        r = image_lock(s, name, LOCK_EX|LOCK_NB, &lock);
         if (r < 0)
                 return r;
 
         exists = machine_exists(s, name, &type);
         if (exists == -ENOTDIR)
-                return log_error_errno(exists, "'%s/%s' exists and is not a machine directory.", s->root,
-                                       name);
+                return exists;
         if (exists < 0)
-                return log_error_errno(exists, "Failed to check for machine '%s': %m", name);
+                return exists;
         if (exists > 0 && type == MACHINE_RAW)
-                return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
-                                       "Machine '%s' exists as a raw disk image; remove it first.", name);
+                return -EEXIST;
         if (exists > 0 && !(flags & STORE_INSTALL_FORCE))
-                return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
-                                       "Machine '%s' already exists (use --force to replace it).", name);
+                return -EEXIST;
 
         r = store_clean_temporaries(s);
         if (r < 0)
@@ -340,19 +328,14 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
 
         r = make_temporary(s, name, &tmp, &tmp_fd);
         if (r < 0)
-                return log_error_errno(r, "Failed to create a temporary directory in '%s': %m", s->root);
+                return r;
 
-        r = run_fill(tmp_fd, fill, userdata);
+        r = run_fill(tmp_fd, fill, userdata, reterr_fill);
         if (r < 0) {
                 int k = rm_rf_at(s->root_fd, tmp);
                 if (k < 0)
-                        log_warning_errno(k, "Failed to remove temporary '%s/%s': %m", s->root, tmp);
-                if (r == -EINTR)
-                        return log_error_errno(r, "Interrupted; removed the unfinished machine '%s'.", name);
-                if (r == -ECHILD)
-                        return log_error_errno(r, "Building '%s' crashed; removed the unfinished machine.",
-                                               name);
-                return r;       /* the child said why */
+                        log_debug_errno(k, "Failed to remove temporary '%s/%s': %m", s->root, tmp);
+                return r;
         }
 
         if (exists > 0) {
@@ -360,11 +343,11 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
                 r = rename_exchange(s->root_fd, tmp, s->root_fd, name);
                 if (r < 0) {
                         (void) rm_rf_at(s->root_fd, tmp);
-                        return log_error_errno(r, "Failed to replace machine '%s': %m", name);
+                        return r;
                 }
                 r = rm_rf_at(s->root_fd, tmp);
                 if (r < 0)
-                        log_warning_errno(r, "Failed to remove the replaced tree '%s/%s', ignoring: %m",
+                        log_debug_errno(r, "Failed to remove the replaced tree '%s/%s', ignoring: %m",
                                           s->root, tmp);
                 return 0;
         }
@@ -372,13 +355,13 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
         r = rename_noreplace(s->root_fd, tmp, s->root_fd, name);
         if (r < 0) {
                 (void) rm_rf_at(s->root_fd, tmp);
-                return log_error_errno(r, "Failed to move machine '%s' into place: %m", name);
+                return r;
         }
         return 0;
 }
 
 static int no_such_machine(Store *s, const char *name) {
-        return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "No machine '%s' in '%s'.", name, s->root);
+        return -ENOENT;
 }
 
 int store_remove(Store *s, const char *name) {
@@ -390,33 +373,33 @@ int store_remove(Store *s, const char *name) {
         r = machine_name_check(name);
         if (r < 0)
                 return r;
-        r = lock_or_explain(s, name, LOCK_EX|LOCK_NB, &lock);
+        r = image_lock(s, name, LOCK_EX|LOCK_NB, &lock);
         if (r < 0)
                 return r;
 
         r = machine_exists(s, name, &type);
         if (r < 0)
-                return log_error_errno(r, "Failed to look up machine '%s': %m", name);
+                return r;
         if (r == 0)
                 return no_such_machine(s, name);
 
         if (type == MACHINE_RAW) {
                 if (unlinkat(s->root_fd, strjoina(name, ".raw"), 0) < 0)
-                        return log_error_errno(errno, "Failed to remove machine '%s': %m", name);
+                        return -errno;
                 return 0;
         }
 
         /* Out of sight first, in one step; then delete at leisure. A crash in between leaves a stale
          * temporary, which the next run removes, never half a machine under its name. */
         if (asprintf(&tmp, ".#%s" TEMP_MARKER "%016" PRIx64, name, random_u64()) < 0)
-                return log_oom();
+                return -ENOMEM;
         r = rename_noreplace(s->root_fd, name, s->root_fd, tmp);
         if (r < 0)
-                return log_error_errno(r, "Failed to remove machine '%s': %m", name);
+                return r;
         r = rm_rf_at(s->root_fd, tmp);
         if (r < 0)
-                return log_error_errno(r, "Machine '%s' is gone, but removing its files failed "
-                                       "(they will be cleaned up on the next run): %m", name);
+                /* The machine is gone; the rest is a stale temporary the next run removes. */
+                log_debug_errno(r, "Failed to remove '%s/%s', leaving it for later: %m", s->root, tmp);
         return 0;
 }
 
@@ -433,24 +416,23 @@ int store_rename(Store *s, const char *old_name, const char *new_name) {
         if (r < 0)
                 return r;
         if (streq(old_name, new_name))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Old and new name are the same.");
+                return -EINVAL;
 
-        r = lock_or_explain(s, old_name, LOCK_EX|LOCK_NB, &a);
+        r = image_lock(s, old_name, LOCK_EX|LOCK_NB, &a);
         if (r < 0)
                 return r;
-        r = lock_or_explain(s, new_name, LOCK_EX|LOCK_NB, &b);
+        r = image_lock(s, new_name, LOCK_EX|LOCK_NB, &b);
         if (r < 0)
                 return r;
 
         r = machine_exists(s, old_name, &type);
         if (r < 0)
-                return log_error_errno(r, "Failed to look up machine '%s': %m", old_name);
+                return r;
         if (r == 0)
                 return no_such_machine(s, old_name);
         r = machine_exists(s, new_name, NULL);
         if (r != 0)
-                return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EEXIST), "Machine '%s' already exists.",
-                                       new_name);
+                return r < 0 ? r : -EEXIST;
 
         if (type == MACHINE_RAW)
                 r = rename_noreplace(s->root_fd, strjoina(old_name, ".raw"), s->root_fd, strjoina(new_name,
@@ -458,7 +440,7 @@ int store_rename(Store *s, const char *old_name, const char *new_name) {
         else
                 r = rename_noreplace(s->root_fd, old_name, s->root_fd, new_name);
         if (r < 0)
-                return log_error_errno(r, "Failed to rename machine '%s' to '%s': %m", old_name, new_name);
+                return r;
         return 0;
 }
 
@@ -476,12 +458,12 @@ static int clone_fill(int tree_fd, void *userdata) {
 
         r = copy_tree_at(c->src_fd, tree_fd, NULL, &path);
         if (r < 0)
-                return log_error_errno(r, "Failed to copy '%s' of machine '%s': %m", strna(path), c->src);
+                return log_debug_errno(r, "Failed to copy '%s' of machine '%s': %m", strna(path), c->src);
 
         /* Note where the copy came from, keeping the original origin. */
         origin = malloc(ORIGIN_SIZE_MAX + 1);
         if (!origin)
-                return log_oom();
+                return -ENOMEM;
         n = fgetxattr(tree_fd, ORIGIN_XATTR, origin, ORIGIN_SIZE_MAX);
         if (n >= 0) {
                 origin[n] = 0;
@@ -490,13 +472,13 @@ static int clone_fill(int tree_fd, void *userdata) {
         if (!j)
                 j = json_object_new_object();
         if (!j)
-                return log_oom();
+                return -ENOMEM;
         json_object_object_add(j, "cloned_from", json_object_new_string(c->src));
         json_object_object_add(j, "cloned_usec", json_object_new_uint64(now_usec(CLOCK_REALTIME)));
 
         const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
         if (fsetxattr(tree_fd, ORIGIN_XATTR, s, strlen(s), 0) < 0)
-                log_warning_errno(errno, "Failed to record the origin of the clone, ignoring: %m");
+                log_debug_errno(errno, "Failed to record the origin of the clone, ignoring: %m");
         json_object_put(j);
         return 0;
 }
@@ -505,7 +487,7 @@ int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags fl
         _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
         _cleanup_close_ int fd = -EBADF;
         MachineType type;
-        int r;
+        int r, fill_error = -EIO;
 
         r = machine_name_check(src);
         if (r < 0)
@@ -514,25 +496,25 @@ int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags fl
         if (r < 0)
                 return r;
         if (streq(src, dst))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Source and destination are the same.");
+                return -EINVAL;
 
-        r = lock_or_explain(s, src, LOCK_SH|LOCK_NB, &lock);
+        r = image_lock(s, src, LOCK_SH|LOCK_NB, &lock);
         if (r < 0)
                 return r;
         r = machine_exists(s, src, &type);
         if (r < 0)
-                return log_error_errno(r, "Failed to look up machine '%s': %m", src);
+                return r;
         if (r == 0)
                 return no_such_machine(s, src);
         if (type != MACHINE_DIRECTORY)
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                       "Cloning raw images is not supported yet.");
+                return -EOPNOTSUPP;
 
         fd = openat(s->root_fd, src, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         if (fd < 0)
-                return log_error_errno(errno, "Failed to open machine '%s': %m", src);
+                return -errno;
 
-        return store_install(s, dst, flags, clone_fill, &(CloneData) { .src_fd = fd, .src = src });
+        r = store_install(s, dst, flags, clone_fill, &(CloneData) { .src_fd = fd, .src = src }, &fill_error);
+        return r == -ECANCELED ? fill_error : r;
 }
 
 typedef struct InodeBlocks {

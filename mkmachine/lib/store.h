@@ -16,8 +16,7 @@
 /* Like machined: a valid host name (letters, digits and '-' in '.'-separated labels, no leading '.' or
  * '-'), at most 64 characters. */
 bool machine_name_is_valid(const char *name);
-/* The same, logging an error that says what a valid name is; returns 0 or -EINVAL. */
-int machine_name_check(const char *name);
+
 
 /* The extended attribute on a machine's root directory that records its origin (JSON). It moves with
  * the directory on rename and is copied on clone. */
@@ -28,7 +27,18 @@ typedef struct Store {
         int root_fd;
 } Store;
 
-/* Opens the store; with create, makes the directory (0700) if it is missing. Logs errors. */
+/* Errors, common to the functions below (none of which logs above debug level):
+ *   -EINVAL      invalid machine name (or the same name twice)
+ *   -EBUSY       the image lock is held: the machine runs, or machined/importd/mkmachine works on it
+ *   -EEXIST      the target name is taken
+ *   -ENOENT      no such machine
+ *   -ENOTDIR     the name is taken by something that is not a machine
+ *   -EINTR       interrupted by a signal (store_interrupted_signal()); everything was cleaned up
+ *   -ECHILD      the process building the machine crashed; everything was cleaned up
+ *   -ECANCELED   the fill function failed; its error is in *reterr_fill
+ *   other        the errno of the failing step */
+
+/* Opens the store; with create, makes the directory (0700) if it is missing. */
 int store_open(const char *root, bool create, Store *ret);
 void store_close(Store *s);
 
@@ -43,7 +53,8 @@ typedef struct ImageLock {
 int image_lock(Store *s, const char *name, int operation, ImageLock *ret);
 void image_lock_release(ImageLock *l);
 
-/* Fills the empty directory tree_fd; runs in a child process. Logs its own errors. */
+/* Fills the empty directory tree_fd; runs in a child process. Returns 0 or a negative errno (which
+ * must fit into an exit status, as errnos do). */
 typedef int (*StoreFillFunc)(int tree_fd, void *userdata);
 
 typedef enum StoreInstallFlags {
@@ -52,8 +63,9 @@ typedef enum StoreInstallFlags {
 
 /* Creates machine NAME: takes the lock, refuses an existing machine unless forced, runs fill in a
  * child process on a fresh temporary directory, and renames the result into place. On failure of
- * fill, SIGINT, SIGTERM or SIGHUP the temporary is removed (-ECANCELED, -EINTR). Logs errors. */
-int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata);
+ * fill, SIGINT, SIGTERM or SIGHUP the temporary is removed (-ECANCELED, -EINTR). */
+int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata,
+                  int *reterr_fill);
 
 /* The signal that interrupted the last store_install() (which then returned -EINTR), or 0. A tool
  * re-raises it after cleaning up, so that its caller sees how it ended. */

@@ -439,7 +439,8 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2]) {
  * directories, whose mtime changes while we fill them) times, on an open fd. If the caller knows the
  * owner and mode the file was created with (known), what already matches is not set again: most files
  * of a root file system are root's and have plain modes, and this saves two syscalls for each. */
-static int metadata_apply_fd(Unpacker *u, struct archive_entry *e, int fd, bool dir, const struct stat *known) {
+static int metadata_apply_fd(Unpacker *u, struct archive_entry *e, int fd, bool dir,
+                             const struct stat *known) {
         struct timespec ts[2];
         bool chowned = false;
         int r;

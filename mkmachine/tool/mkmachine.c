@@ -62,7 +62,43 @@ static int verb_help(int argc, char *argv[]) {
 }
 
 static int open_store(bool create, Store *ret) {
-        return store_open(arg_image_root, create, ret);
+        int r;
+
+        r = store_open(arg_image_root, create, ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the machine store '%s': %m", arg_image_root);
+        return 0;
+}
+
+static int check_machine_name(const char *name) {
+        if (!machine_name_is_valid(name))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid machine name '%s': use a valid host name (letters, "
+                                       "digits and '-', labels separated by '.', at most %u characters).",
+                                       name, MACHINE_NAME_MAX);
+        return 0;
+}
+
+/* Says what the store's error codes mean, naming the machine (see store.h). */
+static int log_store_error(int r, const char *action, const char *name, Store *s) {
+        switch (r) {
+        case -EBUSY:
+                return log_error_errno(r, "Machine '%s' is in use: it is running, or another mkmachine or "
+                                       "machinectl is changing it.", name);
+        case -EEXIST:
+                return log_error_errno(r, "Machine '%s' already exists%s.", name,
+                                       streq(action, "rename") ? "" : " (use --force to replace it)");
+        case -ENOENT:
+                return log_error_errno(r, "No machine '%s' in '%s'.", name, s->root);
+        case -ENOTDIR:
+                return log_error_errno(r, "'%s/%s' exists and is not a machine directory.", s->root, name);
+        case -EINTR:
+                return log_error_errno(r, "Interrupted; removed the unfinished machine '%s'.", name);
+        case -ECHILD:
+                return log_error_errno(r, "Building '%s' crashed; removed the unfinished machine.", name);
+        default:
+                return log_error_errno(r, "Failed to %s machine '%s': %m", action, name);
+        }
 }
 
 static char* format_time(char *buf, size_t size, usec_t t) {
@@ -298,7 +334,7 @@ static int verb_import_tar(int argc, char *argv[]) {
         struct stat st;
         int r;
 
-        r = machine_name_check(name);
+        r = check_machine_name(name);
         if (r < 0)
                 return r;
 
@@ -325,9 +361,11 @@ static int verb_import_tar(int argc, char *argv[]) {
         r = open_store(true, &s);
         if (r < 0)
                 return r;
-        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, import_tar_fill, &t);
+        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, import_tar_fill, &t, NULL);
+        if (r == -ECANCELED)
+                return r;       /* import_tar_fill() said why */
         if (r < 0)
-                return r;
+                return log_store_error(r, "import", name, &s);
 
         if (arg_json)
                 return show_machine(&s, name);
@@ -338,32 +376,59 @@ static int verb_remove(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         int r;
 
+        r = check_machine_name(argv[1]);
+        if (r < 0)
+                return r;
         r = open_store(false, &s);
         if (r < 0)
                 return r;
-        return store_remove(&s, argv[1]);
+        r = store_remove(&s, argv[1]);
+        if (r < 0)
+                return log_store_error(r, "remove", argv[1], &s);
+        return 0;
 }
 
 static int verb_rename(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         int r;
 
+        r = check_machine_name(argv[1]);
+        if (r >= 0)
+                r = check_machine_name(argv[2]);
+        if (r < 0)
+                return r;
+        if (streq(argv[1], argv[2]))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Old and new name are the same.");
         r = open_store(false, &s);
         if (r < 0)
                 return r;
-        return store_rename(&s, argv[1], argv[2]);
+        r = store_rename(&s, argv[1], argv[2]);
+        if (r < 0)
+                /* Which name: the new one is taken, the old one is missing, either may be locked. */
+                return log_store_error(r, "rename", r == -EEXIST ? argv[2] : argv[1], &s);
+        return 0;
 }
 
 static int verb_clone(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         int r;
 
+        r = check_machine_name(argv[1]);
+        if (r >= 0)
+                r = check_machine_name(argv[2]);
+        if (r < 0)
+                return r;
+        if (streq(argv[1], argv[2]))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Source and destination are the same.");
         r = open_store(false, &s);
         if (r < 0)
                 return r;
         r = store_clone(&s, argv[1], argv[2], arg_force ? STORE_INSTALL_FORCE : 0);
+        if (r == -EOPNOTSUPP)
+                return log_error_errno(r, "Machine '%s' is a raw disk image; cloning those is not "
+                                       "supported yet.", argv[1]);
         if (r < 0)
-                return r;
+                return log_store_error(r, "clone", r == -ENOENT || r == -EBUSY ? argv[1] : argv[2], &s);
         if (arg_json)
                 return show_machine(&s, argv[2]);
         return 0;

@@ -101,10 +101,12 @@ TEST(install_failures_leave_nothing) {
         Store s;
 
         store_new(&s);
-        ASSERT_EQ(store_install(&s, "bad/name", 0, fill_ok, (void*) "x"), -EINVAL);
-        ASSERT_EQ(store_install(&s, ".hidden", 0, fill_ok, (void*) "x"), -EINVAL);
-        ASSERT_EQ(store_install(&s, "m", 0, fill_fail, NULL), -ECANCELED);
-        ASSERT_EQ(store_install(&s, "m", 0, fill_crash, NULL), -ECHILD);
+        ASSERT_EQ(store_install(&s, "bad/name", 0, fill_ok, (void*) "x", NULL), -EINVAL);
+        ASSERT_EQ(store_install(&s, ".hidden", 0, fill_ok, (void*) "x", NULL), -EINVAL);
+        int fill_error = 0;
+        ASSERT_EQ(store_install(&s, "m", 0, fill_fail, NULL, &fill_error), -ECANCELED);
+        ASSERT_EQ(fill_error, -EBADMSG);
+        ASSERT_EQ(store_install(&s, "m", 0, fill_crash, NULL, NULL), -ECHILD);
         ASSERT_EQ(store_entries(&s, true), 0U);
         store_free(&s);
 }
@@ -116,23 +118,23 @@ TEST(install_force_replace_lock) {
         Store s;
 
         store_new(&s);
-        ASSERT_OK(store_install(&s, "m", 0, fill_ok, (void*) "one"));
+        ASSERT_OK(store_install(&s, "m", 0, fill_ok, (void*) "one", NULL));
         c = read_content(&s, "m");
         ASSERT_STREQ(c, "one");
 
         /* Exists: refused without --force, unchanged. */
-        ASSERT_EQ(store_install(&s, "m", 0, fill_ok, (void*) "two"), -EEXIST);
+        ASSERT_EQ(store_install(&s, "m", 0, fill_ok, (void*) "two", NULL), -EEXIST);
         free(c);
         c = read_content(&s, "m");
         ASSERT_STREQ(c, "one");
 
         /* A failed replacement keeps the old machine. */
-        ASSERT_EQ(store_install(&s, "m", STORE_INSTALL_FORCE, fill_fail, NULL), -ECANCELED);
+        ASSERT_EQ(store_install(&s, "m", STORE_INSTALL_FORCE, fill_fail, NULL, NULL), -ECANCELED);
         free(c);
         c = read_content(&s, "m");
         ASSERT_STREQ(c, "one");
 
-        ASSERT_OK(store_install(&s, "m", STORE_INSTALL_FORCE, fill_ok, (void*) "two"));
+        ASSERT_OK(store_install(&s, "m", STORE_INSTALL_FORCE, fill_ok, (void*) "two", NULL));
         free(c);
         c = read_content(&s, "m");
         ASSERT_STREQ(c, "two");
@@ -141,7 +143,7 @@ TEST(install_force_replace_lock) {
         /* Someone (systemd-nspawn, machined) holds the image lock: refused, unchanged. */
         ASSERT_OK(image_lock(&s, "m", LOCK_EX|LOCK_NB, &lock));
         ASSERT_OK(fstatat(AT_FDCWD, strjoina(s.root, "/.#m.lck"), &st, 0));
-        ASSERT_EQ(store_install(&s, "m", STORE_INSTALL_FORCE, fill_ok, (void*) "three"), -EBUSY);
+        ASSERT_EQ(store_install(&s, "m", STORE_INSTALL_FORCE, fill_ok, (void*) "three", NULL), -EBUSY);
         ASSERT_EQ(store_remove(&s, "m"), -EBUSY);
         ASSERT_EQ(store_rename(&s, "m", "n"), -EBUSY);
         image_lock_release(&lock);
@@ -172,7 +174,7 @@ TEST(stale_temporaries) {
         ASSERT_EQ(n, 0U);
         free(l);
 
-        ASSERT_OK(store_install(&s, "m", 0, fill_ok, (void*) "one"));
+        ASSERT_OK(store_install(&s, "m", 0, fill_ok, (void*) "one", NULL));
         ASSERT_TRUE(faccessat(s.root_fd, ".#m.mkmachine-0123456789abcdef", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
         ASSERT_OK(faccessat(s.root_fd, ".#n.mkmachine-fedcba9876543210", F_OK, AT_SYMLINK_NOFOLLOW));
         ASSERT_OK(faccessat(s.root_fd, ".#importd1234", F_OK, AT_SYMLINK_NOFOLLOW));
@@ -186,8 +188,8 @@ TEST(remove_rename_clone_list) {
         Store s;
 
         store_new(&s);
-        ASSERT_OK(store_install(&s, "a", 0, fill_ok, (void*) "alpha"));
-        ASSERT_OK(store_install(&s, "b", 0, fill_ok, (void*) "beta"));
+        ASSERT_OK(store_install(&s, "a", 0, fill_ok, (void*) "alpha", NULL));
+        ASSERT_OK(store_install(&s, "b", 0, fill_ok, (void*) "beta", NULL));
 
         ASSERT_EQ(store_rename(&s, "a", "b"), -EEXIST);
         ASSERT_EQ(store_rename(&s, "missing", "c"), -ENOENT);
