@@ -173,14 +173,8 @@ static int hardlink_find(CopyContext *c, const struct stat *st, const char **ret
 }
 
 static int hardlink_remember(CopyContext *c, const struct stat *st, const char *path) {
-        if (c->n_links >= c->n_links_allocated) {
-                size_t n = MAX(c->n_links_allocated * 2, 16U);
-                HardlinkEntry *l = reallocarray(c->links, n, sizeof(HardlinkEntry));
-                if (!l)
-                        return -ENOMEM;
-                c->links = l;
-                c->n_links_allocated = n;
-        }
+        if (GREEDY_REALLOC(c->links, c->n_links_allocated, c->n_links + 1) < 0)
+                return -ENOMEM;
         c->links[c->n_links] = (HardlinkEntry) { .dev = st->st_dev, .ino = st->st_ino,
                                                 .path = strdup(path) };
         if (!c->links[c->n_links].path)
@@ -281,16 +275,10 @@ static int copy_entry(CopyContext *c, int src_dir, int dst_dir, const char *name
 
 static int copy_dir_contents(CopyContext *c, int src_fd, int dst_fd, const char *rel, unsigned depth) {
         _cleanup_closedir_ DIR *d = NULL;
-        int dfd;
 
-        dfd = fcntl(src_fd, F_DUPFD_CLOEXEC, 3);
-        if (dfd < 0)
+        d = opendir_dup(src_fd);
+        if (!d)
                 return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                safe_close(dfd);
-                return -errno;
-        }
 
         for (;;) {
                 struct dirent *de;

@@ -132,3 +132,20 @@ int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t 
                 (void) unlinkat(dir_fd, temp, 0);
         return r;
 }
+
+DIR* opendir_dup(int fd) {
+        DIR *d;
+        int dfd;
+
+        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return NULL;
+        d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return NULL;
+        }
+        /* A duplicate shares the file position with the original. */
+        rewinddir(d);
+        return d;
+}

@@ -34,6 +34,10 @@ DEFINE_POINTER_CLEANUP_RENAME(FILE*, fclose, fclosep);
 DEFINE_POINTER_CLEANUP_RENAME(DIR*, closedir, closedirp);
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
+/* A DIR* over a duplicate of the directory fd (so that closedir() leaves fd open), positioned at the
+ * start. NULL with errno set on failure. */
+DIR* opendir_dup(int fd);
+
 /* Reads exactly nbytes unless EOF comes first; returns the number read or -errno. */
 ssize_t loop_read(int fd, void *buf, size_t nbytes);
 /* Writes all of buf; returns 0 or -errno. */

@@ -56,17 +56,11 @@ static int rm_rf_entry(int dir_fd, const char *name, dev_t dev, unsigned depth) 
 
 static int rm_rf_children_internal(int fd, dev_t dev, unsigned depth) {
         _cleanup_closedir_ DIR *d = NULL;
-        int dfd, r = 0;
+        int r = 0;
 
-        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (dfd < 0)
+        d = opendir_dup(fd);
+        if (!d)
                 return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                safe_close(dfd);
-                return -errno;
-        }
-        /* d owns dfd now */
 
         for (;;) {
                 struct dirent *de;

@@ -82,6 +82,27 @@ static inline bool size_multiply_overflow(size_t size, size_t need) {
         return need != 0 && size > SIZE_MAX / need;
 }
 
+/* Makes room for at least need elements of size bytes in *p, doubling; *allocated counts elements.
+ * Returns 0 or -ENOMEM (then *p is unchanged). */
+static inline int greedy_realloc(void **p, size_t *allocated, size_t need, size_t size) {
+        size_t n;
+        void *q;
+
+        if (need <= *allocated)
+                return 0;
+        n = MAX(need * 2, (size_t) 16);
+        if (size_multiply_overflow(size, n))
+                return -ENOMEM;
+        q = realloc(*p, n * size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *allocated = n;
+        return 0;
+}
+#define GREEDY_REALLOC(array, allocated, need) \
+        greedy_realloc((void**) &(array), &(allocated), (need), sizeof((array)[0]))
+
 /* True if the character c is one of the listed ones. */
 #define IN_SET_CHAR(c, ...)                                             \
         ({                                                              \

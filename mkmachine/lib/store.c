@@ -147,6 +147,13 @@ static int machine_name_check(const char *name) {
         return machine_name_is_valid(name) ? 0 : -EINVAL;
 }
 
+/* For operations from one machine to another. */
+static int machine_names_check(const char *a, const char *b) {
+        if (!machine_name_is_valid(a) || !machine_name_is_valid(b) || streq(a, b))
+                return -EINVAL;
+        return 0;
+}
+
 /* 0: no such machine, >0: it exists (type in *ret_type). */
 static int machine_exists(Store *s, const char *name, MachineType *ret_type) {
         struct stat st;
@@ -192,17 +199,11 @@ static int make_temporary(Store *s, const char *name, char **ret_name, int *ret_
 
 int store_clean_temporaries(Store *s) {
         _cleanup_closedir_ DIR *d = NULL;
-        int dfd, r = 0;
+        int r = 0;
 
-        dfd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 3);
-        if (dfd < 0)
+        d = opendir_dup(s->root_fd);
+        if (!d)
                 return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                safe_close(dfd);
-                return -errno;
-        }
-        rewinddir(d);
 
         for (struct dirent *de; (de = readdir(d));) {
                 _cleanup_close_ int fd = -EBADF;
@@ -409,14 +410,9 @@ int store_rename(Store *s, const char *old_name, const char *new_name) {
         MachineType type;
         int r;
 
-        r = machine_name_check(old_name);
+        r = machine_names_check(old_name, new_name);
         if (r < 0)
                 return r;
-        r = machine_name_check(new_name);
-        if (r < 0)
-                return r;
-        if (streq(old_name, new_name))
-                return -EINVAL;
 
         r = image_lock(s, old_name, LOCK_EX|LOCK_NB, &a);
         if (r < 0)
@@ -489,14 +485,9 @@ int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags fl
         MachineType type;
         int r, fill_error = -EIO;
 
-        r = machine_name_check(src);
+        r = machine_names_check(src, dst);
         if (r < 0)
                 return r;
-        r = machine_name_check(dst);
-        if (r < 0)
-                return r;
-        if (streq(src, dst))
-                return -EINVAL;
 
         r = image_lock(s, src, LOCK_SH|LOCK_NB, &lock);
         if (r < 0)
@@ -564,14 +555,8 @@ static int usage_walk(UsageContext *u, int fd, unsigned depth) {
                                 (void) usage_walk(u, sub, depth + 1);
                 } else if (st.st_nlink > 1) {
                         /* Counted once, at the end. */
-                        if (u->n_links >= u->n_allocated) {
-                                size_t n = MAX(u->n_allocated * 2, 64U);
-                                InodeBlocks *l = reallocarray(u->links, n, sizeof(InodeBlocks));
-                                if (!l)
-                                        return -ENOMEM;
-                                u->links = l;
-                                u->n_allocated = n;
-                        }
+                        if (GREEDY_REALLOC(u->links, u->n_allocated, u->n_links + 1) < 0)
+                                return -ENOMEM;
                         u->links[u->n_links++] = (InodeBlocks) { st.st_dev, st.st_ino, bytes };
                         continue;
                 }
@@ -676,17 +661,11 @@ int store_list(Store *s, bool usage, MachineInfo **ret, size_t *ret_n) {
         _cleanup_closedir_ DIR *d = NULL;
         MachineInfo *list = NULL;
         size_t n = 0, allocated = 0;
-        int dfd, r = 0;
+        int r = 0;
 
-        dfd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 3);
-        if (dfd < 0)
+        d = opendir_dup(s->root_fd);
+        if (!d)
                 return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                safe_close(dfd);
-                return -errno;
-        }
-        rewinddir(d);
 
         for (struct dirent *de; (de = readdir(d));) {
                 _cleanup_free_ char *name = NULL;
@@ -704,15 +683,9 @@ int store_list(Store *s, bool usage, MachineInfo **ret, size_t *ret_n) {
                 if (!machine_name_is_valid(name))
                         continue;
 
-                if (n >= allocated) {
-                        size_t k = MAX(allocated * 2, 16U);
-                        MachineInfo *l = reallocarray(list, k, sizeof(MachineInfo));
-                        if (!l) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        list = l;
-                        allocated = k;
+                if (GREEDY_REALLOC(list, allocated, n + 1) < 0) {
+                        r = -ENOMEM;
+                        break;
                 }
                 if (store_get(s, name, usage, list + n) >= 0)
                         n++;

@@ -328,6 +328,22 @@ static int acl_entry_compare(const void *a, const void *b) {
         return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Adds x, or replaces the entry with the same tag and id (a later one wins). */
+static int acl_put(AclEntry *entries, size_t *n, AclEntry x) {
+        size_t i;
+
+        for (i = 0; i < *n; i++)
+                if (entries[i].tag == x.tag && entries[i].id == x.id)
+                        break;
+        if (i == *n) {
+                if (*n >= ACL_ENTRIES_MAX)
+                        return -E2BIG;
+                (*n)++;
+        }
+        entries[i] = x;
+        return 0;
+}
+
 static int acl_apply_one(Unpacker *u, struct archive_entry *e, int fd, int type, const char *xattr) {
         AclEntry entries[ACL_ENTRIES_MAX];
         uint8_t blob[4 + sizeof(entries)];
@@ -373,28 +389,18 @@ static int acl_apply_one(Unpacker *u, struct archive_entry *e, int fd, int type,
                 if (x.tag != ACL_TAG_USER_OBJ && x.tag != ACL_TAG_OTHER)
                         group_class |= x.perm;
 
-                /* A later entry for the same tag and id replaces an earlier one. */
-                size_t i;
-                for (i = 0; i < n; i++)
-                        if (entries[i].tag == x.tag && entries[i].id == x.id)
-                                break;
-                if (i == n) {
-                        if (n >= ACL_ENTRIES_MAX)
-                                return fail(u, -E2BIG, "'%s': more than %u ACL entries.", u->entry,
-                                            ACL_ENTRIES_MAX);
-                        n++;
-                }
-                entries[i] = x;
+                if (acl_put(entries, &n, x) < 0)
+                        goto too_many;
         }
 
         /* Only the three entries the mode already says: nothing to set. */
         if (!named && !have_mask && type == ARCHIVE_ENTRY_ACL_TYPE_ACCESS)
                 return 0;
-        if (named && !have_mask) {
-                if (n >= ACL_ENTRIES_MAX)
-                        return fail(u, -E2BIG, "'%s': more than %u ACL entries.", u->entry, ACL_ENTRIES_MAX);
-                entries[n++] = (AclEntry) { .tag = ACL_TAG_MASK, .perm = group_class, .id = UINT32_MAX };
-        }
+        /* The kernel wants a mask with named entries: as setfacl does, make it cover the group class. */
+        if (named && !have_mask &&
+            acl_put(entries, &n,
+                    (AclEntry) { .tag = ACL_TAG_MASK, .perm = group_class, .id = UINT32_MAX }) < 0)
+                goto too_many;
 
         qsort(entries, n, sizeof(AclEntry), acl_entry_compare);
 
@@ -416,6 +422,9 @@ static int acl_apply_one(Unpacker *u, struct archive_entry *e, int fd, int type,
         if (type == ARCHIVE_ENTRY_ACL_TYPE_DEFAULT)
                 u->default_acls = true;
         return 0;
+
+too_many:
+        return fail(u, -E2BIG, "'%s': more than %u ACL entries.", u->entry, ACL_ENTRIES_MAX);
 }
 
 static int acls_apply(Unpacker *u, struct archive_entry *e, int fd, bool dir) {
@@ -494,15 +503,8 @@ static int metadata_apply_at(Unpacker *u, struct archive_entry *e, int dir_fd, c
 static int dir_time_remember(Unpacker *u, const char *path, struct archive_entry *e) {
         DirTime *d;
 
-        if (u->n_dirs >= u->n_dirs_allocated) {
-                size_t n = MAX(u->n_dirs_allocated * 2, 64U);
-
-                d = reallocarray(u->dirs, n, sizeof(DirTime));
-                if (!d)
-                        return -ENOMEM;
-                u->dirs = d;
-                u->n_dirs_allocated = n;
-        }
+        if (GREEDY_REALLOC(u->dirs, u->n_dirs_allocated, u->n_dirs + 1) < 0)
+                return -ENOMEM;
 
         d = u->dirs + u->n_dirs;
         d->path = strdup(path);

@@ -79,6 +79,21 @@ static int check_machine_name(const char *name) {
         return 0;
 }
 
+/* For verbs from one machine to another: both names valid and different. */
+static int open_store_for_two(const char *a, const char *b, Store *ret) {
+        int r;
+
+        r = check_machine_name(a);
+        if (r >= 0)
+                r = check_machine_name(b);
+        if (r < 0)
+                return r;
+        if (streq(a, b))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "'%s' given twice: the names must differ.",
+                                       a);
+        return open_store(false, ret);
+}
+
 /* Says what the store's error codes mean, naming the machine (see store.h). */
 static int log_store_error(int r, const char *action, const char *name, Store *s) {
         switch (r) {
@@ -392,14 +407,7 @@ static int verb_rename(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         int r;
 
-        r = check_machine_name(argv[1]);
-        if (r >= 0)
-                r = check_machine_name(argv[2]);
-        if (r < 0)
-                return r;
-        if (streq(argv[1], argv[2]))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Old and new name are the same.");
-        r = open_store(false, &s);
+        r = open_store_for_two(argv[1], argv[2], &s);
         if (r < 0)
                 return r;
         r = store_rename(&s, argv[1], argv[2]);
@@ -413,14 +421,7 @@ static int verb_clone(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         int r;
 
-        r = check_machine_name(argv[1]);
-        if (r >= 0)
-                r = check_machine_name(argv[2]);
-        if (r < 0)
-                return r;
-        if (streq(argv[1], argv[2]))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Source and destination are the same.");
-        r = open_store(false, &s);
+        r = open_store_for_two(argv[1], argv[2], &s);
         if (r < 0)
                 return r;
         r = store_clone(&s, argv[1], argv[2], arg_force ? STORE_INSTALL_FORCE : 0);

@@ -25,12 +25,11 @@ static void cleanup(void) {
 }
 
 static unsigned entries(int fd) {
-        DIR *d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        DIR *d = opendir_dup(fd);
         unsigned n = 0;
 
         if (!d)
                 abort();
-        rewinddir(d);
         while (readdir(d))
                 n++;
         closedir(d);

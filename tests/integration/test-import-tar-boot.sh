@@ -12,15 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() {
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+# shellcheck source=tests/integration/tap.sh
+. "$here/tap.sh"
 
 # Polls a command in the test host until it succeeds, for at most $1 seconds.
 wait_for() {
@@ -93,5 +86,4 @@ check "nothing is left in the store" \
     sh -c "[ -z \"\$(ls -A '$TH_ROOT/var/lib/machines')\" ]"
 
 th_stop
-echo "1..$n"
-[ $failed = 0 ]
+tap_done

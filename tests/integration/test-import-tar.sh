@@ -31,15 +31,8 @@ trap 'rm -rf "$work"' EXIT
 store=$work/store
 mkdir -p "$store"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() {
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+# shellcheck source=tests/integration/tap.sh
+. "$here/tap.sh"
 mkm() { "$MKMACHINE" --image-root="$store" -q "$@"; }
 
 # Everything in the store, hidden entries included (temporaries, lock files).
@@ -237,5 +230,4 @@ mkm remove renamed
 mkm remove fresh
 check "store is empty at the end (no locks, no temporaries)" test -z "$(store_listing)"
 
-echo "1..$n"
-[ $failed = 0 ]
+tap_done

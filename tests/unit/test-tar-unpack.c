@@ -105,7 +105,7 @@ static void assert_outside_untouched(Sandbox *s) {
 
         ASSERT_OK(read_full_file_at(s->outside_fd, "victim", 64, &buf, NULL));
         ASSERT_STREQ(buf, "precious");
-        d = fdopendir(fcntl(s->outside_fd, F_DUPFD_CLOEXEC, 3));
+        d = opendir_dup(s->outside_fd);
         ASSERT_TRUE(d);
         for (struct dirent *de; (de = readdir(d));)
                 n++;
