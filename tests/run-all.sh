@@ -31,7 +31,7 @@ CC=clang meson setup "$out-fuzz" "$src" -Dfuzz=true \
     -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C "$out-fuzz"
 for fuzzer in "$out-fuzz"/tests/fuzz/fuzz-*; do
-    [ -x "$fuzzer" ] || continue
+    [ -f "$fuzzer" ] && [ -x "$fuzzer" ] || continue
     name=$(basename "$fuzzer")
     corpus=$(mktemp -d)
     cp -r "$src/tests/fuzz/corpus/${name#fuzz-}/." "$corpus/" 2>/dev/null || true

@@ -361,8 +361,20 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
         return 0;
 }
 
-static int no_such_machine(Store *s, const char *name) {
-        return -ENOENT;
+/* Locks an existing machine: -ENOENT if there is none. */
+static int lock_existing(Store *s, const char *name, int operation, ImageLock *ret_lock,
+                         MachineType *ret_type) {
+        int r;
+
+        r = image_lock(s, name, operation, ret_lock);
+        if (r < 0)
+                return r;
+        r = machine_exists(s, name, ret_type);
+        if (r <= 0) {
+                image_lock_release(ret_lock);
+                return r < 0 ? r : -ENOENT;
+        }
+        return 0;
 }
 
 int store_remove(Store *s, const char *name) {
@@ -374,15 +386,9 @@ int store_remove(Store *s, const char *name) {
         r = machine_name_check(name);
         if (r < 0)
                 return r;
-        r = image_lock(s, name, LOCK_EX|LOCK_NB, &lock);
+        r = lock_existing(s, name, LOCK_EX|LOCK_NB, &lock, &type);
         if (r < 0)
                 return r;
-
-        r = machine_exists(s, name, &type);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return no_such_machine(s, name);
 
         if (type == MACHINE_RAW) {
                 if (unlinkat(s->root_fd, strjoina(name, ".raw"), 0) < 0)
@@ -414,18 +420,12 @@ int store_rename(Store *s, const char *old_name, const char *new_name) {
         if (r < 0)
                 return r;
 
-        r = image_lock(s, old_name, LOCK_EX|LOCK_NB, &a);
+        r = lock_existing(s, old_name, LOCK_EX|LOCK_NB, &a, &type);
         if (r < 0)
                 return r;
         r = image_lock(s, new_name, LOCK_EX|LOCK_NB, &b);
         if (r < 0)
                 return r;
-
-        r = machine_exists(s, old_name, &type);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return no_such_machine(s, old_name);
         r = machine_exists(s, new_name, NULL);
         if (r != 0)
                 return r < 0 ? r : -EEXIST;
@@ -489,14 +489,9 @@ int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags fl
         if (r < 0)
                 return r;
 
-        r = image_lock(s, src, LOCK_SH|LOCK_NB, &lock);
+        r = lock_existing(s, src, LOCK_SH|LOCK_NB, &lock, &type);
         if (r < 0)
                 return r;
-        r = machine_exists(s, src, &type);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return no_such_machine(s, src);
         if (type != MACHINE_DIRECTORY)
                 return -EOPNOTSUPP;
 
