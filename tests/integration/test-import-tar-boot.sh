@@ -76,6 +76,26 @@ fi
 th_run machinectl poweroff guest
 check "the guest powers off" wait_for 60 sh -c "! machinectl list --no-legend | grep -q '^guest '"
 
+# The other way round: while mkmachine replaces a machine, machinectl keeps off it. The input comes
+# slowly through a FIFO; an interruption then leaves the old machine as it was.
+mkfifo "$TH_ROOT/root/slow"
+nsenter -t "$TH_LEADER" -a mkmachine -q import-tar --force /root/slow guest 2>"$TH_ROOT/tmp/err" &
+import_pid=$!
+exec 7>"$TH_ROOT/root/slow"
+head -c 3000000 "$TH_GUEST_TAR" >&7
+check "machinectl remove is refused while mkmachine replaces the machine" \
+    sh -c "! nsenter -t '$TH_LEADER' -a machinectl remove guest 2>'$TH_ROOT/tmp/err2'"
+sed 's/^/# machinectl: /' "$TH_ROOT/tmp/err2"
+# nsenter runs mkmachine as its child (to enter the PID namespace). SIGTERM, not SIGINT: a
+# background job of a script starts with SIGINT ignored.
+kill -TERM "$(pgrep -P $import_pid)"
+rc=0
+wait $import_pid || rc=$?
+exec 7>&-
+check "interrupted replacement: killed by SIGTERM, the old machine is intact (rc=$rc)" \
+    sh -c "[ $rc = 143 ] && [ -x '$TH_ROOT/var/lib/machines/guest/usr/lib/systemd/systemd' ]"
+check "no temporary left" sh -c "! ls -A '$TH_ROOT/var/lib/machines' | grep -q mkmachine"
+
 th_run mkmachine rename guest guest2
 check "machinectl sees the rename" \
     sh -c "nsenter -t '$TH_LEADER' -a machinectl list-images --no-legend | grep -q '^guest2 '"

@@ -22,7 +22,7 @@ skip() {
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
-for tool in tar bsdtar setfacl setfattr python3 zstd xz bzip2 gzip; do
+for tool in tar bsdtar setfacl setfattr python3 zstd xz bzip2 gzip script /usr/bin/time; do
     command -v "$tool" >/dev/null || skip "$tool missing"
 done
 
@@ -148,6 +148,38 @@ assert j["usage"] > 64 * 1024, j
 EOF
 check "show prints the digest" sh -c "mkm() { \"$MKMACHINE\" --image-root=\"$store\" \"\$@\"; }; mkm show origin | grep -q 'SHA256: $sum'"
 
+printf 'replaced\n' >"$work/new-hostname"
+mkdir -p "$work/small/etc" && cp "$work/new-hostname" "$work/small/etc/hostname"
+tar -cf "$work/small.tar" -C "$work/small" .
+
+# --- Progress and memory ------------------------------------------------------------------------
+mkdir -p "$work/big"
+head -c 150M /dev/zero >"$work/big/zeros"
+tar -cf "$work/big.tar" -C "$work/big" .
+rm -rf "$work/big"
+# A terminal (script(1) provides one): a progress line with bytes, rate and ETA.
+script -qec "'$MKMACHINE' --image-root='$store' import-tar '$work/big.tar' progress" /dev/null \
+    >"$work/typescript" 2>&1 || true
+check "progress on a terminal shows bytes, rate and ETA" grep -aq 'Unpacking \[.*%.*/s ETA' "$work/typescript"
+mkm remove progress
+"$MKMACHINE" --image-root="$store" import-tar "$work/big.tar" noprogress 2>"$work/err"
+check "no progress when stderr is not a terminal" sh -c "! grep -q Unpacking '$work/err'"
+mkm remove noprogress
+script -qec "'$MKMACHINE' --image-root='$store' -q import-tar '$work/big.tar' quiet" /dev/null \
+    >"$work/typescript" 2>&1 || true
+check "--quiet: no progress on a terminal either" sh -c "! grep -aq Unpacking '$work/typescript'"
+mkm remove quiet
+# Memory stays flat: a 150 MB stream costs no more than a tiny one (peak RSS incl. the worker).
+rss() { /usr/bin/time -f %M "$MKMACHINE" --image-root="$store" -q import-tar - "$1" 2>&1 >/dev/null | tail -n 1; }
+small_rss=$(rss small <"$work/small.tar")
+# shellcheck disable=SC2002 # a pipe on purpose
+big_rss=$(cat "$work/big.tar" | rss big)
+check "peak RSS for 150 MB (${big_rss} KiB) within 16 MiB of a tiny archive's (${small_rss} KiB)" \
+    test $((big_rss - small_rss)) -lt 16384
+mkm remove small
+mkm remove big
+rm -f "$work/big.tar"
+
 # --- Store verbs ---------------------------------------------------------------------------------
 mkm rename origin renamed
 check "rename keeps the origin" sh -c "'$MKMACHINE' --image-root='$store' show renamed --json | grep -q '$sum'"
@@ -175,9 +207,6 @@ expect_failure "remove of a missing machine" "No machine 'nope'" mkm remove nope
 expect_failure "show of a missing machine" "No machine 'nope'" mkm show nope
 expect_failure "unknown verb" "Unknown command" mkm frobnicate
 
-printf 'replaced\n' >"$work/new-hostname"
-mkdir -p "$work/small/etc" && cp "$work/new-hostname" "$work/small/etc/hostname"
-tar -cf "$work/small.tar" -C "$work/small" .
 mkm import-tar --force "$work/small.tar" copy
 check "--force replaces the machine" grep -q replaced "$store/copy/etc/hostname"
 
