@@ -830,7 +830,8 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         if (archive_read_open(a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
                 const char *d = decompressor_error(u->decompressor);
                 r = d ? fail(u, -EBADMSG, "%s", d) :
-                        decompressor_bytes_in(u->decompressor) == 0 ? fail(u, -EBADMSG, "The input is empty.") :
+                        decompressor_bytes_in(u->decompressor) == 0 ?
+                        fail(u, -EBADMSG, "The input is empty.") :
                         fail(u, -EBADMSG, "Not a tar archive: %s",
                              archive_error_string(a) ?: "unknown error");
                 goto finish;
