@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "download.h"
+#include "fd-util.h"
+#include "log.h"
+#include "path-util.h"
+#include "random-util.h"
+#include "string-util.h"
+
+#define DEFAULT_MAX_SIZE (UINT64_C(1) << 30)
+#define VERIFY_BUFFER_SIZE (256U * 1024U)
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result = CURLE_FAILED_INIT;
+
+static void curl_init(void) {
+        curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void hex(const uint8_t *md, size_t n, char *ret) {
+        for (size_t i = 0; i < n; i++)
+                sprintf(ret + 2 * i, "%02x", md[i]);
+}
+
+void sha256_hex(const void *data, size_t size, char ret[static 65]) {
+        uint8_t md[32];
+        unsigned len = 0;
+
+        if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1)
+                memset(md, 0, sizeof(md));
+        hex(md, sizeof(md), ret);
+}
+
+int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ uint8_t *buf = NULL;
+        EVP_MD_CTX *ctx;
+        uint8_t md[32];
+        char h[65];
+        struct stat st;
+        int r = 0;
+
+        fd = openat(dir_fd, name, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || (size > 0 && (uint64_t) st.st_size != size))
+                return -EBADMSG;
+        if (!sha256)
+                return 0;
+
+        buf = malloc(VERIFY_BUFFER_SIZE);
+        ctx = EVP_MD_CTX_new();
+        if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+                EVP_MD_CTX_free(ctx);
+                return -ENOMEM;
+        }
+        for (;;) {
+                ssize_t n = read(fd, buf, VERIFY_BUFFER_SIZE);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (n == 0)
+                        break;
+                if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
+                        r = -EIO;
+                        break;
+                }
+        }
+        if (r >= 0 && EVP_DigestFinal_ex(ctx, md, NULL) != 1)
+                r = -EIO;
+        EVP_MD_CTX_free(ctx);
+        if (r < 0)
+                return r;
+
+        hex(md, sizeof(md), h);
+        return strcasecmp(h, sha256) == 0 ? 0 : -EBADMSG;
+}
+
+typedef struct Transfer {
+        const DownloadItem *item;
+        CURL *curl;
+        int fd;
+        char *temp;
+        uint64_t received;
+        uint64_t limit;
+        EVP_MD_CTX *sha256;
+        bool too_big;
+} Transfer;
+
+typedef struct Downloads {
+        CURLM *multi;
+        Transfer *transfers;
+        size_t n;
+        uint64_t done_bytes;            /* of finished transfers */
+        uint64_t total;
+        Progress *progress;
+        char *error;
+} Downloads;
+
+_printf_(3, 4)
+static int fail(Downloads *d, int r, const char *format, ...) {
+        va_list ap;
+
+        if (!d->error) {
+                va_start(ap, format);
+                if (vasprintf(&d->error, format, ap) < 0)
+                        d->error = NULL;
+                va_end(ap);
+        }
+        return r;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
+        Transfer *t = userdata;
+        size_t n = size * nmemb;
+
+        if (t->received + n > t->limit) {
+                t->too_big = true;
+                return 0;       /* aborts the transfer */
+        }
+        if (loop_write(t->fd, data, n) < 0 || EVP_DigestUpdate(t->sha256, data, n) != 1)
+                return 0;
+        t->received += n;
+        return n;
+}
+
+static void transfer_done(Transfer *t, bool keep) {
+        if (t->curl) {
+                curl_easy_cleanup(t->curl);
+                t->curl = NULL;
+        }
+        t->fd = safe_close(t->fd);
+        if (t->temp) {
+                if (!keep)
+                        (void) unlinkat(t->item->dir_fd, t->temp, 0);
+                t->temp = mfree(t->temp);
+        }
+        EVP_MD_CTX_free(t->sha256);
+        t->sha256 = NULL;
+}
+
+static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
+        *t = (Transfer) {
+                .item = item,
+                .fd = -EBADF,
+                .limit = item->size > 0 ? item->size : item->max_size > 0 ? item->max_size : DEFAULT_MAX_SIZE,
+        };
+
+        if (!filename_is_valid(item->name))
+                return fail(d, -EINVAL, "Invalid download destination '%s'.", item->name);
+        if (asprintf(&t->temp, ".#%s.%016" PRIx64, item->name, random_u64()) < 0)
+                return -ENOMEM;
+        t->fd = openat(item->dir_fd, t->temp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0644);
+        if (t->fd < 0)
+                return fail(d, -errno, "Failed to create '%s': %s", t->temp, strerror(errno));
+
+        t->sha256 = EVP_MD_CTX_new();
+        if (!t->sha256 || EVP_DigestInit_ex(t->sha256, EVP_sha256(), NULL) != 1)
+                return -ENOMEM;
+
+        t->curl = curl_easy_init();
+        if (!t->curl)
+                return -ENOMEM;
+        if (curl_easy_setopt(t->curl, CURLOPT_URL, item->url) != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, t) != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_PRIVATE, t) != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_MAXREDIRS, 5L) != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
+            /* A stalled server: less than 1 byte/s for 60 s. */
+            curl_easy_setopt(t->curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "mkmachine") != CURLE_OK ||
+            curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK)
+                return fail(d, -EIO, "Failed to set up the download of %s.", item->url);
+
+        if (curl_multi_add_handle(d->multi, t->curl) != CURLM_OK)
+                return fail(d, -EIO, "Failed to start the download of %s.", item->url);
+        return 0;
+}
+
+/* Checks a finished transfer and moves it into place. */
+static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
+        const DownloadItem *item = t->item;
+        long status = 0;
+        uint8_t md[32];
+        char h[65];
+
+        (void) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (t->too_big)
+                return fail(d, -EBADMSG, "%s is larger than the %" PRIu64 " bytes expected.", item->url, t->limit);
+        if (code != CURLE_OK)
+                return fail(d, -EIO, "Failed to download %s: %s", item->url, curl_easy_strerror(code));
+        if (status != 200)
+                return fail(d, -EIO, "Failed to download %s: HTTP status %li.", item->url, status);
+        if (item->size > 0 && t->received != item->size)
+                return fail(d, -EBADMSG, "%s has %" PRIu64 " bytes, expected %" PRIu64 ".", item->url, t->received,
+                            item->size);
+        if (EVP_DigestFinal_ex(t->sha256, md, NULL) != 1)
+                return -EIO;
+        hex(md, sizeof(md), h);
+        if (item->sha256 && strcasecmp(h, item->sha256) != 0)
+                return fail(d, -EBADMSG, "%s does not match its SHA256 digest (got %s, expected %s).", item->url, h,
+                            item->sha256);
+
+        if (renameat(item->dir_fd, t->temp, item->dir_fd, item->name) < 0)
+                return fail(d, -errno, "Failed to move %s into place: %s", item->name, strerror(errno));
+        t->temp = mfree(t->temp);
+        d->done_bytes += t->received;
+        return 0;
+}
+
+static uint64_t bytes_in_flight(Downloads *d) {
+        uint64_t b = 0;
+
+        for (size_t i = 0; i < d->n; i++)
+                if (d->transfers[i].curl)
+                        b += d->transfers[i].received;
+        return b;
+}
+
+int download_many(const DownloadItem *items, size_t n, unsigned max_parallel, Progress *progress,
+                  uint64_t *ret_bytes, char **reterr_message) {
+        Downloads d = { .progress = progress };
+        size_t next = 0, running = 0;
+        int r = 0;
+
+        assert(items || n == 0);
+
+        if (n == 0) {
+                if (ret_bytes)
+                        *ret_bytes = 0;
+                return 0;
+        }
+
+        (void) pthread_once(&curl_once, curl_init);
+        if (curl_init_result != CURLE_OK)
+                return -EIO;
+
+        max_parallel = MAX(max_parallel, 1U);
+        d.multi = curl_multi_init();
+        d.transfers = calloc(n, sizeof(Transfer));
+        if (!d.multi || !d.transfers) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                d.transfers[i].fd = -EBADF;
+                d.total += items[i].size;
+        }
+        (void) curl_multi_setopt(d.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) max_parallel);
+        (void) curl_multi_setopt(d.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) max_parallel);
+        d.n = n;
+
+        if (progress)
+                progress_begin(progress, "Downloading", d.total);
+
+        for (;;) {
+                int still = 0, queued;
+                CURLMsg *msg;
+
+                while (next < n && running < max_parallel) {
+                        r = transfer_start(&d, d.transfers + next, items + next);
+                        if (r < 0)
+                                goto finish;
+                        next++;
+                        running++;
+                }
+
+                if (curl_multi_perform(d.multi, &still) != CURLM_OK) {
+                        r = fail(&d, -EIO, "Download failed.");
+                        goto finish;
+                }
+
+                while ((msg = curl_multi_info_read(d.multi, &queued))) {
+                        Transfer *t = NULL;
+
+                        if (msg->msg != CURLMSG_DONE)
+                                continue;
+                        (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char**) &t);
+                        (void) curl_multi_remove_handle(d.multi, msg->easy_handle);
+                        r = transfer_finish(&d, t, msg->data.result);
+                        transfer_done(t, r >= 0);
+                        running--;
+                        if (r < 0)
+                                goto finish;
+                }
+
+                if (progress)
+                        progress_update(progress, d.done_bytes + bytes_in_flight(&d));
+
+                if (running == 0 && next >= n)
+                        break;
+
+                if (curl_multi_poll(d.multi, NULL, 0, 1000, NULL) != CURLM_OK) {
+                        r = fail(&d, -EIO, "Download failed.");
+                        goto finish;
+                }
+        }
+        r = 0;
+
+finish:
+        if (progress)
+                progress_end(progress);
+        for (size_t i = 0; d.transfers && i < n; i++) {
+                if (d.transfers[i].curl)
+                        (void) curl_multi_remove_handle(d.multi, d.transfers[i].curl);
+                transfer_done(d.transfers + i, false);
+        }
+        free(d.transfers);
+        if (d.multi)
+                curl_multi_cleanup(d.multi);
+
+        if (r < 0) {
+                if (reterr_message)
+                        *reterr_message = TAKE_PTR(d.error);
+                free(d.error);
+                return r;
+        }
+        free(d.error);
+        if (ret_bytes)
+                *ret_bytes = d.done_bytes;
+        return 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "progress.h"
+
+/* Parallel HTTP(S) downloads with libcurl's multi interface, verified while they stream: each file is
+ * written under a temporary name next to its destination, hashed with SHA-256 on the way, checked
+ * against the expected size and digest, and only then renamed into place. A failed, truncated or
+ * tampered download never appears under its final name. */
+
+typedef struct DownloadItem {
+        const char *url;
+        int dir_fd;                     /* destination directory */
+        const char *name;               /* destination file name in it */
+        uint64_t size;                  /* expected size, 0: unknown */
+        const char *sha256;             /* expected digest (hex), NULL: not checked */
+        uint64_t max_size;              /* refuse more than this when size is unknown, 0: 1 GiB */
+} DownloadItem;
+
+/* Downloads all items, at most max_parallel at a time (several connections to the same host, reused
+ * with keep-alive). Stops at the first failure: returns a negative errno (-EIO for HTTP and transfer
+ * errors, -EBADMSG for a size or digest mismatch) and, if reterr_message is non-NULL, a sentence
+ * naming the URL and what went wrong. progress (may be NULL) counts the bytes of all items; *ret_bytes
+ * (may be NULL) gets the number of bytes transferred. Never logs above debug level. */
+int download_many(const DownloadItem *items, size_t n, unsigned max_parallel, Progress *progress,
+                  uint64_t *ret_bytes, char **reterr_message);
+
+/* Checks a file against its expected size and digest. 0 if it matches, -EBADMSG if not. */
+int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256);
+
+/* SHA-256 of a buffer as lower-case hex. */
+void sha256_hex(const void *data, size_t size, char ret[static 65]);
