@@ -32,7 +32,7 @@ for v in "${verbs[@]}"; do
 done
 for o in "${options[@]}"; do
     grep -qF -- "*$o" "$man"; result $? "man page documents option '$o'"
-    grep -qE -- "options=\".*$o" "$bash_comp"; result $? "bash completion offers option '$o'"
+    grep -qE -- "options\+?=\".*$o" "$bash_comp"; result $? "bash completion offers option '$o'"
     grep -qF -- "$o" "$zsh_comp"; result $? "zsh completion offers option '$o'"
 done
 exit $fail

@@ -50,3 +50,30 @@ int strv_extend(char ***l, const char *s) {
                 free(d);
         return r;
 }
+
+char* strv_join(char * const *l, const char *separator) {
+        size_t n = 1, k = strlen(separator);
+        char *s, *p;
+
+        STRV_FOREACH(i, l)
+                n += strlen(*i) + k;
+        p = s = malloc(n);
+        if (!s)
+                return NULL;
+        *p = 0;
+        STRV_FOREACH(i, l) {
+                if (i != l)
+                        p = stpcpy(p, separator);
+                p = stpcpy(p, *i);
+        }
+        return s;
+}
+
+int strv_extend_strv(char ***l, char * const *other) {
+        STRV_FOREACH(i, other) {
+                int r = strv_extend(l, *i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

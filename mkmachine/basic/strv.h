@@ -18,4 +18,13 @@ int strv_extend(char ***l, const char *s);
 /* Appends s itself, taking ownership on success only. */
 int strv_push(char ***l, char *s);
 
+/* Appends copies of all strings of other. */
+int strv_extend_strv(char ***l, char * const *other);
+
+/* A NULL-terminated array on the stack, for argv-style calls. */
+#define STRV_MAKE(...) ((char**) ((const char*[]) { __VA_ARGS__, NULL }))
+
+/* The strings joined with separator between them; "" for an empty list. */
+char* strv_join(char * const *l, const char *separator);
+
 #define STRV_FOREACH(s, l) for (char * const *s = (l); s && *s; s++)

@@ -157,7 +157,8 @@ static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
         *t = (Transfer) {
                 .item = item,
                 .fd = -EBADF,
-                .limit = item->size > 0 ? item->size : item->max_size > 0 ? item->max_size : DEFAULT_MAX_SIZE,
+                .limit = item->size > 0 ? item->size :
+                         item->max_size > 0 ? item->max_size : DEFAULT_MAX_SIZE,
         };
 
         if (!filename_is_valid(item->name))
@@ -205,19 +206,22 @@ static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
 
         (void) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
         if (t->too_big)
-                return fail(d, -EBADMSG, "%s is larger than the %" PRIu64 " bytes expected.", item->url, t->limit);
+                return fail(d, -EBADMSG, "%s is larger than the %" PRIu64 " bytes expected.", item->url,
+                            t->limit);
         if (code != CURLE_OK)
                 return fail(d, -EIO, "Failed to download %s: %s", item->url, curl_easy_strerror(code));
         if (status != 200)
                 return fail(d, -EIO, "Failed to download %s: HTTP status %li.", item->url, status);
         if (item->size > 0 && t->received != item->size)
-                return fail(d, -EBADMSG, "%s has %" PRIu64 " bytes, expected %" PRIu64 ".", item->url, t->received,
+                return fail(d, -EBADMSG, "%s has %" PRIu64 " bytes, expected %" PRIu64 ".", item->url,
+                            t->received,
                             item->size);
         if (EVP_DigestFinal_ex(t->sha256, md, NULL) != 1)
                 return -EIO;
         hex(md, sizeof(md), h);
         if (item->sha256 && strcasecmp(h, item->sha256) != 0)
-                return fail(d, -EBADMSG, "%s does not match its SHA256 digest (got %s, expected %s).", item->url, h,
+                return fail(d, -EBADMSG, "%s does not match its SHA256 digest (got %s, expected %s).",
+                            item->url, h,
                             item->sha256);
 
         if (renameat(item->dir_fd, t->temp, item->dir_fd, item->name) < 0)

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fd-util.h"
 #include "ini.h"
 #include "log.h"
 #include "path-util.h"
 #include "recipe.h"
+#include "string-util.h"
+#include "strv.h"
 #include "string-table.h"
 #include "string-util.h"
 #include "strv.h"
@@ -478,6 +482,106 @@ int recipe_verify(const Recipe *recipe, const char **reterr_what) {
                 if (reterr_what)
                         *reterr_what = what;
                 return -EINVAL;
+        }
+        return 0;
+}
+
+static int recipe_load_depth(const char *name_or_path, char * const *dirs, unsigned depth, Recipe **ret,
+                             char **reterr_message) {
+        _cleanup_(recipe_freep) Recipe *recipe = NULL, *base = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        const char *what = NULL;
+        unsigned line = 0;
+        int r;
+
+        if (depth > RECIPE_BASE_DEPTH_MAX) {
+                if (asprintf(reterr_message, "Recipe '%s': Base= nested deeper than %u (a cycle?).",
+                             name_or_path, RECIPE_BASE_DEPTH_MAX) < 0)
+                        *reterr_message = NULL;
+                return -ELOOP;
+        }
+
+        if (strchr(name_or_path, '/') || endswith(name_or_path, ".conf")) {
+                /* A file given as such: its name is the file name without ".conf". */
+                const char *b = strrchr(name_or_path, '/');
+                b = b ? b + 1 : name_or_path;
+                path = strdup(name_or_path);
+                name = strndup(b, endswith(b, ".conf") ? strlen(b) - 5 : strlen(b));
+                if (!path || !name)
+                        return -ENOMEM;
+                f = fopen(path, "re");
+        } else {
+                if (!recipe_name_is_valid(name_or_path)) {
+                        if (asprintf(reterr_message, "Invalid recipe name '%s'.", name_or_path) < 0)
+                                *reterr_message = NULL;
+                        return -EINVAL;
+                }
+                name = strdup(name_or_path);
+                if (!name)
+                        return -ENOMEM;
+                STRV_FOREACH(d, dirs) {
+                        free(path);
+                        if (asprintf(&path, "%s/%s.conf", *d, name_or_path) < 0)
+                                return -ENOMEM;
+                        f = fopen(path, "re");
+                        if (f || errno != ENOENT)
+                                break;
+                }
+        }
+        if (!f) {
+                r = -errno;
+                if (r == -ENOENT && !strchr(name_or_path, '/')) {
+                        _cleanup_free_ char *list = strv_join(dirs, ", ");
+                        if (asprintf(reterr_message, "No recipe '%s' (looked in %s).", name_or_path,
+                                     strna(list)) < 0)
+                                *reterr_message = NULL;
+                } else if (asprintf(reterr_message, "Failed to open recipe '%s': %s", path,
+                                    strerror(-r)) < 0)
+                        *reterr_message = NULL;
+                return r;
+        }
+
+        r = recipe_parse(f, path, name, &recipe, &line, &what);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                if (asprintf(reterr_message, "%s:%u: %s", path, line, what) < 0)
+                        *reterr_message = NULL;
+                return r;
+        }
+
+        if (recipe->base) {
+                r = recipe_load_depth(recipe->base, dirs, depth + 1, &base, reterr_message);
+                if (r < 0)
+                        return r;
+                r = recipe_merge_base(recipe, base);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(recipe);
+        return 0;
+}
+
+int recipe_load(const char *name_or_path, char * const *dirs, Recipe **ret, char **reterr_message) {
+        const char *what = NULL;
+        int r;
+
+        assert(name_or_path);
+        assert(ret);
+
+        *reterr_message = NULL;
+        r = recipe_load_depth(name_or_path, dirs, 0, ret, reterr_message);
+        if (r < 0)
+                return r;
+
+        r = recipe_verify(*ret, &what);
+        if (r < 0) {
+                if (asprintf(reterr_message, "%s: %s", (*ret)->path, what) < 0)
+                        *reterr_message = NULL;
+                *ret = recipe_free(*ret);
+                return r;
         }
         return 0;
 }

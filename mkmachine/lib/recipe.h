@@ -84,5 +84,11 @@ int recipe_merge_base(Recipe *recipe, const Recipe *base);
  * description of the missing setting otherwise. */
 int recipe_verify(const Recipe *recipe, const char **reterr_what);
 
+/* Loads a recipe by name from the first of dirs that has NAME.conf, or from a file if name_or_path
+ * contains a '/' or ends in ".conf"; follows Base= (merging, with a depth limit against cycles) and
+ * verifies the result. On failure returns a negative errno and a sentence in *reterr_message, with
+ * "file:line: what" for errors in a file. Never logs above debug level. */
+int recipe_load(const char *name_or_path, char * const *dirs, Recipe **ret, char **reterr_message);
+
 /* True if s is a valid recipe name (same rules as machine names). */
 bool recipe_name_is_valid(const char *s);

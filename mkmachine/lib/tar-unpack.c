@@ -70,13 +70,17 @@ static int fail(Unpacker *u, int r, const char *format, ...) {
         return r;
 }
 
-static int openat_tree(int dir_fd, const char *path, int flags) {
+/* Opens path (relative to the top of the tree) beneath the tree: never leaving it, never crossing a
+ * mount; and never through a symlink, unless TAR_UNPACK_SYMLINKS_IN_TREE, when symlinks are followed
+ * as if the tree were the root directory. */
+static int openat_tree(Unpacker *u, const char *path, int flags) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
-                .resolve = RESOLVE_TREE,
+                .resolve = (u->flags & TAR_UNPACK_SYMLINKS_IN_TREE) ?
+                           RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV : RESOLVE_TREE,
         };
 
-        return RET_NERRNO((int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how)));
+        return RET_NERRNO((int) syscall(SYS_openat2, u->tree_fd, path, &how, sizeof(how)));
 }
 
 static void parent_cache_clear(Unpacker *u) {
@@ -200,28 +204,37 @@ static int open_parent(Unpacker *u, const char *path, bool create) {
         if (u->parent_path && streq(u->parent_path, path))
                 return u->parent_fd;
 
-        fd = openat_tree(u->tree_fd, path, O_PATH|O_DIRECTORY);
+        fd = openat_tree(u, path, O_PATH|O_DIRECTORY);
         if (fd == -ENOENT && create) {
-                /* Walk down, creating what is missing, one component at a time. */
-                _cleanup_free_ char *copy = strdup(path);
+                /* Walk down, creating what is missing: each prefix is looked up from the top again, with
+                 * the same rules, and a missing last component is made in the directory above it. */
+                _cleanup_free_ char *prefix = strdup(path);
                 _cleanup_close_ int cur = -EBADF;
-                char *state = NULL;
 
-                if (!copy)
+                if (!prefix)
                         return -ENOMEM;
-                for (char *c = strtok_r(copy, "/", &state); c; c = strtok_r(NULL, "/", &state)) {
+                for (char *end = prefix;; end++) {
                         int next;
 
-                        next = openat_tree(cur >= 0 ? cur : u->tree_fd, c, O_PATH|O_DIRECTORY);
+                        if (*end != '/' && *end != 0)
+                                continue;
+                        char saved = *end;
+                        *end = 0;
+                        next = openat_tree(u, prefix, O_PATH|O_DIRECTORY);
                         if (next == -ENOENT) {
-                                if (mkdirat(cur >= 0 ? cur : u->tree_fd, c, 0755) < 0 && errno != EEXIST)
+                                const char *leaf = strrchr(prefix, '/');
+                                leaf = leaf ? leaf + 1 : prefix;
+                                if (mkdirat(cur >= 0 ? cur : u->tree_fd, leaf, 0755) < 0 && errno != EEXIST)
                                         return refusal(u, -errno, path);
-                                next = openat_tree(cur >= 0 ? cur : u->tree_fd, c, O_PATH|O_DIRECTORY);
+                                next = openat_tree(u, prefix, O_PATH|O_DIRECTORY);
                         }
+                        *end = saved;
                         if (next < 0)
                                 return refusal(u, next, path);
                         safe_close(cur);
                         cur = next;
+                        if (saved == 0)
+                                break;
                 }
                 fd = TAKE_FD(cur);
         }
@@ -524,7 +537,7 @@ static int dir_times_apply(Unpacker *u) {
                 if (isempty(d->path))
                         fd = fcntl(u->tree_fd, F_DUPFD_CLOEXEC, 3);
                 else
-                        fd = openat_tree(u->tree_fd, d->path, O_RDONLY|O_DIRECTORY);
+                        fd = openat_tree(u, d->path, O_RDONLY|O_DIRECTORY);
                 if (fd < 0)
                         /* Replaced by a later entry (or removed): that one's times count. */
                         continue;
@@ -556,7 +569,7 @@ static int unpack_directory(Unpacker *u, struct archive_entry *e, char *path) {
                         return fail(u, -errno, "'%s': failed to create directory: %m", u->entry);
         }
 
-        fd = openat_tree(dir_fd, leaf, O_RDONLY|O_DIRECTORY|O_NOFOLLOW);
+        fd = openat_tree(u, path, O_RDONLY|O_DIRECTORY);
         if (fd == -ENOTDIR || fd == -ELOOP) {
                 /* Something else is in the way: the later entry wins. */
                 r = remove_existing(u, dir_fd, leaf);
@@ -567,7 +580,7 @@ static int unpack_directory(Unpacker *u, struct archive_entry *e, char *path) {
                         return dir_fd;
                 if (mkdirat(dir_fd, leaf, 0700) < 0)
                         return fail(u, -errno, "'%s': failed to create directory: %m", u->entry);
-                fd = openat_tree(dir_fd, leaf, O_RDONLY|O_DIRECTORY|O_NOFOLLOW);
+                fd = openat_tree(u, path, O_RDONLY|O_DIRECTORY);
         }
         if (fd < 0)
                 return refusal(u, fd, path);
@@ -681,7 +694,7 @@ static int unpack_hardlink(Unpacker *u, struct archive_entry *e, char *path, con
         _cleanup_close_ int tfd = -EBADF;
         if (slash) {
                 *slash = 0;
-                tfd = openat_tree(u->tree_fd, t, O_PATH|O_DIRECTORY);
+                tfd = openat_tree(u, t, O_PATH|O_DIRECTORY);
                 if (tfd < 0)
                         return tfd == -ENOENT ?
                                 fail(u, -ENOENT, "'%s': hardlink target '%s' does not exist.", u->entry,

@@ -10,6 +10,10 @@ typedef enum TarUnpackFlags {
         /* Drop the single top-level directory all entries share ("rootfs/…"); error if there is not
          * exactly one. */
         TAR_UNPACK_STRIP_TOP = 1 << 0,
+        /* Follow symlinks already in the tree, as if it were the root directory (never out of it): for
+         * package contents unpacked onto a tree with a merged /usr, where "bin/sh" goes to "usr/bin".
+         * Without it every path through a symlink is refused. */
+        TAR_UNPACK_SYMLINKS_IN_TREE = 1 << 1,
 } TarUnpackFlags;
 
 typedef struct TarUnpackStats {

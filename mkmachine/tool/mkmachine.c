@@ -17,7 +17,10 @@
 #include "log.h"
 #include "macro.h"
 #include "progress.h"
+#include "bootstrap.h"
+#include "recipe.h"
 #include "store.h"
+#include "strv.h"
 #include "string-util.h"
 #include "tar-unpack.h"
 
@@ -26,6 +29,14 @@ static bool arg_json = false;
 static bool arg_quiet = false;
 static bool arg_force = false;
 static bool arg_strip_top = false;
+static const char *arg_name = NULL;
+static const char *arg_mirror = NULL;
+static const char *arg_keyring = NULL;
+static const char *arg_recipe = NULL;
+static const char *arg_cache_dir = MKMACHINE_CACHE_DIR;
+static char **arg_include = NULL;
+static char **arg_exclude = NULL;
+static bool arg_no_verify = false;
 
 typedef struct Verb {
         const char *name;
@@ -38,6 +49,7 @@ static int help(void) {
         printf("mkmachine [OPTIONS…] COMMAND …\n\n"
                "Build and manage systemd-nspawn machines.\n\n"
                "Commands:\n"
+               "  bootstrap RECIPE            Build a machine from a recipe (also: mkmachine RECIPE)\n"
                "  import-tar FILE|- NAME      Create machine NAME from a tar archive\n"
                "  list                        List the machines in the store\n"
                "  show NAME                   Show a machine and its origin\n"
@@ -52,8 +64,16 @@ static int help(void) {
                "     --json                   Print data as JSON\n"
                "  -q --quiet                  No progress output\n"
                "     --force                  Replace an existing machine\n"
-               "     --strip-top              Unpack the archive's single top-level directory\n",
-               MKMACHINE_IMAGE_ROOT);
+               "     --strip-top              Unpack the archive's single top-level directory\n"
+               "     --name=NAME              Name of the machine to bootstrap (default: the recipe's)\n"
+               "     --recipe=FILE            Bootstrap from this recipe file\n"
+               "     --mirror=URL             Archive to bootstrap from\n"
+               "     --keyring=FILE           Keys the archive's Release must be signed with\n"
+               "     --include=PKG,…          Install these packages too\n"
+               "     --exclude=PKG,…          Never install these packages\n"
+               "     --no-verify              Accept an unsigned archive (dangerous)\n"
+               "     --cache-dir=DIR          Package cache (default: %s)\n",
+               MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         return 0;
 }
 
@@ -387,6 +407,142 @@ static int verb_import_tar(int argc, char *argv[]) {
         return 0;
 }
 
+/* Where recipes are found: the administrator's first, then the installed ones, then (for a build
+ * directory) the source tree's. */
+static char* const recipe_dir_list[] = {
+        (char*) "/etc/mkmachine/recipes",
+        (char*) MKMACHINE_RECIPE_DIR,
+        (char*) MKMACHINE_SOURCE_RECIPE_DIR,
+        NULL,
+};
+
+static char** recipe_dirs(void) {
+        return (char**) recipe_dir_list;
+}
+
+static bool recipe_exists(const char *name) {
+        if (!recipe_name_is_valid(name))
+                return false;
+        STRV_FOREACH(d, recipe_dirs())
+                if (access(strjoina(*d, "/", name, ".conf"), F_OK) >= 0)
+                        return true;
+        return false;
+}
+
+static void bootstrap_step(const char *what, void *userdata) {
+        if (!arg_quiet)
+                log_info("%s…", what);
+}
+
+typedef struct Bootstrap {
+        BootstrapPlan *plan;
+        const char *name;
+} Bootstrap;
+
+static int bootstrap_fill(int tree_fd, void *userdata) {
+        Bootstrap *b = userdata;
+        const BootstrapPlan *plan = b->plan;
+        _cleanup_free_ char *msg = NULL;
+        json_object *o;
+        char when[64];
+        usec_t now;
+        int r;
+
+        r = bootstrap_install(plan, tree_fd, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to bootstrap '%s': %s", b->name, msg ?: strerror(-r));
+
+        now = now_usec(CLOCK_REALTIME);
+        o = json_object_new_object();
+        if (!o)
+                return log_oom();
+        json_object_object_add(o, "type", json_object_new_string("bootstrap"));
+        json_object_object_add(o, "source", json_object_new_string(plan->recipe->path));
+        json_object_object_add(o, "recipe", json_object_new_string(plan->recipe->name));
+        json_object_object_add(o, "mirror", json_object_new_string(plan->mirror));
+        json_object_object_add(o, "suite", json_object_new_string(plan->recipe->suite));
+        json_object_object_add(o, "verified", json_object_new_boolean(!arg_no_verify));
+        json_object_object_add(o, "packages", json_object_new_uint64(plan->n_packages));
+        json_object_object_add(o, "created_usec", json_object_new_uint64(now));
+        json_object_object_add(o, "created", json_object_new_string(format_time(when, sizeof(when), now)));
+        json_object_object_add(o, "tool", json_object_new_string("mkmachine " PACKAGE_VERSION));
+
+        const char *j = json_object_to_json_string_ext(
+                        o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (fsetxattr(tree_fd, ORIGIN_XATTR, j, strlen(j), 0) < 0)
+                log_warning_errno(errno, "Failed to record the origin of '%s', ignoring: %m", b->name);
+        json_object_put(o);
+        return 0;
+}
+
+static int run_bootstrap(const char *recipe_name) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(recipe_freep) Recipe *recipe = NULL;
+        _cleanup_(bootstrap_plan_freep) BootstrapPlan *plan = NULL;
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_free_ char *msg = NULL;
+        Progress progress = {};
+        const char *name;
+        int r;
+
+        r = recipe_load(arg_recipe ?: recipe_name, recipe_dirs(), &recipe, &msg);
+        if (r < 0)
+                return log_error_errno(r, "%s", msg ?: "Failed to load the recipe.");
+
+        name = arg_name ?: recipe->name;
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        if (arg_no_verify)
+                log_warning("--no-verify: the archive's signature is NOT checked; anyone on the path to %s "
+                            "can "
+                            "put anything into machine '%s'.", arg_mirror ?: strna(recipe->mirror), name);
+
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        /* Before any download: an existing machine is refused now, not after minutes of work. */
+        if (!arg_force && store_get(&s, name, false, &info) >= 0)
+                return log_store_error(-EEXIST, "bootstrap", name, &s);
+
+        r = bootstrap_prepare(recipe, &(BootstrapOptions) {
+                                      .mirror = arg_mirror,
+                                      .keyring = arg_keyring,
+                                      .include = arg_include,
+                                      .exclude = arg_exclude,
+                                      .no_verify = arg_no_verify,
+                                      .cache_dir = arg_cache_dir,
+                                      .hostname = name,
+                                      .progress = &progress,
+                                      .step = bootstrap_step,
+                              }, &plan, &msg);
+        if (r < 0) {
+                progress_clear_line();
+                return log_error_errno(r, "Failed to bootstrap '%s': %s", name, msg ?: strerror(-r));
+        }
+        if (!arg_quiet)
+                log_info("%zu packages, %zu of them essential; %" PRIu64 " bytes downloaded.",
+                         plan->n_packages,
+                         plan->n_essential, plan->bytes_downloaded);
+
+        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, bootstrap_fill,
+                          &(Bootstrap) { .plan = plan, .name = name }, NULL);
+        if (r == -ECANCELED)
+                return r;       /* bootstrap_fill() said why */
+        if (r < 0)
+                return log_store_error(r, "bootstrap", name, &s);
+
+        if (arg_json)
+                return show_machine(&s, name);
+        if (!arg_quiet)
+                log_info("Machine '%s' is ready: machinectl start %s", name, name);
+        return 0;
+}
+
+static int verb_bootstrap(int argc, char *argv[]) {
+        return run_bootstrap(argv[1]);
+}
+
 static int verb_remove(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         int r;
@@ -436,6 +592,7 @@ static int verb_clone(int argc, char *argv[]) {
 }
 
 static const Verb verbs[] = {
+        { "bootstrap",  1, 1, verb_bootstrap  },
         { "import-tar", 2, 2, verb_import_tar },
         { "list",       0, 0, verb_list       },
         { "show",       1, 1, verb_show       },
@@ -451,6 +608,14 @@ enum {
         ARG_JSON,
         ARG_FORCE,
         ARG_STRIP_TOP,
+        ARG_NAME,
+        ARG_RECIPE,
+        ARG_MIRROR,
+        ARG_KEYRING,
+        ARG_INCLUDE,
+        ARG_EXCLUDE,
+        ARG_NO_VERIFY,
+        ARG_CACHE_DIR,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -462,6 +627,14 @@ static int parse_argv(int argc, char *argv[]) {
                 { "quiet",      no_argument,       NULL, 'q'            },
                 { "force",      no_argument,       NULL, ARG_FORCE      },
                 { "strip-top",  no_argument,       NULL, ARG_STRIP_TOP  },
+                { "name",       required_argument, NULL, ARG_NAME       },
+                { "recipe",     required_argument, NULL, ARG_RECIPE     },
+                { "mirror",     required_argument, NULL, ARG_MIRROR     },
+                { "keyring",    required_argument, NULL, ARG_KEYRING    },
+                { "include",    required_argument, NULL, ARG_INCLUDE    },
+                { "exclude",    required_argument, NULL, ARG_EXCLUDE    },
+                { "no-verify",  no_argument,       NULL, ARG_NO_VERIFY  },
+                { "cache-dir",  required_argument, NULL, ARG_CACHE_DIR  },
                 {}
         };
         int c;
@@ -489,6 +662,39 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_STRIP_TOP:
                         arg_strip_top = true;
                         break;
+                case ARG_NAME:
+                        arg_name = optarg;
+                        break;
+                case ARG_RECIPE:
+                        arg_recipe = optarg;
+                        break;
+                case ARG_MIRROR:
+                        arg_mirror = optarg;
+                        break;
+                case ARG_KEYRING:
+                        arg_keyring = optarg;
+                        break;
+                case ARG_INCLUDE:
+                case ARG_EXCLUDE:
+                        /* "a,b c": commas and spaces separate, as in the recipe's Include=. */
+                        for (const char *p = optarg; *p;) {
+                                size_t n = strcspn(p, ", ");
+                                if (n > 0) {
+                                        _cleanup_free_ char *w = strndup(p, n);
+                                        if (!w || strv_extend(c == ARG_INCLUDE ? &arg_include : &arg_exclude,
+                                                              w) < 0)
+                                                return log_oom();
+                                }
+                                p += n;
+                                p += strspn(p, ", ");
+                        }
+                        break;
+                case ARG_NO_VERIFY:
+                        arg_no_verify = true;
+                        break;
+                case ARG_CACHE_DIR:
+                        arg_cache_dir = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -514,6 +720,10 @@ static int dispatch_verb(int argc, char *argv[]) {
                                                name);
                 return v->run(argc, argv);
         }
+
+        /* "mkmachine jammy": a recipe's name as the command. */
+        if (recipe_exists(name) || (arg_recipe && argc == 1))
+                return run_bootstrap(name);
 
         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown command '%s'. See 'mkmachine --help'.",
                                name);

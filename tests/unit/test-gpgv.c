@@ -29,9 +29,11 @@ static void setup(void) {
         if (system("command -v gpg >/dev/null && command -v gpgv >/dev/null") != 0)
                 test_skip("gpg or gpgv missing");
         sh("mkdir -m 700 gnupg other;"
-           "gpg -q --batch --passphrase '' --quick-gen-key 'test <t@invalid>' ed25519 sign never 2>/dev/null;"
+           "gpg -q --batch --passphrase '' --quick-gen-key 'test <t@invalid>' ed25519 sign never "
+           "  2>/dev/null;"
            "gpg -q --export > keyring.gpg;"
-           "GNUPGHOME=other gpg -q --batch --passphrase '' --quick-gen-key 'other <o@invalid>' ed25519 sign never "
+           "GNUPGHOME=other gpg -q --batch --passphrase '' "
+           "  --quick-gen-key 'other <o@invalid>' ed25519 sign never "
            "  2>/dev/null;"
            "printf 'Suite: test\\nCodename: test\\n' > Release;"
            "gpg -q --batch --clearsign -o InRelease Release;"

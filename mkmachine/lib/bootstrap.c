@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+#include "deb-install.h"
+#include "download.h"
+#include "fd-util.h"
+#include "fs-util.h"
+#include "log.h"
+#include "resolve.h"
+#include "string-util.h"
+#include "strv.h"
+
+#define DOWNLOAD_PARALLEL 8U
+#define DEBS_IN_TREE "var/cache/mkmachine-debs"
+
+_printf_(3, 4)
+static int fail(char **reterr_message, int r, const char *format, ...) {
+        va_list ap;
+
+        if (reterr_message && !*reterr_message) {
+                va_start(ap, format);
+                if (vasprintf(reterr_message, format, ap) < 0)
+                        *reterr_message = NULL;
+                va_end(ap);
+        }
+        return r;
+}
+
+static void step(const BootstrapOptions *o, const char *what) {
+        log_debug("%s", what);
+        if (o->step)
+                o->step(what, o->userdata);
+}
+
+BootstrapPlan* bootstrap_plan_free(BootstrapPlan *p) {
+        if (!p)
+                return NULL;
+        free(p->packages);
+        free(p->essential);
+        free(p->debs_dir);
+        free(p->mirror);
+        apt_repo_free(p->repo);
+        return mfree(p);
+}
+
+static char* deb_file_name(const DebPackage *p) {
+        char *s;
+
+        if (asprintf(&s, "%s.deb", p->sha256) < 0)
+                return NULL;
+        return s;
+}
+
+static int download_packages(BootstrapPlan *plan, int debs_fd, char **reterr_message) {
+        _cleanup_free_ DownloadItem *items = NULL;
+        char **urls = NULL, **names = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        items = calloc(MAX(plan->n_packages, (size_t) 1), sizeof(DownloadItem));
+        urls = calloc(plan->n_packages + 1, sizeof(char*));
+        names = calloc(plan->n_packages + 1, sizeof(char*));
+        if (!items || !urls || !names) {
+                r = -ENOMEM;
+                goto finish;
+        }
+
+        for (size_t i = 0; i < plan->n_packages; i++) {
+                const DebPackage *p = plan->packages[i];
+                char *name = deb_file_name(p);
+
+                if (!name) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                names[i] = name;
+                /* Cached by digest, checked again before use: a warm cache downloads nothing. */
+                if (file_verify_at(debs_fd, name, p->size, p->sha256) >= 0)
+                        continue;
+                if (asprintf(&urls[i], "%s/%s", plan->mirror, p->filename) < 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                items[n++] = (DownloadItem) {
+                        .url = urls[i],
+                        .dir_fd = debs_fd,
+                        .name = name,
+                        .size = p->size,
+                        .sha256 = p->sha256,
+                };
+        }
+
+        if (n > 0) {
+                step(plan->options, "Downloading packages");
+                r = download_many(items, n, DOWNLOAD_PARALLEL, plan->options->progress,
+                                  &plan->bytes_downloaded,
+                                  reterr_message);
+        }
+
+finish:
+        for (size_t i = 0; i < plan->n_packages && urls && names; i++) {
+                free(urls[i]);
+                free(names[i]);
+        }
+        free(urls);
+        free(names);
+        return r;
+}
+
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+                if (s)
+                        *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!s)
+                        return 0;
+                *s = '/';
+        }
+}
+
+int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan **ret,
+                      char **reterr_message) {
+        _cleanup_(bootstrap_plan_freep) BootstrapPlan *plan = NULL;
+        _cleanup_close_ int cache_fd = -EBADF, debs_fd = -EBADF;
+        _cleanup_strv_free_ char **include = NULL, **exclude = NULL, **essential_names = NULL;
+        const char *keyring;
+        AptRepoOptions ao = {};
+        int r;
+
+        assert(recipe);
+        assert(o);
+        assert(ret);
+
+        plan = calloc(1, sizeof(BootstrapPlan));
+        if (!plan)
+                return -ENOMEM;
+        plan->recipe = recipe;
+        plan->options = o;
+
+        /* The mirror: given, in the recipe, or — for Debian only — what the host's apt uses. */
+        if (o->mirror || recipe->mirror)
+                plan->mirror = strdup(o->mirror ?: recipe->mirror);
+        else if (recipe->distribution == DISTRIBUTION_DEBIAN) {
+                r = host_apt_mirror("/", &plan->mirror);
+                if (r == -ENOENT)
+                        return fail(reterr_message, r,
+                                    "Recipe '%s' names no mirror and the host's apt sources "
+                                    "have none: pass --mirror=URL.", recipe->name);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to read the host's apt sources: %s",
+                                    strerror(-r));
+        } else
+                return fail(reterr_message, -ENOENT,
+                            "Recipe '%s' (%s) names no mirror: pass --mirror=URL of an "
+                            "%s archive.", recipe->name, distribution_to_string(recipe->distribution),
+                            distribution_to_string(recipe->distribution));
+        if (!plan->mirror)
+                return -ENOMEM;
+        if (!startswith(plan->mirror, "http://") && !startswith(plan->mirror, "https://"))
+                return fail(reterr_message, -EINVAL, "Mirror '%s' is not an http:// or https:// URL.",
+                            plan->mirror);
+
+        keyring = o->keyring ?: recipe->keyring;
+        if (!o->no_verify) {
+                if (!keyring)
+                        return fail(reterr_message, -ENOKEY,
+                                    "Recipe '%s' names no keyring: pass --keyring=FILE.",
+                                    recipe->name);
+                if (access(keyring, R_OK) < 0)
+                        return fail(reterr_message, -ENOKEY,
+                                    "The keyring %s of recipe '%s' is missing: install %s, "
+                                    "or pass --keyring=FILE.", keyring, recipe->name,
+                                    recipe->distribution == DISTRIBUTION_UBUNTU ?
+                                    "ubuntu-keyring (from Ubuntu)" :
+                                    "debian-archive-keyring");
+        }
+
+        r = mkdir_p(o->cache_dir, 0755);
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to create the cache %s: %s", o->cache_dir,
+                            strerror(-r));
+        cache_fd = open(o->cache_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (cache_fd < 0)
+                return fail(reterr_message, -errno, "Failed to open the cache %s: %m", o->cache_dir);
+
+        step(o, "Fetching and verifying the package indexes");
+        ao = (AptRepoOptions) {
+                .keyring = keyring,
+                .no_verify = o->no_verify,
+                .cache_fd = cache_fd,
+        };
+        r = apt_repo_load(plan->mirror, recipe->suite, recipe->components,
+                          recipe->architecture ?: "amd64", &ao, &plan->repo, reterr_message);
+        if (r < 0)
+                return r;
+
+        step(o, "Resolving packages");
+        r = strv_extend_strv(&include, recipe->include);
+        if (r >= 0)
+                r = strv_extend_strv(&include, o->include);
+        if (r >= 0)
+                r = strv_extend_strv(&exclude, recipe->exclude);
+        if (r >= 0)
+                r = strv_extend_strv(&exclude, o->exclude);
+        if (r < 0)
+                return r;
+        r = deb_resolve(plan->repo, &(ResolveOptions) {
+                                .priority = recipe->variant == VARIANT_STANDARD ? DEB_PRIORITY_STANDARD :
+                                                                                  DEB_PRIORITY_REQUIRED,
+                                .include = include,
+                                .exclude = exclude,
+                        }, &plan->packages, &plan->n_packages, reterr_message);
+        if (r < 0)
+                return r;
+
+        /* What must be unpacked by hand before dpkg can run: the Essential packages and what they need. */
+        r = deb_resolve(plan->repo, &(ResolveOptions) {
+                                .priority = _DEB_PRIORITY_INVALID,
+                                .exclude = exclude,
+                        }, &plan->essential, &plan->n_essential, reterr_message);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&plan->debs_dir, "%s/debs", o->cache_dir) < 0)
+                return -ENOMEM;
+        if (mkdir(plan->debs_dir, 0755) < 0 && errno != EEXIST)
+                return fail(reterr_message, -errno, "Failed to create %s: %m", plan->debs_dir);
+        debs_fd = open(plan->debs_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (debs_fd < 0)
+                return fail(reterr_message, -errno, "Failed to open %s: %m", plan->debs_dir);
+
+        r = download_packages(plan, debs_fd, reterr_message);
+        if (r < 0)
+                return r;
+        plan->bytes_downloaded += plan->repo->bytes_downloaded;
+
+        *ret = TAKE_PTR(plan);
+        return 0;
+}
+
+static bool in_list(DebPackage * const *list, size_t n, const DebPackage *p) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i] == p)
+                        return true;
+        return false;
+}
+
+/* What dpkg and the maintainer scripts say goes into one log; shown (the end of it) only on failure. */
+static int build_log = -EBADF;
+
+static int tree_run_logged(int tree_fd, char * const argv[]) {
+        return tree_run(tree_fd, argv, build_log);
+}
+
+/* The last lines of the build log, for an error message. */
+static char* build_log_tail(void) {
+        char buf[4096];
+        off_t end;
+        ssize_t n;
+        char *p;
+
+        if (build_log < 0)
+                return NULL;
+        end = lseek(build_log, 0, SEEK_END);
+        if (end < 0)
+                return NULL;
+        n = pread(build_log, buf, sizeof(buf) - 1, MAX(end - (off_t) sizeof(buf) + 1, (off_t) 0));
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        /* From the start of the 15th line from the end. */
+        p = buf + n;
+        for (unsigned lines = 0; p > buf && lines < 15; p--)
+                if (p[-1] == '\n' && p != buf + n)
+                        lines++;
+        return strdup(p);
+}
+
+/* dpkg ACTION… /var/cache/mkmachine-debs/SHA.deb… for the essential packages, or for the others. */
+static int run_dpkg(int tree_fd, const BootstrapPlan *plan, char * const *action, bool essential,
+                    char **reterr_message) {
+        _cleanup_strv_free_ char **argv = NULL;
+        size_t n = 0;
+        int r;
+
+        r = strv_extend(&argv, "/usr/bin/dpkg");
+        if (r >= 0)
+                r = strv_extend_strv(&argv, (char**) action);
+        for (size_t i = 0; r >= 0 && i < plan->n_packages; i++) {
+                const DebPackage *p = plan->packages[i];
+                char *path;
+
+                if (in_list(plan->essential, plan->n_essential, p) != essential)
+                        continue;
+                if (asprintf(&path, "/" DEBS_IN_TREE "/%s.deb", p->sha256) < 0)
+                        return -ENOMEM;
+                r = strv_push(&argv, path);
+                if (r < 0)
+                        free(path);
+                n++;
+        }
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return 0;
+
+        r = tree_run_logged(tree_fd, argv);
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to run dpkg in the new tree: %s", strerror(-r));
+        if (r != 0) {
+                _cleanup_free_ char *cmd = strv_join((char**) action, " "), *tail = build_log_tail();
+                return fail(reterr_message, -EPROTO, "dpkg %s failed (exit status %i) for %zu packages:\n%s",
+                            strna(cmd), r, n, strna(tail));
+        }
+        return 0;
+}
+
+static int write_file_in_tree(int tree_fd, const char *path, const char *content, mode_t mode) {
+        struct open_how how = {
+                .flags = O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC,
+                .mode = mode,
+                .resolve = RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = (int) syscall(SYS_openat2, tree_fd, path, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        return loop_write(fd, content, strlen(content));
+}
+
+static int copy_file_in_tree(int tree_fd, const RecipeFile *f) {
+        _cleanup_free_ char *content = NULL;
+        struct stat st;
+        int r;
+
+        if (stat(f->source, &st) < 0)
+                return -errno;
+        r = read_full_file_at(AT_FDCWD, f->source, 64 * 1024 * 1024, &content, NULL);
+        if (r < 0)
+                return r;
+        return write_file_in_tree(tree_fd, f->target + 1, content, st.st_mode & 07777);
+}
+
+static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
+        const Recipe *recipe = plan->recipe;
+        _cleanup_free_ char *sources = NULL, *components = NULL;
+        int r;
+
+        /* apt inside works like on any installed system. */
+        components = strv_join(recipe->components, " ");
+        if (!components || asprintf(&sources, "deb %s %s %s\n", plan->mirror, recipe->suite, components) < 0)
+                return -ENOMEM;
+        r = write_file_in_tree(tree_fd, "etc/apt/sources.list", sources, 0644);
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to write /etc/apt/sources.list: %s", strerror(-r));
+
+        if (recipe->hostname) {
+                r = write_file_in_tree(tree_fd, "etc/hostname", strjoina(recipe->hostname, "\n"), 0644);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to write /etc/hostname: %s", strerror(-r));
+        } else
+                /* systemd-nspawn then names the machine's host after the machine. */
+                (void) unlinkat(tree_fd, "etc/hostname", 0);
+
+        if (recipe->locale) {
+                r = write_file_in_tree(tree_fd, "etc/default/locale", strjoina("LANG=", recipe->locale,
+                                                                               "\n"), 0644);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to write /etc/default/locale: %s",
+                                    strerror(-r));
+        }
+
+        if (recipe->timezone) {
+                char target[PATH_MAX];
+
+                (void) snprintf(target, sizeof(target), "/usr/share/zoneinfo/%s", recipe->timezone);
+                (void) unlinkat(tree_fd, "etc/localtime", 0);
+                if (symlinkat(target, tree_fd, "etc/localtime") < 0)
+                        return fail(reterr_message, -errno, "Failed to link /etc/localtime: %m");
+                r = write_file_in_tree(tree_fd, "etc/timezone", strjoina(recipe->timezone, "\n"), 0644);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to write /etc/timezone: %s", strerror(-r));
+        }
+
+        if (recipe->root_locked != 0) {
+                r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/passwd", "--lock", "root"));
+                if (r != 0)
+                        return fail(reterr_message, r < 0 ? r : -EPROTO, "Failed to lock the root account.");
+        }
+
+        STRV_FOREACH(s, recipe->enable_services) {
+                r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/systemctl", "enable", "--quiet", *s));
+                if (r != 0)
+                        return fail(reterr_message, r < 0 ? r : -EPROTO,
+                                    "Failed to enable %s in the new tree.", *s);
+        }
+
+        for (size_t i = 0; i < recipe->n_files; i++) {
+                r = copy_file_in_tree(tree_fd, recipe->files + i);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to copy %s to %s: %s",
+                                    recipe->files[i].source,
+                                    recipe->files[i].target, strerror(-r));
+        }
+
+        STRV_FOREACH(c, recipe->commands) {
+                r = tree_run_logged(tree_fd, STRV_MAKE("/bin/sh", "-c", *c));
+                if (r != 0)
+                        return fail(reterr_message, r < 0 ? r : -EPROTO,
+                                    "Command '%s' failed in the new tree "
+                                    "(exit status %i).", *c, r);
+        }
+        return 0;
+}
+
+/* What must not be shared between machines made from the same tree. */
+static int clean(int tree_fd) {
+        static const char *const gone[] = {
+                "var/lib/dbus/machine-id",
+                "etc/ssh/ssh_host_rsa_key", "etc/ssh/ssh_host_rsa_key.pub",
+                "etc/ssh/ssh_host_ecdsa_key", "etc/ssh/ssh_host_ecdsa_key.pub",
+                "etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ed25519_key.pub",
+                "var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin",
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(gone); i++)
+                if (unlinkat(tree_fd, gone[i], 0) < 0 && errno != ENOENT)
+                        return -errno;
+        /* Empty, not missing: systemd then makes a fresh one at first boot. */
+        r = write_file_in_tree(tree_fd, "etc/machine-id", "", 0444);
+        if (r < 0)
+                return r;
+        return tree_finish(tree_fd);
+}
+
+int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
+        _cleanup_close_ int debs_fd = -EBADF;
+        char proc[64];
+        int r;
+
+        assert(plan);
+
+        debs_fd = open(plan->debs_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (debs_fd < 0)
+                return fail(reterr_message, -errno, "Failed to open %s: %m", plan->debs_dir);
+
+        r = tree_prepare(tree_fd, plan->repo->architecture);
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to prepare the new tree: %s", strerror(-r));
+
+        step(plan->options, "Unpacking the essential packages");
+        for (size_t i = 0; i < plan->n_essential; i++) {
+                _cleanup_free_ char *name = deb_file_name(plan->essential[i]), *msg = NULL;
+                _cleanup_close_ int fd = -EBADF;
+
+                if (!name)
+                        return -ENOMEM;
+                /* Checked once more: the cache is shared and may have been tampered with since. */
+                r = file_verify_at(debs_fd, name, plan->essential[i]->size, plan->essential[i]->sha256);
+                if (r < 0)
+                        return fail(reterr_message, r, "Cached package %s/%s does not match its digest.",
+                                    plan->debs_dir, name);
+                fd = openat(debs_fd, name, O_RDONLY|O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                r = deb_extract_data(fd, tree_fd, &msg);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to unpack %s: %s", plan->essential[i]->name,
+                                    msg ?: strerror(-r));
+        }
+
+        /* No fsync() per file (--force-unsafe-io): the tree is a temporary, thrown away on any failure. */
+        build_log = memfd_create("build-log", MFD_CLOEXEC);
+        if (build_log < 0)
+                return -errno;
+
+        r = build_namespace_setup(tree_fd, plan->debs_dir, DEBS_IN_TREE);
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to set up mounts for the new tree: %s", strerror(-r));
+
+        step(plan->options, "Installing the essential packages with dpkg");
+        r = run_dpkg(tree_fd, plan, STRV_MAKE("--install", "--force-depends", "--force-unsafe-io"), true,
+                     reterr_message);
+        if (r < 0)
+                return r;
+
+        step(plan->options, "Installing the other packages with dpkg");
+        r = run_dpkg(tree_fd, plan, STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"), false,
+                     reterr_message);
+        if (r < 0)
+                return r;
+        r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/dpkg", "--configure", "--pending",
+                                               "--force-unsafe-io"));
+        if (r != 0) {
+                _cleanup_free_ char *tail = build_log_tail();
+                return fail(reterr_message, r < 0 ? r : -EPROTO, "dpkg --configure --pending failed:\n%s",
+                            strna(tail));
+        }
+
+        step(plan->options, "Setting up");
+        r = setup(plan, tree_fd, reterr_message);
+        if (r < 0)
+                return r;
+
+        (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%i/" DEBS_IN_TREE, tree_fd);
+        if (umount2(proc, MNT_DETACH) < 0)
+                return fail(reterr_message, -errno, "Failed to unmount the package cache: %m");
+        r = clean(tree_fd);
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to clean up the new tree: %s", strerror(-r));
+        return 0;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "apt-repo.h"
+#include "progress.h"
+#include "recipe.h"
+
+/* A Debian or Ubuntu tree from a recipe, natively: the archive's signed Release and Packages indexes
+ * (apt-repo.c), the package set (resolve.c), verified parallel downloads into a cache shared by all
+ * builds, then dpkg inside the new tree. In two halves: bootstrap_prepare() does everything that needs
+ * no tree (and so fails before anything is created), bootstrap_install() fills a tree (in the child
+ * process store_install() runs it in). */
+
+typedef struct BootstrapOptions {
+        const char *mirror;             /* overrides the recipe's */
+        const char *keyring;            /* overrides the recipe's */
+        char * const *include;          /* added to the recipe's */
+        char * const *exclude;
+        bool no_verify;
+        const char *cache_dir;          /* packages and indexes, by SHA256 */
+        const char *hostname;           /* the machine's name, for /etc/hostname if the recipe sets none */
+        Progress *progress;
+        /* Reports the start of each step ("Resolving packages", …); may be NULL. */
+        void (*step)(const char *what, void *userdata);
+        void *userdata;
+} BootstrapOptions;
+
+typedef struct BootstrapPlan {
+        Recipe *recipe;                 /* borrowed */
+        const BootstrapOptions *options;
+        char *mirror;
+        AptRepo *repo;
+        DebPackage **packages;          /* everything to install, by name */
+        size_t n_packages;
+        DebPackage **essential;         /* the subset unpacked first to get dpkg running */
+        size_t n_essential;
+        char *debs_dir;                 /* cache directory holding the packages as SHA256.deb */
+        uint64_t bytes_downloaded;
+} BootstrapPlan;
+
+BootstrapPlan* bootstrap_plan_free(BootstrapPlan *p);
+DEFINE_POINTER_CLEANUP(BootstrapPlan*, bootstrap_plan_free);
+
+/* Finds the mirror (options, recipe, else the host's apt sources for Debian), loads and verifies the
+ * archive, resolves the package set and downloads what the cache lacks. On failure a negative errno
+ * and a sentence in *reterr_message. */
+int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *options, BootstrapPlan **ret,
+                      char **reterr_message);
+
+/* Installs the plan into the empty tree tree_fd and applies the recipe's setup. Must run in a
+ * disposable process (it creates a mount namespace). */
+int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message);
