@@ -9,7 +9,7 @@ packages=(
     libarchive-dev libmount-dev libsystemd-dev zlib1g-dev libisal-dev libjson-c-dev libssl-dev libcurl4-openssl-dev
     libacl1-dev libzstd-dev liblzma-dev libbz2-dev
     # tests: test host, archives, checks
-    mmdebstrap gpg gpgv debian-archive-keyring systemd-container iproute2 nftables util-linux busybox
+    mmdebstrap gpg gpg-agent gpgv debian-archive-keyring systemd-container iproute2 nftables util-linux busybox
     libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz isal python3 shellcheck
     # benchmarks
     hyperfine time

@@ -196,8 +196,15 @@ static int load_release(Loader *l, int lists_fd) {
                 if (asprintf(&url, "%s/dists/%s/Release.gpg", repo->mirror, repo->suite) < 0)
                         return -ENOMEM;
                 r = fetch(l, url, lists_fd, "Release.gpg", 0, NULL, RELEASE_SIZE_MAX);
-                if (r < 0 && !o->no_verify)
+                if (r < 0 && !o->no_verify) {
+                        if (strstr(l->error ?: "", "HTTP status 404")) {
+                                l->error = mfree(l->error);
+                                return fail(l, -EBADMSG, "The Release file of %s %s is not signed (there "
+                                            "is neither InRelease nor Release.gpg).", repo->mirror,
+                                            repo->suite);
+                        }
                         return r;
+                }
                 l->error = mfree(l->error);
                 detached = true;
         } else if (r < 0)

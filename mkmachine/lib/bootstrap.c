@@ -100,6 +100,7 @@ static int download_packages(BootstrapPlan *plan, int debs_fd, char **reterr_mes
                 };
         }
 
+        plan->n_downloaded = n;
         if (n > 0) {
                 step(plan->options, "Downloading packages");
                 r = download_many(items, n, DOWNLOAD_PARALLEL, plan->options->progress,
@@ -137,7 +138,7 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
                       char **reterr_message) {
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *plan = NULL;
         _cleanup_close_ int cache_fd = -EBADF, debs_fd = -EBADF;
-        _cleanup_strv_free_ char **include = NULL, **exclude = NULL, **essential_names = NULL;
+        _cleanup_strv_free_ char **include = NULL, **exclude = NULL;
         const char *keyring;
         AptRepoOptions ao = {};
         int r;

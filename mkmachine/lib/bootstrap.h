@@ -38,7 +38,8 @@ typedef struct BootstrapPlan {
         DebPackage **essential;         /* the subset unpacked first to get dpkg running */
         size_t n_essential;
         char *debs_dir;                 /* cache directory holding the packages as SHA256.deb */
-        uint64_t bytes_downloaded;
+        size_t n_downloaded;            /* packages that were not in the cache */
+        uint64_t bytes_downloaded;      /* everything, indexes included */
 } BootstrapPlan;
 
 BootstrapPlan* bootstrap_plan_free(BootstrapPlan *p);

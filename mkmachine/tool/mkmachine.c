@@ -485,7 +485,7 @@ static int run_bootstrap(const char *recipe_name) {
         const char *name;
         int r;
 
-        r = recipe_load(arg_recipe ?: recipe_name, recipe_dirs(), &recipe, &msg);
+        r = recipe_load(recipe_name, recipe_dirs(), &recipe, &msg);
         if (r < 0)
                 return log_error_errno(r, "%s", msg ?: "Failed to load the recipe.");
 
@@ -521,9 +521,8 @@ static int run_bootstrap(const char *recipe_name) {
                 return log_error_errno(r, "Failed to bootstrap '%s': %s", name, msg ?: strerror(-r));
         }
         if (!arg_quiet)
-                log_info("%zu packages, %zu of them essential; %" PRIu64 " bytes downloaded.",
-                         plan->n_packages,
-                         plan->n_essential, plan->bytes_downloaded);
+                log_info("%zu packages (%zu essential); %zu packages downloaded, %" PRIu64 " bytes in all.",
+                         plan->n_packages, plan->n_essential, plan->n_downloaded, plan->bytes_downloaded);
 
         r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, bootstrap_fill,
                           &(Bootstrap) { .plan = plan, .name = name }, NULL);
@@ -540,7 +539,13 @@ static int run_bootstrap(const char *recipe_name) {
 }
 
 static int verb_bootstrap(int argc, char *argv[]) {
-        return run_bootstrap(argv[1]);
+        if (argc < 2 && !arg_recipe)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Which recipe? Give its name, a file or --recipe=FILE.");
+        if (argc >= 2 && arg_recipe)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Give either a recipe or --recipe=FILE, not both.");
+        return run_bootstrap(argc >= 2 ? argv[1] : arg_recipe);
 }
 
 static int verb_remove(int argc, char *argv[]) {
@@ -592,7 +597,7 @@ static int verb_clone(int argc, char *argv[]) {
 }
 
 static const Verb verbs[] = {
-        { "bootstrap",  1, 1, verb_bootstrap  },
+        { "bootstrap",  0, 1, verb_bootstrap  },
         { "import-tar", 2, 2, verb_import_tar },
         { "list",       0, 0, verb_list       },
         { "show",       1, 1, verb_show       },
@@ -706,6 +711,9 @@ static int parse_argv(int argc, char *argv[]) {
 static int dispatch_verb(int argc, char *argv[]) {
         const char *name = argc > 0 ? argv[0] : "help";
 
+        if (argc == 0 && arg_recipe)
+                return run_bootstrap(arg_recipe);
+
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 const Verb *v = verbs + i;
                 int n = argc > 0 ? argc - 1 : 0;
@@ -722,7 +730,7 @@ static int dispatch_verb(int argc, char *argv[]) {
         }
 
         /* "mkmachine jammy": a recipe's name as the command. */
-        if (recipe_exists(name) || (arg_recipe && argc == 1))
+        if (recipe_exists(name))
                 return run_bootstrap(name);
 
         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown command '%s'. See 'mkmachine --help'.",

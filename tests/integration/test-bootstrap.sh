@@ -1,0 +1,187 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# mkmachine RECIPE against a local, signed apt repository on 127.0.0.1 (aptrepo.sh): the real .debs
+# of a minbase tree plus synthetic packages exercising Essential, Pre-Depends, versions,
+# alternatives, versioned Provides, xz/zstd/gzip members and maintainer scripts. The install result
+# is checked (dpkg --audit, scripts ran), a warm cache downloads nothing (requests counted at the
+# server), and every tampering — bad signature, foreign key, expired Release, wrong index or package
+# digest, unsigned archive, a server dying mid-download, an unresolvable dependency — fails with a
+# clear message, leaves the store as it was and the cache unpoisoned. Also the Ubuntu layout with
+# the shipped jammy recipe.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/tap.sh
+. "$here/tap.sh"
+# shellcheck source=tests/integration/aptrepo.sh
+. "$here/aptrepo.sh"
+
+MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
+
+aptrepo_require
+
+# On RAM when there is room: dpkg's many small writes are slow on the VM's disk.
+base=/dev/shm
+[ "$(df --output=avail -k /dev/shm | tail -n 1)" -gt 4000000 ] || base=/var/tmp
+work=$(mktemp -d "$base/test-bootstrap.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+store=$work/store
+mkdir -p "$store"
+
+real=$(aptrepo_fetch_real_debs bookworm systemd systemd-sysv dbus iproute2 ca-certificates)
+aptrepo_make_synthetic "$work/synthetic"
+aptrepo_genkey "$work/key"
+aptrepo_build "$work/repo" bookworm main "$work/key" "$real" "$work/synthetic"
+aptrepo_build "$work/repo" jammy main "$work/key" "$real"
+aptrepo_build "$work/repo" jammy universe "$work/key" "$work/synthetic"
+cp -a "$work/repo" "$work/pristine"
+aptrepo_serve "$work/repo"
+url=$APTREPO_URL
+
+cat >"$work/test.conf" <<CONF
+[Recipe]
+Description=minbase from the local test repository, with the synthetic packages
+
+[Distribution]
+Distribution=debian
+Suite=bookworm
+Components=main
+Architecture=amd64
+Mirror=$url
+Keyring=$work/key/keyring.gpg
+
+[Packages]
+Variant=minbase
+Include=mkm-tool mkm-exact mkm-alt mkm-virtual-user
+
+[Setup]
+RootLocked=yes
+CONF
+
+mkm() { "$MKMACHINE" --image-root="$store" "$@"; }
+store_listing() { (cd "$store" && find . -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' '); }
+cache_listing() { (cd "$1" && find . -type f -printf '%p %s\n' | sort); }
+
+# expect_failure WHAT PATTERN CACHE ARGS…: mkmachine fails, says PATTERN, store unchanged, and the
+# cache holds only files whose names are their digests.
+expect_failure() {
+    local what=$1 pattern=$2 cache=$3 before after rc=0 bad=""
+    shift 3
+    before=$(store_listing)
+    mkm --cache-dir="$cache" "$@" >"$work/out" 2>&1 || rc=$?
+    after=$(store_listing)
+    if [ -d "$cache/debs" ]; then
+        for f in "$cache"/debs/*; do
+            [ -e "$f" ] || continue
+            sum=$(sha256sum "$f" | cut -d' ' -f1)
+            [ "$(basename "$f")" = "$sum.deb" ] || bad="$bad $(basename "$f")"
+        done
+    fi
+    if [ "$rc" != 0 ] && grep -qE -- "$pattern" "$work/out" && [ "$before" = "$after" ] && [ -z "$bad" ]; then
+        ok "$what: refused ($(grep -E -- "$pattern" "$work/out" | head -n 1 | cut -c1-160))"
+    else
+        not_ok "$what: rc=$rc store '$before' -> '$after' bad cache files:$bad"
+        sed 's/^/#   /' "$work/out" | tail -n 15
+    fi
+}
+
+# --- A good build --------------------------------------------------------------------------------
+cache=$work/cache
+aptrepo_log_reset
+if mkm --cache-dir="$cache" --recipe="$work/test.conf" -q 2>"$work/err"; then
+    ok "bootstrap from the local repository"
+else
+    not_ok "bootstrap from the local repository: $(tail -n 20 "$work/err")"
+fi
+t=$store/test
+audit=$(chroot "$t" dpkg --audit 2>&1 || true)
+check "dpkg --audit is clean" test -z "$audit"
+check "every package is installed" \
+    sh -c "! chroot '$t' dpkg-query -W -f '\${db:Status-Abbrev} \${Package}\n' | grep -v '^ii '"
+for p in mkm-base mkm-libfoo mkm-tool mkm-exact mkm-alt mkm-alt-b mkm-provider mkm-virtual-user; do
+    check "$p is installed" sh -c "chroot '$t' dpkg-query -W -f '\${Status}' $p | grep -q 'install ok installed'"
+done
+check "the first alternative that exists was taken (no mkm-a-missing)" \
+    sh -c "! chroot '$t' dpkg-query -W -f '\${Status}' mkm-a-missing 2>/dev/null | grep -q 'install ok installed'"
+check "maintainer scripts ran: preinst and postinst configure" \
+    sh -c "[ -s '$t/var/lib/mkm-test/mkm-tool.preinst' ] && [ -s '$t/var/lib/mkm-test/mkm-tool.configured' ]"
+check "the conffile is in place" test -f "$t/etc/mkm-tool.conf"
+check "files from xz, zstd and gzip members are there" \
+    sh -c "[ -x '$t/usr/bin/mkm-hello' ] && chroot '$t' dpkg -L mkm-libfoo mkm-alt-b >/dev/null"
+debs=$(aptrepo_requests '\.deb$')
+check "every package came from the local repository ($debs .deb requests)" test "$debs" -gt 50
+
+aptrepo_log_reset
+mkm --cache-dir="$cache" bootstrap "$work/test.conf" --name=test2 -q 2>"$work/err" || true
+check "a second build from the warm cache fetches no package ($(aptrepo_requests '\.deb$') .deb requests)" \
+    test "$(aptrepo_requests '\.deb$')" = 0
+check "…and no index" test "$(aptrepo_requests 'Packages')" = 0
+mkm remove test2
+
+expect_failure "existing machine" "already exists" "$cache" bootstrap "$work/test.conf"
+cached=$(cache_listing "$cache")
+
+# --- Resolution errors ---------------------------------------------------------------------------
+expect_failure "unresolvable dependency" "Cannot satisfy Depends: mkm-nonexistent, of mkm-broken \\(included\\)" \
+    "$cache" bootstrap "$work/test.conf" --name=bad --include=mkm-broken
+expect_failure "included package missing" "mkm-no-such-package.*is not in" \
+    "$cache" bootstrap "$work/test.conf" --name=bad --include=mkm-no-such-package
+check "failed resolutions leave the cache as it was" test "$cached" = "$(cache_listing "$cache")"
+
+# --- Tampering -----------------------------------------------------------------------------------
+restore() { rm -rf "$work/repo" && cp -a "$work/pristine" "$work/repo"; }
+aptrepo_break_signature "$work/repo" bookworm
+expect_failure "bad signature" "not correctly signed.*bad signature" "$cache" bootstrap "$work/test.conf" --name=bad
+restore
+aptrepo_genkey "$work/other"
+aptrepo_sign_with_other_key "$work/repo" bookworm "$work/other"
+expect_failure "signed by another key" "not in the keyring" "$cache" bootstrap "$work/test.conf" --name=bad
+restore
+aptrepo_expire "$work/repo" bookworm "$work/key"
+expect_failure "expired Release" "expired on" "$cache" bootstrap "$work/test.conf" --name=bad
+restore
+aptrepo_unsigned "$work/repo" bookworm
+expect_failure "unsigned archive" "is not signed" "$cache" bootstrap "$work/test.conf" --name=bad
+if mkm --cache-dir="$cache" bootstrap "$work/test.conf" --name=unsigned --no-verify -q 2>"$work/err"; then
+    check "--no-verify accepts it, loudly" grep -q "NOT checked" "$work/err"
+    mkm remove unsigned
+else
+    not_ok "--no-verify: $(tail -n 5 "$work/err")"
+fi
+restore
+aptrepo_corrupt_index "$work/repo" bookworm main
+expect_failure "index not matching the Release" "does not match its SHA256" "$work/cache-fresh" \
+    bootstrap "$work/test.conf" --name=bad
+restore
+aptrepo_corrupt_deb "$work/repo" mkm-tool
+expect_failure "package not matching its digest" "mkm-tool.*does not match its SHA256" "$work/cache-fresh" \
+    bootstrap "$work/test.conf" --name=bad
+restore
+expect_failure "missing keyring" "keyring.*is missing" "$cache" --keyring="$work/nonexistent.gpg" \
+    bootstrap "$work/test.conf" --name=bad
+
+# A server that dies in the middle of a package.
+aptrepo_stop
+aptrepo_serve "$work/repo" --die-after "mkm-alt-b_1.0~rc1-1_all.deb:100"
+expect_failure "server dying mid-download" "Failed to download.*mkm-alt-b" "$work/cache-dying" \
+    --mirror="$APTREPO_URL" bootstrap "$work/test.conf" --name=bad
+check "no partial download left in the cache" \
+    sh -c "! ls -A '$work/cache-dying/debs' | grep -q '^\\.#'"
+aptrepo_stop
+aptrepo_serve "$work/repo"
+
+# --- The Ubuntu layout and the shipped jammy recipe -------------------------------------------------
+expect_failure "jammy without the Ubuntu keyring" "ubuntu-archive-keyring.gpg.*is missing.*--keyring" "$cache" \
+    jammy --mirror="$APTREPO_URL"
+if mkm --cache-dir="$cache" jammy --mirror="$APTREPO_URL" --keyring="$work/key/keyring.gpg" -q \
+        2>"$work/err"; then
+    ok "mkmachine jammy from an archive with Ubuntu's layout (main, universe)"
+    check "its apt sources name both components" grep -q "jammy main universe" "$store/jammy/etc/apt/sources.list"
+    check "systemd-networkd is enabled" \
+        test -L "$store/jammy/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+else
+    not_ok "mkmachine jammy: $(tail -n 20 "$work/err")"
+fi
+
+check "no temporaries left in the store" sh -c "! ls -A '$store' | grep -q mkmachine"
+tap_done
