@@ -602,6 +602,52 @@ finish:
         return r;
 }
 
+int apt_repo_new_from_index(const char *architecture, const char *text, AptRepo **ret,
+                            char **reterr_message) {
+        _cleanup_(apt_repo_freep) AptRepo *repo = NULL;
+        _cleanup_free_ char *buf = NULL;
+        Loader l = {};
+        unsigned line = 0;
+        int r;
+
+        assert(architecture);
+        assert(text);
+        assert(ret);
+
+        repo = calloc(1, sizeof(AptRepo));
+        if (!repo)
+                return -ENOMEM;
+        l.repo = repo;
+        repo->mirror = strdup("index");
+        repo->suite = strdup("index");
+        repo->architecture = strdup(architecture);
+        repo->by_name = hashmap_new();
+        repo->providers = hashmap_new();
+        buf = strdup(text);
+        if (!repo->mirror || !repo->suite || !repo->architecture || !repo->by_name || !repo->providers ||
+            !buf)
+                return -ENOMEM;
+
+        r = deb822_parse_buffer(buf, strlen(buf), packages_cb, &l, &line);
+        if (r == -EBADMSG || r == -E2BIG)
+                r = fail(&l, -EBADMSG, "Line %u: malformed package index.", line);
+        if (r >= 0)
+                r = strv_push(&repo->buffers, buf);
+        if (r >= 0) {
+                TAKE_PTR(buf);
+                r = build_maps(&l);
+        }
+        if (r < 0) {
+                if (reterr_message)
+                        *reterr_message = TAKE_PTR(l.error);
+                free(l.error);
+                return r;
+        }
+        free(l.error);
+        *ret = TAKE_PTR(repo);
+        return 0;
+}
+
 static void providers_free(DebProviders *p) {
         if (!p)
                 return;

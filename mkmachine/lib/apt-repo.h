@@ -81,6 +81,9 @@ typedef struct AptRepoOptions {
  * with a sentence in *reterr_message naming the file or URL. Never logs above debug level. */
 int apt_repo_load(const char *mirror, const char *suite, char * const *components, const char *architecture,
                   const AptRepoOptions *options, AptRepo **ret, char **reterr_message);
+/* The same from the text of a Packages index alone (no Release, no download): for tests and fuzzing. */
+int apt_repo_new_from_index(const char *architecture, const char *text, AptRepo **ret,
+                            char **reterr_message);
 AptRepo* apt_repo_free(AptRepo *r);
 DEFINE_POINTER_CLEANUP(AptRepo*, apt_repo_free);
 
