@@ -12,7 +12,7 @@ packages=(
     mmdebstrap gpg gpg-agent gpgv debian-archive-keyring systemd-container iproute2 nftables util-linux busybox
     libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz isal python3 shellcheck
     # benchmarks
-    hyperfine time
+    hyperfine time debootstrap
 )
 
 export DEBIAN_FRONTEND=noninteractive

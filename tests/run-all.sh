@@ -31,13 +31,22 @@ CC=clang meson setup "$out-fuzz" "$src" -Dfuzz=true \
     -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C "$out-fuzz"
 for fuzzer in "$out-fuzz"/tests/fuzz/fuzz-*; do
-    [ -f "$fuzzer" ] && [ -x "$fuzzer" ] || continue
+    if [ ! -f "$fuzzer" ] || [ ! -x "$fuzzer" ]; then
+        continue
+    fi
     name=$(basename "$fuzzer")
     corpus=$(mktemp -d)
     cp -r "$src/tests/fuzz/corpus/${name#fuzz-}/." "$corpus/" 2>/dev/null || true
     echo "--- $name"
-    "$fuzzer" -max_total_time="$fuzz_seconds" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
-    rm -rf "$corpus"
+    log=$(mktemp)
+    if ! (cd "$corpus" && "$fuzzer" -max_total_time="$fuzz_seconds" -timeout=20 -rss_limit_mb=2048 \
+            -print_final_stats=1 "$corpus" >"$log" 2>&1); then
+        tail -n 80 "$log"
+        echo "=== $name FAILED"
+        exit 1
+    fi
+    tail -n 3 "$log"
+    rm -rf "$corpus" "$log"
 done
 
 echo "=== all tests passed"

@@ -419,7 +419,7 @@ static int build_maps(Loader *l) {
         return 0;
 }
 
-static int load_index(Loader *l, int indexes_fd, const char *component, ReleaseInfo *info) {
+static int load_index(Loader *l, int indexes_fd, const char *component) {
         AptRepo *repo = l->repo;
         _cleanup_free_ char *xz = NULL, *gz = NULL, *plain = NULL, *url = NULL, *sums = NULL, *buf = NULL;
         _cleanup_(decompressor_freep) Decompressor *d = NULL;
@@ -436,7 +436,7 @@ static int load_index(Loader *l, int indexes_fd, const char *component, ReleaseI
         c = (IndexChoice) { .want = { xz, gz, plain }, .best = ELEMENTSOF(c.want) };
 
         /* The checksum list is parsed destructively: work on a copy for each component. */
-        sums = strdup(info->sha256);
+        sums = strdup(repo->index_sums);
         if (!sums)
                 return -ENOMEM;
         r = deb822_parse_checksums(sums, 64, checksum_cb, &c);
@@ -499,6 +499,38 @@ static int load_index(Loader *l, int indexes_fd, const char *component, ReleaseI
         return 0;
 }
 
+static int load_indexes(Loader *l, int indexes_fd, char * const *components) {
+        AptRepo *repo = l->repo;
+        int r;
+
+        STRV_FOREACH(c, components) {
+                if (repo->release_components && !word_in(repo->release_components, *c))
+                        return fail(l, -ENOENT, "%s %s has no component '%s' (it has: %s).", repo->mirror,
+                                    repo->suite, *c, repo->release_components);
+                r = load_index(l, indexes_fd, *c);
+                if (r < 0)
+                        return r;
+        }
+        return build_maps(l);
+}
+
+int apt_repo_load_indexes(AptRepo *repo, char * const *components, const AptRepoOptions *o,
+                          char **reterr_message) {
+        _cleanup_close_ int indexes_fd = -EBADF;
+        Loader l = { .repo = repo, .options = o };
+        int r;
+
+        indexes_fd = mkdir_at(o->cache_fd, "indexes");
+        r = indexes_fd < 0 ? indexes_fd : load_indexes(&l, indexes_fd, components);
+        if (r < 0 && reterr_message) {
+                *reterr_message = TAKE_PTR(l.error);
+                if (!*reterr_message)
+                        *reterr_message = strdup(strerror(-r));
+        }
+        free(l.error);
+        return r;
+}
+
 int apt_repo_load(const char *mirror, const char *suite, char * const *components, const char *architecture,
                   const AptRepoOptions *o, AptRepo **ret, char **reterr_message) {
         _cleanup_(apt_repo_freep) AptRepo *repo = NULL;
@@ -539,6 +571,7 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
         if (r < 0)
                 goto finish;
 
+        sha256_hex(repo->release, strlen(repo->release), repo->release_sha256);
         r = deb822_parse_buffer(repo->release, strlen(repo->release), release_cb, &info, &line);
         if (r < 0) {
                 r = fail(&l, -EBADMSG, "The Release file of %s %s is malformed (line %u).", mirror, suite,
@@ -574,20 +607,14 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
                 goto finish;
         }
 
-        STRV_FOREACH(c, components) {
-                if (info.components && !word_in(info.components, *c)) {
-                        r = fail(&l, -ENOENT, "%s %s has no component '%s' (it has: %s).", mirror, suite, *c,
-                                 info.components);
-                        goto finish;
-                }
-                r = load_index(&l, indexes_fd, *c, &info);
+        repo->index_sums = info.sha256;
+        repo->release_components = info.components;
+
+        if (!o->release_only) {
+                r = load_indexes(&l, indexes_fd, components);
                 if (r < 0)
                         goto finish;
         }
-
-        r = build_maps(&l);
-        if (r < 0)
-                goto finish;
 
         *ret = TAKE_PTR(repo);
         r = 0;

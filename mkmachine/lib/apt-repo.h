@@ -46,7 +46,10 @@ typedef struct AptRepo {
         char *suite;
         char *architecture;
         char *release;                  /* the verified Release text; owns the strings below */
+        char release_sha256[65];        /* of the verified Release text, before parsing */
         const char *codename;
+        char *index_sums;               /* the Release's SHA256 list (in release) */
+        const char *release_components;
         usec_t valid_until;             /* 0: none */
 
         char **buffers;                 /* decompressed Packages indexes, owning the package strings */
@@ -69,6 +72,7 @@ typedef struct AptRepoOptions {
         bool no_verify;                 /* accept an unsigned or badly signed Release (loudly, elsewhere) */
         int cache_fd;                   /* directory for "indexes/" (by SHA256) and "lists/" */
         usec_t now;                     /* for Valid-Until; 0: the current time */
+        bool release_only;              /* stop after the verified Release (no indexes) */
         Progress *progress;
 } AptRepoOptions;
 
@@ -84,6 +88,9 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
 /* The same from the text of a Packages index alone (no Release, no download): for tests and fuzzing. */
 int apt_repo_new_from_index(const char *architecture, const char *text, AptRepo **ret,
                             char **reterr_message);
+/* After apt_repo_load() with release_only: the indexes, as apt_repo_load() would have loaded them. */
+int apt_repo_load_indexes(AptRepo *repo, char * const *components, const AptRepoOptions *options,
+                          char **reterr_message);
 AptRepo* apt_repo_free(AptRepo *r);
 DEFINE_POINTER_CLEANUP(AptRepo*, apt_repo_free);
 

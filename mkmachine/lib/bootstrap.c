@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
@@ -11,6 +12,9 @@
 #include <unistd.h>
 
 #include "bootstrap.h"
+#include "config.h"
+#include "copy.h"
+#include "random-util.h"
 #include "deb-install.h"
 #include "download.h"
 #include "fd-util.h"
@@ -45,6 +49,8 @@ static void step(const BootstrapOptions *o, const char *what) {
 BootstrapPlan* bootstrap_plan_free(BootstrapPlan *p) {
         if (!p)
                 return NULL;
+        free(p->trees_dir);
+        free(p->tree_name);
         free(p->packages);
         free(p->essential);
         free(p->debs_dir);
@@ -134,6 +140,78 @@ static int mkdir_p(const char *path, mode_t mode) {
         }
 }
 
+/* A digest of everything that decides what the tree becomes. */
+static int tree_cache_key(const BootstrapPlan *plan, const char *keyring, char ret[static 65]) {
+        const Recipe *recipe = plan->recipe;
+        const BootstrapOptions *o = plan->options;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "mkmachine-tree-1 %s\n", PACKAGE_VERSION);
+        fprintf(f, "distribution=%s\nsuite=%s\narchitecture=%s\nmirror=%s\nkeyring=%s\nverify=%i\n",
+                distribution_to_string(recipe->distribution), recipe->suite, plan->repo->architecture,
+                plan->mirror, strna(keyring), !o->no_verify);
+        fprintf(f, "variant=%s\nhostname=%s\nlocale=%s\ntimezone=%s\nroot-locked=%i\n",
+                variant_to_string(recipe->variant), strna(recipe->hostname), strna(recipe->locale),
+                strna(recipe->timezone), recipe->root_locked);
+        STRV_FOREACH(s, recipe->components)
+                fprintf(f, "component=%s\n", *s);
+        STRV_FOREACH(s, recipe->include)
+                fprintf(f, "include=%s\n", *s);
+        STRV_FOREACH(s, o->include)
+                fprintf(f, "include=%s\n", *s);
+        STRV_FOREACH(s, recipe->exclude)
+                fprintf(f, "exclude=%s\n", *s);
+        STRV_FOREACH(s, o->exclude)
+                fprintf(f, "exclude=%s\n", *s);
+        STRV_FOREACH(s, recipe->enable_services)
+                fprintf(f, "enable=%s\n", *s);
+        STRV_FOREACH(s, recipe->commands)
+                fprintf(f, "run=%s\n", *s);
+        for (size_t i = 0; i < recipe->n_files; i++) {
+                _cleanup_free_ char *content = NULL;
+                size_t n = 0;
+                char h[65];
+
+                if (read_full_file_at(AT_FDCWD, recipe->files[i].source, 64 * 1024 * 1024, &content,
+                                      &n) < 0) {
+                        fclose(f);
+                        return -ENOENT;
+                }
+                sha256_hex(content, n, h);
+                fprintf(f, "file=%s %s\n", recipe->files[i].target, h);
+        }
+        fprintf(f, "release=%s\n", plan->repo->release_sha256);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        sha256_hex(text, size, ret);
+        return 0;
+}
+
+static int tree_cache_lookup(BootstrapPlan *plan, const char *keyring) {
+        char key[65];
+        struct stat st;
+        int r;
+
+        r = tree_cache_key(plan, keyring, key);
+        if (r == -ENOENT)
+                return 0;       /* a file to add is missing: the install will say so */
+        if (r < 0)
+                return r;
+
+        if (asprintf(&plan->trees_dir, "%s/trees", plan->options->cache_dir) < 0 ||
+            asprintf(&plan->tree_name, "%s-%.16s", plan->recipe->name, key) < 0)
+                return -ENOMEM;
+        plan->tree_cached = stat(strjoina(plan->trees_dir, "/", plan->tree_name), &st) >= 0 &&
+                            S_ISDIR(st.st_mode);
+        return 0;
+}
+
 int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan **ret,
                       char **reterr_message) {
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *plan = NULL;
@@ -199,14 +277,31 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         if (cache_fd < 0)
                 return fail(reterr_message, -errno, "Failed to open the cache %s: %m", o->cache_dir);
 
-        step(o, "Fetching and verifying the package indexes");
+        step(o, "Fetching and verifying the Release");
         ao = (AptRepoOptions) {
                 .keyring = keyring,
                 .no_verify = o->no_verify,
                 .cache_fd = cache_fd,
+                .release_only = true,
         };
         r = apt_repo_load(plan->mirror, recipe->suite, recipe->components,
                           recipe->architecture ?: "amd64", &ao, &plan->repo, reterr_message);
+        if (r < 0)
+                return r;
+
+        /* The same recipe, options and archive state make the same tree: clone the cached one. */
+        r = tree_cache_lookup(plan, keyring);
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to look up the tree cache: %s", strerror(-r));
+        if (plan->tree_cached && !o->fresh) {
+                step(o, "Using the cached tree of this recipe");
+                *ret = TAKE_PTR(plan);
+                return 0;
+        }
+        plan->tree_cached = false;
+
+        step(o, "Fetching and verifying the package indexes");
+        r = apt_repo_load_indexes(plan->repo, recipe->components, &ao, reterr_message);
         if (r < 0)
                 return r;
 
@@ -451,12 +546,69 @@ static int clean(int tree_fd) {
         return tree_finish(tree_fd);
 }
 
+/* Keeps a copy of the finished tree for the next machine from the same recipe, replacing older ones
+ * of that recipe. Best effort: a failure costs only speed next time. */
+static void tree_cache_save(const BootstrapPlan *plan, int tree_fd) {
+        _cleanup_close_ int trees_fd = -EBADF, tmp_fd = -EBADF;
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_free_ char *tmp = NULL;
+        int r;
+
+        if (!plan->tree_name)
+                return;
+        if (mkdir(plan->trees_dir, 0700) < 0 && errno != EEXIST)
+                return;
+        trees_fd = open(plan->trees_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (trees_fd < 0 || asprintf(&tmp, ".#%s.%016" PRIx64, plan->tree_name, random_u64()) < 0)
+                return;
+        if (mkdirat(trees_fd, tmp, 0755) < 0)
+                return;
+        tmp_fd = openat(trees_fd, tmp, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        r = tmp_fd < 0 ? -errno : copy_tree_at(tree_fd, tmp_fd, NULL, NULL);
+        if (r >= 0)
+                r = rename_noreplace(trees_fd, tmp, trees_fd, plan->tree_name);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to cache the tree, ignoring: %m");
+                (void) rm_rf_at(trees_fd, tmp);
+                return;
+        }
+
+        /* Older trees of this recipe (an older Release, other options) and leftovers of killed runs. */
+        d = opendir_dup(trees_fd);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                const char *rest = startswith(de->d_name, plan->recipe->name);
+                bool ours = rest && rest[0] == '-' && strlen(rest) == 17;
+
+                if ((ours || startswith(de->d_name, ".#")) && !streq(de->d_name, plan->tree_name) &&
+                    !streq(de->d_name, tmp))
+                        (void) rm_rf_at(trees_fd, de->d_name);
+        }
+}
+
 int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
         _cleanup_close_ int debs_fd = -EBADF;
-        char proc[64];
         int r;
 
         assert(plan);
+
+        if (plan->tree_cached) {
+                _cleanup_close_ int cached = -EBADF;
+                _cleanup_free_ char *path = NULL;
+
+                step(plan->options, "Copying the cached tree");
+                cached = open(strjoina(plan->trees_dir, "/", plan->tree_name),
+                              O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+                if (cached < 0)
+                        return fail(reterr_message, -errno, "Failed to open the cached tree: %m");
+                r = copy_tree_at(cached, tree_fd, NULL, &path);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to copy the cached tree (%s): %s",
+                                    strna(path),
+                                    strerror(-r));
+                return 0;
+        }
 
         debs_fd = open(plan->debs_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (debs_fd < 0)
@@ -520,11 +672,13 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         if (r < 0)
                 return r;
 
-        (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%i/" DEBS_IN_TREE, tree_fd);
-        if (umount2(proc, MNT_DETACH) < 0)
-                return fail(reterr_message, -errno, "Failed to unmount the package cache: %m");
+        r = build_namespace_teardown(tree_fd);
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to unmount what the build mounted: %s", strerror(-r));
         r = clean(tree_fd);
         if (r < 0)
                 return fail(reterr_message, r, "Failed to clean up the new tree: %s", strerror(-r));
+
+        tree_cache_save(plan, tree_fd);
         return 0;
 }

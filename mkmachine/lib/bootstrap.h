@@ -12,7 +12,11 @@
  * (apt-repo.c), the package set (resolve.c), verified parallel downloads into a cache shared by all
  * builds, then dpkg inside the new tree. In two halves: bootstrap_prepare() does everything that needs
  * no tree (and so fails before anything is created), bootstrap_install() fills a tree (in the child
- * process store_install() runs it in). */
+ * process store_install() runs it in).
+ *
+ * Built trees are cached too, keyed by everything that went into them (the recipe after merging its
+ * bases, the options, the verified Release): a second machine from the same recipe while the archive
+ * has not changed is a copy of that tree (reflinked where the file system can), made in seconds. */
 
 typedef struct BootstrapOptions {
         const char *mirror;             /* overrides the recipe's */
@@ -22,6 +26,7 @@ typedef struct BootstrapOptions {
         bool no_verify;
         const char *cache_dir;          /* packages and indexes, by SHA256 */
         const char *hostname;           /* the machine's name, for /etc/hostname if the recipe sets none */
+        bool fresh;                     /* don't use (but do refresh) the cached tree of this recipe */
         Progress *progress;
         /* Reports the start of each step ("Resolving packages", …); may be NULL. */
         void (*step)(const char *what, void *userdata);
@@ -38,6 +43,9 @@ typedef struct BootstrapPlan {
         DebPackage **essential;         /* the subset unpacked first to get dpkg running */
         size_t n_essential;
         char *debs_dir;                 /* cache directory holding the packages as SHA256.deb */
+        char *trees_dir;                /* cache directory of built trees */
+        char *tree_name;                /* RECIPE-KEY: the cached tree of recipe, options and Release */
+        bool tree_cached;               /* … exists: clone it instead of installing */
         size_t n_downloaded;            /* packages that were not in the cache */
         uint64_t bytes_downloaded;      /* everything, indexes included */
 } BootstrapPlan;

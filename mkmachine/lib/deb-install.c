@@ -281,6 +281,20 @@ int build_namespace_setup(int tree_fd, const char *ro_dir, const char *ro_target
         return 0;
 }
 
+int build_namespace_teardown(int tree_fd) {
+        static const char *const mounts[] = {
+                "var/cache/mkmachine-debs", "dev/pts", "dev", "run", "sys", "proc",
+        };
+        char path[PATH_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(mounts); i++) {
+                (void) snprintf(path, sizeof(path), "/proc/self/fd/%i/%s", tree_fd, mounts[i]);
+                if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                        return log_debug_errno(errno, "Failed to unmount %s: %m", mounts[i]);
+        }
+        return 0;
+}
+
 int tree_run(int tree_fd, char * const argv[], int output_fd) {
         static char *const env[] = {
                 (char*) "PATH=/usr/sbin:/usr/bin:/sbin:/bin",

@@ -27,6 +27,9 @@ int tree_finish(int tree_fd);
  * one opened in the new namespace. */
 int build_namespace_setup(int tree_fd, const char *ro_dir, const char *ro_target);
 
+/* Unmounts everything build_namespace_setup() mounted in the tree (the namespace stays). */
+int build_namespace_teardown(int tree_fd);
+
 /* Runs argv[0] (a path inside the tree) chrooted into it, with a clean environment for maintainer
  * scripts (noninteractive debconf, C.UTF-8), its output going to output_fd (if >= 0; else ours).
  * Returns its exit status (>= 0; 128 + signal if killed) or a negative errno. */

@@ -37,6 +37,7 @@ static const char *arg_cache_dir = MKMACHINE_CACHE_DIR;
 static char **arg_include = NULL;
 static char **arg_exclude = NULL;
 static bool arg_no_verify = false;
+static bool arg_fresh = false;
 
 typedef struct Verb {
         const char *name;
@@ -72,6 +73,7 @@ static int help(void) {
                "     --include=PKG,…          Install these packages too\n"
                "     --exclude=PKG,…          Never install these packages\n"
                "     --no-verify              Accept an unsigned archive (dangerous)\n"
+               "     --fresh                  Bootstrap anew, not from the cached tree of the recipe\n"
                "     --cache-dir=DIR          Package cache (default: %s)\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         return 0;
@@ -513,6 +515,7 @@ static int run_bootstrap(const char *recipe_name) {
                                       .no_verify = arg_no_verify,
                                       .cache_dir = arg_cache_dir,
                                       .hostname = name,
+                                      .fresh = arg_fresh,
                                       .progress = &progress,
                                       .step = bootstrap_step,
                               }, &plan, &msg);
@@ -520,9 +523,11 @@ static int run_bootstrap(const char *recipe_name) {
                 progress_clear_line();
                 return log_error_errno(r, "Failed to bootstrap '%s': %s", name, msg ?: strerror(-r));
         }
-        if (!arg_quiet)
+        if (!arg_quiet && !plan->tree_cached)
                 log_info("%zu packages (%zu essential); %zu packages downloaded, %" PRIu64 " bytes in all.",
                          plan->n_packages, plan->n_essential, plan->n_downloaded, plan->bytes_downloaded);
+        else if (!arg_quiet)
+                log_info("0 packages downloaded: the archive is unchanged since the cached tree was built.");
 
         r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, bootstrap_fill,
                           &(Bootstrap) { .plan = plan, .name = name }, NULL);
@@ -621,6 +626,7 @@ enum {
         ARG_EXCLUDE,
         ARG_NO_VERIFY,
         ARG_CACHE_DIR,
+        ARG_FRESH,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -640,6 +646,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "exclude",    required_argument, NULL, ARG_EXCLUDE    },
                 { "no-verify",  no_argument,       NULL, ARG_NO_VERIFY  },
                 { "cache-dir",  required_argument, NULL, ARG_CACHE_DIR  },
+                { "fresh",      no_argument,       NULL, ARG_FRESH      },
                 {}
         };
         int c;
@@ -699,6 +706,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_CACHE_DIR:
                         arg_cache_dir = optarg;
+                        break;
+                case ARG_FRESH:
+                        arg_fresh = true;
                         break;
                 case '?':
                         return -EINVAL;

@@ -112,11 +112,22 @@ debs=$(aptrepo_requests '\.deb$')
 check "every package came from the local repository ($debs .deb requests)" test "$debs" -gt 50
 
 aptrepo_log_reset
-mkm --cache-dir="$cache" bootstrap "$work/test.conf" --name=test2 -q 2>"$work/err" || true
+mkm --cache-dir="$cache" bootstrap "$work/test.conf" --name=test2 2>"$work/err" || true
 check "a second build from the warm cache fetches no package ($(aptrepo_requests '\.deb$') .deb requests)" \
     test "$(aptrepo_requests '\.deb$')" = 0
 check "…and no index" test "$(aptrepo_requests 'Packages')" = 0
+check "…it is a copy of the cached tree" grep -q "cached tree" "$work/err"
+python3 "$here/manifest.py" "$store/test" >"$work/m1"
+python3 "$here/manifest.py" "$store/test2" >"$work/m2"
+check "…identical to the first machine" diff -q "$work/m1" "$work/m2"
 mkm remove test2
+
+# --fresh installs anew from the package cache (still no download).
+aptrepo_log_reset
+mkm --cache-dir="$cache" bootstrap "$work/test.conf" --name=test3 --fresh 2>"$work/err" || true
+check "--fresh installs anew ($(grep -c 'Installing' "$work/err") install steps), downloading nothing" \
+    sh -c "grep -q 'Installing the other packages' '$work/err' && [ $(aptrepo_requests '\.deb$') = 0 ]"
+mkm remove test3
 
 expect_failure "existing machine" "already exists" "$cache" bootstrap "$work/test.conf"
 cached=$(cache_listing "$cache")
