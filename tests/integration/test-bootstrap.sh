@@ -132,6 +132,22 @@ mkm remove test3
 expect_failure "existing machine" "already exists" "$cache" bootstrap "$work/test.conf"
 cached=$(cache_listing "$cache")
 
+# --- Interrupted in the middle of dpkg: no machine, no temporary, the cache still valid ------------
+"$MKMACHINE" --image-root="$store" --cache-dir="$cache" bootstrap "$work/test.conf" --name=interrupted --fresh \
+    >"$work/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+    grep -q "Installing the essential" "$work/out" && break
+    sleep 0.05
+done
+sleep 0.5
+kill -TERM $pid
+rc=0
+wait $pid || rc=$?
+check "interrupted bootstrap: killed by SIGTERM (rc=$rc), no machine, no temporary" \
+    sh -c "[ $rc = 143 ] && [ ! -e '$store/interrupted' ] && ! ls -A '$store' | grep -q mkmachine"
+check "…and the package cache is as it was" test "$cached" = "$(cache_listing "$cache")"
+
 # --- Resolution errors ---------------------------------------------------------------------------
 expect_failure "unresolvable dependency" "Cannot satisfy Depends: mkm-nonexistent, of mkm-broken \\(included\\)" \
     "$cache" bootstrap "$work/test.conf" --name=bad --include=mkm-broken
