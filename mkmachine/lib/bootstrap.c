@@ -340,6 +340,8 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         if (debs_fd < 0)
                 return fail(reterr_message, -errno, "Failed to open %s: %m", plan->debs_dir);
 
+        /* Leftovers of killed runs; an hour is far longer than any download takes. */
+        download_clean_stale(debs_fd, 3600);
         r = download_packages(plan, debs_fd, reterr_message);
         if (r < 0)
                 return r;

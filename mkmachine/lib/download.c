@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "download.h"
@@ -38,6 +40,24 @@ void sha256_hex(const void *data, size_t size, char ret[static 65]) {
         if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1)
                 memset(md, 0, sizeof(md));
         hex(md, sizeof(md), ret);
+}
+
+void download_clean_stale(int dir_fd, unsigned max_age_sec) {
+        _cleanup_closedir_ DIR *d = NULL;
+        time_t now = time(NULL);
+
+        d = opendir_dup(dir_fd);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                struct stat st;
+
+                if (!startswith(de->d_name, ".#") ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (now - st.st_mtime > (time_t) max_age_sec)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
 }
 
 int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256) {

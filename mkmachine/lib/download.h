@@ -28,6 +28,10 @@ typedef struct DownloadItem {
 int download_many(const DownloadItem *items, size_t n, unsigned max_parallel, Progress *progress,
                   uint64_t *ret_bytes, char **reterr_message);
 
+/* Removes temporaries of downloads (".#NAME.RANDOM") older than max_age_sec from dir_fd: left behind
+ * when a run was killed. Younger ones may belong to a download in progress and are kept. */
+void download_clean_stale(int dir_fd, unsigned max_age_sec);
+
 /* Checks a file against its expected size and digest. 0 if it matches, -EBADMSG if not. */
 int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256);
 
