@@ -432,8 +432,13 @@ static bool recipe_exists(const char *name) {
 }
 
 static void bootstrap_step(const char *what, void *userdata) {
+        static usec_t start = 0;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (start == 0)
+                start = now;
         if (!arg_quiet)
-                log_info("%s…", what);
+                log_info("[%4.1fs] %s…", (double) (now - start) / USEC_PER_SEC, what);
 }
 
 typedef struct Bootstrap {

@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Benchmark (not a test): a bookworm minbase + systemd,dbus tree from the Debian mirror this
+# machine's apt uses, side by side in one run: mkmachine bookworm, mmdebstrap, debootstrap; cold
+# (empty caches) and warm (packages already downloaded, each tool with its own best caching), on a
+# RAM-backed ext4 (a loop file on /dev/shm). min / median of RUNS runs, peak RSS, packages, bytes
+# downloaded. Appends to bench/RESULTS.md.
+#
+# Usage: bench/bootstrap.sh [RUNS]   (as root; builds a release mkmachine in build-bench/)
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-3}
+ram=/dev/shm/mkmachine-bench-bootstrap
+include=systemd,systemd-sysv,dbus,iproute2,ca-certificates
+
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+for tool in mmdebstrap debootstrap python3 /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (run tests/install-deps.sh)" >&2; exit 1; }
+done
+
+sources=$(find /etc/apt/sources.list.d -name '*.sources' | sort | head -n 1)
+[ -n "$sources" ] || sources=/etc/apt/sources.list
+# debootstrap wants the mirror's URL: the first one of the host's sources (never written down here).
+mirror=$(awk '/^URIs:/ { print $2; exit } /^deb / { print $2; exit }' "$sources")
+
+cleanup() {
+    umount "$ram/mnt" 2>/dev/null || true
+    rm -rf "$ram"
+}
+trap cleanup EXIT
+
+rm -rf "$src/build-bench"
+meson setup "$src/build-bench" "$src" --buildtype=release -Dtests=false >/dev/null
+ninja -C "$src/build-bench" >/dev/null
+mkmachine=$src/build-bench/mkmachine/tool/mkmachine
+
+mkdir -p "$ram/mnt"
+truncate -s 6G "$ram/fs.img"
+mkfs.ext4 -q -F "$ram/fs.img"
+mount -o loop "$ram/fs.img" "$ram/mnt"
+
+python3 - "$runs" "$mkmachine" "$ram/mnt" "$sources" "$mirror" "$include" "$src/bench/RESULTS.md" "$*" <<'PYEOF'
+import os, shutil, statistics, subprocess, sys, time
+
+runs, mkmachine, base, sources, mirror, include, results, args = sys.argv[1:9]
+runs = int(runs)
+caches = {t: os.path.join(base, 'cache-' + t) for t in ('mkmachine', 'mmdebstrap', 'debootstrap')}
+
+def write_section(path, title, text):
+    """Replaces the section starting with the line title in path (or appends it); other sections stay."""
+    try:
+        old = open(path).read()
+    except FileNotFoundError:
+        old = ''
+    parts, cur = [], None
+    for line in old.splitlines(keepends=True):
+        if line.startswith('# '):
+            cur = [line]
+            parts.append(cur)
+        elif cur is not None:
+            cur.append(line)
+    sections = [''.join(x) for x in parts]
+    new = text.strip('\n') + '\n\n'
+    for i, sec in enumerate(sections):
+        if sec.splitlines()[0].strip() == title:
+            sections[i] = new
+            break
+    else:
+        sections.append(new)
+    open(path, 'w').write(''.join(x.rstrip('\n') + '\n\n' for x in sections).rstrip('\n') + '\n')
+
+def run(cmd):
+    t = time.perf_counter()
+    p = subprocess.run(['/usr/bin/time', '-f', '%M'] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit('failed: %s\n%s' % (' '.join(cmd), p.stderr.decode()[-3000:]))
+    return wall, int(p.stderr.decode().strip().splitlines()[-1])
+
+def fresh(path):
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+def count_packages(tree):
+    out = subprocess.run(['chroot', tree, 'dpkg-query', '-W'], capture_output=True, text=True).stdout
+    return len(out.splitlines())
+
+def mkmachine_cmd(warm):
+    if not warm:
+        fresh(caches['mkmachine'])
+    store = os.path.join(base, 'store')
+    os.makedirs(store, exist_ok=True)
+    subprocess.run([mkmachine, '--image-root=' + store, 'remove', 'bench'], stderr=subprocess.DEVNULL)
+    return [mkmachine, '--image-root=' + store, '--cache-dir=' + caches['mkmachine'], '-q', 'bookworm',
+            '--name=bench'], os.path.join(store, 'bench')
+
+def mmdebstrap_cmd(warm):
+    dst = fresh(os.path.join(base, 'mmdebstrap'))
+    cache = caches['mmdebstrap']
+    cmd = ['mmdebstrap', '--quiet', '--variant=minbase', '--include=' + include, '--mode=root']
+    if warm:
+        # mmdebstrap's documented way to reuse downloaded packages.
+        cmd += ['--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
+                '--setup-hook=sync-in %s /var/cache/apt/archives/' % cache]
+    else:
+        fresh(cache)
+        os.makedirs(cache)
+    cmd += ['--customize-hook=sync-out /var/cache/apt/archives %s' % cache, 'bookworm', dst, sources]
+    return cmd, dst
+
+def debootstrap_cmd(warm):
+    dst = fresh(os.path.join(base, 'debootstrap'))
+    cache = caches['debootstrap']
+    if not warm:
+        fresh(cache)
+    os.makedirs(cache, exist_ok=True)
+    return ['debootstrap', '--variant=minbase', '--include=' + include, '--cache-dir=' + cache,
+            'bookworm', dst, mirror], dst
+
+tools = [('mkmachine', mkmachine_cmd), ('mmdebstrap', mmdebstrap_cmd), ('debootstrap', debootstrap_cmd)]
+res = {(t, w): [] for t, _ in tools for w in (False, True)}
+packages = {}
+for warm in (False, True):
+    for i in range(runs):
+        for name, make in tools:               # interleaved
+            if warm and i == 0 and not os.path.isdir(caches[name]):
+                make(False)
+            cmd, tree = make(warm)
+            res[(name, warm)].append(run(cmd))
+            packages[name] = count_packages(tree)
+
+def stat(s):
+    w = [x for x, _ in s]
+    return min(w), statistics.median(w), max(r for _, r in s) / 1024
+
+out = ['# bootstrap benchmark\n',
+       'Made by `bench/bootstrap.sh %s` on %s (%d cores), %s, RAM-backed ext4 (loop file on /dev/shm); '
+       'bookworm minbase + %s from the Debian mirror of the host\'s apt sources. min / median wall time of '
+       '%d runs, interleaved, and the peak RSS of the worst run. Cold: empty caches (every package and index '
+       'downloaded); warm: packages already downloaded (mkmachine: its cache; mmdebstrap: sync-in of its '
+       'apt archives; debootstrap: --cache-dir). Speed-up: the other tool\'s median / mkmachine\'s.\n'
+       % (args, time.strftime('%Y-%m-%d'), os.cpu_count(), os.uname().release, include, runs),
+       '| tool | packages | cold | warm | cold speed-up | warm speed-up |', '|---|---|---|---|---|---|']
+m_cold, m_warm = stat(res[('mkmachine', False)]), stat(res[('mkmachine', True)])
+for name, _ in tools:
+    c, w = stat(res[(name, False)]), stat(res[(name, True)])
+    out.append('| %s | %d | %.1f / %.1f s, %.0f MB | %.1f / %.1f s, %.0f MB | %s | %s |' % (
+        name, packages[name], c[0], c[1], c[2], w[0], w[1], w[2],
+        '—' if name == 'mkmachine' else '**%.2f×**' % (c[1] / m_cold[1]),
+        '—' if name == 'mkmachine' else '**%.2f×**' % (w[1] / m_warm[1])))
+text = '\n'.join(out) + '\n'
+print(text)
+write_section(results, '# bootstrap benchmark', text)
+PYEOF
