@@ -3,10 +3,12 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -313,6 +315,9 @@ int tree_run(int tree_fd, char * const argv[], int output_fd) {
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                /* If the builder is killed, so is this. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        _exit(127);
                 if (output_fd >= 0 && (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd,
                                                                                   STDERR_FILENO) < 0))
                         _exit(127);

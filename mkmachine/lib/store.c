@@ -255,7 +255,9 @@ static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata, int *reterr
         }
         if (pid == 0) {
                 (void) sigprocmask(SIG_SETMASK, &old, NULL);
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                /* A process group of its own, so that an interruption ends whatever the fill started
+                 * too (dpkg and maintainer scripts), not only the fill itself. */
+                if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                         _exit(EXIT_FAILURE);
                 int r = fill(tree_fd, userdata);
                 /* The errno travels back as the exit status. */
@@ -277,6 +279,7 @@ static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata, int *reterr
                 } else
                         interrupted = sig;
 
+                (void) kill(-pid, SIGKILL);
                 (void) kill(pid, SIGKILL);
                 (void) waitid(P_PID, (id_t) pid, &si, WEXITED);
                 break;
@@ -334,6 +337,11 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
         r = run_fill(tmp_fd, fill, userdata, reterr_fill);
         if (r < 0) {
                 int k = rm_rf_at(s->root_fd, tmp);
+                /* What the killed processes wrote last may still be landing: try again, briefly. */
+                for (unsigned i = 0; k < 0 && i < 50; i++) {
+                        (void) usleep(100 * 1000);
+                        k = rm_rf_at(s->root_fd, tmp);
+                }
                 if (k < 0)
                         log_debug_errno(k, "Failed to remove temporary '%s/%s': %m", s->root, tmp);
                 return r;
