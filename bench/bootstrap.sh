@@ -10,6 +10,8 @@
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$src/bench/lib.sh"
 runs=${1:-3}
 ram=/dev/shm/mkmachine-bench-bootstrap
 include=systemd,systemd-sysv,dbus,iproute2,ca-certificates
@@ -30,45 +32,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rm -rf "$src/build-bench"
-meson setup "$src/build-bench" "$src" --buildtype=release -Dtests=false >/dev/null
-ninja -C "$src/build-bench" >/dev/null
-mkmachine=$src/build-bench/mkmachine/tool/mkmachine
+mkmachine=$(bench_build "$src")
 
-mkdir -p "$ram/mnt"
-truncate -s 6G "$ram/fs.img"
-mkfs.ext4 -q -F "$ram/fs.img"
-mount -o loop "$ram/fs.img" "$ram/mnt"
+bench_ram_ext4 "$ram" 6G
 
 python3 - "$runs" "$mkmachine" "$ram/mnt" "$sources" "$mirror" "$include" "$src/bench/RESULTS.md" "$*" <<'PYEOF'
 import os, shutil, statistics, subprocess, sys, time
 
+sys.path.insert(0, os.path.dirname(sys.argv[-2]))
+from results import write_section  # noqa: E402
+
 runs, mkmachine, base, sources, mirror, include, results, args = sys.argv[1:9]
 runs = int(runs)
 caches = {t: os.path.join(base, 'cache-' + t) for t in ('mkmachine', 'mmdebstrap', 'debootstrap')}
-
-def write_section(path, title, text):
-    """Replaces the section starting with the line title in path (or appends it); other sections stay."""
-    try:
-        old = open(path).read()
-    except FileNotFoundError:
-        old = ''
-    parts, cur = [], None
-    for line in old.splitlines(keepends=True):
-        if line.startswith('# '):
-            cur = [line]
-            parts.append(cur)
-        elif cur is not None:
-            cur.append(line)
-    sections = [''.join(x) for x in parts]
-    new = text.strip('\n') + '\n\n'
-    for i, sec in enumerate(sections):
-        if sec.splitlines()[0].strip() == title:
-            sections[i] = new
-            break
-    else:
-        sections.append(new)
-    open(path, 'w').write(''.join(x.rstrip('\n') + '\n\n' for x in sections).rstrip('\n') + '\n')
 
 def run(cmd):
     t = time.perf_counter()

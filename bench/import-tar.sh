@@ -10,6 +10,8 @@
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$src/bench/lib.sh"
 runs=${1:-5}
 work=${BENCH_DIR:-/var/tmp/mkmachine-bench}
 ram=/dev/shm/mkmachine-bench
@@ -26,10 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rm -rf "$src/build-bench"
-meson setup "$src/build-bench" "$src" --buildtype=release -Dtests=false >/dev/null
-ninja -C "$src/build-bench" >/dev/null
-mkmachine=$src/build-bench/mkmachine/tool/mkmachine
+mkmachine=$(bench_build "$src")
 
 # The input: the test host harness' cached guest tree if there is one, else a fresh mmdebstrap.
 mkdir -p "$ram" "$work"
@@ -45,42 +44,19 @@ cp "$tarball" "$ram/rootfs.tar"
 gzip -6 -c "$ram/rootfs.tar" >"$ram/rootfs.tar.gz"
 zstd -q -3 -c "$ram/rootfs.tar" >"$ram/rootfs.tar.zst"
 
-truncate -s 3G "$ram/fs.img"
-mkfs.ext4 -q -F "$ram/fs.img"
-mkdir -p "$ram/mnt"
-mount -o loop "$ram/fs.img" "$ram/mnt"
+bench_ram_ext4 "$ram" 3G
 
 igzip=$(command -v igzip || true)
 
 python3 - "$runs" "$mkmachine" "$ram" "$work" "${igzip:-}" "$src/bench/RESULTS.md" "$*" <<'PYEOF'
 import os, shutil, statistics, subprocess, sys, time
 
+sys.path.insert(0, os.path.dirname(sys.argv[-2]))
+from results import write_section  # noqa: E402
+
 runs, mkmachine, ram, disk, igzip, results, args = sys.argv[1:8]
 runs = int(runs)
 inputs = {k: os.path.join(ram, 'rootfs.' + k) for k in ('tar', 'tar.gz', 'tar.zst')}
-
-def write_section(path, title, text):
-    """Replaces the section starting with the line title in path (or appends it); other sections stay."""
-    try:
-        old = open(path).read()
-    except FileNotFoundError:
-        old = ''
-    parts, cur = [], None
-    for line in old.splitlines(keepends=True):
-        if line.startswith('# '):
-            cur = [line]
-            parts.append(cur)
-        elif cur is not None:
-            cur.append(line)
-    sections = [''.join(x) for x in parts]
-    new = text.strip('\n') + '\n\n'
-    for i, sec in enumerate(sections):
-        if sec.splitlines()[0].strip() == title:
-            sections[i] = new
-            break
-    else:
-        sections.append(new)
-    open(path, 'w').write(''.join(x.rstrip('\n') + '\n\n' for x in sections).rstrip('\n') + '\n')
 
 def run(cmd, cleanup=None, stdin=None):
     """Wall time and peak RSS (KiB) of one run."""

@@ -310,6 +310,25 @@ static int verb_show(int argc, char *argv[]) {
         return show_machine(&s, argv[1]);
 }
 
+/* Completes an origin record (time, tool), stores it on the tree's root and frees it. Best effort:
+ * a file system without xattrs costs only the record. */
+static void origin_write(int tree_fd, json_object *o, const char *what) {
+        usec_t now = now_usec(CLOCK_REALTIME);
+        char when[64];
+        const char *j;
+
+        json_object_object_add(o, "created_usec", json_object_new_uint64(now));
+        json_object_object_add(o, "created", json_object_new_string(format_time(when, sizeof(when), now)));
+        json_object_object_add(o, "tool", json_object_new_string("mkmachine " PACKAGE_VERSION));
+
+        j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (fsetxattr(tree_fd, ORIGIN_XATTR, j, strlen(j), 0) < 0)
+                log_warning_errno(errno,
+                                  "Failed to record the origin of '%s' (no xattr support?), ignoring: %m",
+                                  what);
+        json_object_put(o);
+}
+
 typedef struct ImportTar {
         int fd;
         const char *source;
@@ -322,8 +341,6 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         TarUnpackStats stats;
         Progress progress = {};
         json_object *o;
-        char when[64];
-        usec_t now;
         int r;
 
         r = tar_unpack(t->fd, tree_fd, arg_strip_top ? TAR_UNPACK_STRIP_TOP : 0, t->size, &progress,
@@ -333,7 +350,6 @@ static int import_tar_fill(int tree_fd, void *userdata) {
                 return log_error_errno(r, "Failed to import '%s': %s", t->source, msg ?: strerror(-r));
         }
 
-        now = now_usec(CLOCK_REALTIME);
         o = json_object_new_object();
         if (!o)
                 return log_oom();
@@ -344,17 +360,7 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         json_object_object_add(o, "sha256", json_object_new_string(stats.sha256));
         json_object_object_add(o, "size", json_object_new_uint64(stats.bytes_in));
         json_object_object_add(o, "entries", json_object_new_uint64(stats.entries));
-        json_object_object_add(o, "created_usec", json_object_new_uint64(now));
-        json_object_object_add(o, "created", json_object_new_string(format_time(when, sizeof(when), now)));
-        json_object_object_add(o, "tool", json_object_new_string("mkmachine " PACKAGE_VERSION));
-
-        const char *j = json_object_to_json_string_ext(
-                        o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (fsetxattr(tree_fd, ORIGIN_XATTR, j, strlen(j), 0) < 0)
-                log_warning_errno(errno,
-                                  "Failed to record the origin of '%s' (no xattr support?), ignoring: %m",
-                                  t->source);
-        json_object_put(o);
+        origin_write(tree_fd, o, t->source);
 
         if (!arg_quiet)
                 log_info("Unpacked %" PRIu64 " entries from %s (%s, sha256 %s).", stats.entries, t->source,
@@ -451,15 +457,12 @@ static int bootstrap_fill(int tree_fd, void *userdata) {
         const BootstrapPlan *plan = b->plan;
         _cleanup_free_ char *msg = NULL;
         json_object *o;
-        char when[64];
-        usec_t now;
         int r;
 
         r = bootstrap_install(plan, tree_fd, &msg);
         if (r < 0)
                 return log_error_errno(r, "Failed to bootstrap '%s': %s", b->name, msg ?: strerror(-r));
 
-        now = now_usec(CLOCK_REALTIME);
         o = json_object_new_object();
         if (!o)
                 return log_oom();
@@ -470,15 +473,7 @@ static int bootstrap_fill(int tree_fd, void *userdata) {
         json_object_object_add(o, "suite", json_object_new_string(plan->recipe->suite));
         json_object_object_add(o, "verified", json_object_new_boolean(!arg_no_verify));
         json_object_object_add(o, "packages", json_object_new_uint64(plan->n_packages));
-        json_object_object_add(o, "created_usec", json_object_new_uint64(now));
-        json_object_object_add(o, "created", json_object_new_string(format_time(when, sizeof(when), now)));
-        json_object_object_add(o, "tool", json_object_new_string("mkmachine " PACKAGE_VERSION));
-
-        const char *j = json_object_to_json_string_ext(
-                        o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (fsetxattr(tree_fd, ORIGIN_XATTR, j, strlen(j), 0) < 0)
-                log_warning_errno(errno, "Failed to record the origin of '%s', ignoring: %m", b->name);
-        json_object_put(o);
+        origin_write(tree_fd, o, b->name);
         return 0;
 }
 

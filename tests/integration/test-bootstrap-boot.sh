@@ -15,18 +15,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 cache=${MKMACHINE_TEST_CACHE:-/var/cache/mkmachine-tests}/bootstrap-cache
 
-wait_for() {
-    local timeout=$1 i
-    shift
-    for ((i = 0; i < timeout * 10; i++)); do
-        if th_run "$@" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
 th_require
 th_build_trees
 th_start bootstrap
@@ -56,8 +44,8 @@ check "the origin records recipe and mirror" \
 
 th_run machinectl start deb
 check "machined reports the machine running" \
-    wait_for 60 sh -c "[ \"\$(machinectl show deb -p State --value)\" = running ]"
-check "the machine's systemd is up" wait_for 60 systemd-run -M deb --wait -q -G -P true
+    th_wait_for 60 sh -c "[ \"\$(machinectl show deb -p State --value)\" = running ]"
+check "the machine's systemd is up" th_wait_for 60 systemd-run -M deb --wait -q -G -P true
 state=$(th_run systemd-run -M deb --wait -q -G -P systemctl is-system-running --wait 2>&1 || true)
 check "the bootstrapped machine boots to running or degraded (got '$state')" \
     test "$state" = running -o "$state" = degraded
@@ -69,7 +57,7 @@ for _ in $(seq 1 100); do
 done
 check "host0 has an address from DHCP ($addr)" grep -q 'inet ' <<<"$addr"
 th_run machinectl poweroff deb
-check "the machine powers off" wait_for 60 sh -c "! machinectl list --no-legend | grep -q '^deb '"
+check "the machine powers off" th_wait_for 60 sh -c "! machinectl list --no-legend | grep -q '^deb '"
 
 # A second machine from the warm cache: nothing is downloaded.
 out=$("$MKMACHINE" --image-root="$store" --cache-dir="$cache" bookworm --name=deb2 2>&1 || true)

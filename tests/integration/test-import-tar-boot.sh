@@ -15,19 +15,6 @@ MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
 
-# Polls a command in the test host until it succeeds, for at most $1 seconds.
-wait_for() {
-    local timeout=$1 i
-    shift
-    for ((i = 0; i < timeout * 10; i++)); do
-        if th_run "$@" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
 th_require
 th_build_trees
 th_start importboot
@@ -48,10 +35,10 @@ check "mkmachine list shows it with its source" \
     sh -c "nsenter -t '$TH_LEADER' -a mkmachine list | grep -q '^guest .*/root/guest.tar'"
 
 th_run machinectl start guest
-check "machinectl start guest" wait_for 30 sh -c "machinectl list --no-legend | grep -q '^guest '"
+check "machinectl start guest" th_wait_for 30 sh -c "machinectl list --no-legend | grep -q '^guest '"
 check "machined reports the machine running" \
-    wait_for 30 sh -c "[ \"\$(machinectl show guest -p State --value)\" = running ]"
-check "the guest's systemd is up" wait_for 60 systemd-run -M guest --wait -q -G -P true
+    th_wait_for 30 sh -c "[ \"\$(machinectl show guest -p State --value)\" = running ]"
+check "the guest's systemd is up" th_wait_for 60 systemd-run -M guest --wait -q -G -P true
 state=$(th_run systemd-run -M guest --wait -q -G -P systemctl is-system-running --wait 2>&1 || true)
 check "the guest reaches running (got '$state')" test "$state" = running
 release=$(th_run systemd-run -M guest --wait -q -G -P cat /etc/os-release 2>&1 || true)
@@ -74,7 +61,7 @@ else
 fi
 
 th_run machinectl poweroff guest
-check "the guest powers off" wait_for 60 sh -c "! machinectl list --no-legend | grep -q '^guest '"
+check "the guest powers off" th_wait_for 60 sh -c "! machinectl list --no-legend | grep -q '^guest '"
 
 # The other way round: while mkmachine replaces a machine, machinectl keeps off it. The input comes
 # slowly through a FIFO; an interruption then leaves the old machine as it was.

@@ -561,3 +561,17 @@ th_cleanup() {
     fi
     th_stop >/dev/null 2>&1 || true
 }
+
+# th_wait_for TIMEOUT CMD…: runs CMD in the test host every 0.1 s until it succeeds; fails after
+# TIMEOUT seconds.
+th_wait_for() {
+    local timeout=$1 i
+    shift
+    for ((i = 0; i < timeout * 10; i++)); do
+        if th_run "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
