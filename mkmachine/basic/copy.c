@@ -28,6 +28,7 @@ typedef struct CopyContext {
         HardlinkEntry *links;
         size_t n_links, n_links_allocated;
         uint64_t bytes;
+        bool no_reflink;                /* FICLONE failed once: the file system can't */
         char *error_path;
 } CopyContext;
 
@@ -90,6 +91,10 @@ static int copy_xattrs(int src_fd, const char *src_path, int dst_fd, const char 
         return 0;
 }
 
+/* The errors with which FICLONE says "not here" rather than "failed". */
+#define IN_SET_ERRNO_NO_REFLINK(e) \
+        ((e) == EOPNOTSUPP || (e) == ENOTTY || (e) == EXDEV || (e) == EINVAL || (e) == ENOSYS)
+
 static int copy_data(CopyContext *c, int src, int dst, const struct stat *st) {
         _cleanup_free_ uint8_t *buf = NULL;
         off_t pos = 0;
@@ -98,23 +103,32 @@ static int copy_data(CopyContext *c, int src, int dst, const struct stat *st) {
                 return 0;
 
         /* Shares the data blocks on btrfs, XFS and the like: instant, and no extra space. */
-        if (ioctl(dst, FICLONE, src) >= 0) {
-                c->bytes += (uint64_t) st->st_size;
-                return 0;
+        if (!c->no_reflink) {
+                if (ioctl(dst, FICLONE, src) >= 0) {
+                        c->bytes += (uint64_t) st->st_size;
+                        return 0;
+                }
+                if (IN_SET_ERRNO_NO_REFLINK(errno))
+                        c->no_reflink = true;
         }
 
-        while (pos < st->st_size) {
-                off_t data, hole;
+        /* Holes are looked for only where there can be some: fewer blocks than bytes. */
+        bool sparse = (uint64_t) st->st_blocks * 512 < (uint64_t) st->st_size;
 
-                data = lseek(src, pos, SEEK_DATA);
-                if (data < 0) {
-                        if (errno == ENXIO)     /* only a hole is left */
-                                break;
-                        return -errno;
+        while (pos < st->st_size) {
+                off_t data = pos, hole = st->st_size;
+
+                if (sparse) {
+                        data = lseek(src, pos, SEEK_DATA);
+                        if (data < 0) {
+                                if (errno == ENXIO)     /* only a hole is left */
+                                        break;
+                                return -errno;
+                        }
+                        hole = lseek(src, data, SEEK_HOLE);
+                        if (hole < 0)
+                                return -errno;
                 }
-                hole = lseek(src, data, SEEK_HOLE);
-                if (hole < 0)
-                        return -errno;
 
                 while (data < hole) {
                         off_t in = data, out = data;
@@ -142,7 +156,8 @@ static int copy_data(CopyContext *c, int src, int dst, const struct stat *st) {
                 pos = hole;
         }
 
-        if (ftruncate(dst, st->st_size) < 0)
+        /* A file ending in a hole: the size is not there yet. */
+        if (sparse && ftruncate(dst, st->st_size) < 0)
                 return -errno;
         return 0;
 }
