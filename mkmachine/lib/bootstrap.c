@@ -19,6 +19,7 @@
 #include "deb-install.h"
 #include "download.h"
 #include "fd-util.h"
+#include "deb822.h"
 #include "fs-util.h"
 #include "log.h"
 #include "resolve.h"
@@ -52,6 +53,9 @@ BootstrapPlan* bootstrap_plan_free(BootstrapPlan *p) {
                 return NULL;
         free(p->trees_dir);
         free(p->tree_name);
+        free(p->base_tree_name);
+        if (p->install != p->packages)
+                free(p->install);
         free(p->packages);
         free(p->essential);
         free(p->debs_dir);
@@ -74,16 +78,16 @@ static int download_packages(BootstrapPlan *plan, int debs_fd, char **reterr_mes
         size_t n = 0;
         int r = 0;
 
-        items = calloc(MAX(plan->n_packages, (size_t) 1), sizeof(DownloadItem));
-        urls = calloc(plan->n_packages + 1, sizeof(char*));
-        names = calloc(plan->n_packages + 1, sizeof(char*));
+        items = calloc(MAX(plan->n_install, (size_t) 1), sizeof(DownloadItem));
+        urls = calloc(plan->n_install + 1, sizeof(char*));
+        names = calloc(plan->n_install + 1, sizeof(char*));
         if (!items || !urls || !names) {
                 r = -ENOMEM;
                 goto finish;
         }
 
-        for (size_t i = 0; i < plan->n_packages; i++) {
-                const DebPackage *p = plan->packages[i];
+        for (size_t i = 0; i < plan->n_install; i++) {
+                const DebPackage *p = plan->install[i];
                 char *name = deb_file_name(p);
 
                 if (!name) {
@@ -116,7 +120,7 @@ static int download_packages(BootstrapPlan *plan, int debs_fd, char **reterr_mes
         }
 
 finish:
-        for (size_t i = 0; i < plan->n_packages && urls && names; i++) {
+        for (size_t i = 0; i < plan->n_install && urls && names; i++) {
                 free(urls[i]);
                 free(names[i]);
         }
@@ -141,10 +145,13 @@ static int mkdir_p(const char *path, mode_t mode) {
         }
 }
 
-/* A digest of everything that decides what the tree becomes. */
-static int tree_cache_key(const BootstrapPlan *plan, const char *keyring, char ret[static 65]) {
-        const Recipe *recipe = plan->recipe;
+/* A digest of everything that decides what the tree of recipe becomes (with the command line's
+ * packages if with_options: a base recipe's tree is what it makes without them). */
+static int tree_cache_key(const BootstrapPlan *plan, const Recipe *recipe, bool with_options,
+                          const char *keyring, char ret[static 65]) {
         const BootstrapOptions *o = plan->options;
+        char * const *o_include = with_options ? o->include : NULL;
+        char * const *o_exclude = with_options ? o->exclude : NULL;
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f;
@@ -163,11 +170,11 @@ static int tree_cache_key(const BootstrapPlan *plan, const char *keyring, char r
                 fprintf(f, "component=%s\n", *s);
         STRV_FOREACH(s, recipe->include)
                 fprintf(f, "include=%s\n", *s);
-        STRV_FOREACH(s, o->include)
+        STRV_FOREACH(s, o_include)
                 fprintf(f, "include=%s\n", *s);
         STRV_FOREACH(s, recipe->exclude)
                 fprintf(f, "exclude=%s\n", *s);
-        STRV_FOREACH(s, o->exclude)
+        STRV_FOREACH(s, o_exclude)
                 fprintf(f, "exclude=%s\n", *s);
         STRV_FOREACH(s, recipe->enable_services)
                 fprintf(f, "enable=%s\n", *s);
@@ -194,23 +201,108 @@ static int tree_cache_key(const BootstrapPlan *plan, const char *keyring, char r
         return 0;
 }
 
-static int tree_cache_lookup(BootstrapPlan *plan, const char *keyring) {
+/* The name of the cached tree of recipe in *ret (NULL if a file to add is missing: the install will
+ * say so); returns whether it exists. */
+static int tree_cache_find(const BootstrapPlan *plan, const Recipe *recipe, bool with_options,
+                           const char *keyring, char **ret) {
         char key[65];
         struct stat st;
         int r;
 
-        r = tree_cache_key(plan, keyring, key);
+        *ret = NULL;
+        r = tree_cache_key(plan, recipe, with_options, keyring, key);
         if (r == -ENOENT)
-                return 0;       /* a file to add is missing: the install will say so */
+                return 0;
         if (r < 0)
                 return r;
-
-        if (asprintf(&plan->trees_dir, "%s/trees", plan->options->cache_dir) < 0 ||
-            asprintf(&plan->tree_name, "%s-%.16s", plan->recipe->name, key) < 0)
+        if (asprintf(ret, "%s-%.16s", recipe->name, key) < 0)
                 return -ENOMEM;
-        plan->tree_cached = stat(strjoina(plan->trees_dir, "/", plan->tree_name), &st) >= 0 &&
-                            S_ISDIR(st.st_mode);
+        return stat(strjoina(plan->trees_dir, "/", *ret), &st) >= 0 && S_ISDIR(st.st_mode);
+}
+
+static int tree_cache_lookup(BootstrapPlan *plan, const char *keyring) {
+        int r;
+
+        if (asprintf(&plan->trees_dir, "%s/trees", plan->options->cache_dir) < 0)
+                return -ENOMEM;
+        r = tree_cache_find(plan, plan->recipe, true, keyring, &plan->tree_name);
+        if (r < 0)
+                return r;
+        plan->tree_cached = r > 0;
+        if (plan->tree_cached || plan->options->fresh)
+                return 0;
+
+        /* The nearest base whose tree is cached. The base's own setup is part of that tree; only the
+         * command line's packages are not (they are this build's). */
+        for (const Recipe *b = plan->recipe->base_recipe; b; b = b->base_recipe) {
+                _cleanup_free_ char *name = NULL;
+
+                r = tree_cache_find(plan, b, false, keyring, &name);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        plan->base_tree_name = TAKE_PTR(name);
+                        plan->base_recipe = b;
+                        return 0;
+                }
+        }
         return 0;
+}
+
+typedef struct InstalledSet {
+        char **names;
+} InstalledSet;
+
+static int installed_add(const Deb822Paragraph *p, void *userdata) {
+        InstalledSet *set = userdata;
+        const char *name = deb822_paragraph_get(p, "Package"), *status = deb822_paragraph_get(p, "Status");
+
+        if (!name || !status || !streq(status, "install ok installed"))
+                return 0;
+        return strv_extend(&set->names, name);
+}
+
+/* Narrows plan->install to what the base tree lacks; if the base tree has a package this build would
+ * not install (an Exclude=, another choice among alternatives), the base can't be used: returns 0 and
+ * leaves the plan as it was. */
+static int base_tree_delta(BootstrapPlan *plan) {
+        _cleanup_free_ char *status = NULL;
+        _cleanup_free_ DebPackage **delta = NULL;
+        InstalledSet set = {};
+        size_t size = 0, n = 0, matched = 0;
+        int r;
+
+        r = read_full_file_at(AT_FDCWD, strjoina(plan->trees_dir, "/", plan->base_tree_name,
+                                                 "/var/lib/dpkg/status"),
+                              256U * 1024U * 1024U, &status, &size);
+        if (r < 0)
+                return r;
+        r = deb822_parse_buffer(status, size, installed_add, &set, NULL);
+        if (r < 0) {
+                strv_free(set.names);
+                return r;
+        }
+
+        delta = calloc(MAX(plan->n_packages, (size_t) 1), sizeof(DebPackage*));
+        if (!delta) {
+                strv_free(set.names);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < plan->n_packages; i++)
+                if (strv_contains(set.names, plan->packages[i]->name))
+                        matched++;
+                else
+                        delta[n++] = plan->packages[i];
+        r = matched == strv_length(set.names);
+        strv_free(set.names);
+        if (!r) {
+                plan->base_tree_name = mfree(plan->base_tree_name);
+                plan->base_recipe = NULL;
+                return 0;
+        }
+        plan->install = TAKE_PTR(delta);
+        plan->n_install = n;
+        return 1;
 }
 
 int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan **ret,
@@ -325,6 +417,17 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         if (r < 0)
                 return r;
 
+        plan->install = plan->packages;
+        plan->n_install = plan->n_packages;
+        if (plan->base_tree_name) {
+                r = base_tree_delta(plan);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to read the cached tree of recipe '%s': %s",
+                                    plan->base_recipe->name, strerror(-r));
+                if (r > 0)
+                        step(o, "Starting from the cached tree of the base recipe");
+        }
+
         /* What must be unpacked by hand before dpkg can run: the Essential packages and what they need. */
         r = deb_resolve(plan->repo, &(ResolveOptions) {
                                 .priority = _DEB_PRIORITY_INVALID,
@@ -390,9 +493,10 @@ static char* build_log_tail(void) {
         return strdup(p);
 }
 
-/* dpkg ACTION… /var/cache/mkmachine-debs/SHA.deb… for the essential packages, or for the others. */
-static int run_dpkg(int tree_fd, const BootstrapPlan *plan, char * const *action, bool essential,
-                    char **reterr_message) {
+/* dpkg ACTION… /var/cache/mkmachine-debs/SHA.deb… for those of list that are essential (if essential
+ * is true) or not (false), or all of them (-1). */
+static int run_dpkg(int tree_fd, const BootstrapPlan *plan, DebPackage * const *list, size_t n_list,
+                    char * const *action, int essential, char **reterr_message) {
         _cleanup_strv_free_ char **argv = NULL;
         size_t n = 0;
         int r;
@@ -400,11 +504,11 @@ static int run_dpkg(int tree_fd, const BootstrapPlan *plan, char * const *action
         r = strv_extend(&argv, "/usr/bin/dpkg");
         if (r >= 0)
                 r = strv_extend_strv(&argv, (char**) action);
-        for (size_t i = 0; r >= 0 && i < plan->n_packages; i++) {
-                const DebPackage *p = plan->packages[i];
+        for (size_t i = 0; r >= 0 && i < n_list; i++) {
+                const DebPackage *p = list[i];
                 char *path;
 
-                if (in_list(plan->essential, plan->n_essential, p) != essential)
+                if (essential >= 0 && in_list(plan->essential, plan->n_essential, p) != essential)
                         continue;
                 if (asprintf(&path, "/" DEBS_IN_TREE "/%s.deb", p->sha256) < 0)
                         return -ENOMEM;
@@ -518,7 +622,8 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
                                     recipe->files[i].target, strerror(-r));
         }
 
-        STRV_FOREACH(c, recipe->commands) {
+        /* Starting from the base's tree, the base's commands have run already. */
+        STRV_FOREACH(c, recipe->commands + (plan->base_tree_name ? recipe->n_base_commands : 0)) {
                 r = tree_run_logged(tree_fd, STRV_MAKE("/bin/sh", "-c", *c));
                 if (r != 0)
                         return fail(reterr_message, r < 0 ? r : -EPROTO,
@@ -620,14 +725,15 @@ static int extract_essential(const BootstrapPlan *plan, int debs_fd, int tree_fd
 
                         if (!name)
                                 _exit(EXIT_FAILURE);
-                        /* Checked once more: the cache is shared and may have been tampered with since. */
-                        r = file_verify_at(debs_fd, name, p->size, p->sha256);
+                        /* Checked once more, and unpacked from the very file that was checked: the cache
+                         * is shared and may have been tampered with since. */
+                        fd = openat(debs_fd, name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC);
+                        r = fd < 0 ? -errno : file_verify_fd(fd, p->size, p->sha256);
                         if (r < 0)
                                 (void) asprintf(&line, "Cached package %s/%s does not match its digest.",
                                                 plan->debs_dir, name);
                         else {
-                                fd = openat(debs_fd, name, O_RDONLY|O_CLOEXEC);
-                                r = fd < 0 ? -errno : deb_extract_data(fd, tree_fd, &msg);
+                                r = deb_extract_data(fd, tree_fd, &msg);
                                 if (r < 0)
                                         (void) asprintf(&line, "Failed to unpack %s: %s", p->name,
                                                         msg ?: strerror(-r));
@@ -690,14 +796,34 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         if (debs_fd < 0)
                 return fail(reterr_message, -errno, "Failed to open %s: %m", plan->debs_dir);
 
-        r = tree_prepare(tree_fd, plan->repo->architecture);
+        if (plan->base_tree_name) {
+                _cleanup_close_ int base = -EBADF;
+                _cleanup_free_ char *path = NULL;
+
+                step(plan->options, "Copying the cached tree of the base recipe");
+                base = open(strjoina(plan->trees_dir, "/", plan->base_tree_name),
+                            O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+                if (base < 0)
+                        return fail(reterr_message, -errno,
+                                    "Failed to open the cached tree of recipe '%s': %m",
+                                    plan->base_recipe->name);
+                r = copy_tree_at(base, tree_fd, NULL, &path);
+                if (r < 0)
+                        return fail(reterr_message, r,
+                                    "Failed to copy the cached tree of recipe '%s' (%s): %s",
+                                    plan->base_recipe->name, strna(path), strerror(-r));
+                r = tree_resume(tree_fd);
+        } else
+                r = tree_prepare(tree_fd, plan->repo->architecture);
         if (r < 0)
                 return fail(reterr_message, r, "Failed to prepare the new tree: %s", strerror(-r));
 
-        step(plan->options, "Unpacking the essential packages");
-        r = extract_essential(plan, debs_fd, tree_fd, reterr_message);
-        if (r < 0)
-                return r;
+        if (!plan->base_tree_name) {
+                step(plan->options, "Unpacking the essential packages");
+                r = extract_essential(plan, debs_fd, tree_fd, reterr_message);
+                if (r < 0)
+                        return r;
+        }
 
         /* No fsync() per file (--force-unsafe-io): the tree is a temporary, thrown away on any failure. */
         build_log = memfd_create("build-log", MFD_CLOEXEC);
@@ -708,15 +834,19 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         if (r < 0)
                 return fail(reterr_message, r, "Failed to set up mounts for the new tree: %s", strerror(-r));
 
-        step(plan->options, "Installing the essential packages with dpkg");
-        r = run_dpkg(tree_fd, plan, STRV_MAKE("--install", "--force-depends", "--force-unsafe-io"), true,
-                     reterr_message);
-        if (r < 0)
-                return r;
+        if (!plan->base_tree_name) {
+                step(plan->options, "Installing the essential packages with dpkg");
+                r = run_dpkg(tree_fd, plan, plan->packages, plan->n_packages,
+                             STRV_MAKE("--install", "--force-depends", "--force-unsafe-io"), true,
+                             reterr_message);
+                if (r < 0)
+                        return r;
+        }
 
         step(plan->options, "Installing the other packages with dpkg");
-        r = run_dpkg(tree_fd, plan, STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"), false,
-                     reterr_message);
+        r = run_dpkg(tree_fd, plan, plan->install, plan->n_install,
+                     STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"),
+                     plan->base_tree_name ? -1 : false, reterr_message);
         if (r < 0)
                 return r;
         r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/dpkg", "--configure", "--pending",

@@ -16,7 +16,9 @@
  *
  * Built trees are cached too, keyed by everything that went into them (the recipe after merging its
  * bases, the options, the verified Release): a second machine from the same recipe while the archive
- * has not changed is a copy of that tree (reflinked where the file system can), made in seconds. */
+ * has not changed is a copy of that tree (reflinked where the file system can), made in seconds. A
+ * recipe with Base= whose base's tree is cached starts from a copy of it and installs only what it
+ * adds, then applies its own setup. */
 
 typedef struct BootstrapOptions {
         const char *mirror;             /* overrides the recipe's */
@@ -46,6 +48,10 @@ typedef struct BootstrapPlan {
         char *trees_dir;                /* cache directory of built trees */
         char *tree_name;                /* RECIPE-KEY: the cached tree of recipe, options and Release */
         bool tree_cached;               /* … exists: clone it instead of installing */
+        char *base_tree_name;           /* the cached tree of the recipe's Base= to start from, or NULL */
+        const Recipe *base_recipe;      /* … the base that made it */
+        DebPackage **install;           /* what dpkg installs: packages, or what the base tree lacks */
+        size_t n_install;
         size_t n_downloaded;            /* packages that were not in the cache */
         uint64_t bytes_downloaded;      /* everything, indexes included */
 } BootstrapPlan;

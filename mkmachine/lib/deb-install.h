@@ -17,6 +17,9 @@ int deb_extract_data(int deb_fd, int tree_fd, char **reterr_message);
  * are installed. */
 int tree_prepare(int tree_fd, const char *architecture);
 
+/* Prepares a finished tree (a copy of a built one) for more packages, as tree_prepare() an empty one. */
+int tree_resume(int tree_fd);
+
 /* Undoes what only the build needed (policy-rc.d). */
 int tree_finish(int tree_fd);
 

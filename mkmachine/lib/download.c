@@ -62,6 +62,14 @@ void download_clean_stale(int dir_fd, unsigned max_age_sec) {
 
 int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256) {
         _cleanup_close_ int fd = -EBADF;
+
+        fd = openat(dir_fd, name, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        return file_verify_fd(fd, size, sha256);
+}
+
+int file_verify_fd(int fd, uint64_t size, const char *sha256) {
         _cleanup_free_ uint8_t *buf = NULL;
         EVP_MD_CTX *ctx;
         uint8_t md[32];
@@ -69,9 +77,6 @@ int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha2
         struct stat st;
         int r = 0;
 
-        fd = openat(dir_fd, name, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode) || (size > 0 && (uint64_t) st.st_size != size))
@@ -85,8 +90,8 @@ int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha2
                 EVP_MD_CTX_free(ctx);
                 return -ENOMEM;
         }
-        for (;;) {
-                ssize_t n = read(fd, buf, VERIFY_BUFFER_SIZE);
+        for (off_t offset = 0;;) {
+                ssize_t n = pread(fd, buf, VERIFY_BUFFER_SIZE, offset);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -95,6 +100,7 @@ int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha2
                 }
                 if (n == 0)
                         break;
+                offset += n;
                 if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
                         r = -EIO;
                         break;

@@ -34,6 +34,8 @@ void download_clean_stale(int dir_fd, unsigned max_age_sec);
 
 /* Checks a file against its expected size and digest. 0 if it matches, -EBADMSG if not. */
 int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256);
+/* The same for an open file (read with pread(): its file offset does not move). */
+int file_verify_fd(int fd, uint64_t size, const char *sha256);
 
 /* SHA-256 of a buffer as lower-case hex. */
 void sha256_hex(const void *data, size_t size, char ret[static 65]);

@@ -35,6 +35,7 @@ Recipe* recipe_free(Recipe *recipe) {
         free(recipe->path);
         free(recipe->description);
         free(recipe->base);
+        recipe_free(recipe->base_recipe);
         free(recipe->suite);
         strv_free(recipe->components);
         free(recipe->architecture);
@@ -431,6 +432,7 @@ int recipe_merge_base(Recipe *recipe, const Recipe *base) {
                         return r;
         }
 
+        recipe->n_base_commands = strv_length(base->commands);
         char ***lists[] = { &recipe->components, &recipe->include, &recipe->exclude,
                             &recipe->enable_services, &recipe->commands };
         char **base_lists[] = { base->components, base->include, base->exclude,
@@ -552,12 +554,30 @@ static int recipe_load_depth(const char *name_or_path, char * const *dirs, unsig
         }
 
         if (recipe->base) {
-                r = recipe_load_depth(recipe->base, dirs, depth + 1, &base, reterr_message);
+                _cleanup_strv_free_ char **base_dirs = NULL;
+                _cleanup_free_ char *dir = strdup(path);
+
+                /* Its base next to it first: a set of recipes kept together finds each other. */
+                if (!dir)
+                        return -ENOMEM;
+                if (strrchr(dir, '/'))
+                        *strrchr(dir, '/') = 0;
+                else
+                        (void) strcpy(dir, ".");
+                r = strv_extend(&base_dirs, dir);
+                STRV_FOREACH(d, dirs)
+                        if (r >= 0 && !strv_contains(base_dirs, *d))
+                                r = strv_extend(&base_dirs, *d);
+                if (r < 0)
+                        return r;
+
+                r = recipe_load_depth(recipe->base, base_dirs, depth + 1, &base, reterr_message);
                 if (r < 0)
                         return r;
                 r = recipe_merge_base(recipe, base);
                 if (r < 0)
                         return r;
+                recipe->base_recipe = TAKE_PTR(base);
         }
 
         *ret = TAKE_PTR(recipe);

@@ -56,6 +56,11 @@ typedef struct Recipe {
         RecipeFile *files;
         size_t n_files;
         char **commands;
+
+        /* After recipe_load() with Base=: the base, itself merged with its own bases. The first
+         * n_base_commands of commands are the base's (the rest are this recipe's own). */
+        struct Recipe *base_recipe;
+        size_t n_base_commands;
 } Recipe;
 
 Recipe* recipe_free(Recipe *recipe);
@@ -85,7 +90,8 @@ int recipe_merge_base(Recipe *recipe, const Recipe *base);
 int recipe_verify(const Recipe *recipe, const char **reterr_what);
 
 /* Loads a recipe by name from the first of dirs that has NAME.conf, or from a file if name_or_path
- * contains a '/' or ends in ".conf"; follows Base= (merging, with a depth limit against cycles) and
+ * contains a '/' or ends in ".conf"; follows Base= (looked up in the directory of the recipe naming it
+ * first, then in dirs; merging, with a depth limit against cycles; keeping the base in base_recipe) and
  * verifies the result. On failure returns a negative errno and a sentence in *reterr_message, with
  * "file:line: what" for errors in a file. Never logs above debug level. */
 int recipe_load(const char *name_or_path, char * const *dirs, Recipe **ret, char **reterr_message);

@@ -402,6 +402,9 @@ cat /etc/mkm-tool.conf' || return 1
         $'Priority: optional\nDepends: mkm-virtual (>= 1.5)' "$out" || return 1
     aptrepo__deb mkm-broken 1.0-1 amd64 gzip $'Priority: optional\nDepends: mkm-nonexistent' "$out" ||
         return 1
+    # Not in the test recipe's set: what a recipe with Base= adds.
+    aptrepo__deb mkm-extra 1.0-1 all gzip $'Priority: optional\nDepends: mkm-tool' "$out" \
+        '/usr/share/mkm-test/extra.txt=mkm-extra' || return 1
 }
 
 # --- tampering --------------------------------------------------------------------------------

@@ -56,6 +56,9 @@ Include=mkm-tool mkm-exact mkm-alt mkm-virtual-user
 
 [Setup]
 RootLocked=yes
+
+[Run]
+Command=echo test >>/etc/mkm-runs
 CONF
 
 mkm() { "$MKMACHINE" --image-root="$store" "$@"; }
@@ -128,6 +131,45 @@ mkm --cache-dir="$cache" bootstrap "$work/test.conf" --name=test3 --fresh 2>"$wo
 check "--fresh installs anew ($(grep -c 'Installing' "$work/err") install steps), downloading nothing" \
     sh -c "grep -q 'Installing the other packages' '$work/err' && [ $(aptrepo_requests '\.deb$') = 0 ]"
 mkm remove test3
+
+# --- Base=: starts from the base's cached tree, adds only its own packages and commands -------------
+cat >"$work/derived.conf" <<CONF
+[Recipe]
+Base=test
+
+[Packages]
+Include=mkm-extra
+
+[Run]
+Command=echo derived >>/etc/mkm-runs
+CONF
+aptrepo_log_reset
+if mkm --cache-dir="$cache" bootstrap "$work/derived.conf" 2>"$work/err"; then
+    ok "bootstrap of a recipe with Base=test"
+else
+    not_ok "bootstrap of a recipe with Base=test: $(tail -n 20 "$work/err")"
+fi
+d=$store/derived
+check "…it started from the base's cached tree" grep -q "Starting from the cached tree of the base" "$work/err"
+check "…and downloaded just the one package it adds ($(aptrepo_requests '\.deb$') .deb requests)" \
+    test "$(aptrepo_requests '\.deb$')" = 1
+check "…which is installed, with the base's packages" \
+    sh -c "chroot '$d' dpkg-query -W -f '\${Status}' mkm-extra mkm-tool | grep -qx '\(install ok installed\)\{2\}'"
+audit=$(chroot "$d" dpkg --audit 2>&1 || true)
+check "…dpkg --audit is clean" test -z "$audit"
+check "…the base's command ran once (in the base's tree), then the derived recipe's own" \
+    test "$(cat "$d/etc/mkm-runs" 2>/dev/null | tr '\n' ' ')" = "test derived "
+check "…no policy-rc.d or package cache mount point left" \
+    sh -c "[ ! -e '$d/usr/sbin/policy-rc.d' ] && [ ! -e '$d/var/cache/mkmachine-debs' ]"
+check "…and an empty machine-id" test ! -s "$d/etc/machine-id"
+# --fresh bootstraps everything, and gives the same packages.
+mkm --cache-dir="$cache" bootstrap "$work/derived.conf" --name=derived-fresh --fresh 2>"$work/err" || true
+check "--fresh ignores the base's tree and installs all, with the same result" \
+    sh -c "grep -q 'Installing the essential packages' '$work/err' &&
+           [ \"\$(chroot '$d' dpkg-query -W | sort)\" = \"\$(chroot '$store/derived-fresh' dpkg-query -W | sort)\" ] &&
+           [ \"\$(cat '$store/derived-fresh/etc/mkm-runs' | tr '\n' ' ')\" = 'test derived ' ]"
+mkm remove derived
+mkm remove derived-fresh
 
 expect_failure "existing machine" "already exists" "$cache" bootstrap "$work/test.conf"
 cached=$(cache_listing "$cache")

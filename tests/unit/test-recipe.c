@@ -115,6 +115,51 @@ TEST(merge_base) {
         ASSERT_STREQ(r->files[1].target, "/b");
 }
 
+static void write_recipe(const char *dir, const char *name, const char *text) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        ASSERT_TRUE(asprintf(&path, "%s/%s.conf", dir, name) > 0);
+        f = fopen(path, "we");
+        ASSERT_NOT_NULL(f);
+        ASSERT_TRUE(fputs(text, f) >= 0);
+}
+
+TEST(load_base_next_to_the_recipe) {
+        _cleanup_(recipe_freep) Recipe *r = NULL;
+        _cleanup_free_ char *msg = NULL, *path = NULL;
+        char dir[] = "/tmp/test-recipe.XXXXXX";
+
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        write_recipe(dir, "os", "[Distribution]\nDistribution=debian\nSuite=bookworm\nComponents=main\n"
+                     "Keyring=/k.gpg\n[Run]\nCommand=echo os\n");
+        write_recipe(dir, "web", "[Recipe]\nBase=os\n[Run]\nCommand=echo web 1\nCommand=echo web 2\n");
+        write_recipe(dir, "site", "[Recipe]\nBase=web\n[Run]\nCommand=echo site\n");
+
+        /* Loaded as a file: its bases are found next to it, not in the (empty) search path. */
+        ASSERT_TRUE(asprintf(&path, "%s/site.conf", dir) > 0);
+        ASSERT_OK(recipe_load(path, STRV_MAKE("/nonexistent"), &r, &msg));
+        ASSERT_STREQ(r->suite, "bookworm");
+        ASSERT_EQ(strv_length(r->commands), 4u);
+        ASSERT_EQ(r->n_base_commands, 3u);
+        ASSERT_STREQ(r->commands[3], "echo site");
+        ASSERT_NOT_NULL(r->base_recipe);
+        ASSERT_STREQ(r->base_recipe->name, "web");
+        ASSERT_EQ(r->base_recipe->n_base_commands, 1u);
+        ASSERT_STREQ(r->base_recipe->base_recipe->name, "os");
+        ASSERT_NULL(r->base_recipe->base_recipe->base_recipe);
+
+        /* A base that is nowhere is named. */
+        write_recipe(dir, "orphan", "[Recipe]\nBase=missing\n");
+        free(path);
+        ASSERT_TRUE(asprintf(&path, "%s/orphan.conf", dir) > 0);
+        recipe_freep(&r);
+        ASSERT_ERROR(recipe_load(path, STRV_MAKE("/nonexistent"), &r, &msg), ENOENT);
+        ASSERT_TRUE(strstr(msg, "No recipe 'missing'") != NULL);
+
+        ASSERT_OK(system(strjoina("rm -rf ", dir)));
+}
+
 TEST(enum_tables_roundtrip) {
         for (Distribution d = 0; d < _DISTRIBUTION_MAX; d++)
                 ASSERT_EQ(distribution_from_string(distribution_to_string(d)), d);
