@@ -2,11 +2,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -72,10 +74,21 @@ static char* deb_file_name(const DebPackage *p) {
         return s;
 }
 
-static int download_packages(BootstrapPlan *plan, int debs_fd, char **reterr_message) {
+static bool in_list(DebPackage * const *list, size_t n, const DebPackage *p) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i] == p)
+                        return true;
+        return false;
+}
+
+/* Downloads what of plan->install the cache lacks (or holds damaged), the essential packages first;
+ * done (may be NULL) is called for each package as soon as it is in place, and for those that were. */
+static int download_packages(const BootstrapPlan *plan, int debs_fd,
+                             void (*done)(const DownloadItem *item, void *userdata), void *userdata,
+                             char **reterr_message) {
         _cleanup_free_ DownloadItem *items = NULL;
         char **urls = NULL, **names = NULL;
-        size_t n = 0;
+        size_t n = 0, k = 0;
         int r = 0;
 
         items = calloc(MAX(plan->n_install, (size_t) 1), sizeof(DownloadItem));
@@ -86,36 +99,45 @@ static int download_packages(BootstrapPlan *plan, int debs_fd, char **reterr_mes
                 goto finish;
         }
 
-        for (size_t i = 0; i < plan->n_install; i++) {
-                const DebPackage *p = plan->install[i];
-                char *name = deb_file_name(p);
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < plan->n_install; i++) {
+                        const DebPackage *p = plan->install[i];
+                        char *name;
 
-                if (!name) {
-                        r = -ENOMEM;
-                        goto finish;
+                        if (in_list(plan->essential, plan->n_essential, p) != (pass == 0))
+                                continue;
+                        name = deb_file_name(p);
+                        if (!name) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        names[k] = name;
+                        if (asprintf(&urls[k], "%s/%s", plan->mirror, p->filename) < 0) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        DownloadItem item = {
+                                .url = urls[k],
+                                .dir_fd = debs_fd,
+                                .name = name,
+                                .size = p->size,
+                                .sha256 = p->sha256,
+                                .done = done,
+                                .userdata = userdata,
+                        };
+                        k++;
+                        /* Cached by digest, checked again before use: a warm cache downloads nothing. */
+                        if (file_verify_at(debs_fd, name, p->size, p->sha256) >= 0) {
+                                if (done)
+                                        done(&item, userdata);
+                                continue;
+                        }
+                        items[n++] = item;
                 }
-                names[i] = name;
-                /* Cached by digest, checked again before use: a warm cache downloads nothing. */
-                if (file_verify_at(debs_fd, name, p->size, p->sha256) >= 0)
-                        continue;
-                if (asprintf(&urls[i], "%s/%s", plan->mirror, p->filename) < 0) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                items[n++] = (DownloadItem) {
-                        .url = urls[i],
-                        .dir_fd = debs_fd,
-                        .name = name,
-                        .size = p->size,
-                        .sha256 = p->sha256,
-                };
-        }
 
-        plan->n_downloaded = n;
         if (n > 0) {
                 step(plan->options, "Downloading packages");
-                r = download_many(items, n, DOWNLOAD_PARALLEL, plan->options->progress,
-                                  &plan->bytes_downloaded,
+                r = download_many(items, n, DOWNLOAD_PARALLEL, plan->options->progress, NULL,
                                   reterr_message);
         }
 
@@ -446,20 +468,22 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
 
         /* Leftovers of killed runs; an hour is far longer than any download takes. */
         download_clean_stale(debs_fd, 3600);
-        r = download_packages(plan, debs_fd, reterr_message);
-        if (r < 0)
-                return r;
+        /* The downloads themselves are part of the install, where the essential packages are unpacked
+         * as they arrive. Here only how many there will be (by size; the digests are checked there). */
+        for (size_t i = 0; i < plan->n_install; i++) {
+                _cleanup_free_ char *name = deb_file_name(plan->install[i]);
+                struct stat st;
+
+                if (!name)
+                        return -ENOMEM;
+                if (fstatat(debs_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+                    (uint64_t) st.st_size != plan->install[i]->size)
+                        plan->n_downloaded++;
+        }
         plan->bytes_downloaded += plan->repo->bytes_downloaded;
 
         *ret = TAKE_PTR(plan);
         return 0;
-}
-
-static bool in_list(DebPackage * const *list, size_t n, const DebPackage *p) {
-        for (size_t i = 0; i < n; i++)
-                if (list[i] == p)
-                        return true;
-        return false;
 }
 
 /* What dpkg and the maintainer scripts say goes into one log; shown (the end of it) only on failure. */
@@ -695,78 +719,133 @@ static void tree_cache_save(const BootstrapPlan *plan, int tree_fd) {
         }
 }
 
-/* Unpacks the essential packages (to get dpkg and a shell running in the tree) in parallel: one
- * process per CPU, each taking every n-th package. They share no state but the tree, where creating
- * a directory that exists already is fine. */
-static int extract_essential(const BootstrapPlan *plan, int debs_fd, int tree_fd, char **reterr_message) {
-        _cleanup_close_pair_ int pipe_fds[2] = { -EBADF, -EBADF };
+/* Unpacks the essential packages (to get dpkg and a shell running in the tree) in parallel, as they
+ * arrive: one process per CPU takes the index of the next package from a pipe. They share no state but
+ * the tree, where creating a directory that exists already is fine. */
+#define UNPACKERS_MAX 8U
+
+typedef struct Unpackers {
+        const BootstrapPlan *plan;
+        pid_t pids[UNPACKERS_MAX];
+        unsigned n;
+        int queue[2];           /* package indices; we keep the read end open: no SIGPIPE */
+        int errors[2];          /* the first error message */
+} Unpackers;
+
+static _noreturn_ void unpacker_run(Unpackers *u, int debs_fd, int tree_fd) {
+        const BootstrapPlan *plan = u->plan;
+        uint32_t i;
+
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        u->queue[1] = safe_close(u->queue[1]);
+
+        while (read(u->queue[0], &i, sizeof(i)) == (ssize_t) sizeof(i)) {
+                const DebPackage *p;
+                _cleanup_free_ char *name = NULL, *msg = NULL, *line = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                int r;
+
+                if (i == UINT32_MAX)    /* the end */
+                        _exit(EXIT_SUCCESS);
+                if (i >= plan->n_essential)
+                        _exit(EINVAL);
+                p = plan->essential[i];
+                name = deb_file_name(p);
+                if (!name)
+                        _exit(ENOMEM);
+                /* Checked once more, and unpacked from the very file that was checked: the cache is
+                 * shared and may have been tampered with since. */
+                fd = openat(debs_fd, name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC);
+                r = fd < 0 ? -errno : file_verify_fd(fd, p->size, p->sha256);
+                if (r < 0)
+                        (void) asprintf(&line, "Cached package %s/%s does not match its digest.",
+                                        plan->debs_dir, name);
+                else {
+                        r = deb_extract_data(fd, tree_fd, &msg);
+                        if (r < 0)
+                                (void) asprintf(&line, "Failed to unpack %s: %s", p->name,
+                                                msg ?: strerror(-r));
+                }
+                if (r < 0) {
+                        if (line)
+                                (void) loop_write(u->errors[1], line, strlen(line));
+                        _exit(MIN(-r, 255));
+                }
+        }
+        _exit(EIO);
+}
+
+static int unpackers_start(Unpackers *u, const BootstrapPlan *plan, int debs_fd, int tree_fd) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned n_workers = (unsigned) MIN(MAX(cpus, 1L), 8L);
-        pid_t pids[8];
+        unsigned n = (unsigned) MIN(MAX(cpus, 1L), (long) UNPACKERS_MAX);
+
+        *u = (Unpackers) {
+                .plan = plan,
+                .queue = { -EBADF, -EBADF },
+                .errors = { -EBADF, -EBADF },
+        };
+        if (pipe2(u->queue, O_CLOEXEC) < 0 || pipe2(u->errors, O_CLOEXEC) < 0)
+                return -errno;
+        for (unsigned w = 0; w < n; w++) {
+                pid_t pid = fork();
+
+                if (pid < 0)
+                        return -errno;
+                if (pid == 0)
+                        unpacker_run(u, debs_fd, tree_fd);
+                u->pids[u->n++] = pid;
+        }
+        u->errors[1] = safe_close(u->errors[1]);
+        return 0;
+}
+
+/* Queues essential package i (a write of 4 bytes to a pipe is atomic, each worker reads whole ones). */
+static int unpackers_queue(Unpackers *u, uint32_t i) {
+        return loop_write(u->queue[1], &i, sizeof(i));
+}
+
+static int unpackers_finish(Unpackers *u, bool kill_them, char **reterr_message) {
         int r = 0;
 
-        if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-                return -errno;
-
-        for (unsigned w = 0; w < n_workers; w++) {
-                pids[w] = fork();
-                if (pids[w] < 0) {
-                        r = -errno;
-                        n_workers = w;
-                        break;
-                }
-                if (pids[w] > 0)
-                        continue;
-
-                for (size_t i = w; i < plan->n_essential; i += n_workers) {
-                        const DebPackage *p = plan->essential[i];
-                        _cleanup_free_ char *name = deb_file_name(p), *msg = NULL, *line = NULL;
-                        _cleanup_close_ int fd = -EBADF;
-
-                        if (!name)
-                                _exit(EXIT_FAILURE);
-                        /* Checked once more, and unpacked from the very file that was checked: the cache
-                         * is shared and may have been tampered with since. */
-                        fd = openat(debs_fd, name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC);
-                        r = fd < 0 ? -errno : file_verify_fd(fd, p->size, p->sha256);
-                        if (r < 0)
-                                (void) asprintf(&line, "Cached package %s/%s does not match its digest.",
-                                                plan->debs_dir, name);
-                        else {
-                                r = deb_extract_data(fd, tree_fd, &msg);
-                                if (r < 0)
-                                        (void) asprintf(&line, "Failed to unpack %s: %s", p->name,
-                                                        msg ?: strerror(-r));
-                        }
-                        if (r < 0) {
-                                if (line)
-                                        (void) loop_write(pipe_fds[1], line, strlen(line));
-                                _exit(MIN(-r, 255));
-                        }
-                }
-                _exit(EXIT_SUCCESS);
-        }
-        pipe_fds[1] = safe_close(pipe_fds[1]);
-
-        for (unsigned w = 0; w < n_workers; w++) {
+        for (unsigned w = 0; w < u->n; w++)
+                if (kill_them)
+                        (void) kill(u->pids[w], SIGKILL);
+                else
+                        RET_GATHER(r, unpackers_queue(u, UINT32_MAX));
+        for (unsigned w = 0; w < u->n; w++) {
                 siginfo_t si = {};
 
-                if (waitid(P_PID, (id_t) pids[w], &si, WEXITED) < 0)
+                if (waitid(P_PID, (id_t) u->pids[w], &si, WEXITED) < 0)
                         RET_GATHER(r, -errno);
                 else if (si.si_code != CLD_EXITED)
                         RET_GATHER(r, -ECHILD);
                 else if (si.si_status != 0)
                         RET_GATHER(r, -si.si_status);
         }
-        if (r < 0) {
+        u->n = 0;
+        if (r < 0 && !kill_them) {
                 char buf[1024];
-                ssize_t n = read(pipe_fds[0], buf, sizeof(buf) - 1);
+                ssize_t n = read(u->errors[0], buf, sizeof(buf) - 1);
 
                 buf[MAX(n, (ssize_t) 0)] = 0;
-                return fail(reterr_message, r, "%s",
-                            n > 0 ? buf : "Failed to unpack the essential packages.");
+                r = fail(reterr_message, r, "%s", n > 0 ? buf : "Failed to unpack the essential packages.");
         }
-        return 0;
+        close_pairp(&u->queue);
+        close_pairp(&u->errors);
+        return r;
+}
+
+static void unpackers_downloaded(const DownloadItem *item, void *userdata) {
+        Unpackers *u = userdata;
+
+        for (size_t i = 0; i < u->plan->n_essential; i++) {
+                _cleanup_free_ char *name = deb_file_name(u->plan->essential[i]);
+
+                if (name && streq(name, item->name)) {
+                        (void) unpackers_queue(u, (uint32_t) i);
+                        return;
+                }
+        }
 }
 
 int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
@@ -818,12 +897,24 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         if (r < 0)
                 return fail(reterr_message, r, "Failed to prepare the new tree: %s", strerror(-r));
 
-        if (!plan->base_tree_name) {
+        if (plan->base_tree_name)
+                r = download_packages(plan, debs_fd, NULL, NULL, reterr_message);
+        else {
+                Unpackers u;
+
+                /* The essential packages are unpacked while the others still download. */
                 step(plan->options, "Unpacking the essential packages");
-                r = extract_essential(plan, debs_fd, tree_fd, reterr_message);
-                if (r < 0)
+                r = unpackers_start(&u, plan, debs_fd, tree_fd);
+                if (r >= 0)
+                        r = download_packages(plan, debs_fd, unpackers_downloaded, &u, reterr_message);
+                if (r < 0) {
+                        (void) unpackers_finish(&u, true, NULL);
                         return r;
+                }
+                r = unpackers_finish(&u, false, reterr_message);
         }
+        if (r < 0)
+                return r;
 
         /* No fsync() per file (--force-unsafe-io): the tree is a temporary, thrown away on any failure. */
         build_log = memfd_create("build-log", MFD_CLOEXEC);

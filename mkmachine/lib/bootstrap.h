@@ -52,19 +52,20 @@ typedef struct BootstrapPlan {
         const Recipe *base_recipe;      /* … the base that made it */
         DebPackage **install;           /* what dpkg installs: packages, or what the base tree lacks */
         size_t n_install;
-        size_t n_downloaded;            /* packages that were not in the cache */
-        uint64_t bytes_downloaded;      /* everything, indexes included */
+        size_t n_downloaded;            /* packages that are not in the cache (downloaded by the install) */
+        uint64_t bytes_downloaded;      /* indexes */
 } BootstrapPlan;
 
 BootstrapPlan* bootstrap_plan_free(BootstrapPlan *p);
 DEFINE_POINTER_CLEANUP(BootstrapPlan*, bootstrap_plan_free);
 
 /* Finds the mirror (options, recipe, else the host's apt sources for Debian), loads and verifies the
- * archive, resolves the package set and downloads what the cache lacks. On failure a negative errno
- * and a sentence in *reterr_message. */
+ * archive and resolves the package set. On failure a negative errno and a sentence in
+ * *reterr_message. */
 int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *options, BootstrapPlan **ret,
                       char **reterr_message);
 
-/* Installs the plan into the empty tree tree_fd and applies the recipe's setup. Must run in a
- * disposable process (it creates a mount namespace). */
+/* Downloads what the cache lacks (unpacking the essential packages as they arrive), installs the plan
+ * into the empty tree tree_fd and applies the recipe's setup. Must run in a disposable process (it
+ * creates a mount namespace). */
 int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message);

@@ -254,6 +254,8 @@ static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
                 return fail(d, -errno, "Failed to move %s into place: %s", item->name, strerror(errno));
         t->temp = mfree(t->temp);
         d->done_bytes += t->received;
+        if (item->done)
+                item->done(item, item->userdata);
         return 0;
 }
 

@@ -18,6 +18,9 @@ typedef struct DownloadItem {
         uint64_t size;                  /* expected size, 0: unknown */
         const char *sha256;             /* expected digest (hex), NULL: not checked */
         uint64_t max_size;              /* refuse more than this when size is unknown, 0: 1 GiB */
+        /* Called (if set) as soon as the item is verified and in place, while others still download. */
+        void (*done)(const struct DownloadItem *item, void *userdata);
+        void *userdata;
 } DownloadItem;
 
 /* Downloads all items, at most max_parallel at a time (several connections to the same host, reused

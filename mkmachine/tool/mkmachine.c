@@ -524,8 +524,8 @@ static int run_bootstrap(const char *recipe_name) {
                 return log_error_errno(r, "Failed to bootstrap '%s': %s", name, msg ?: strerror(-r));
         }
         if (!arg_quiet && !plan->tree_cached)
-                log_info("%zu packages (%zu essential); %zu packages downloaded, %" PRIu64 " bytes in all.",
-                         plan->n_packages, plan->n_essential, plan->n_downloaded, plan->bytes_downloaded);
+                log_info("%zu packages (%zu essential); %zu packages to download.",
+                         plan->n_packages, plan->n_essential, plan->n_downloaded);
         else if (!arg_quiet)
                 log_info("0 packages downloaded: the archive is unchanged since the cached tree was built.");
 
