@@ -93,7 +93,8 @@ int nspawn_port_parse(const char *value, NspawnPort *ret);
 char* nspawn_port_format(const NspawnPort *p, char *buf, size_t size);
 
 /* Parses "SRC:DST[:OPT[,OPT]]" with OPT ro, rw, idmap or noidmap (DST defaults to SRC); both absolute
- * and normalized, no ':' in the paths. Does not check that SRC exists (the caller does, to name it in the error). */
+ * and normalized, no ':' in the paths. Does not check that SRC exists (the caller does, to name it in
+ * the error). */
 int nspawn_bind_parse(const char *value, NspawnBind *ret);
 
 int nspawn_settings_add_port(NspawnSettings *s, const NspawnPort *p);

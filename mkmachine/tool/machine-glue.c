@@ -554,7 +554,8 @@ int machine_glue_show(const char *name, json_object *j) {
         printf("   Settings: %s%s\n", file ? nspawn_dir() : "none (systemd-nspawn@.service defaults)",
                file ? strjoina("/", name, ".nspawn") : "");
         printf("    Network: %s%s%s\n",
-               s.network >= 0 ? network_mode_to_string(s.network) : "veth (default)", s.network_name ? ":" : "", s.network_name ?: "");
+               s.network >= 0 ? network_mode_to_string(s.network) : "veth (default)",
+               s.network_name ? ":" : "", s.network_name ?: "");
         for (size_t i = 0; i < s.n_ports; i++) {
                 char buf[NSPAWN_PORT_STRING_MAX];
                 printf("%11s %s\n", i == 0 ? "Ports:" : "",
