@@ -60,7 +60,7 @@ int machine_glue_split_argv(int *argc, char *argv[]) {
 }
 
 void machine_glue_help(void) {
-        printf("\nMachine settings (when creating a machine, and for 'set'):\n"
+        printf("   Machine settings (when creating a machine, and for 'set'):\n"
                "     --network=MODE           veth (default), zone:NAME, bridge:IF, host or none\n"
                "  -p --port=[tcp:|udp:]HOST[:GUEST]\n"
                "                              Forward a host port to the machine (repeatable)\n"
