@@ -70,6 +70,19 @@ else
     check "a broken settings file: file:line ($(cat "$tmp/err"))" grep -q "m.nspawn:[0-9]*:" "$tmp/err"
 fi
 check "... and it is unchanged" cmp -s "$tmp/before" "$tmp/nspawn/m.nspawn"
+check "clone with settings" out clone m m2 --network=none --exec -- /bin/sh -c "echo hi"
+m2_ok() { grep -qx 'Private=yes' "$tmp/nspawn/m2.nspawn" && grep -qx 'Boot=no' "$tmp/nspawn/m2.nspawn" &&
+    grep -qx 'Parameters=/bin/sh -c "echo hi"' "$tmp/nspawn/m2.nspawn"; }
+check "... wrote the clone's settings" m2_ok
+json=$(out show m2 --json)
+json_ok() { grep -q '"network": "none"' <<<"$json" && grep -q '"restart": "no"' <<<"$json"; }
+check "show --json has the settings" json_ok
+check "remove m2" out remove m2
+if out set m -- /bin/true 2>"$tmp/err"; then
+    not_ok "a command after -- without --exec must fail"
+else
+    check "a command after -- needs --exec ($(cat "$tmp/err"))" grep -q "needs --exec" "$tmp/err"
+fi
 check "remove without systemd removes the machine, settings and drop-in" out remove m
 check "... nothing left" sh -c "[ -z \"\$(ls -A '$tmp/nspawn' '$tmp/units/' '$tmp/store' | grep -v :)\" ]"
 
