@@ -42,7 +42,7 @@ static const char* unit_dir(void) {
 }
 
 bool machine_glue_any(void) {
-        return arg_settings_given || arg_restart >= 0 || arg_enable || arg_start;
+        return arg_settings_given || arg_restart >= 0 || arg_enable || arg_start || arg_after_dashdash;
 }
 
 int machine_glue_split_argv(int *argc, char *argv[]) {
