@@ -52,4 +52,5 @@ int ini_write(const IniFile *ini, FILE *f);
  * at either end. */
 bool ini_name_is_valid(const char *s);
 
-#define INI_FOREACH(l, ini) for (IniLine *l = (ini)->lines; l < (ini)->lines + (ini)->n_lines; l++)
+/* (An empty file has lines == NULL: no pointer arithmetic on it.) */
+#define INI_FOREACH(l, ini) for (IniLine *l = (ini)->lines; l && l < (ini)->lines + (ini)->n_lines; l++)

@@ -155,7 +155,7 @@ char* nspawn_port_format(const NspawnPort *p, char *buf, size_t size) {
 
 int nspawn_bind_parse(const char *value, NspawnBind *ret) {
         _cleanup_free_ char *source = NULL, *destination = NULL;
-        bool ro = false, idmap = false;
+        bool ro = false, idmap = false, idmap_set = false;
         const char *c1, *c2;
 
         assert(value);
@@ -185,7 +185,11 @@ int nspawn_bind_parse(const char *value, NspawnBind *ret) {
                                 else if (n == 2 && strncmp(o, "rw", 2) == 0)
                                         ro = false;
                                 else if (n == 5 && strncmp(o, "idmap", 5) == 0)
-                                        idmap = true;
+                                        idmap = idmap_set = true;
+                                else if (n == 7 && strncmp(o, "noidmap", 7) == 0) {
+                                        idmap = false;
+                                        idmap_set = true;
+                                }
                                 else
                                         return -EINVAL;
                                 o += n;
@@ -209,6 +213,7 @@ int nspawn_bind_parse(const char *value, NspawnBind *ret) {
                 .destination = TAKE_PTR(destination),
                 .read_only = ro,
                 .idmap = idmap,
+                .idmap_set = idmap_set,
         };
         return 0;
 }

@@ -52,6 +52,7 @@ typedef struct NspawnBind {
         char *destination;      /* absolute path in the machine */
         bool read_only;
         bool idmap;
+        bool idmap_set;         /* "idmap" or "noidmap" was given (see nspawn_settings_idmap_binds()) */
 } NspawnBind;
 
 typedef struct NspawnSettings {
@@ -91,8 +92,9 @@ int nspawn_port_parse(const char *value, NspawnPort *ret);
 #define NSPAWN_PORT_STRING_MAX 20U
 char* nspawn_port_format(const NspawnPort *p, char *buf, size_t size);
 
-/* Parses "SRC:DST[:ro|:idmap|:ro,idmap]" (DST defaults to SRC); both absolute and normalized, no ':' in
- * the paths. Does not check that SRC exists (the caller does, to name it in the error). */
+/* Parses "SRC:DST[:OPT[,OPT]]" with OPT ro, rw, idmap or noidmap (DST defaults to SRC); both absolute
+ * and normalized, no ':' in the paths. Does not check that SRC exists (the caller does, to name it in
+ * the error). */
 int nspawn_bind_parse(const char *value, NspawnBind *ret);
 
 int nspawn_settings_add_port(NspawnSettings *s, const NspawnPort *p);

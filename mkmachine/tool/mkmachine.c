@@ -15,6 +15,7 @@
 #include "config.h"
 #include "fd-util.h"
 #include "log.h"
+#include "machine-glue.h"
 #include "macro.h"
 #include "progress.h"
 #include "bootstrap.h"
@@ -54,7 +55,10 @@ static int help(void) {
                "  import-tar FILE|- NAME      Create machine NAME from a tar archive\n"
                "  list                        List the machines in the store\n"
                "  show NAME                   Show a machine and its origin\n"
-               "  remove NAME                 Remove a machine\n"
+               "  remove NAME                 Remove a machine, its settings and its enablement\n"
+               "  set NAME                    Change the settings of a machine (see below)\n"
+               "  start NAME                  Start a machine (systemd-nspawn@NAME.service)\n"
+               "  stop NAME                   Stop a machine\n"
                "  rename OLD NEW              Rename a machine\n"
                "  clone SOURCE NAME           Copy a machine\n"
                "  help                        Show this help\n"
@@ -64,7 +68,7 @@ static int help(void) {
                "     --image-root=DIR         Machine store (default: %s)\n"
                "     --json                   Print data as JSON\n"
                "  -q --quiet                  No progress output\n"
-               "     --force                  Replace an existing machine\n"
+               "     --force                  Replace an existing machine; remove: stop it first\n"
                "     --strip-top              Unpack the archive's single top-level directory\n"
                "     --name=NAME              Name of the machine to bootstrap (default: the recipe's)\n"
                "     --recipe=FILE            Bootstrap from this recipe file\n"
@@ -76,6 +80,7 @@ static int help(void) {
                "     --fresh                  Bootstrap anew, not from the cached tree of the recipe\n"
                "     --cache-dir=DIR          Package cache (default: %s)\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
+        machine_glue_help();
         return 0;
 }
 
@@ -265,8 +270,18 @@ static int show_machine(Store *s, const char *name) {
         if (r < 0)
                 return log_error_errno(r, "Failed to look up machine '%s': %m", name);
 
-        if (arg_json)
-                return print_json(machine_info_to_json(&i));
+        if (arg_json) {
+                json_object *j = machine_info_to_json(&i);
+
+                if (!j)
+                        return log_oom();
+                r = machine_glue_show(name, j);
+                if (r < 0) {
+                        json_object_put(j);
+                        return r;
+                }
+                return print_json(j);
+        }
 
         o = origin_json(&i);
         printf("       Name: %s\n"
@@ -297,7 +312,7 @@ static int show_machine(Store *s, const char *name) {
                 json_object_put(o);
         } else
                 printf("     Source: unknown (not made by mkmachine)\n");
-        return 0;
+        return machine_glue_show(name, NULL);
 }
 
 static int verb_show(int argc, char *argv[]) {
@@ -401,6 +416,9 @@ static int verb_import_tar(int argc, char *argv[]) {
         t.fd = fd;
         t.size = S_ISREG(st.st_mode) ? (uint64_t) st.st_size : 0;
 
+        r = machine_glue_prepare(name, true);
+        if (r < 0)
+                return r;
         r = open_store(true, &s);
         if (r < 0)
                 return r;
@@ -409,6 +427,9 @@ static int verb_import_tar(int argc, char *argv[]) {
                 return r;       /* import_tar_fill() said why */
         if (r < 0)
                 return log_store_error(r, "import", name, &s);
+        r = machine_glue_commit(name, arg_quiet || arg_json);
+        if (r < 0)
+                return r;
 
         if (arg_json)
                 return show_machine(&s, name);
@@ -500,6 +521,9 @@ static int run_bootstrap(const char *recipe_name) {
                             "can "
                             "put anything into machine '%s'.", arg_mirror ?: strna(recipe->mirror), name);
 
+        r = machine_glue_prepare(name, true);
+        if (r < 0)
+                return r;
         r = open_store(true, &s);
         if (r < 0)
                 return r;
@@ -535,6 +559,9 @@ static int run_bootstrap(const char *recipe_name) {
                 return r;       /* bootstrap_fill() said why */
         if (r < 0)
                 return log_store_error(r, "bootstrap", name, &s);
+        r = machine_glue_commit(name, arg_quiet || arg_json);
+        if (r < 0)
+                return r;
 
         if (arg_json)
                 return show_machine(&s, name);
@@ -555,6 +582,7 @@ static int verb_bootstrap(int argc, char *argv[]) {
 
 static int verb_remove(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        bool image_gone;
         int r;
 
         r = check_machine_name(argv[1]);
@@ -563,10 +591,75 @@ static int verb_remove(int argc, char *argv[]) {
         r = open_store(false, &s);
         if (r < 0)
                 return r;
-        r = store_remove(&s, argv[1]);
+        r = machine_glue_remove_begin(argv[1], arg_force);
         if (r < 0)
+                return r;
+        r = store_remove(&s, argv[1]);
+        image_gone = r == -ENOENT;
+        if (r < 0 && !image_gone)
                 return log_store_error(r, "remove", argv[1], &s);
+
+        /* Also when the image was gone already: a machine's leftovers are removed by its name. */
+        r = machine_glue_remove_finish(argv[1]);
+        if (r < 0)
+                return r;
+        if (image_gone && r == 0)
+                return log_store_error(-ENOENT, "remove", argv[1], &s);
+        if (image_gone && !arg_quiet)
+                log_info("No machine '%s' in '%s'; removed its leftover settings.", argv[1], s.root);
         return 0;
+}
+
+static int verb_set(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        int r;
+
+        r = check_machine_name(argv[1]);
+        if (r < 0)
+                return r;
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        r = store_get(&s, argv[1], false, &info);
+        if (r < 0)
+                return log_store_error(r, "set", argv[1], &s);
+        return machine_glue_set(argv[1], arg_quiet);
+}
+
+static int verb_start(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        int r;
+
+        r = check_machine_name(argv[1]);
+        if (r < 0)
+                return r;
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        r = store_get(&s, argv[1], false, &info);
+        if (r < 0)
+                return log_store_error(r, "start", argv[1], &s);
+        return machine_glue_start(argv[1]);
+}
+
+static int verb_stop(int argc, char *argv[]) {
+        int r;
+
+        r = check_machine_name(argv[1]);
+        if (r < 0)
+                return r;
+        return machine_glue_stop(argv[1]);
+}
+
+static int verb_unit_helper(int argc, char *argv[]) {
+        int r;
+
+        r = check_machine_name(argv[2]);
+        if (r < 0)
+                return r;
+        return machine_glue_unit_helper(argv[1], argv[2]);
 }
 
 static int verb_rename(int argc, char *argv[]) {
@@ -590,12 +683,18 @@ static int verb_clone(int argc, char *argv[]) {
         r = open_store_for_two(argv[1], argv[2], &s);
         if (r < 0)
                 return r;
+        r = machine_glue_prepare(argv[2], true);
+        if (r < 0)
+                return r;
         r = store_clone(&s, argv[1], argv[2], arg_force ? STORE_INSTALL_FORCE : 0);
         if (r == -EOPNOTSUPP)
                 return log_error_errno(r, "Machine '%s' is a raw disk image; cloning those is not "
                                        "supported yet.", argv[1]);
         if (r < 0)
                 return log_store_error(r, "clone", r == -ENOENT || r == -EBUSY ? argv[1] : argv[2], &s);
+        r = machine_glue_commit(argv[2], arg_quiet || arg_json);
+        if (r < 0)
+                return r;
         if (arg_json)
                 return show_machine(&s, argv[2]);
         return 0;
@@ -609,6 +708,11 @@ static const Verb verbs[] = {
         { "remove",     1, 1, verb_remove     },
         { "rename",     2, 2, verb_rename     },
         { "clone",      2, 2, verb_clone      },
+        { "set",        1, 1, verb_set        },
+        { "start",      1, 1, verb_start      },
+        { "stop",       1, 1, verb_stop       },
+        /* Called by the restart drop-in (machine-config.h), not by people: not in --help. */
+        { "__unit-helper", 2, 2, verb_unit_helper },
         { "help",       0, 0, verb_help       },
 };
 
@@ -647,11 +751,12 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-verify",  no_argument,       NULL, ARG_NO_VERIFY  },
                 { "cache-dir",  required_argument, NULL, ARG_CACHE_DIR  },
                 { "fresh",      no_argument,       NULL, ARG_FRESH      },
+                MACHINE_GLUE_OPTIONS,
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hq" MACHINE_GLUE_SHORT_OPTIONS, options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -712,8 +817,12 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case '?':
                         return -EINVAL;
-                default:
-                        assert(false);
+                default: {
+                        int r = machine_glue_parse_option(c, optarg);
+                        if (r < 0)
+                                return r;
+                        assert(r > 0);
+                }
                 }
         return 1;
 }
@@ -752,6 +861,9 @@ int main(int argc, char *argv[]) {
 
         log_parse_environment();
 
+        r = machine_glue_split_argv(&argc, argv);
+        if (r < 0)
+                return EXIT_FAILURE;
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -760,6 +872,7 @@ int main(int argc, char *argv[]) {
                 progress_set_enabled(false);
 
         r = dispatch_verb(argc - optind, argv + optind);
+        machine_glue_done();
         if (r == -EINTR && store_interrupted_signal() > 0) {
                 /* Die by the signal, as the caller expects of an interrupted command. */
                 (void) signal(store_interrupted_signal(), SIG_DFL);

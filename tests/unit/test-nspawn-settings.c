@@ -73,6 +73,17 @@ TEST(binds) {
 
         ASSERT_OK(nspawn_bind_parse("/srv", &b));
         ASSERT_STREQ(b.destination, "/srv");
+        ASSERT_FALSE(b.idmap_set);
+        free(b.source);
+        free(b.destination);
+
+        /* "noidmap" says "no idmap, and don't add one for me" (see nspawn_settings_idmap_binds()). */
+        ASSERT_OK(nspawn_bind_parse("/srv:/data:ro,noidmap", &b));
+        ASSERT_TRUE(b.read_only && !b.idmap && b.idmap_set);
+        free(b.source);
+        free(b.destination);
+        ASSERT_OK(nspawn_bind_parse("/srv:/data:idmap", &b));
+        ASSERT_TRUE(b.idmap && b.idmap_set);
         free(b.source);
         free(b.destination);
 

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fs-util.h"
+#include "machine-config.h"
+#include "string-table.h"
+#include "string-util.h"
+
+static const char* const restart_policy_table[_RESTART_POLICY_MAX] = {
+        [RESTART_NO]         = "no",
+        [RESTART_ON_FAILURE] = "on-failure",
+        [RESTART_ALWAYS]     = "always",
+};
+DEFINE_STRING_TABLE_LOOKUP(restart_policy, RestartPolicy);
+
+/* Opens dir, creating it (and its parents, 0755) first if asked. */
+static int open_dir(const char *dir, bool create) {
+        int fd;
+
+        fd = open(dir, O_DIRECTORY|O_CLOEXEC|O_RDONLY);
+        if (fd >= 0 || errno != ENOENT || !create)
+                return fd >= 0 ? fd : -errno;
+
+        _cleanup_free_ char *p = strdup(dir);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return -errno;
+
+        fd = open(dir, O_DIRECTORY|O_CLOEXEC|O_RDONLY);
+        return fd >= 0 ? fd : -errno;
+}
+
+static int load_ini_at(int dir_fd, const char *file, IniFile **ret, unsigned *reterr_line) {
+        _cleanup_fclose_ FILE *f = NULL;
+        int fd;
+
+        fd = dir_fd < 0 ? -EBADF : openat(dir_fd, file, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
+        if (fd < 0) {
+                if (dir_fd >= 0 && errno != ENOENT)
+                        return -errno;
+                return ini_new(ret);
+        }
+        f = fdopen(fd, "r");
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
+        return ini_parse(f, ret, reterr_line);
+}
+
+static int load(const char *nspawn_dir, const char *name, bool create, int *ret_dir_fd,
+                NspawnSettings *ret_settings, IniFile **ret_ini, unsigned *reterr_line) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        int r;
+
+        assert(nspawn_dir);
+        assert(name);
+
+        dir_fd = open_dir(nspawn_dir, create);
+        if (dir_fd < 0 && (dir_fd != -ENOENT || create))
+                return dir_fd;
+
+        r = load_ini_at(dir_fd, strjoina(name, ".nspawn"), &ini, reterr_line);
+        if (r < 0)
+                return r;
+
+        if (ret_settings) {
+                r = nspawn_settings_from_ini(ini, ret_settings, reterr_line);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_dir_fd)
+                *ret_dir_fd = TAKE_FD(dir_fd);
+        if (ret_ini)
+                *ret_ini = TAKE_PTR(ini);
+        return 0;
+}
+
+int machine_settings_load(const char *nspawn_dir, const char *name, NspawnSettings *ret_settings,
+                          IniFile **ret_ini, unsigned *reterr_line) {
+        return load(nspawn_dir, name, false, NULL, ret_settings, ret_ini, reterr_line);
+}
+
+int machine_settings_write(const char *nspawn_dir, const char *name, const NspawnSettings *s,
+                           unsigned *reterr_line) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        _cleanup_(nspawn_settings_done) NspawnSettings old;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        assert(s);
+
+        nspawn_settings_init(&old);
+        /* Parsing our keys too (not only the syntax) refuses a file whose Port= or Bind= we would
+         * otherwise silently drop or duplicate. */
+        r = load(nspawn_dir, name, true, &dir_fd, &old, &ini, reterr_line);
+        if (r < 0)
+                return r;
+
+        r = nspawn_settings_apply(s, ini);
+        if (r < 0)
+                return r;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        r = ini_write(ini, f);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+
+        return write_file_atomic_at(dir_fd, strjoina(name, ".nspawn"), buf, size, 0644);
+}
+
+int nspawn_settings_check_binds(const NspawnSettings *s, const char **reterr_path) {
+        struct stat st;
+
+        assert(s);
+
+        for (size_t i = 0; i < s->n_binds; i++)
+                if (stat(s->binds[i].source, &st) < 0) {
+                        if (reterr_path)
+                                *reterr_path = s->binds[i].source;
+                        return -errno;
+                }
+        return 0;
+}
+
+void nspawn_settings_idmap_binds(NspawnSettings *s) {
+        assert(s);
+
+        for (size_t i = 0; i < s->n_binds; i++)
+                if (!s->binds[i].idmap_set)
+                        s->binds[i].idmap = true;
+}
+
+int restart_dropin_format(RestartPolicy p, const char *helper, char **ret) {
+        assert(helper);
+        assert(ret);
+
+        if (p <= RESTART_NO || p >= _RESTART_POLICY_MAX || helper[0] != '/' ||
+            strpbrk(helper, " \t\n\"'\\%"))
+                return -EINVAL;
+
+        /* Restart= alone does not work on systemd 252: machined still has the crashed machine while the
+         * unit restarts ("Machine … already exists") and the killed nspawn leaves its port forward in
+         * nftables ("File exists"), so each start first unregisters the name and each stop drops the
+         * forwards. Both are '-': harmless when there is nothing to clean up. RestartSec= gives the
+         * kernel a moment to tear down the old veth. A reboot from inside (exit 133) restarts anyway
+         * (RestartForceExitStatus= of the unit). */
+        if (asprintf(ret,
+                     "# Written by mkmachine (--restart=%s): overwritten by 'mkmachine set --restart=…',\n"
+                     "# removed by 'mkmachine remove'.\n"
+                     "[Unit]\n"
+                     "StartLimitIntervalSec=60\n"
+                     "StartLimitBurst=10\n"
+                     "\n"
+                     "[Service]\n"
+                     "Restart=%s\n"
+                     "RestartSec=1\n"
+                     "ExecStartPre=-%s __unit-helper unregister %%i\n"
+                     "ExecStopPost=-%s __unit-helper unforward %%i\n",
+                     restart_policy_to_string(p), restart_policy_to_string(p), helper, helper) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static char* dropin_dir_name(const char *name) {
+        char *s;
+
+        if (asprintf(&s, "systemd-nspawn@%s.service.d", name) < 0)
+                return NULL;
+        return s;
+}
+
+int machine_restart_write(const char *unit_dir, const char *name, RestartPolicy p, const char *helper) {
+        _cleanup_close_ int dir_fd = -EBADF, d = -EBADF;
+        _cleanup_free_ char *dn = NULL, *content = NULL, *old = NULL;
+        int r;
+
+        assert(unit_dir);
+        assert(name);
+
+        dn = dropin_dir_name(name);
+        if (!dn)
+                return -ENOMEM;
+
+        if (p == RESTART_NO) {
+                dir_fd = open_dir(unit_dir, false);
+                if (dir_fd == -ENOENT)
+                        return 0;
+                if (dir_fd < 0)
+                        return dir_fd;
+                d = openat(dir_fd, dn, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
+                if (d < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                if (unlinkat(d, MACHINE_DROPIN_NAME, 0) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                /* The directory goes too, unless someone keeps other drop-ins there. */
+                (void) unlinkat(dir_fd, dn, AT_REMOVEDIR);
+                return 1;
+        }
+
+        r = restart_dropin_format(p, helper, &content);
+        if (r < 0)
+                return r;
+
+        dir_fd = open_dir(unit_dir, true);
+        if (dir_fd < 0)
+                return dir_fd;
+        if (mkdirat(dir_fd, dn, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        d = openat(dir_fd, dn, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
+        if (d < 0)
+                return -errno;
+
+        r = read_full_file_at(d, MACHINE_DROPIN_NAME, 64 * 1024, &old, NULL);
+        if (r >= 0 && streq(old, content))
+                return 0;
+
+        r = write_file_atomic_at(d, MACHINE_DROPIN_NAME, content, strlen(content), 0644);
+        return r < 0 ? r : 1;
+}
+
+int machine_restart_read(const char *unit_dir, const char *name, RestartPolicy *ret) {
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_free_ char *dn = NULL;
+        const char *v;
+        RestartPolicy p;
+        int r;
+
+        assert(ret);
+
+        dn = dropin_dir_name(name);
+        if (!dn)
+                return -ENOMEM;
+        dir_fd = open_dir(unit_dir, false);
+        if (dir_fd < 0 && dir_fd != -ENOENT)
+                return dir_fd;
+        if (dir_fd >= 0) {
+                int d = openat(dir_fd, dn, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
+
+                if (d < 0 && errno != ENOENT)
+                        return -errno;
+                safe_close(dir_fd);
+                dir_fd = d;
+        }
+        r = load_ini_at(dir_fd, MACHINE_DROPIN_NAME, &ini, NULL);
+        if (r < 0)
+                return r;
+        if (ini->n_lines == 0) {
+                *ret = RESTART_NO;
+                return 0;
+        }
+
+        v = ini_get(ini, "Service", "Restart", NULL);
+        p = v ? restart_policy_from_string(v) : _RESTART_POLICY_INVALID;
+        if (p < 0)
+                return -EBADMSG;
+        *ret = p;
+        return 0;
+}
+
+int machine_config_remove(const char *nspawn_dir, const char *unit_dir, const char *name) {
+        _cleanup_close_ int nd = -EBADF, ud = -EBADF;
+        _cleanup_free_ char *dn = NULL;
+        struct stat st;
+        int r = 0;
+
+        assert(name);
+
+        dn = dropin_dir_name(name);
+        if (!dn)
+                return -ENOMEM;
+
+        nd = open_dir(nspawn_dir, false);
+        if (nd >= 0) {
+                if (unlinkat(nd, strjoina(name, ".nspawn"), 0) >= 0)
+                        r = 1;
+                else if (errno != ENOENT)
+                        return -errno;
+        } else if (nd != -ENOENT)
+                return nd;
+
+        ud = open_dir(unit_dir, false);
+        if (ud >= 0 && fstatat(ud, dn, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                int k = rm_rf_at(ud, dn);
+                if (k < 0)
+                        return k;
+                r = 1;
+        } else if (ud < 0 && ud != -ENOENT)
+                return ud;
+
+        return r;
+}

@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bus-util.h"
+#include "log.h"
+#include "machine-glue.h"
+#include "string-util.h"
+#include "strv.h"
+#include "systemd-manager.h"
+
+static NspawnSettings arg_settings = {
+        .network = _NETWORK_MODE_INVALID,
+        .private_users = _PRIVATE_USERS_MODE_INVALID,
+        .boot = -1,
+};
+static bool arg_settings_given = false;
+static bool arg_exec = false;
+static char **arg_exec_argv = NULL;
+static bool arg_after_dashdash = false;
+static RestartPolicy arg_restart = _RESTART_POLICY_INVALID;
+static bool arg_enable = false;
+static bool arg_start = false;
+
+void machine_glue_done(void) {
+        nspawn_settings_done(&arg_settings);
+        arg_exec_argv = strv_free(arg_exec_argv);
+}
+
+static const char* nspawn_dir(void) {
+        return getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT;
+}
+
+static const char* unit_dir(void) {
+        return getenv("MKMACHINE_UNIT_DIR") ?: MACHINE_UNIT_DIR_DEFAULT;
+}
+
+bool machine_glue_any(void) {
+        return arg_settings_given || arg_restart >= 0 || arg_enable || arg_start || arg_after_dashdash;
+}
+
+int machine_glue_split_argv(int *argc, char *argv[]) {
+        for (int i = 1; i < *argc; i++)
+                if (streq(argv[i], "--")) {
+                        for (int j = i + 1; j < *argc; j++)
+                                if (strv_extend(&arg_exec_argv, argv[j]) < 0)
+                                        return log_oom();
+                        argv[i] = NULL;
+                        *argc = i;
+                        arg_after_dashdash = true;
+                        return 0;
+                }
+        return 0;
+}
+
+void machine_glue_help(void) {
+        printf("   Machine settings (when creating a machine, and for 'set'):\n"
+               "     --network=MODE           veth (default), zone:NAME, bridge:IF, host or none\n"
+               "  -p --port=[tcp:|udp:]HOST[:GUEST]\n"
+               "                              Forward a host port to the machine (repeatable)\n"
+               "  -v --bind=SRC[:DST][:ro|:idmap|:noidmap]\n"
+               "                              Bind a host directory into the machine (repeatable)\n"
+               "     --private-users=MODE     pick (default), identity or no\n"
+               "     --boot                   Boot the machine's init (default)\n"
+               "     --exec [-- CMD…]         Run CMD (after --) instead of booting\n"
+               "     --env=KEY=VALUE          Set an environment variable (repeatable)\n"
+               "     --restart=POLICY         no, on-failure or always\n"
+               "     --enable                 Start the machine when the host boots\n"
+               "     --start                  Start the machine now\n"
+               "     --now                    Both --enable and --start\n");
+}
+
+int machine_glue_parse_option(int c, const char *value) {
+        int r;
+
+        switch (c) {
+        case ARG_NETWORK:
+                r = nspawn_settings_parse_network(&arg_settings, value);
+                if (r == -EINVAL)
+                        return log_error_errno(r, "Invalid --network='%s': use veth, zone:NAME, bridge:IF, "
+                                               "host or none.", value);
+                if (r < 0)
+                        return log_oom();
+                break;
+        case 'p': {
+                NspawnPort p;
+
+                r = nspawn_port_parse(value, &p);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid --port='%s': use [tcp:|udp:]HOST[:GUEST] with "
+                                               "port numbers 1…65535.", value);
+                r = nspawn_settings_add_port(&arg_settings, &p);
+                if (r == -EEXIST)
+                        return log_error_errno(r, "--port='%s': host port %u is given twice.", value,
+                                               p.host);
+                if (r < 0)
+                        return log_error_errno(r, "--port='%s': %m", value);
+                break;
+        }
+        case 'v': {
+                NspawnBind b = {};
+
+                r = nspawn_bind_parse(value, &b);
+                if (r == -EINVAL)
+                        return log_error_errno(r, "Invalid --bind='%s': use SRC[:DST][:ro|:idmap|:noidmap] "
+                                               "with absolute paths without ':'.", value);
+                if (r < 0)
+                        return log_oom();
+                r = nspawn_settings_add_bind(&arg_settings, &b);
+                free(b.source);
+                free(b.destination);
+                if (r == -EEXIST)
+                        return log_error_errno(r, "--bind='%s': the destination is given twice.", value);
+                if (r < 0)
+                        return log_error_errno(r, "--bind='%s': %m", value);
+                break;
+        }
+        case ARG_PRIVATE_USERS:
+                arg_settings.private_users = private_users_mode_from_string(value);
+                if (arg_settings.private_users < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --private-users='%s': use pick, identity or no.",
+                                               value);
+                break;
+        case ARG_BOOT:
+                arg_settings.boot = 1;
+                break;
+        case ARG_EXEC:
+                arg_exec = true;
+                arg_settings.boot = 0;
+                break;
+        case ARG_ENV:
+                if (!strchr(value, '=') || value[0] == '=')
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --env='%s': use KEY=VALUE.",
+                                               value);
+                if (strv_extend(&arg_settings.environment, value) < 0)
+                        return log_oom();
+                break;
+        case ARG_RESTART:
+                arg_restart = restart_policy_from_string(value);
+                if (arg_restart < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --restart='%s': use no, on-failure or always.",
+                                               value);
+                return 1;
+        case ARG_ENABLE:
+                arg_enable = true;
+                return 1;
+        case ARG_START:
+                arg_start = true;
+                return 1;
+        case ARG_NOW:
+                arg_enable = arg_start = true;
+                return 1;
+        default:
+                return 0;
+        }
+        arg_settings_given = true;
+        return 1;
+}
+
+static int log_settings_error(int r, const char *name, unsigned line) {
+        const char *f = strjoina(nspawn_dir(), "/", name, ".nspawn");
+
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s:%u: cannot parse this line; fix or remove it (nothing was "
+                                       "changed).", f, line);
+        if (r == -E2BIG)
+                return log_error_errno(r, "%s: too many lines.", f);
+        return log_error_errno(r, "Failed to read or write %s: %m", f);
+}
+
+/* The private-users mode the machine will have: the option, else the file's, else the default. */
+static PrivateUsersMode effective_private_users(const NspawnSettings *old) {
+        if (arg_settings.private_users >= 0)
+                return arg_settings.private_users;
+        if (old && old->private_users >= 0)
+                return old->private_users;
+        return PRIVATE_USERS_PICK;
+}
+
+int machine_glue_prepare(const char *name, bool creating) {
+        _cleanup_(nspawn_settings_done) NspawnSettings old;
+        const char *missing = NULL;
+        unsigned line = 0;
+        int r;
+
+        nspawn_settings_init(&old);
+
+        if (arg_after_dashdash && !arg_exec)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "A command after '--' needs --exec.");
+        if (arg_exec) {
+                /* An empty list (not NULL): "--exec" alone clears Parameters=, the image's shell runs. */
+                strv_free(arg_settings.parameters);
+                arg_settings.parameters = calloc(1, sizeof(char*));
+                if (!arg_settings.parameters ||
+                    strv_extend_strv(&arg_settings.parameters, arg_exec_argv) < 0)
+                        return log_oom();
+        }
+
+        r = machine_settings_load(nspawn_dir(), name, &old, NULL, &line);
+        if (r < 0)
+                return log_settings_error(r, name, line);
+
+        /* A new machine with settings gets the defaults written out too, so that the file says all
+         * there is to know (they are what systemd-nspawn@.service does anyway). */
+        if (creating && arg_settings_given) {
+                if (arg_settings.network < 0 && old.network < 0)
+                        arg_settings.network = NETWORK_VETH;
+                if (arg_settings.private_users < 0 && old.private_users < 0)
+                        arg_settings.private_users = PRIVATE_USERS_PICK;
+                if (arg_settings.boot < 0 && old.boot < 0)
+                        arg_settings.boot = 1;
+        }
+
+        if (effective_private_users(&old) != PRIVATE_USERS_NO)
+                nspawn_settings_idmap_binds(&arg_settings);
+
+        r = nspawn_settings_check_binds(&arg_settings, &missing);
+        if (r == -ENOENT)
+                return log_error_errno(r, "--bind: the host directory '%s' does not exist.", missing);
+        if (r < 0)
+                return log_error_errno(r, "--bind: cannot use '%s': %m", missing);
+        return 0;
+}
+
+static int helper_path(char **ret) {
+        char buf[PATH_MAX];
+        ssize_t n;
+
+        /* The drop-in calls this very binary: the one that wrote it, installed or copied anywhere. */
+        n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        if (endswith(buf, " (deleted)"))
+                return -ENOENT;
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int open_bus(sd_bus **ret, const char *why) {
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        r = bus_open_system_checked(ret, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Cannot %s: %s", why, msg ?: strerror(-r));
+        return 0;
+}
+
+static int enable_machine(sd_bus *bus, const char *name) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *unit = nspawn_unit_name(name);
+        int r;
+
+        if (!unit)
+                return log_oom();
+        r = manager_enable_unit(bus, unit, NULL, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable %s: %s", unit, bus_error_message(&error, r));
+        /* The machine is wanted by machines.target, which itself must be enabled (it was not by default
+         * before systemd 253) or nothing starts at boot. */
+        sd_bus_error_free(&error);
+        r = manager_enable_unit(bus, "machines.target", NULL, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable machines.target: %s",
+                                       bus_error_message(&error, r));
+        return 0;
+}
+
+static int reload(sd_bus *bus) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = manager_reload(bus, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to reload systemd: %s", bus_error_message(&error, r));
+        return 0;
+}
+
+int machine_glue_start(const char *name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *unit = nspawn_unit_name(name), *result = NULL;
+        int r;
+
+        if (!unit)
+                return log_oom();
+        r = open_bus(&bus, strjoina("start machine '", name, "'"));
+        if (r < 0)
+                return r;
+        r = manager_start_unit(bus, unit, &result, &error);
+        if (r == -EIO)
+                return log_error_errno(r, "Machine '%s' did not start (%s: %s). See 'journalctl -u %s'.",
+                                       name, unit, result, unit);
+        if (r == -ETIMEDOUT)
+                return log_error_errno(r, "Machine '%s' did not start in time. See 'journalctl -u %s'.",
+                                       name, unit);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start %s: %s", unit, bus_error_message(&error, r));
+        return 0;
+}
+
+int machine_glue_stop(const char *name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *unit = nspawn_unit_name(name), *result = NULL;
+        int r;
+
+        if (!unit)
+                return log_oom();
+        r = open_bus(&bus, strjoina("stop machine '", name, "'"));
+        if (r < 0)
+                return r;
+        r = manager_stop_unit(bus, unit, &result, &error);
+        if (r == -EIO)
+                return log_error_errno(r, "Stopping machine '%s' failed (%s: %s). See 'journalctl -u %s'.",
+                                       name, unit, result, unit);
+        if (r == -ETIMEDOUT)
+                return log_error_errno(r, "Machine '%s' did not stop in time. See 'journalctl -u %s'.",
+                                       name, unit);
+        if (r < 0)
+                return log_error_errno(r, "Failed to stop %s: %s", unit, bus_error_message(&error, r));
+        return 0;
+}
+
+int machine_glue_commit(const char *name, bool quiet) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *helper = NULL, *msg = NULL;
+        bool changed_units = false;
+        unsigned line = 0;
+        int r;
+
+        if (arg_settings_given) {
+                r = machine_settings_write(nspawn_dir(), name, &arg_settings, &line);
+                if (r < 0)
+                        return log_settings_error(r, name, line);
+                if (!quiet)
+                        log_info("Settings written to %s/%s.nspawn.", nspawn_dir(), name);
+        }
+
+        if (arg_restart >= 0) {
+                if (arg_restart != RESTART_NO) {
+                        r = helper_path(&helper);
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot find the path of this program: %m");
+                }
+                r = machine_restart_write(unit_dir(), name, arg_restart, helper);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write the restart policy of '%s' into %s: %m",
+                                               name, unit_dir());
+                changed_units = r > 0;
+        }
+
+        if (!arg_enable && !arg_start) {
+                /* Nothing asked of systemd; tell it about a new drop-in if it is there to ask. */
+                if (!changed_units)
+                        return 0;
+                if (bus_open_system_checked(&bus, &msg) < 0) {
+                        if (!quiet)
+                                log_info("No systemd here (%s) Run 'systemctl daemon-reload' where it runs.",
+                                         msg ?: "no bus.");
+                        return 0;
+                }
+                return reload(bus);
+        }
+
+        r = open_bus(&bus, arg_enable ? "enable the machine" : "start the machine");
+        if (r < 0) {
+                log_info("The machine and its settings are in place; run 'mkmachine%s%s %s' on a "
+                         "system running systemd.", arg_enable ? " set --enable" : " start",
+                         arg_enable && arg_start ? " --start" : "", name);
+                return r;
+        }
+
+        if (arg_enable) {
+                r = enable_machine(bus, name);
+                if (r < 0)
+                        return r;
+                changed_units = true;
+        }
+        if (changed_units) {
+                r = reload(bus);
+                if (r < 0)
+                        return r;
+        }
+        if (arg_start)
+                return machine_glue_start(name);
+        return 0;
+}
+
+int machine_glue_set(const char *name, bool quiet) {
+        int r;
+
+        if (!machine_glue_any())
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Nothing to set: give at least one of the "
+                                       "machine settings options (see 'mkmachine --help').");
+        r = machine_glue_prepare(name, false);
+        if (r < 0)
+                return r;
+        return machine_glue_commit(name, quiet);
+}
+
+static bool state_is_running(const char *s) {
+        return streq(s, "active") || streq(s, "activating") || streq(s, "reloading") ||
+                streq(s, "deactivating");
+}
+
+int machine_glue_remove_begin(const char *name, bool force) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *unit = nspawn_unit_name(name), *state = NULL;
+        int r;
+
+        if (!unit)
+                return log_oom();
+        if (bus_open_system_checked(&bus, NULL) < 0)
+                return 0;
+
+        r = manager_unit_active_state(bus, unit, &state, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to ask systemd about %s: %s", unit,
+                                       bus_error_message(&error, r));
+        if (!state_is_running(state))
+                return 0;
+        if (!force)
+                return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "Machine '%s' is in use: it is running (%s "
+                                       "is %s). Stop it first ('mkmachine stop %s') or use --force.",
+                                       name, unit, state, name);
+        return machine_glue_stop(name);
+}
+
+int machine_glue_remove_finish(const char *name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *unit = nspawn_unit_name(name);
+        bool removed = false;
+        const char *wants;
+        int r;
+
+        if (!unit)
+                return log_oom();
+
+        if (bus_open_system_checked(&bus, NULL) >= 0) {
+                unsigned n = 0;
+
+                r = manager_disable_unit(bus, unit, &n, &error);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to disable %s: %s", unit,
+                                               bus_error_message(&error, r));
+                removed = n > 0;
+        }
+        /* Without systemd (or with the unit directory elsewhere, for tests): the symlink enable makes. */
+        wants = strjoina(unit_dir(), "/machines.target.wants/", unit);
+        if (unlink(wants) >= 0)
+                removed = true;
+        else if (errno != ENOENT)
+                return log_error_errno(errno, "Failed to remove %s: %m", wants);
+
+        r = machine_config_remove(nspawn_dir(), unit_dir(), name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to remove the settings of '%s': %m", name);
+        removed = removed || r > 0;
+
+        if (bus && removed) {
+                r = reload(bus);
+                if (r < 0)
+                        return r;
+        }
+        return removed;
+}
+
+static json_object* settings_to_json(const NspawnSettings *s, RestartPolicy restart, bool enabled) {
+        json_object *j = json_object_new_object(), *a;
+
+        if (!j)
+                return NULL;
+        json_object_object_add(j, "network", s->network >= 0 ?
+                               json_object_new_string(network_mode_to_string(s->network)) : NULL);
+        if (s->network_name)
+                json_object_object_add(j, "network_name", json_object_new_string(s->network_name));
+        a = json_object_new_array();
+        for (size_t i = 0; a && i < s->n_ports; i++) {
+                char buf[NSPAWN_PORT_STRING_MAX];
+                json_object_array_add(a, json_object_new_string(nspawn_port_format(s->ports + i, buf,
+                                                                                   sizeof(buf))));
+        }
+        json_object_object_add(j, "ports", a);
+        a = json_object_new_array();
+        for (size_t i = 0; a && i < s->n_binds; i++) {
+                json_object *b = json_object_new_object();
+                if (!b)
+                        break;
+                json_object_object_add(b, "source", json_object_new_string(s->binds[i].source));
+                json_object_object_add(b, "destination", json_object_new_string(s->binds[i].destination));
+                json_object_object_add(b, "read_only", json_object_new_boolean(s->binds[i].read_only));
+                json_object_object_add(b, "idmap", json_object_new_boolean(s->binds[i].idmap));
+                json_object_array_add(a, b);
+        }
+        json_object_object_add(j, "binds", a);
+        json_object_object_add(j, "private_users", s->private_users >= 0 ?
+                               json_object_new_string(private_users_mode_to_string(s->private_users)) :
+                               NULL);
+        json_object_object_add(j, "boot", json_object_new_boolean(s->boot != 0));
+        a = json_object_new_array();
+        STRV_FOREACH(p, s->parameters)
+                json_object_array_add(a, json_object_new_string(*p));
+        json_object_object_add(j, "exec", a);
+        a = json_object_new_array();
+        STRV_FOREACH(e, s->environment)
+                json_object_array_add(a, json_object_new_string(*e));
+        json_object_object_add(j, "environment", a);
+        json_object_object_add(j, "restart", json_object_new_string(restart_policy_to_string(restart)));
+        json_object_object_add(j, "enabled", json_object_new_boolean(enabled));
+        return j;
+}
+
+int machine_glue_show(const char *name, json_object *j) {
+        _cleanup_(nspawn_settings_done) NspawnSettings s;
+        _cleanup_free_ char *unit = nspawn_unit_name(name);
+        RestartPolicy restart;
+        unsigned line = 0;
+        bool enabled, file;
+        int r;
+
+        if (!unit)
+                return log_oom();
+        nspawn_settings_init(&s);
+        r = machine_settings_load(nspawn_dir(), name, &s, NULL, &line);
+        if (r < 0)
+                return log_settings_error(r, name, line);
+        r = machine_restart_read(unit_dir(), name, &restart);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s/%s.d/%s: %m", unit_dir(), unit,
+                                       MACHINE_DROPIN_NAME);
+        enabled = access(strjoina(unit_dir(), "/machines.target.wants/", unit), F_OK) >= 0;
+        file = access(strjoina(nspawn_dir(), "/", name, ".nspawn"), F_OK) >= 0;
+
+        if (j) {
+                json_object_object_add(j, "settings_file", file ? json_object_new_string(
+                                               strjoina(nspawn_dir(), "/", name, ".nspawn")) : NULL);
+                json_object_object_add(j, "settings", settings_to_json(&s, restart, enabled));
+                return 0;
+        }
+
+        printf("   Settings: %s%s\n", file ? nspawn_dir() : "none (systemd-nspawn@.service defaults)",
+               file ? strjoina("/", name, ".nspawn") : "");
+        printf("    Network: %s%s%s\n",
+               s.network >= 0 ? network_mode_to_string(s.network) : "veth (default)",
+               s.network_name ? ":" : "", s.network_name ?: "");
+        for (size_t i = 0; i < s.n_ports; i++) {
+                char buf[NSPAWN_PORT_STRING_MAX];
+                printf("%11s %s\n", i == 0 ? "Ports:" : "",
+                       nspawn_port_format(s.ports + i, buf, sizeof(buf)));
+        }
+        for (size_t i = 0; i < s.n_binds; i++)
+                printf("%11s %s:%s%s%s\n", i == 0 ? "Binds:" : "", s.binds[i].source, s.binds[i].destination,
+                       s.binds[i].read_only ? " (read-only)" : "", s.binds[i].idmap ? " (idmap)" : "");
+        printf("  PrivUsers: %s\n",
+               s.private_users >= 0 ? private_users_mode_to_string(s.private_users) : "pick (default)");
+        if (s.boot == 0) {
+                _cleanup_free_ char *cmd = NULL;
+                if (strv_join_quoted(s.parameters, &cmd) < 0)
+                        return log_oom();
+                printf("       Exec: %s\n", isempty(cmd) ? "(the image's shell)" : cmd);
+        } else
+                printf("       Boot: yes\n");
+        STRV_FOREACH(e, s.environment)
+                printf("%11s %s\n", e == s.environment ? "Env:" : "", *e);
+        printf("    Restart: %s\n", restart_policy_to_string(restart));
+        printf("  At boot: %s\n", enabled ? "enabled" : "disabled");
+        return 0;
+}
+
+/* Runs nft, silently: its errors (no such element, no such table, no nft at all) are all "nothing to
+ * remove". */
+static int run_nft(char *const argv[]) {
+        pid_t pid;
+        int status;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int fd = open("/dev/null", O_RDWR|O_CLOEXEC);
+                if (fd >= 0) {
+                        (void) dup2(fd, STDOUT_FILENO);
+                        (void) dup2(fd, STDERR_FILENO);
+                }
+                execvp("nft", argv);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int machine_glue_unit_helper(const char *what, const char *name) {
+        int r;
+
+        if (streq(what, "unregister")) {
+                _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                r = open_bus(&bus, "unregister the machine");
+                if (r < 0)
+                        return r;
+                r = machined_unregister_machine(bus, name, &error);
+                if (r == -ENXIO)
+                        return 0;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to unregister machine '%s': %s", name,
+                                               bus_error_message(&error, r));
+                log_info("Unregistered the stale machine '%s'.", name);
+                return 0;
+        }
+
+        if (streq(what, "unforward")) {
+                _cleanup_(nspawn_settings_done) NspawnSettings s;
+                unsigned line = 0;
+
+                nspawn_settings_init(&s);
+                r = machine_settings_load(nspawn_dir(), name, &s, NULL, &line);
+                if (r < 0)
+                        return log_settings_error(r, name, line);
+
+                /* nspawn keeps its forwards in a map keyed by protocol and host port; a killed nspawn
+                 * leaves them, and the next start then fails to add its own ("File exists"). */
+                for (size_t i = 0; i < s.n_ports; i++) {
+                        char elem[64];
+
+                        (void) snprintf(elem, sizeof(elem), "{ %s . %u }",
+                                        port_protocol_to_string(s.ports[i].protocol), s.ports[i].host);
+                        for (size_t k = 0; k < 2; k++) {
+                                const char *family = k == 0 ? "ip" : "ip6";
+                                char *argv[] = { (char*) "nft", (char*) "delete", (char*) "element",
+                                                 (char*) family, (char*) "io.systemd.nat",
+                                                 (char*) "map_port_ipport", elem, NULL };
+                                if (run_nft(argv) > 0)
+                                        log_info("Removed the stale %s forward %s of '%s'.", family, elem,
+                                                 name);
+                        }
+                }
+                return 0;
+        }
+
+        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown unit helper '%s'.", what);
+}

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fs-util.h"
+#include "machine-config.h"
+#include "string-util.h"
+#include "strv.h"
+#include "tests.h"
+
+static char* make_tmp(void) {
+        char *d = strdup("/tmp/test-machine-config.XXXXXX");
+
+        ASSERT_NOT_NULL(d);
+        ASSERT_NOT_NULL(mkdtemp(d));
+        return d;
+}
+
+static char* read_file(const char *dir, const char *name) {
+        _cleanup_close_ int fd = open(dir, O_DIRECTORY|O_CLOEXEC);
+        char *s = NULL;
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(read_full_file_at(fd, name, 1 << 20, &s, NULL));
+        return s;
+}
+
+static void write_file(const char *path, const char *s) {
+        FILE *f = fopen(path, "we");
+
+        ASSERT_NOT_NULL(f);
+        fputs(s, f);
+        ASSERT_EQ(fclose(f), 0);
+}
+
+static void settings_for_web(NspawnSettings *s) {
+        NspawnPort p;
+        NspawnBind b = {};
+
+        nspawn_settings_init(s);
+        ASSERT_OK(nspawn_settings_parse_network(s, "veth"));
+        ASSERT_OK(nspawn_port_parse("tcp:7777:80", &p));
+        ASSERT_OK(nspawn_settings_add_port(s, &p));
+        ASSERT_OK(nspawn_bind_parse("/srv/data:/data:ro", &b));
+        ASSERT_OK(nspawn_settings_add_bind(s, &b));
+        s->private_users = PRIVATE_USERS_PICK;
+        s->boot = 1;
+}
+
+TEST(write_new_file_in_new_dir) {
+        _cleanup_free_ char *tmp = make_tmp(), *dir = NULL, *content = NULL;
+        NspawnSettings s, back;
+        unsigned line = 0;
+
+        ASSERT_TRUE(asprintf(&dir, "%s/etc/systemd/nspawn", tmp) > 0);
+        settings_for_web(&s);
+        nspawn_settings_idmap_binds(&s);
+        ASSERT_OK(machine_settings_write(dir, "web", &s, &line));
+        content = read_file(dir, "web.nspawn");
+        ASSERT_STREQ(content,
+                     "[Exec]\n"
+                     "Boot=yes\n"
+                     "PrivateUsers=pick\n"
+                     "\n"
+                     "[Files]\n"
+                     "PrivateUsersOwnership=auto\n"
+                     "BindReadOnly=/srv/data:/data:idmap\n"
+                     "\n"
+                     "[Network]\n"
+                     "VirtualEthernet=yes\n"
+                     "Port=tcp:7777:80\n");
+
+        ASSERT_OK(machine_settings_load(dir, "web", &back, NULL, &line));
+        ASSERT_EQ(back.network, NETWORK_VETH);
+        ASSERT_EQ(back.n_ports, 1u);
+        ASSERT_EQ(back.ports[0].host, 7777);
+        ASSERT_EQ(back.n_binds, 1u);
+        ASSERT_TRUE(back.binds[0].read_only && back.binds[0].idmap);
+        ASSERT_EQ(back.private_users, PRIVATE_USERS_PICK);
+        nspawn_settings_done(&back);
+        nspawn_settings_done(&s);
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+}
+
+TEST(missing_file_is_empty) {
+        _cleanup_free_ char *tmp = make_tmp();
+        IniFile *ini = NULL;
+        NspawnSettings s;
+
+        ASSERT_OK(machine_settings_load(tmp, "nothing", &s, &ini, NULL));
+        ASSERT_EQ(ini->n_lines, 0u);
+        ASSERT_EQ(s.network, _NETWORK_MODE_INVALID);
+        ASSERT_EQ(s.n_ports, 0u);
+        ini_free(ini);
+        nspawn_settings_done(&s);
+        /* Also when the directory itself is missing. */
+        ASSERT_OK(machine_settings_load("/nonexistent/dir", "nothing", NULL, NULL, NULL));
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+}
+
+TEST(rewrite_keeps_hand_edits) {
+        _cleanup_free_ char *tmp = make_tmp(), *path = NULL, *content = NULL;
+        NspawnSettings s;
+        NspawnPort p;
+
+        ASSERT_TRUE(asprintf(&path, "%s/web.nspawn", tmp) > 0);
+        write_file(path,
+                   "# my machine\n"
+                   "[Exec]\n"
+                   "Hostname=www ; set by hand\n"
+                   "\n"
+                   "[Network]\n"
+                   "# the old forward\n"
+                   "Port=tcp:8080:80\n"
+                   "Port=udp:53\n"
+                   "MACVLAN=eth0\n");
+
+        nspawn_settings_init(&s);
+        ASSERT_OK(nspawn_port_parse("7777:80", &p));
+        ASSERT_OK(nspawn_settings_add_port(&s, &p));
+        ASSERT_TRUE(strv_extend(&s.environment, "A=b c") >= 0);
+        ASSERT_OK(machine_settings_write(tmp, "web", &s, NULL));
+        content = read_file(tmp, "web.nspawn");
+        ASSERT_STREQ(content,
+                     "# my machine\n"
+                     "[Exec]\n"
+                     "Hostname=www ; set by hand\n"
+                     "Environment=\"A=b c\"\n"
+                     "\n"
+                     "[Network]\n"
+                     "# the old forward\n"
+                     "Port=tcp:7777:80\n"
+                     "MACVLAN=eth0\n");
+        nspawn_settings_done(&s);
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+}
+
+TEST(broken_file_is_refused_with_its_line) {
+        static const char *const broken[] = {
+                "[Network]\nPort=tcp:8080:80\nthis is not ini\n",       /* syntax: line 3 */
+                "[Network]\n\nPort=tcp:99999:80\n",                     /* our key, bad value: line 3 */
+                "[Exec]\nBoot=maybe\n\n",                               /* line 2 */
+        };
+        static const unsigned lines[] = { 3, 3, 2 };
+        _cleanup_free_ char *tmp = make_tmp(), *path = NULL;
+
+        ASSERT_TRUE(asprintf(&path, "%s/web.nspawn", tmp) > 0);
+        for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
+                _cleanup_free_ char *after = NULL;
+                NspawnSettings s;
+                unsigned line = 0;
+
+                write_file(path, broken[i]);
+                nspawn_settings_init(&s);
+                s.boot = 0;
+                ASSERT_ERROR(machine_settings_write(tmp, "web", &s, &line), EBADMSG);
+                ASSERT_EQ(line, lines[i]);
+                after = read_file(tmp, "web.nspawn");
+                ASSERT_STREQ(after, broken[i]);
+                line = 0;
+                ASSERT_ERROR(machine_settings_load(tmp, "web", &s, NULL, &line), EBADMSG);
+                ASSERT_EQ(line, lines[i]);
+        }
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+}
+
+TEST(check_and_idmap_binds) {
+        NspawnSettings s;
+        NspawnBind b = {};
+        const char *missing = NULL;
+
+        nspawn_settings_init(&s);
+        ASSERT_OK(nspawn_bind_parse("/tmp:/a", &b));
+        ASSERT_OK(nspawn_settings_add_bind(&s, &b));
+        ASSERT_OK(nspawn_bind_parse("/tmp:/b:noidmap", &b));
+        ASSERT_OK(nspawn_settings_add_bind(&s, &b));
+        ASSERT_OK(nspawn_settings_check_binds(&s, &missing));
+        nspawn_settings_idmap_binds(&s);
+        ASSERT_TRUE(s.binds[0].idmap);
+        ASSERT_FALSE(s.binds[1].idmap);
+
+        ASSERT_OK(nspawn_bind_parse("/nonexistent-mkmachine-src:/c", &b));
+        ASSERT_OK(nspawn_settings_add_bind(&s, &b));
+        ASSERT_ERROR(nspawn_settings_check_binds(&s, &missing), ENOENT);
+        ASSERT_STREQ(missing, "/nonexistent-mkmachine-src");
+        nspawn_settings_done(&s);
+}
+
+TEST(restart_dropin) {
+        _cleanup_free_ char *d = NULL;
+
+        ASSERT_OK(restart_dropin_format(RESTART_ALWAYS, "/usr/bin/mkmachine", &d));
+        ASSERT_NOT_NULL(strstr(d, "\n[Service]\nRestart=always\nRestartSec=1\n"));
+        ASSERT_NOT_NULL(strstr(d, "\nExecStartPre=-/usr/bin/mkmachine __unit-helper unregister %i\n"));
+        ASSERT_NOT_NULL(strstr(d, "\nExecStopPost=-/usr/bin/mkmachine __unit-helper unforward %i\n"));
+        d = mfree(d);
+        ASSERT_OK(restart_dropin_format(RESTART_ON_FAILURE, "/x/mkmachine", &d));
+        ASSERT_NOT_NULL(strstr(d, "\nRestart=on-failure\n"));
+
+        /* No drop-in for "no"; a helper path the unit parser would split or expand is refused. */
+        ASSERT_ERROR(restart_dropin_format(RESTART_NO, "/usr/bin/mkmachine", &d), EINVAL);
+        ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "mkmachine", &d), EINVAL);
+        ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/my dir/mkmachine", &d), EINVAL);
+        ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/a%b/mkmachine", &d), EINVAL);
+}
+
+TEST(restart_write_read_remove) {
+        _cleanup_free_ char *tmp = make_tmp(), *units = NULL, *nspawn = NULL, *dropin = NULL;
+        RestartPolicy p;
+        struct stat st;
+        NspawnSettings s;
+
+        ASSERT_TRUE(asprintf(&units, "%s/system", tmp) > 0);
+        ASSERT_TRUE(asprintf(&nspawn, "%s/nspawn", tmp) > 0);
+        ASSERT_TRUE(asprintf(&dropin, "%s/systemd-nspawn@web.service.d", units) > 0);
+
+        ASSERT_OK(machine_restart_read(units, "web", &p));
+        ASSERT_EQ(p, RESTART_NO);
+        ASSERT_EQ(ASSERT_OK(machine_restart_write(units, "web", RESTART_NO, NULL)), 0);
+
+        ASSERT_EQ(ASSERT_OK(machine_restart_write(units, "web", RESTART_ALWAYS, "/bin/mk")), 1);
+        ASSERT_EQ(ASSERT_OK(machine_restart_write(units, "web", RESTART_ALWAYS, "/bin/mk")), 0);
+        ASSERT_OK(machine_restart_read(units, "web", &p));
+        ASSERT_EQ(p, RESTART_ALWAYS);
+        ASSERT_EQ(ASSERT_OK(machine_restart_write(units, "web", RESTART_ON_FAILURE, "/bin/mk")), 1);
+        ASSERT_OK(machine_restart_read(units, "web", &p));
+        ASSERT_EQ(p, RESTART_ON_FAILURE);
+
+        /* "no" removes our drop-in and the then empty directory. */
+        ASSERT_EQ(ASSERT_OK(machine_restart_write(units, "web", RESTART_NO, NULL)), 1);
+        ASSERT_TRUE(stat(dropin, &st) < 0 && errno == ENOENT);
+
+        /* remove takes the settings and the whole drop-in directory, also files of others there. */
+        ASSERT_OK(machine_restart_write(units, "web", RESTART_ALWAYS, "/bin/mk"));
+        write_file(strjoina(dropin, "/90-mine.conf"), "[Service]\nNice=5\n");
+        nspawn_settings_init(&s);
+        s.boot = 1;
+        ASSERT_OK(machine_settings_write(nspawn, "web", &s, NULL));
+        ASSERT_EQ(ASSERT_OK(machine_config_remove(nspawn, units, "web")), 1);
+        ASSERT_TRUE(stat(dropin, &st) < 0 && errno == ENOENT);
+        ASSERT_TRUE(stat(strjoina(nspawn, "/web.nspawn"), &st) < 0 && errno == ENOENT);
+        ASSERT_EQ(ASSERT_OK(machine_config_remove(nspawn, units, "web")), 0);
+        ASSERT_EQ(ASSERT_OK(machine_config_remove("/nonexistent/a", "/nonexistent/b", "web")), 0);
+
+        /* A drop-in without a Restart= we know is an error, not "no". */
+        ASSERT_TRUE(mkdir(dropin, 0755) >= 0);
+        write_file(strjoina(dropin, "/" MACHINE_DROPIN_NAME), "[Service]\nRestart=sometimes\n");
+        ASSERT_ERROR(machine_restart_read(units, "web", &p), EBADMSG);
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+}
+
+TEST(restart_policy_table) {
+        for (RestartPolicy p = 0; p < _RESTART_POLICY_MAX; p++)
+                ASSERT_EQ(restart_policy_from_string(restart_policy_to_string(p)), p);
+        ASSERT_EQ(restart_policy_from_string("unless-stopped"), _RESTART_POLICY_INVALID);
+}
+
+DEFINE_TEST_MAIN
