@@ -80,6 +80,24 @@ static int rm_rf_children_internal(int fd, dev_t dev, unsigned depth) {
         return r;
 }
 
+int mkdir_p_at(int dir_fd, const char *path, mode_t parent_mode, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                if (s[1] == 0)          /* a trailing slash */
+                        break;
+                *s = 0;
+                if (mkdirat(dir_fd, p, parent_mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdirat(dir_fd, p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
 int rm_rf_children(int fd) {
         struct stat st;
 

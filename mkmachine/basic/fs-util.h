@@ -7,6 +7,11 @@
  * file system (a mount point below is an error, -EBUSY). Missing is success. */
 int rm_rf_at(int dir_fd, const char *name);
 
+/* mkdir -p: creates path (relative to dir_fd, or absolute) and its missing parents, the parents with
+ * parent_mode and the last component with mode (modes as mkdir() takes them, so the umask applies).
+ * Existing directories are fine. */
+int mkdir_p_at(int dir_fd, const char *path, mode_t parent_mode, mode_t mode);
+
 /* Removes everything inside the directory fd, but not the directory itself. */
 int rm_rf_children(int fd);
 

@@ -151,22 +151,6 @@ finish:
         return r;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-                if (s)
-                        *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                if (!s)
-                        return 0;
-                *s = '/';
-        }
-}
-
 /* A digest of everything that decides what the tree of recipe becomes (with the command line's
  * packages if with_options: a base recipe's tree is what it makes without them). */
 static int tree_cache_key(const BootstrapPlan *plan, const Recipe *recipe, bool with_options,
@@ -384,7 +368,7 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
                                     "debian-archive-keyring");
         }
 
-        r = mkdir_p(o->cache_dir, 0755);
+        r = mkdir_p_at(AT_FDCWD, o->cache_dir, 0755, 0755);
         if (r < 0)
                 return fail(reterr_message, r, "Failed to create the cache %s: %s", o->cache_dir,
                             strerror(-r));

@@ -21,6 +21,7 @@
 
 #include "deb-install.h"
 #include "fd-util.h"
+#include "fs-util.h"
 #include "log.h"
 #include "string-util.h"
 #include "tar-unpack.h"
@@ -124,24 +125,6 @@ static int write_at(int dir_fd, const char *path, const char *content, mode_t mo
         return loop_write(fd, content, strlen(content));
 }
 
-static int mkdir_p_at(int dir_fd, const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p;; s++) {
-                if (*s != '/' && *s != 0)
-                        continue;
-                char saved = *s;
-                *s = 0;
-                if (mkdirat(dir_fd, p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = saved;
-                if (saved == 0)
-                        return 0;
-        }
-}
-
 int tree_prepare(int tree_fd, const char *architecture) {
         static const char *const dirs[] = {
                 "usr/bin", "usr/sbin", "usr/lib", "etc", "var/lib/dpkg/info", "var/lib/dpkg/updates",
@@ -150,7 +133,7 @@ int tree_prepare(int tree_fd, const char *architecture) {
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                r = mkdir_p_at(tree_fd, dirs[i], 0755);
+                r = mkdir_p_at(tree_fd, dirs[i], 0755, 0755);
                 if (r < 0)
                         return r;
         }
@@ -165,7 +148,7 @@ int tree_prepare(int tree_fd, const char *architecture) {
                 if (symlinkat(links[i][1], tree_fd, links[i][0]) < 0 && errno != EEXIST)
                         return -errno;
         if (streq(architecture, "amd64")) {
-                r = mkdir_p_at(tree_fd, "usr/lib64", 0755);
+                r = mkdir_p_at(tree_fd, "usr/lib64", 0755, 0755);
                 if (r < 0)
                         return r;
                 if (symlinkat("usr/lib64", tree_fd, "lib64") < 0 && errno != EEXIST)

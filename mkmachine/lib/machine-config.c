@@ -28,17 +28,9 @@ static int open_dir(const char *dir, bool create) {
         if (fd >= 0 || errno != ENOENT || !create)
                 return fd >= 0 ? fd : -errno;
 
-        _cleanup_free_ char *p = strdup(dir);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return -errno;
+        int r = mkdir_p_at(AT_FDCWD, dir, 0755, 0755);
+        if (r < 0)
+                return r;
 
         fd = open(dir, O_DIRECTORY|O_CLOEXEC|O_RDONLY);
         return fd >= 0 ? fd : -errno;

@@ -59,22 +59,6 @@ bool machine_name_is_valid(const char *name) {
         return label > 0;                       /* no trailing '.' */
 }
 
-static int mkdir_parents_and_self(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int store_open(const char *root, bool create, Store *ret) {
         _cleanup_close_ int fd = -EBADF;
         char *abs;
@@ -84,7 +68,7 @@ int store_open(const char *root, bool create, Store *ret) {
         assert(ret);
 
         if (create) {
-                r = mkdir_parents_and_self(root, 0700);
+                r = mkdir_p_at(AT_FDCWD, root, 0755, 0700);
                 if (r < 0)
                         return r;
         }
@@ -125,7 +109,7 @@ int image_lock(Store *s, const char *name, int operation, ImageLock *ret) {
                 return r;
 
         if (global) {
-                r = mkdir_parents_and_self(NSPAWN_LOCK_DIR, 0700);
+                r = mkdir_p_at(AT_FDCWD, NSPAWN_LOCK_DIR, 0755, 0700);
                 if (r >= 0)
                         r = make_lock_file(global, operation, &l.global);
                 if (r < 0) {

@@ -68,6 +68,34 @@ TEST(log_returns_negative_errno) {
         ASSERT_EQ(log_level_from_string("bogus"), -EINVAL);
 }
 
+TEST(mkdir_p_at) {
+        char dir[] = "/tmp/test-basic.XXXXXX";
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        mode_t u = umask(0);
+
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        fd = open(dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+
+        ASSERT_OK(mkdir_p_at(fd, "a/b/c", 0755, 0700));
+        ASSERT_OK(fstatat(fd, "a/b", &st, 0));
+        ASSERT_EQ(st.st_mode & 07777, 0755u);
+        ASSERT_OK(fstatat(fd, "a/b/c", &st, 0));
+        ASSERT_EQ(st.st_mode & 07777, 0700u);
+        /* Again, and with a trailing slash: nothing to do. */
+        ASSERT_OK(mkdir_p_at(fd, "a/b/c/", 0755, 0700));
+        ASSERT_OK(mkdir_p_at(AT_FDCWD, strjoina(dir, "/a/b/d"), 0755, 0750));
+        ASSERT_OK(fstatat(fd, "a/b/d", &st, 0));
+        ASSERT_EQ(st.st_mode & 07777, 0750u);
+        /* A file in the way. */
+        ASSERT_OK(write_file_atomic_at(fd, "f", "x", 1, 0644));
+        ASSERT_ERROR(mkdir_p_at(fd, "f/g", 0755, 0755), ENOTDIR);
+
+        umask(u);
+        ASSERT_OK(rm_rf_at(AT_FDCWD, dir));
+}
+
 TEST(rm_rf_and_atomic_write) {
         char tmpl[] = "/tmp/test-basic-XXXXXX";
         _cleanup_close_ int fd = -EBADF, sub = -EBADF;
