@@ -33,6 +33,9 @@ TH_HOST_PACKAGES="systemd,systemd-sysv,dbus,systemd-container,iproute2,busybox,n
 # The runtime libraries of a mkmachine built on the outer machine (also with ASan+UBSan).
 TH_HOST_PACKAGES+=",libarchive13,libmount1,libsystemd0,zlib1g,libisal2,libjson-c5,libssl3,libcurl4"
 TH_HOST_PACKAGES+=",libasan8,libubsan1,libgcc-s1"
+# Podman beside the machines (mkmachine list shows its containers; doctor compares its networks).
+# It runs only in tests that call th_podman_setup (see /work/shared/testhost.md for why).
+TH_HOST_PACKAGES+=",podman,crun,conmon,netavark"
 TH_GUEST_PACKAGES="systemd,systemd-sysv,dbus,iproute2,busybox"
 # The customize hooks, single-quoted on purpose: mmdebstrap's shell expands "$1" to the tree.
 # shellcheck disable=SC2016
