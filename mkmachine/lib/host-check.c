@@ -137,11 +137,13 @@ bool ipv4_prefix_overlap(const Ipv4Prefix *a, const Ipv4Prefix *b) {
         return (a->address & m) == (b->address & m);
 }
 
-static int hex32(const char *s, uint32_t *ret) {
+/* A hex number of exactly digits digits (addresses, masks) or, with digits 0, of 1 to 8 (flags). */
+static int hex32(const char *s, size_t digits, uint32_t *ret) {
+        size_t n = strlen(s);
         unsigned long v;
         char *end;
 
-        if (strlen(s) != 8 || strspn(s, "0123456789abcdefABCDEF") != 8)
+        if ((digits > 0 ? n != digits : n < 1 || n > 8) || strspn(s, "0123456789abcdefABCDEF") != n)
                 return -EBADMSG;
         errno = 0;
         v = strtoul(s, &end, 16);
@@ -187,7 +189,7 @@ int proc_net_route_parse(const char *text, RouteEntry **ret, size_t *ret_n, unsi
                 /* Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT */
                 k = sscanf(buf, "%63s %15s %15s %15s %*s %*s %*s %15s", iface, dest, gw, flags, mask);
                 if (k != 5 || strlen(iface) >= IF_NAMESIZE ||
-                    hex32(dest, &d) < 0 || hex32(mask, &m) < 0 || hex32(flags, &f) < 0)
+                    hex32(dest, 8, &d) < 0 || hex32(mask, 8, &m) < 0 || hex32(flags, 0, &f) < 0)
                         goto bad;
                 /* The kernel writes addresses in network byte order as a host-order number. */
                 d = ntohl(d);

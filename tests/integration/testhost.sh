@@ -42,6 +42,10 @@ TH_GUEST_PACKAGES="systemd,systemd-sysv,dbus,iproute2,busybox"
 TH_HOOKS=(
     --customize-hook='systemctl --root="$1" enable systemd-networkd'
     --customize-hook='rm -f "$1/etc/hostname"'
+    # Debian enables podman's units; podman-restart and podman-auto-update pull in
+    # network-online.target, whose wait-online hangs the boot for 2 minutes (the test host's link is
+    # not networkd's). Tests start podman by hand.
+    --customize-hook='rm -f "$1"/etc/systemd/system/*.wants/podman*'
 )
 TH_STATE_DIR=/run/mkmachine-tests
 TH_BOOT_TIMEOUT=60
@@ -563,6 +567,21 @@ th_cleanup() {
         fi
     fi
     th_stop >/dev/null 2>&1 || true
+}
+
+# th_podman_setup: make Podman usable inside the running test host, for containers that need no
+# network (`podman run --cgroups=disabled --network=none …`): the test host sees the outer machine's
+# hybrid cgroup v1 layout (crun cannot create cgroups there), its /proc/sys is read-only (crun would
+# write net.ipv4.ping_group_range) and commands through nsenter run under nspawn's syscall filter
+# (no keyrings). The vfs storage driver needs no overlay mount support from the tree's file system.
+# Only tests that call it change their test host; see /work/shared/testhost.md.
+th_podman_setup() {
+    th_run mkdir -p /etc/containers || return 1
+    printf '%s\n' '[containers]' 'default_sysctls = []' 'keyring = false' |
+        th_run sh -c 'cat >/etc/containers/containers.conf' || return 1
+    printf '%s\n' '[storage]' 'driver = "vfs"' 'runroot = "/run/containers/storage"' \
+        'graphroot = "/var/lib/containers/storage"' |
+        th_run sh -c 'cat >/etc/containers/storage.conf'
 }
 
 # th_wait_for TIMEOUT CMD…: runs CMD in the test host every 0.1 s until it succeeds; fails after
