@@ -62,6 +62,9 @@ int machine_bus_list(sd_bus *bus, MachineListEntry **ret, size_t *ret_n, char **
         if (r < 0)
                 goto bad;
         while ((r = sd_bus_message_read(reply, "(ssso)", &name, &class, &service, &path)) > 0) {
+                /* machined lists the host itself as ".host", of class "host": not a machine of ours. */
+                if (streq(class, "host"))
+                        continue;
                 if (n >= MACHINES_MAX) {
                         r = -E2BIG;
                         goto bad;

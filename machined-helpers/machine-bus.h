@@ -22,7 +22,7 @@ typedef struct MachineListEntry {
 
 void machine_list_free(MachineListEntry *l, size_t n);
 
-/* ListMachines: all machines machined knows (the host itself is not among them). */
+/* ListMachines: all machines machined knows, except the host itself (".host", class "host"). */
 int machine_bus_list(sd_bus *bus, MachineListEntry **ret, size_t *ret_n, char **reterr_message);
 
 typedef struct MachineStatus {

@@ -622,7 +622,8 @@ static int verb_status(int argc, char *argv[]) {
                name, state, unit, strna(u.active_state), strna(u.sub_state),
                streq_ptr(u.load_state, "not-found") ? "no unit file" :
                unit_file_enabled(&u) ? "enabled (starts at boot)" :
-               !isempty(u.unit_file_state) ? u.unit_file_state : "not enabled");
+               isempty(u.unit_file_state) || streq(u.unit_file_state, "disabled") ? "not enabled" :
+               u.unit_file_state);
         if (running) {
                 char t[64], span[TIMESPAN_STRING_MAX];
 
