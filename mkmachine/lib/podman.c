@@ -54,13 +54,16 @@ static int parse_array(const char *text, size_t size, json_object **ret, int *re
         if (!tok)
                 return -ENOMEM;
         j = json_tokener_parse_ex(tok, text, (int) size);
-        if (json_tokener_get_error(tok) != json_tokener_success ||
-            /* Nothing but white space may follow the document. */
-            strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") !=
-            size - json_tokener_get_parse_end(tok)) {
+        if (json_tokener_get_error(tok) != json_tokener_success) {
                 json_tokener_free(tok);
                 goto bad;
         }
+        /* Nothing but white space may follow the document (the text need not be NUL-terminated). */
+        for (i = json_tokener_get_parse_end(tok); i < size; i++)
+                if (!IN_SET_CHAR(text[i], ' ', '\t', '\r', '\n')) {
+                        json_tokener_free(tok);
+                        goto bad;
+                }
         json_tokener_free(tok);
         if (!j || !json_object_is_type(j, json_type_array))
                 goto bad;
