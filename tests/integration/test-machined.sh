@@ -59,6 +59,14 @@ check "clone it into a second, stopped machine" inside mkmachine -q clone guest 
 check "status of a stopped machine succeeds" inside mkmachine status idle
 check "it shows as stopped, its unit inactive and not enabled" \
     sh -c "grep -q 'State: stopped' '$work/out' && grep -q 'inactive (dead), not enabled' '$work/out'"
+inside mkmachine status --json idle
+check "status --json of a stopped machine: state stopped, no machine, the image" python3 - "$work/out" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["state"] == "stopped" and s["machine"] is None and s["in_store"] is True, s
+assert s["unit"]["active_state"] == "inactive" and s["unit"]["enabled"] is False, s["unit"]
+assert s["image"]["name"] == "idle" and s["image"]["origin"]["cloned_from"] == "guest", s["image"]
+EOF
 rc=0
 inside mkmachine status nosuch || rc=$?
 check "status of an unknown machine fails naming it (rc=$rc: $(cat "$work/err"))" \
@@ -115,10 +123,23 @@ check "podman runs a container" \
 check "podman creates a second one (not started)" \
     inside podman create --name later --cgroups=disabled --network=none localhost/bb /bin/busybox true
 
+# A machine that machined runs but that is not in the store: a copy of the tree elsewhere, run by
+# systemd-nspawn as a plain command.
+th_run cp -a /var/lib/machines/idle /srv/other
+th_run systemd-run -q --unit=other-machine systemd-nspawn -q -D /srv/other -M other /bin/sleep 600
+check "a machine outside the store runs" \
+    th_wait_for 30 sh -c "[ \"\$(machinectl show other -p State --value)\" = running ]"
+check "status of the machine outside the store" inside mkmachine status other
+check "status: running, its root, and no image in the store" \
+    sh -c "grep -q 'State: running' '$work/out' && grep -q 'Root: /srv/other' '$work/out' &&
+           grep -q 'Image: not in /var/lib/machines' '$work/out'"
+
 check "list" inside mkmachine list
 sed 's/^/# /' "$work/out"
 check "list: the running machine, from the store" grep -Eq '^guest +directory +running ' "$work/out"
 check "list: the stopped machine" grep -Eq '^idle +directory +stopped ' "$work/out"
+check "list: the machine outside the store, marked as such" \
+    grep -Eq '^other +container +running .*systemd-nspawn \(not in the store\)' "$work/out"
 check "list: the running podman container with its image" \
     grep -Eq '^web +podman +running .*localhost/bb' "$work/out"
 check "list: the created podman container" grep -Eq '^later +podman +created ' "$work/out"
@@ -134,8 +155,33 @@ assert rows[("machine", "idle")]["state"] == "stopped"
 assert rows[("podman", "web")]["state"] == "running" and "localhost/bb" in rows[("podman", "web")]["image"]
 assert rows[("podman", "later")]["state"] == "created"
 assert len(rows[("podman", "web")]["id"]) == 64 and rows[("podman", "web")]["created_usec"] > 0
-assert len(rows) == 4, rows
+assert rows[("machine", "other")]["state"] == "running" and rows[("machine", "other")]["in_store"] is False
+assert rows[("machine", "other")]["type"] == "container"
+assert len(rows) == 5, rows
 EOF
+th_run systemctl stop other-machine.service
+
+# A Podman network in the range networkd gives machines their addresses from: a warning, not a
+# failure.
+check "podman network create in 192.168.0.0/16" \
+    inside podman network create --subnet=192.168.250.0/24 clash
+rc=0
+inside mkmachine doctor || rc=$?
+check "doctor warns about the Podman network in the machines' range, exit 0 (rc=$rc)" \
+    sh -c "[ $rc = 0 ] && grep -q \"^warn address-ranges .*Podman network 'clash' (192.168.250.0/24)\" '$work/out' &&
+           grep -q 'fix: give the Podman network a range outside' '$work/out'"
+th_run ip route add 192.168.251.0/24 dev lo
+rc=0
+inside mkmachine doctor --json || rc=$?
+check "doctor --json: both collisions, the route too (rc=$rc)" python3 - "$work/out" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+w = [c["message"] for c in d["checks"] if c["name"] == "address-ranges" and c["result"] == "warn"]
+assert len(w) == 2 and any("clash" in m for m in w) and any("192.168.251.0/24" in m for m in w), w
+assert d["ok"] is True, d
+EOF
+th_run ip route del 192.168.251.0/24 dev lo
+th_run podman network rm clash >/dev/null
 
 # --- doctor ---------------------------------------------------------------------------------------
 rc=0
