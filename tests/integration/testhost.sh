@@ -13,6 +13,7 @@
 #     th_start mytest               # boot; sets TH_ROOT TH_LEADER TH_NS TH_LOG TH_ADDR_OUTER ...
 #     th_run systemctl is-system-running
 #     th_copy_in build/mkmachine /usr/local/bin/mkmachine
+#     th_podman_setup               # only if the test runs podman containers (--network=none)
 #     th_reboot                     # power off, boot the same tree in a fresh namespace
 #     th_stop                       # clean power off, remove netns, veth and the tree
 # th_start chains an EXIT trap (an existing one still runs, after ours) that removes everything,
@@ -572,8 +573,9 @@ th_cleanup() {
 # th_podman_setup: make Podman usable inside the running test host, for containers that need no
 # network (`podman run --cgroups=disabled --network=none …`): the test host sees the outer machine's
 # hybrid cgroup v1 layout (crun cannot create cgroups there), its /proc/sys is read-only (crun would
-# write net.ipv4.ping_group_range) and commands through nsenter run under nspawn's syscall filter
-# (no keyrings). The vfs storage driver needs no overlay mount support from the tree's file system.
+# write net.ipv4.ping_group_range) and units started by the test host's systemd run under nspawn's
+# syscall filter (no keyrings; commands through nsenter don't). The vfs storage driver needs no
+# overlay mount support from the tree's file system.
 # Only tests that call it change their test host; see /work/shared/testhost.md.
 th_podman_setup() {
     th_run mkdir -p /etc/containers || return 1
