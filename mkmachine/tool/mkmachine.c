@@ -226,14 +226,13 @@ static void note_unseen(const char *what, const char *why) {
 }
 
 /* The machines machined knows, or none (with a note) when there is no bus or no machined. */
-static int collect_machined(MachineListEntry **ret, size_t *ret_n, bool *ret_seen) {
+static int collect_machined(MachineListEntry **ret, size_t *ret_n) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *msg = NULL;
         int r;
 
         *ret = NULL;
         *ret_n = 0;
-        *ret_seen = false;
         r = bus_open_system_checked(&bus, &msg);
         if (r < 0) {
                 note_unseen("running machines", msg ?: strerror(-r));
@@ -243,10 +242,13 @@ static int collect_machined(MachineListEntry **ret, size_t *ret_n, bool *ret_see
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0) {
-                note_unseen("running machines", msg ?: strerror(-r));
-                return 0;
+                _cleanup_free_ char *why = NULL;
+
+                if (asprintf(&why, "machined does not answer: %s (is systemd-container installed?)",
+                             msg ?: strerror(-r)) < 0)
+                        return log_oom();
+                note_unseen("running machines", why);
         }
-        *ret_seen = true;
         return 0;
 }
 
@@ -281,7 +283,7 @@ static int podman_json(char * const *argv, const char *what, char **ret, size_t 
         return 0;
 }
 
-static int collect_podman(PodmanContainer **ret, size_t *ret_n, bool *ret_seen) {
+static int collect_podman(PodmanContainer **ret, size_t *ret_n) {
         char *argv[] = { (char*) "podman", (char*) "ps", (char*) "--all", (char*) "--format",
                          (char*) "json", NULL };
         _cleanup_free_ char *out = NULL;
@@ -290,7 +292,6 @@ static int collect_podman(PodmanContainer **ret, size_t *ret_n, bool *ret_seen) 
 
         *ret = NULL;
         *ret_n = 0;
-        *ret_seen = false;
         r = podman_json(argv, "Podman containers", &out, &size);
         if (r < 0 || !out)
                 return r;
@@ -303,7 +304,6 @@ static int collect_podman(PodmanContainer **ret, size_t *ret_n, bool *ret_seen) 
                             "'podman ps --format json' did not print a JSON array");
                 return 0;
         }
-        *ret_seen = true;
         return 0;
 }
 
@@ -327,7 +327,6 @@ static int verb_list(int argc, char *argv[]) {
         MachineListEntry *machines = NULL;
         PodmanContainer *containers = NULL;
         size_t n = 0, n_machines = 0, n_containers = 0;
-        bool machined_seen, podman_seen;
         MachineInfo *l = NULL;
         json_object *a = NULL;
         int r;
@@ -338,9 +337,9 @@ static int verb_list(int argc, char *argv[]) {
         r = store_list(&s, true, &l, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to list machines in '%s': %m", s.root);
-        r = collect_machined(&machines, &n_machines, &machined_seen);
+        r = collect_machined(&machines, &n_machines);
         if (r >= 0)
-                r = collect_podman(&containers, &n_containers, &podman_seen);
+                r = collect_podman(&containers, &n_containers);
         if (r < 0)
                 goto finish;
 
