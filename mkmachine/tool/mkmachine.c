@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +22,11 @@
 #include "macro.h"
 #include "progress.h"
 #include "bootstrap.h"
+#include "bus-util.h"
+#include "host-check.h"
+#include "machine-bus.h"
+#include "podman.h"
+#include "spawn-util.h"
 #include "recipe.h"
 #include "store.h"
 #include "strv.h"
@@ -53,8 +61,10 @@ static int help(void) {
                "Commands:\n"
                "  bootstrap RECIPE            Build a machine from a recipe (also: mkmachine RECIPE)\n"
                "  import-tar FILE|- NAME      Create machine NAME from a tar archive\n"
-               "  list                        List the machines in the store\n"
+               "  list                        List machines (stored, running) and Podman containers\n"
                "  show NAME                   Show a machine and its origin\n"
+               "  status NAME                 Show whether a machine runs: its unit, leader, addresses\n"
+               "  doctor                      Check what machines need from this host, with fixes\n"
                "  remove NAME                 Remove a machine, its settings and its enablement\n"
                "  set NAME                    Change the settings of a machine (see below)\n"
                "  start NAME                  Start a machine (systemd-nspawn@NAME.service)\n"
@@ -214,10 +224,116 @@ static const char* origin_summary(json_object *o, char *buf, size_t size) {
         return src ?: "-";
 }
 
+/* What a listing or a status could not see (no bus, no podman): a note on stderr, not an error. */
+static void note_unseen(const char *what, const char *why) {
+        if (!arg_quiet)
+                log_notice("Note: %s not shown: %s", what, why);
+}
+
+/* The machines machined knows, or none (with a note) when there is no bus or no machined. */
+static int collect_machined(MachineListEntry **ret, size_t *ret_n) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        r = bus_open_system_checked(&bus, &msg);
+        if (r < 0) {
+                note_unseen("running machines", msg ?: strerror(-r));
+                return 0;
+        }
+        r = machine_bus_list(bus, ret, ret_n, &msg);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                _cleanup_free_ char *why = NULL;
+
+                if (asprintf(&why, "machined does not answer: %s (is systemd-container installed?)",
+                             msg ?: strerror(-r)) < 0)
+                        return log_oom();
+                note_unseen("running machines", why);
+        }
+        return 0;
+}
+
+#define PODMAN_TIMEOUT_USEC (15 * USEC_PER_SEC)
+
+/* Runs podman with argv, for JSON: NULL output (with a note naming what) when it is not installed or
+ * fails. */
+static int podman_json(char * const *argv, const char *what, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        r = spawn_capture(argv, PODMAN_TIMEOUT_USEC, ret, ret_size, &err);
+        if (r == -ENOENT) {
+                note_unseen(what, "podman is not installed");
+                *ret = NULL;
+                return 0;
+        }
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                _cleanup_free_ char *why = NULL;
+
+                if (err)
+                        err[strcspn(err, "\n")] = 0;
+                if (asprintf(&why, "'%s %s' failed: %s", argv[0], argv[1],
+                             !isempty(err) ? err : strerror(-r)) < 0)
+                        return log_oom();
+                note_unseen(what, why);
+                *ret = NULL;
+                return 0;
+        }
+        return 0;
+}
+
+static int collect_podman(PodmanContainer **ret, size_t *ret_n) {
+        char *argv[] = { (char*) "podman", (char*) "ps", (char*) "--all", (char*) "--format",
+                         (char*) "json", NULL };
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        int r, index = -1;
+
+        *ret = NULL;
+        *ret_n = 0;
+        r = podman_json(argv, "Podman containers", &out, &size);
+        if (r < 0 || !out)
+                return r;
+        r = podman_ps_parse(out, size, ret, ret_n, &index);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                note_unseen("Podman containers", index >= 0 ?
+                            "'podman ps --format json' gave an entry we cannot read" :
+                            "'podman ps --format json' did not print a JSON array");
+                return 0;
+        }
+        return 0;
+}
+
+static const MachineListEntry* find_machined(const MachineListEntry *l, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i].name, name))
+                        return l + i;
+        return NULL;
+}
+
+/* A store image's state: running if machined has it, else what its lock says. */
+static const char* image_state(const MachineInfo *i, const MachineListEntry *m) {
+        if (m)
+                return "running";
+        return i->in_use ? "in-use" : "stopped";
+}
+
+
 static int verb_list(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        MachineListEntry *machines = NULL;
+        PodmanContainer *containers = NULL;
+        size_t n = 0, n_machines = 0, n_containers = 0;
         MachineInfo *l = NULL;
-        size_t n = 0, w = 4;
+        json_object *a = NULL;
         int r;
 
         r = open_store(false, &s);
@@ -226,33 +342,111 @@ static int verb_list(int argc, char *argv[]) {
         r = store_list(&s, true, &l, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to list machines in '%s': %m", s.root);
+        r = collect_machined(&machines, &n_machines);
+        if (r >= 0)
+                r = collect_podman(&containers, &n_containers);
+        if (r < 0)
+                goto finish;
 
         if (arg_json) {
-                json_object *a = json_object_new_array();
+                a = json_object_new_array();
+                for (size_t i = 0; a && i < n; i++) {
+                        const MachineListEntry *m = find_machined(machines, n_machines, l[i].name);
+                        json_object *j = machine_info_to_json(l + i);
 
-                for (size_t i = 0; a && i < n; i++)
-                        json_object_array_add(a, machine_info_to_json(l + i));
+                        if (!j)
+                                continue;
+                        json_object_object_add(j, "kind", json_object_new_string("machine"));
+                        json_object_object_add(j, "state", json_object_new_string(image_state(l + i, m)));
+                        json_object_object_add(j, "in_store", json_object_new_boolean(true));
+                        json_object_array_add(a, j);
+                }
+                for (size_t i = 0; a && i < n_machines; i++) {
+                        json_object *j;
+                        bool in_store = false;
+
+                        for (size_t k = 0; k < n && !in_store; k++)
+                                in_store = streq(l[k].name, machines[i].name);
+                        if (in_store || !(j = json_object_new_object()))
+                                continue;
+                        json_object_object_add(j, "name", json_object_new_string(machines[i].name));
+                        json_object_object_add(j, "kind", json_object_new_string("machine"));
+                        json_object_object_add(j, "type", json_object_new_string(machines[i].class));
+                        json_object_object_add(j, "state", json_object_new_string("running"));
+                        json_object_object_add(j, "in_store", json_object_new_boolean(false));
+                        json_object_object_add(j, "service", json_object_new_string(machines[i].service));
+                        json_object_array_add(a, j);
+                }
+                for (size_t i = 0; a && i < n_containers; i++) {
+                        const PodmanContainer *c = containers + i;
+                        json_object *j = json_object_new_object();
+                        char t[64];
+
+                        if (!j)
+                                continue;
+                        json_object_object_add(j, "name", json_object_new_string(c->name));
+                        json_object_object_add(j, "kind", json_object_new_string("podman"));
+                        json_object_object_add(j, "type", json_object_new_string("podman"));
+                        json_object_object_add(j, "state", json_object_new_string(c->state));
+                        json_object_object_add(j, "in_store", json_object_new_boolean(false));
+                        json_object_object_add(j, "id", json_object_new_string(c->id));
+                        json_object_object_add(j, "image", json_object_new_string(c->image));
+                        json_object_object_add(j, "created_usec", json_object_new_uint64(c->created));
+                        json_object_object_add(j, "created", c->created > 0 ? json_object_new_string(
+                                                       format_time(t, sizeof(t), c->created)) : NULL);
+                        json_object_array_add(a, j);
+                }
                 r = print_json(a);
         } else {
+                size_t w = 4;
+
                 for (size_t i = 0; i < n; i++)
                         w = MAX(w, strlen(l[i].name));
-                printf("%-*s %-9s %7s %-23s %s\n", (int) w, "NAME", "TYPE", "USAGE", "CREATED", "SOURCE");
+                for (size_t i = 0; i < n_machines; i++)
+                        w = MAX(w, strlen(machines[i].name));
+                for (size_t i = 0; i < n_containers; i++)
+                        w = MAX(w, strlen(containers[i].name));
+
+                printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, "NAME", "TYPE", "STATE", "USAGE", "CREATED",
+                       "SOURCE");
                 for (size_t i = 0; i < n; i++) {
                         char u[FORMAT_BYTES_MAX], t[64], src[PATH_MAX];
                         json_object *o = origin_json(l + i);
 
-                        printf("%-*s %-9s %7s %-23s %s\n", (int) w, l[i].name,
+                        printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
                                machine_type_to_string(l[i].type),
+                               image_state(l + i, find_machined(machines, n_machines, l[i].name)),
                                format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t),
                                                                                    l[i].created),
                                origin_summary(o, src, sizeof(src)));
                         json_object_put(o);
                 }
+                for (size_t i = 0; i < n_machines; i++) {
+                        bool in_store = false;
+
+                        for (size_t k = 0; k < n && !in_store; k++)
+                                in_store = streq(l[k].name, machines[i].name);
+                        if (!in_store)
+                                printf("%-*s %-9s %-8s %7s %-23s %s (not in the store)\n", (int) w,
+                                       machines[i].name, machines[i].class, "running", "-", "-",
+                                       machines[i].service);
+                }
+                for (size_t i = 0; i < n_containers; i++) {
+                        char t[64];
+
+                        printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, containers[i].name, "podman",
+                               containers[i].state, "-", format_time(t, sizeof(t), containers[i].created),
+                               containers[i].image);
+                }
+                r = fflush(stdout) == 0 ? 0 : log_error_errno(errno, "Failed to write output: %m");
         }
 
+finish:
         for (size_t i = 0; i < n; i++)
                 machine_info_done(l + i);
         free(l);
+        machine_list_free(machines, n_machines);
+        podman_container_array_free(containers, n_containers);
         return r;
 }
 
@@ -323,6 +517,467 @@ static int verb_show(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         return show_machine(&s, argv[1]);
+}
+
+static bool unit_file_enabled(const UnitStatus *u) {
+        return u->unit_file_state && startswith(u->unit_file_state, "enabled");
+}
+
+static json_object* status_to_json(const char *name, const char *state, const UnitStatus *u,
+                                   const char *unit, const MachineStatus *m, const MachineInfo *i,
+                                   usec_t now) {
+        json_object *j = json_object_new_object(), *ju = NULL, *jm = NULL;
+
+        if (!j)
+                return NULL;
+        json_object_object_add(j, "name", json_object_new_string(name));
+        json_object_object_add(j, "state", json_object_new_string(state));
+        json_object_object_add(j, "in_store", json_object_new_boolean(i != NULL));
+
+        ju = json_object_new_object();
+        if (ju) {
+                json_object_object_add(ju, "name", json_object_new_string(unit));
+                json_object_object_add(ju, "load_state", json_object_new_string(strna(u->load_state)));
+                json_object_object_add(ju, "active_state", json_object_new_string(strna(u->active_state)));
+                json_object_object_add(ju, "sub_state", json_object_new_string(strna(u->sub_state)));
+                json_object_object_add(ju, "unit_file_state",
+                                       json_object_new_string(u->unit_file_state ?: ""));
+                json_object_object_add(ju, "enabled", json_object_new_boolean(unit_file_enabled(u)));
+        }
+        json_object_object_add(j, "unit", ju);
+
+        if (m) {
+                json_object *addrs = json_object_new_array();
+
+                for (char **p = m->addresses; addrs && p && *p; p++)
+                        json_object_array_add(addrs, json_object_new_string(*p));
+                jm = json_object_new_object();
+                if (jm) {
+                        json_object_object_add(jm, "state", json_object_new_string(m->state));
+                        json_object_object_add(jm, "class", json_object_new_string(m->class));
+                        json_object_object_add(jm, "service", json_object_new_string(m->service));
+                        json_object_object_add(jm, "unit", json_object_new_string(m->unit));
+                        json_object_object_add(jm, "leader", json_object_new_uint64(m->leader));
+                        json_object_object_add(jm, "root_directory",
+                                               json_object_new_string(m->root_directory));
+                        json_object_object_add(jm, "addresses", addrs);
+                        json_object_object_add(jm, "started_usec", json_object_new_uint64(m->timestamp));
+                        json_object_object_add(jm, "uptime_usec", json_object_new_uint64(
+                                                       m->timestamp > 0 && now > m->timestamp ?
+                                                       now - m->timestamp : 0));
+                } else
+                        json_object_put(addrs);
+        }
+        json_object_object_add(j, "machine", jm);
+        json_object_object_add(j, "image", i ? machine_info_to_json(i) : NULL);
+        return j;
+}
+
+static int verb_status(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_(machine_status_done) MachineStatus m = {};
+        _cleanup_(unit_status_done) UnitStatus u = {};
+        _cleanup_free_ char *msg = NULL, *unit = NULL;
+        const char *name = argv[1], *state;
+        bool in_store = false, running = false;
+        usec_t now = now_usec(CLOCK_REALTIME);
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+
+        /* The store is optional here: a machine may run from elsewhere (machinectl import, a VM). */
+        r = store_open(arg_image_root, false, &s);
+        if (r >= 0) {
+                r = store_get(&s, name, true, &info);
+                if (r >= 0)
+                        in_store = true;
+                else if (r != -ENOENT)
+                        return log_error_errno(r, "Failed to look up machine '%s': %m", name);
+        } else if (r != -ENOENT)
+                return log_error_errno(r, "Failed to open the machine store '%s': %m", arg_image_root);
+
+        r = bus_open_system_checked(&bus, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Cannot tell the state of machine '%s': %s", name,
+                                       msg ?: strerror(-r));
+
+        r = machine_bus_get(bus, name, &m, &msg);
+        if (r >= 0)
+                running = true;
+        else if (r != -ENXIO)
+                return log_error_errno(r, "Failed to ask machined about '%s': %s "
+                                       "(is systemd-container installed?)", name, msg ?: strerror(-r));
+        msg = mfree(msg);
+
+        if (!in_store && !running)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+                                       "No machine '%s': it is neither in '%s' nor known to machined.", name,
+                                       arg_image_root);
+
+        unit = nspawn_unit_name(name);
+        if (!unit)
+                return log_oom();
+        r = unit_bus_get_status(bus, unit, &u, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to get the state of %s: %s", unit, msg ?: strerror(-r));
+
+        state = running ? m.state : "stopped";
+        if (arg_json)
+                return print_json(status_to_json(name, state, &u, unit, running ? &m : NULL,
+                                                 in_store ? &info : NULL, now));
+
+        printf("       Name: %s\n"
+               "      State: %s\n"
+               "       Unit: %s: %s (%s), %s\n",
+               name, state, unit, strna(u.active_state), strna(u.sub_state),
+               streq_ptr(u.load_state, "not-found") ? "no unit file" :
+               unit_file_enabled(&u) ? "enabled (starts at boot)" :
+               isempty(u.unit_file_state) || streq(u.unit_file_state, "disabled") ? "not enabled" :
+               u.unit_file_state);
+        if (running) {
+                char t[64], span[TIMESPAN_STRING_MAX];
+
+                printf("     Leader: %" PRIu32 "\n", m.leader);
+                if (strv_length(m.addresses) == 0)
+                        printf("    Address: none (yet)\n");
+                for (char **p = m.addresses; p && *p; p++)
+                        printf("%11s %s\n", p == m.addresses ? "Address:" : "", *p);
+                if (m.timestamp > 0)
+                        printf("     Uptime: %s (since %s)\n",
+                               format_timespan_short(span, sizeof(span),
+                                                     now > m.timestamp ? now - m.timestamp : 0),
+                               format_time(t, sizeof(t), m.timestamp));
+                printf("      Class: %s (%s)\n", m.class, m.service);
+                if (!isempty(m.root_directory))
+                        printf("       Root: %s\n", m.root_directory);
+        }
+        if (in_store) {
+                char u_[FORMAT_BYTES_MAX];
+
+                printf("      Image: %s/%s%s (%s, %s)\n", s.root, info.name,
+                       info.type == MACHINE_RAW ? ".raw" : "", machine_type_to_string(info.type),
+                       format_bytes(u_, sizeof(u_), info.usage));
+        } else
+                printf("      Image: not in %s\n", arg_image_root);
+        return 0;
+}
+
+typedef struct Doctor {
+        json_object *checks;
+        unsigned n_fail, n_warn;
+} Doctor;
+
+/* One line per check; for a problem, the fix below it. */
+static void _printf_(5, 6) doctor_report(Doctor *d, const char *name, CheckVerdict v, const char *fix,
+                                         const char *format, ...) {
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&message, format, ap) < 0)
+                message = NULL;
+        va_end(ap);
+
+        if (v == CHECK_FAIL)
+                d->n_fail++;
+        else if (v == CHECK_WARN)
+                d->n_warn++;
+
+        if (arg_json) {
+                json_object *j = json_object_new_object();
+
+                if (!j)
+                        return;
+                json_object_object_add(j, "name", json_object_new_string(name));
+                json_object_object_add(j, "result", json_object_new_string(check_verdict_to_string(v)));
+                json_object_object_add(j, "message", json_object_new_string(message ?: ""));
+                json_object_object_add(j, "fix", fix && v != CHECK_OK ? json_object_new_string(fix) : NULL);
+                json_object_array_add(d->checks, j);
+                return;
+        }
+        printf("%-4s %-16s %s\n", check_verdict_to_string(v), name, strna(message));
+        if (fix && (v == CHECK_WARN || v == CHECK_FAIL))
+                printf("%-4s %-16s fix: %s\n", "", "", fix);
+}
+
+static int read_small_file(const char *path, char **ret) {
+        return read_full_file_at(AT_FDCWD, path, 64 * 1024, ret, NULL);
+}
+
+static void doctor_nspawn(Doctor *d) {
+        char *argv[] = { (char*) "systemd-nspawn", (char*) "--version", NULL };
+        _cleanup_free_ char *out = NULL;
+        unsigned version;
+        int r;
+
+        r = spawn_capture(argv, 10 * USEC_PER_SEC, &out, NULL, NULL);
+        if (r == -ENOENT)
+                return doctor_report(d, "systemd-nspawn", CHECK_FAIL,
+                                     "apt-get install systemd-container (dnf install systemd-container)",
+                                     "systemd-nspawn is not installed: it is what runs the machines");
+        if (r < 0 || systemd_version_parse(out, &version) < 0)
+                return doctor_report(d, "systemd-nspawn", CHECK_FAIL,
+                                     "reinstall systemd-container",
+                                     "'systemd-nspawn --version' did not work: %s",
+                                     r < 0 ? strerror(-r) : "no version in its output");
+        if (version < NSPAWN_VERSION_MIN)
+                return doctor_report(d, "systemd-nspawn", CHECK_FAIL,
+                                     "upgrade systemd (Debian 11 and newer, Ubuntu 22.04 and newer have it)",
+                                     "systemd-nspawn %u is too old: mkmachine needs %u or newer (the unit "
+                                     "template and the .nspawn settings it writes, as of Debian 11)",
+                                     version, NSPAWN_VERSION_MIN);
+        doctor_report(d, "systemd-nspawn", CHECK_OK, NULL, "version %u (%u or newer needed)", version,
+                      NSPAWN_VERSION_MIN);
+}
+
+static void doctor_cgroups(Doctor *d) {
+        struct statfs root = {}, unified = {};
+        CgroupMode mode;
+
+        if (statfs("/sys/fs/cgroup", &root) < 0)
+                root.f_type = 0;
+        if (statfs("/sys/fs/cgroup/unified", &unified) < 0)
+                unified.f_type = 0;
+        mode = cgroup_mode_from_magic((uint64_t) root.f_type, (uint64_t) unified.f_type);
+        switch (mode) {
+        case CGROUP_UNIFIED:
+                return doctor_report(d, "cgroups", CHECK_OK, NULL,
+                                     "unified hierarchy (cgroup v2): what systemd-nspawn works best with");
+        case CGROUP_HYBRID:
+                return doctor_report(d, "cgroups", CHECK_WARN,
+                                     "boot the host with systemd.unified_cgroup_hierarchy=1 on the kernel "
+                                     "command line",
+                                     "hybrid layout (cgroup v1 controllers, v2 only for systemd): "
+                                     "guests with systemd 256 or newer (which deprecated cgroup v1; later "
+                                     "releases removed it) may refuse to boot, and nspawn cannot delegate "
+                                     "controllers");
+        case CGROUP_LEGACY:
+                return doctor_report(d, "cgroups", CHECK_FAIL,
+                                     "boot the host with systemd.unified_cgroup_hierarchy=1 on the kernel "
+                                     "command line",
+                                     "cgroup v1 only (legacy layout): guests with current systemd do not "
+                                     "boot");
+        default:
+                return doctor_report(d, "cgroups", CHECK_FAIL,
+                                     "mount cgroup2 on /sys/fs/cgroup (systemd as PID 1 does that)",
+                                     "nothing is mounted on /sys/fs/cgroup: systemd-nspawn needs cgroups");
+        }
+}
+
+static void doctor_ip_forward(Doctor *d, int networkd_active) {
+        _cleanup_free_ char *text = NULL;
+        long v;
+
+        if (read_small_file("/proc/sys/net/ipv4/ip_forward", &text) < 0 || sysctl_parse_int(text, &v) < 0)
+                return doctor_report(d, "ip-forward", CHECK_WARN, NULL,
+                                     "cannot read /proc/sys/net/ipv4/ip_forward");
+        if (v != 0)
+                return doctor_report(d, "ip-forward", CHECK_OK, NULL, "net.ipv4.ip_forward = %ld", v);
+        /* systemd-nspawn itself never changes it; networkd does (IPMasquerade= implies IPForward=). */
+        if (networkd_active > 0)
+                return doctor_report(d, "ip-forward", CHECK_OK, NULL,
+                                     "net.ipv4.ip_forward = 0 for now: systemd-networkd turns it on when "
+                                     "the first machine's ve- link comes up (IPMasquerade= in "
+                                     "80-container-ve.network implies IPForward=)");
+        doctor_report(d, "ip-forward", CHECK_WARN,
+                      "systemctl enable --now systemd-networkd (it turns forwarding on for machines), or "
+                      "sysctl -w net.ipv4.ip_forward=1 and the same line in /etc/sysctl.d/90-machines.conf",
+                      "net.ipv4.ip_forward = 0: machines cannot reach out through the host's NAT and Port= "
+                      "forwards do not work (systemd-nspawn does not turn it on)");
+}
+
+static void doctor_address_ranges(Doctor *d) {
+        char *argv[] = { (char*) "podman", (char*) "network", (char*) "ls", (char*) "--format",
+                         (char*) "json", NULL };
+        _cleanup_free_ char *out = NULL, *routes_text = NULL;
+        _cleanup_free_ RouteEntry *routes = NULL;
+        PodmanNetwork *nets = NULL;
+        size_t n_nets = 0, n_routes = 0;
+        Ipv4Prefix pool;
+        unsigned problems = 0;
+        char pool_s[IPV4_PREFIX_STRING_MAX];
+        int r;
+
+        if (ipv4_prefix_from_string(NETWORKD_CONTAINER_POOL, &pool) < 0)
+                return;
+        (void) ipv4_prefix_to_string(&pool, pool_s, sizeof(pool_s));
+
+        r = spawn_capture(argv, PODMAN_TIMEOUT_USEC, &out, NULL, NULL);
+        if (r >= 0 && podman_networks_parse(out, strlen(out), &nets, &n_nets, NULL) >= 0) {
+                for (size_t i = 0; i < n_nets; i++)
+                        for (char **s = nets[i].subnets; s && *s; s++) {
+                                Ipv4Prefix p;
+
+                                if (ipv4_prefix_from_string(*s, &p) < 0 || !ipv4_prefix_overlap(&p, &pool))
+                                        continue;
+                                problems++;
+                                doctor_report(d, "address-ranges", CHECK_WARN,
+                                              "give the Podman network a range outside "
+                                              NETWORKD_CONTAINER_POOL " (podman network create "
+                                              "--subnet=10.89.0.0/24 …), or fixed "
+                                              "ranges to the machines (/etc/systemd/network/ve-NAME.network "
+                                              "with Address=)",
+                                              "Podman network '%s' (%s) lies in %s, from which "
+                                              "systemd-networkd gives machines their addresses: a machine "
+                                              "and a container can end up in the same range",
+                                              nets[i].name, *s, pool_s);
+                        }
+                podman_network_array_free(nets, n_nets);
+        }
+
+        if (read_small_file("/proc/net/route", &routes_text) >= 0 &&
+            proc_net_route_parse(routes_text, &routes, &n_routes, NULL) >= 0)
+                for (size_t i = 0; i < n_routes; i++) {
+                        char p[IPV4_PREFIX_STRING_MAX];
+
+                        /* The default route overlaps everything; ve-/vz- links are the machines'. */
+                        if (routes[i].destination.length == 0 || startswith(routes[i].iface, "ve-") ||
+                            startswith(routes[i].iface, "vz-") ||
+                            !ipv4_prefix_overlap(&routes[i].destination, &pool))
+                                continue;
+                        problems++;
+                        doctor_report(d, "address-ranges", CHECK_WARN,
+                                      "give the machines fixed ranges outside it "
+                                      "(/etc/systemd/network/ve-NAME.network with Address=)",
+                                      "the host routes %s to %s, inside %s, from which systemd-networkd "
+                                      "picks machine addresses (it avoids addresses on links, not routes)",
+                                      ipv4_prefix_to_string(&routes[i].destination, p, sizeof(p)),
+                                      routes[i].iface, pool_s);
+                }
+
+        if (problems == 0)
+                doctor_report(d, "address-ranges", CHECK_OK, NULL,
+                              "no route%s overlaps %s, the range machines get their addresses from",
+                              r >= 0 ? " or Podman network" : "", pool_s);
+}
+
+/* Free space where the directory is, or would be made (its nearest existing parent). */
+static void doctor_disk(Doctor *d, const char *name, const char *dir) {
+        _cleanup_free_ char *p = strdup(dir);
+        char avail[FORMAT_BYTES_MAX];
+        struct statvfs st;
+        uint64_t free_bytes;
+        CheckVerdict v;
+
+        if (!p)
+                return (void) log_oom();
+        while (statvfs(p, &st) < 0) {
+                char *slash = strrchr(p, '/');
+
+                if (!slash || slash == p) {
+                        strcpy(p, "/");
+                        if (statvfs(p, &st) < 0)
+                                return doctor_report(d, name, CHECK_WARN, NULL, "cannot check %s: %s", dir,
+                                                     strerror(errno));
+                        break;
+                }
+                *slash = 0;
+        }
+        free_bytes = (uint64_t) st.f_bavail * st.f_frsize;
+        v = disk_free_verdict(free_bytes);
+        doctor_report(d, name, v, "free space on that file system, or use another directory (--image-root=, "
+                      "--cache-dir=)",
+                      "%s free on %s%s%s", format_bytes(avail, sizeof(avail), free_bytes), dir,
+                      v == CHECK_OK ? "" : ": imports and bootstraps need room for a whole tree",
+                      v == CHECK_FAIL ? " (at least 1G)" : "");
+}
+
+static int verb_doctor(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *msg = NULL;
+        Doctor d = {};
+        int r, networkd = -1;
+
+        if (arg_json) {
+                d.checks = json_object_new_array();
+                if (!d.checks)
+                        return log_oom();
+        }
+
+        r = bus_open_system_checked(&bus, &msg);
+        if (r < 0) {
+                doctor_report(&d, "system-bus", CHECK_FAIL,
+                              r == -EHOSTDOWN ?
+                              "run machines on a host booted with systemd as init (PID 1)" :
+                              "apt-get install dbus (or dbus-broker) and start it",
+                              "%s", msg ?: strerror(-r));
+                doctor_report(&d, "machined", CHECK_SKIP, NULL, "needs the system bus");
+                doctor_report(&d, "networkd", CHECK_SKIP, NULL, "needs the system bus");
+        } else {
+                _cleanup_(unit_status_done) UnitStatus u = {};
+                MachineListEntry *l = NULL;
+                size_t n = 0;
+
+                doctor_report(&d, "system-bus", CHECK_OK, NULL,
+                              "systemd is PID 1 and the system bus answers");
+
+                msg = mfree(msg);
+                r = machine_bus_list(bus, &l, &n, &msg);
+                if (r < 0)
+                        doctor_report(&d, "machined", CHECK_FAIL,
+                                      "apt-get install systemd-container (it brings systemd-machined)",
+                                      "systemd-machined does not answer: %s", msg ?: strerror(-r));
+                else
+                        doctor_report(&d, "machined", CHECK_OK, NULL,
+                                      "systemd-machined answers (%zu machine%s running)", n,
+                                      n == 1 ? "" : "s");
+                machine_list_free(l, n);
+
+                msg = mfree(msg);
+                r = unit_bus_get_status(bus, "systemd-networkd.service", &u, &msg);
+                if (r < 0)
+                        doctor_report(&d, "networkd", CHECK_WARN, NULL,
+                                      "cannot get the state of systemd-networkd.service: %s",
+                                      msg ?: strerror(-r));
+                else if (streq_ptr(u.load_state, "not-found"))
+                        doctor_report(&d, "networkd", CHECK_FAIL,
+                                      "install systemd-networkd (part of systemd on Debian 12; the "
+                                      "systemd-networkd package on Debian 13), then systemctl enable --now "
+                                      "systemd-networkd",
+                                      "systemd-networkd is not installed: the host side of a machine's "
+                                      "veth (ve-NAME) gets no address, the machine no network");
+                else {
+                        networkd = streq_ptr(u.active_state, "active");
+                        if (networkd)
+                                doctor_report(&d, "networkd", CHECK_OK, NULL, "systemd-networkd is active");
+                        else
+                                doctor_report(&d, "networkd", CHECK_FAIL,
+                                              "systemctl enable --now systemd-networkd",
+                                              "systemd-networkd is %s: the host side of a machine's veth "
+                                              "(ve-NAME) gets no address and no DHCP server, the machine no "
+                                              "network", strna(u.active_state));
+                }
+        }
+
+        doctor_nspawn(&d);
+        doctor_ip_forward(&d, networkd);
+        doctor_cgroups(&d);
+        doctor_address_ranges(&d);
+        doctor_disk(&d, "disk-images", arg_image_root);
+        doctor_disk(&d, "disk-cache", arg_cache_dir);
+
+        if (arg_json) {
+                json_object *j = json_object_new_object();
+
+                if (!j) {
+                        json_object_put(d.checks);
+                        return log_oom();
+                }
+                json_object_object_add(j, "checks", d.checks);
+                json_object_object_add(j, "failed", json_object_new_uint64(d.n_fail));
+                json_object_object_add(j, "warnings", json_object_new_uint64(d.n_warn));
+                json_object_object_add(j, "ok", json_object_new_boolean(d.n_fail == 0));
+                r = print_json(j);
+                if (r < 0)
+                        return r;
+        } else
+                printf("\n%u failed, %u warning%s.\n", d.n_fail, d.n_warn, d.n_warn == 1 ? "" : "s");
+
+        return d.n_fail > 0 ? -ENOTRECOVERABLE : 0;
 }
 
 /* Completes an origin record (time, tool), stores it on the tree's root and frees it. Best effort:
@@ -705,6 +1360,8 @@ static const Verb verbs[] = {
         { "import-tar", 2, 2, verb_import_tar },
         { "list",       0, 0, verb_list       },
         { "show",       1, 1, verb_show       },
+        { "status",     1, 1, verb_status     },
+        { "doctor",     0, 0, verb_doctor     },
         { "remove",     1, 1, verb_remove     },
         { "rename",     2, 2, verb_rename     },
         { "clone",      2, 2, verb_clone      },

@@ -13,6 +13,7 @@
 #     th_start mytest               # boot; sets TH_ROOT TH_LEADER TH_NS TH_LOG TH_ADDR_OUTER ...
 #     th_run systemctl is-system-running
 #     th_copy_in build/mkmachine /usr/local/bin/mkmachine
+#     th_podman_setup               # only if the test runs podman containers (--network=none)
 #     th_reboot                     # power off, boot the same tree in a fresh namespace
 #     th_stop                       # clean power off, remove netns, veth and the tree
 # th_start chains an EXIT trap (an existing one still runs, after ours) that removes everything,
@@ -33,12 +34,19 @@ TH_HOST_PACKAGES="systemd,systemd-sysv,dbus,systemd-container,iproute2,busybox,n
 # The runtime libraries of a mkmachine built on the outer machine (also with ASan+UBSan).
 TH_HOST_PACKAGES+=",libarchive13,libmount1,libsystemd0,zlib1g,libisal2,libjson-c5,libssl3,libcurl4"
 TH_HOST_PACKAGES+=",libasan8,libubsan1,libgcc-s1"
+# Podman beside the machines (mkmachine list shows its containers; doctor compares its networks).
+# It runs only in tests that call th_podman_setup (see /work/shared/testhost.md for why).
+TH_HOST_PACKAGES+=",podman,crun,conmon,netavark"
 TH_GUEST_PACKAGES="systemd,systemd-sysv,dbus,iproute2,busybox"
 # The customize hooks, single-quoted on purpose: mmdebstrap's shell expands "$1" to the tree.
 # shellcheck disable=SC2016
 TH_HOOKS=(
     --customize-hook='systemctl --root="$1" enable systemd-networkd'
     --customize-hook='rm -f "$1/etc/hostname"'
+    # Debian enables podman's units; podman-restart and podman-auto-update pull in
+    # network-online.target, whose wait-online hangs the boot for 2 minutes (the test host's link is
+    # not networkd's). Tests start podman by hand.
+    --customize-hook='rm -f "$1"/etc/systemd/system/*.wants/podman*'
 )
 TH_STATE_DIR=/run/mkmachine-tests
 TH_BOOT_TIMEOUT=60
@@ -560,6 +568,22 @@ th_cleanup() {
         fi
     fi
     th_stop >/dev/null 2>&1 || true
+}
+
+# th_podman_setup: make Podman usable inside the running test host, for containers that need no
+# network (`podman run --cgroups=disabled --network=none …`): the test host sees the outer machine's
+# hybrid cgroup v1 layout (crun cannot create cgroups there), its /proc/sys is read-only (crun would
+# write net.ipv4.ping_group_range) and units started by the test host's systemd run under nspawn's
+# syscall filter (no keyrings; commands through nsenter don't). The vfs storage driver needs no
+# overlay mount support from the tree's file system.
+# Only tests that call it change their test host; see /work/shared/testhost.md.
+th_podman_setup() {
+    th_run mkdir -p /etc/containers || return 1
+    printf '%s\n' '[containers]' 'default_sysctls = []' 'keyring = false' |
+        th_run sh -c 'cat >/etc/containers/containers.conf' || return 1
+    printf '%s\n' '[storage]' 'driver = "vfs"' 'runroot = "/run/containers/storage"' \
+        'graphroot = "/var/lib/containers/storage"' |
+        th_run sh -c 'cat >/etc/containers/storage.conf'
 }
 
 # th_wait_for TIMEOUT CMD…: runs CMD in the test host every 0.1 s until it succeeds; fails after

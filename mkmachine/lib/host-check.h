@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* The pure parts of `mkmachine doctor`: parsing what the host reports (versions, sysctls, routes,
+ * file system types) and judging it. Reading the files and running the programs is the front end's
+ * job; everything here works on strings and numbers, and none of it logs above debug level. */
+
+typedef enum CheckVerdict {
+        CHECK_OK,
+        CHECK_WARN,
+        CHECK_FAIL,
+        CHECK_SKIP,             /* could not be checked (because an earlier check failed) */
+        _CHECK_VERDICT_MAX,
+        _CHECK_VERDICT_INVALID = -EINVAL,
+} CheckVerdict;
+
+const char* check_verdict_to_string(CheckVerdict v);
+CheckVerdict check_verdict_from_string(const char *s);
+
+/* The oldest systemd-nspawn mkmachine supports: systemd 247, the one of Debian 11. */
+#define NSPAWN_VERSION_MIN 247U
+
+/* The major version from the first line of `systemd-nspawn --version` ("systemd 252 (252.39-1…)").
+ * -EBADMSG if the first line does not start with "systemd " and a number. */
+int systemd_version_parse(const char *text, unsigned *ret);
+
+/* The value of a numeric sysctl as /proc/sys/… gives it ("1\n"). -EBADMSG for anything but one
+ * decimal integer with optional white space around it. */
+int sysctl_parse_int(const char *text, long *ret);
+
+typedef struct Ipv4Prefix {
+        uint32_t address;       /* host byte order, bits beyond the prefix cleared */
+        unsigned length;        /* 0…32 */
+} Ipv4Prefix;
+
+#define IPV4_PREFIX_STRING_MAX sizeof("255.255.255.255/32")
+
+/* "A.B.C.D/N" (or "A.B.C.D", as /32). -EINVAL for anything else (IPv6 included). Host bits are
+ * cleared, as the kernel does for a route. */
+int ipv4_prefix_from_string(const char *s, Ipv4Prefix *ret);
+char* ipv4_prefix_to_string(const Ipv4Prefix *p, char *buf, size_t size);
+/* True if the two ranges share an address (one contains the other). */
+bool ipv4_prefix_overlap(const Ipv4Prefix *a, const Ipv4Prefix *b);
+
+/* The range from which systemd-networkd gives out the /28 of each ve- link (80-container-ve.network
+ * has Address=0.0.0.0/28): it starts with 192.168.0.0/16 and only goes on to 172.16.0.0/12 and
+ * 10.0.0.0/8 once that is used up. networkd avoids ranges already assigned to links, but not routes
+ * nor networks of Podman whose bridge is not up. */
+#define NETWORKD_CONTAINER_POOL "192.168.0.0/16"
+
+typedef struct RouteEntry {
+        char iface[IF_NAMESIZE];
+        Ipv4Prefix destination;
+} RouteEntry;
+
+/* Parses /proc/net/route (header line, then "Iface Destination Gateway Flags … Mask …" in hex, in
+ * the host's byte order). Routes that are not up are skipped. -EBADMSG on a malformed line, with
+ * *reterr_line (if non-NULL) its number, 1-based. */
+int proc_net_route_parse(const char *text, RouteEntry **ret, size_t *ret_n, unsigned *reterr_line);
+
+typedef enum CgroupMode {
+        CGROUP_UNIFIED,         /* cgroup2 on /sys/fs/cgroup */
+        CGROUP_HYBRID,          /* v1 controllers, plus cgroup2 on /sys/fs/cgroup/unified */
+        CGROUP_LEGACY,          /* v1 only */
+        CGROUP_NONE,            /* nothing mounted on /sys/fs/cgroup */
+        _CGROUP_MODE_MAX,
+        _CGROUP_MODE_INVALID = -EINVAL,
+} CgroupMode;
+
+const char* cgroup_mode_to_string(CgroupMode m);
+CgroupMode cgroup_mode_from_string(const char *s);
+
+/* The layout from the statfs() f_type of /sys/fs/cgroup and of /sys/fs/cgroup/unified (0 if that
+ * does not exist). */
+CgroupMode cgroup_mode_from_magic(uint64_t root_magic, uint64_t unified_magic);
+
+/* Free space below which a store or cache directory is a problem: less than 1 GiB fails (a minimal
+ * Debian tree alone is about 200 MB, and an import needs the space twice while it replaces a machine),
+ * less than 5 GiB warns. */
+#define DISK_FREE_FAIL (UINT64_C(1) << 30)
+#define DISK_FREE_WARN (UINT64_C(5) << 30)
+CheckVerdict disk_free_verdict(uint64_t available);

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <linux/magic.h>
+
+#include "host-check.h"
+#include "tests.h"
+
+TEST(verdict_table) {
+        for (CheckVerdict v = 0; v < _CHECK_VERDICT_MAX; v++)
+                ASSERT_EQ(check_verdict_from_string(check_verdict_to_string(v)), v);
+        ASSERT_EQ(check_verdict_from_string("bad"), _CHECK_VERDICT_INVALID);
+        for (CgroupMode m = 0; m < _CGROUP_MODE_MAX; m++)
+                ASSERT_EQ(cgroup_mode_from_string(cgroup_mode_to_string(m)), m);
+        ASSERT_EQ(cgroup_mode_from_string(NULL), _CGROUP_MODE_INVALID);
+}
+
+TEST(systemd_version) {
+        unsigned v = 0;
+
+        ASSERT_OK(systemd_version_parse("systemd 252 (252.39-1~deb12u2)\n+PAM +AUDIT\n", &v));
+        ASSERT_EQ(v, 252U);
+        ASSERT_OK(systemd_version_parse("systemd 256~rc1 (256~rc1-1)\n", &v));
+        ASSERT_EQ(v, 256U);
+        ASSERT_OK(systemd_version_parse("systemd 245\n", &v));
+        ASSERT_EQ(v, 245U);
+        ASSERT_ERROR(systemd_version_parse("systemd-nspawn 252\n", &v), EBADMSG);
+        ASSERT_ERROR(systemd_version_parse("systemd abc\n", &v), EBADMSG);
+        ASSERT_ERROR(systemd_version_parse("systemd 25x\n", &v), EBADMSG);
+        ASSERT_ERROR(systemd_version_parse("", &v), EBADMSG);
+        ASSERT_ERROR(systemd_version_parse("systemd 99999999999999999999\n", &v), EBADMSG);
+        ASSERT_TRUE(NSPAWN_VERSION_MIN <= 252);
+}
+
+TEST(sysctl) {
+        long v = 7;
+
+        ASSERT_OK(sysctl_parse_int("1\n", &v));
+        ASSERT_EQ(v, 1);
+        ASSERT_OK(sysctl_parse_int("0", &v));
+        ASSERT_EQ(v, 0);
+        ASSERT_OK(sysctl_parse_int(" -5 \n", &v));
+        ASSERT_EQ(v, -5);
+        ASSERT_ERROR(sysctl_parse_int("", &v), EBADMSG);
+        ASSERT_ERROR(sysctl_parse_int("1 2\n", &v), EBADMSG);
+        ASSERT_ERROR(sysctl_parse_int("yes\n", &v), EBADMSG);
+        ASSERT_ERROR(sysctl_parse_int("1\n0\n", &v), EBADMSG);
+}
+
+TEST(prefix) {
+        Ipv4Prefix a, b, pool;
+        char buf[IPV4_PREFIX_STRING_MAX];
+
+        ASSERT_OK(ipv4_prefix_from_string(NETWORKD_CONTAINER_POOL, &pool));
+        ASSERT_STREQ(ipv4_prefix_to_string(&pool, buf, sizeof(buf)), "192.168.0.0/16");
+
+        /* Host bits are cleared. */
+        ASSERT_OK(ipv4_prefix_from_string("10.88.3.4/16", &a));
+        ASSERT_STREQ(ipv4_prefix_to_string(&a, buf, sizeof(buf)), "10.88.0.0/16");
+        ASSERT_FALSE(ipv4_prefix_overlap(&a, &pool));
+
+        ASSERT_OK(ipv4_prefix_from_string("192.168.7.0/24", &b));
+        ASSERT_TRUE(ipv4_prefix_overlap(&b, &pool));
+        ASSERT_TRUE(ipv4_prefix_overlap(&pool, &b));
+
+        /* The whole 192.0.0.0/8 contains the pool. */
+        ASSERT_OK(ipv4_prefix_from_string("192.0.0.0/8", &b));
+        ASSERT_TRUE(ipv4_prefix_overlap(&b, &pool));
+        /* Right next to it: no overlap. */
+        ASSERT_OK(ipv4_prefix_from_string("192.169.0.0/16", &b));
+        ASSERT_FALSE(ipv4_prefix_overlap(&b, &pool));
+        ASSERT_OK(ipv4_prefix_from_string("192.167.255.255", &b));
+        ASSERT_EQ(b.length, 32U);
+        ASSERT_FALSE(ipv4_prefix_overlap(&b, &pool));
+        ASSERT_OK(ipv4_prefix_from_string("0.0.0.0/0", &b));
+        ASSERT_TRUE(ipv4_prefix_overlap(&b, &pool));
+
+        ASSERT_ERROR(ipv4_prefix_from_string("fd00::/8", &b), EINVAL);
+        ASSERT_ERROR(ipv4_prefix_from_string("10.0.0.0/33", &b), EINVAL);
+        ASSERT_ERROR(ipv4_prefix_from_string("10.0.0.0/", &b), EINVAL);
+        ASSERT_ERROR(ipv4_prefix_from_string("10.0.0/8", &b), EINVAL);
+        ASSERT_ERROR(ipv4_prefix_from_string("/8", &b), EINVAL);
+        ASSERT_ERROR(ipv4_prefix_from_string("10.0.0.0/8x", &b), EINVAL);
+}
+
+/* As the kernel writes it on little-endian machines. */
+static const char route_text[] =
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+        "eth0\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+        "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+        "wg0\t0032A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+        "ve-guest\t1007A8C0\t00000000\t0001\t0\t0\t0\tF0FFFFFF\t0\t0\t0\n"
+        "down0\t0033A8C0\t00000000\t0000\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+
+TEST(routes) {
+        _cleanup_free_ RouteEntry *l = NULL;
+        size_t n = 0;
+        unsigned line = 0;
+        char buf[IPV4_PREFIX_STRING_MAX];
+        Ipv4Prefix pool;
+
+        if (htonl(1) == 1)
+                test_skip("big-endian: the fixture is little-endian");
+
+        ASSERT_OK(ipv4_prefix_from_string(NETWORKD_CONTAINER_POOL, &pool));
+        ASSERT_OK(proc_net_route_parse(route_text, &l, &n, NULL));
+        ASSERT_EQ(n, 4U);       /* the route that is not up is left out */
+        ASSERT_STREQ(l[0].iface, "eth0");
+        ASSERT_STREQ(ipv4_prefix_to_string(&l[0].destination, buf, sizeof(buf)), "0.0.0.0/0");
+        ASSERT_STREQ(ipv4_prefix_to_string(&l[1].destination, buf, sizeof(buf)), "10.0.0.0/24");
+        ASSERT_FALSE(ipv4_prefix_overlap(&l[1].destination, &pool));
+        ASSERT_STREQ(l[2].iface, "wg0");
+        ASSERT_STREQ(ipv4_prefix_to_string(&l[2].destination, buf, sizeof(buf)), "192.168.50.0/24");
+        ASSERT_TRUE(ipv4_prefix_overlap(&l[2].destination, &pool));
+        ASSERT_STREQ(ipv4_prefix_to_string(&l[3].destination, buf, sizeof(buf)), "192.168.7.16/28");
+
+        free(l);
+        l = NULL;
+        ASSERT_OK(proc_net_route_parse("Iface\tDestination\n", &l, &n, NULL));
+        ASSERT_EQ(n, 0U);
+
+        ASSERT_ERROR(proc_net_route_parse("", &l, &n, &line), EBADMSG);
+        ASSERT_EQ(line, 1U);
+        ASSERT_ERROR(proc_net_route_parse("eth0 0 0 0\n", &l, &n, &line), EBADMSG);
+        ASSERT_EQ(line, 1U);
+        ASSERT_ERROR(proc_net_route_parse("Iface\neth0\tXX000000\t0\t0001\t0\t0\t0\t00FFFFFF\n",
+                                          &l, &n, &line), EBADMSG);
+        ASSERT_EQ(line, 2U);
+        /* A mask that is not contiguous ones. */
+        ASSERT_ERROR(proc_net_route_parse("Iface\neth0\t0000000A\t0\t0001\t0\t0\t0\t00FF00FF\n",
+                                          &l, &n, &line), EBADMSG);
+        ASSERT_EQ(line, 2U);
+}
+
+TEST(cgroup_mode) {
+        ASSERT_EQ(cgroup_mode_from_magic(CGROUP2_SUPER_MAGIC, 0), CGROUP_UNIFIED);
+        ASSERT_EQ(cgroup_mode_from_magic(TMPFS_MAGIC, CGROUP2_SUPER_MAGIC), CGROUP_HYBRID);
+        ASSERT_EQ(cgroup_mode_from_magic(TMPFS_MAGIC, 0), CGROUP_LEGACY);
+        ASSERT_EQ(cgroup_mode_from_magic(0, 0), CGROUP_NONE);
+}
+
+TEST(disk_free) {
+        ASSERT_EQ(disk_free_verdict(0), CHECK_FAIL);
+        ASSERT_EQ(disk_free_verdict(DISK_FREE_FAIL - 1), CHECK_FAIL);
+        ASSERT_EQ(disk_free_verdict(DISK_FREE_FAIL), CHECK_WARN);
+        ASSERT_EQ(disk_free_verdict(DISK_FREE_WARN - 1), CHECK_WARN);
+        ASSERT_EQ(disk_free_verdict(DISK_FREE_WARN), CHECK_OK);
+}
+
+DEFINE_TEST_MAIN
