@@ -31,6 +31,8 @@ APTREPO_LABEL="mkmachine test"
 APTREPO_SOURCE_DATE_EPOCH=1700000000
 
 aptrepo__lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/integration/cache.sh
+. "$aptrepo__lib/cache.sh"
 aptrepo__servers=()  # "PID DIR" of each running server of this shell
 aptrepo__trap_set=0
 aptrepo__exit_status=0
@@ -509,7 +511,6 @@ aptrepo_unsigned() {
 
 # --- real packages from the host's mirror ----------------------------------------------------
 
-aptrepo__cache_dir() { echo "${MKMACHINE_TEST_CACHE:-/var/cache/mkmachine-tests}"; }
 
 # aptrepo__sources SUITE: print the host's apt sources file that has SUITE (the file is used as it
 # is, with its other suites such as SUITE-updates and SUITE-security; no host name is copied).
@@ -562,51 +563,37 @@ aptrepo__download() {
 # $MKMACHINE_TEST_CACHE/debs-<key>, key = sha256 of APTREPO_VERSION, SUITE and the PACKAGEs; built
 # under a temporary name and renamed, under a lock.
 aptrepo_fetch_real_debs() {
-    local suite=${1:?aptrepo_fetch_real_debs SUITE PACKAGE…} cache key dir tmp fd sources
+    local suite=${1:?aptrepo_fetch_real_debs SUITE PACKAGE…} cache key
     shift
-    cache=$(aptrepo__cache_dir)
+    cache=$(test_cache_dir)
     key=$(printf '%s\n' "$APTREPO_VERSION" "$APTREPO_ARCH" "$suite" "$@" | sha256sum | cut -c 1-16)
-    dir="$cache/debs-$key"
-    if [ -s "$dir/PACKAGES" ]; then
-        echo "$dir"
-        return 0
-    fi
-    mkdir -p "$cache"
-    exec {fd}>>"$cache/.lock-debs"
-    if ! flock -w 1800 "$fd"; then
-        exec {fd}>&-
-        aptrepo__die "timed out waiting for the lock on $cache/.lock-debs"
-        return 1
-    fi
-    if [ -s "$dir/PACKAGES" ]; then
-        exec {fd}>&-
-        echo "$dir"
-        return 0
-    fi
-    sources=$(aptrepo__sources "$suite") || { exec {fd}>&-; return 1; }
-    tmp="$cache/.tmp-debs-$key-$$"
-    rm -rf "$tmp"
-    local start=$SECONDS host_conf=() v
-    aptrepo__log "downloading the .debs of $suite minbase + $* (cache $dir)"
+    test_cache_build "$cache/debs-$key" "$cache/.lock-debs" aptrepo__build_debs "$suite" "$@" ||
+        aptrepo__die "downloading the .debs of $suite failed"
+}
+
+# aptrepo__build_debs OUT SUITE PACKAGE…: the directory OUT for aptrepo_fetch_real_debs.
+aptrepo__build_debs() {
+    local out=$1 suite=$2 work sources start=$SECONDS host_conf=() v val
+    shift 2
+    sources=$(aptrepo__sources "$suite") || return 1
+    work="$out.work"
+    rm -rf "$work"
+    aptrepo__log "downloading the .debs of $suite minbase + $*"
     # The host's settings for reaching its mirror, nothing else of its apt configuration.
     for v in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until Acquire::Check-Date; do
-        local val
         val=$(apt-config dump --no-empty "$v" 2>/dev/null |
             sed -n "s|^$v \"\\(.*\\)\";\$|\\1|p" | awk 'NR == 1')
         [ -z "$val" ] || host_conf+=("$v \"$val\";")
     done
-    aptrepo_apt_init "$tmp/apt" "$sources" "${host_conf[@]}"
-    if aptrepo__download "$tmp" "$@" && rm -rf "$dir" && mv "$tmp/debs" "$dir"; then
-        aptrepo__log "downloaded $(wc -l <"$dir/PACKAGES") .debs in $((SECONDS - start)) s"
-        rm -rf "$tmp"
-        exec {fd}>&-
-        echo "$dir"
+    aptrepo_apt_init "$work/apt" "$sources" "${host_conf[@]}"
+    if aptrepo__download "$work" "$@" && mv -T "$work/debs" "$out"; then
+        aptrepo__log "downloaded $(wc -l <"$out/PACKAGES") .debs in $((SECONDS - start)) s"
+        rm -rf "$work"
         return 0
     fi
-    tail -n 30 "$tmp/log" | sed 's/^/# apt: /' >&2
-    rm -rf "$tmp"
-    exec {fd}>&-
-    aptrepo__die "downloading the .debs of $suite failed"
+    tail -n 30 "$work/log" | sed 's/^/# apt: /' >&2
+    rm -rf "$work"
+    return 1
 }
 
 # --- serving ------------------------------------------------------------------------------

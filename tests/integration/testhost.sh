@@ -27,6 +27,9 @@
 # Environment: MKMACHINE_MUST_WORK=1 turns "skip" into "fail"; MKMACHINE_TEST_CACHE (default
 # /var/cache/mkmachine-tests) holds the tarballs; TH_KEEP=1 keeps the tree of a failed test.
 
+# shellcheck source=tests/integration/cache.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
+
 # Bump when the way the trees are built changes: it is part of the cache key.
 TH_VERSION="testhost-1"
 TH_SUITE=bookworm
@@ -89,7 +92,6 @@ th_require() {
     exit 77
 }
 
-th__cache_dir() { echo "${MKMACHINE_TEST_CACHE:-/var/cache/mkmachine-tests}"; }
 
 th__mirror() {
     local f src=''
@@ -108,47 +110,30 @@ th__key() {
         sha256sum | cut -c 1-16
 }
 
-# th__build KIND PACKAGES: prints the path of KIND-<key>.tar in the cache, building it if needed.
-th__build() {
-    local kind=$1 packages=$2 cache key tar tmp mirror log fd
-    cache=$(th__cache_dir)
-    key=$(th__key "$packages")
-    tar="$cache/$kind-$key.tar"
-    if [ -s "$tar" ]; then
-        echo "$tar"
-        return 0
-    fi
-    mkdir -p "$cache"
-    exec {fd}>>"$cache/.lock"
-    # Another test may be building it: wait for it, then look again.
-    if ! flock -w 1800 "$fd"; then
-        exec {fd}>&-
-        th__die "timed out waiting for the lock on $cache"
-        return 1
-    fi
-    if [ -s "$tar" ]; then
-        exec {fd}>&-
-        echo "$tar"
-        return 0
-    fi
-    mirror=$(th__mirror) || { exec {fd}>&-; return 1; }
-    tmp="$cache/.tmp-$$-$kind-$key.tar"
+# th__build_tar TMP KIND PACKAGES: mmdebstrap the tree of KIND into the tarball TMP.
+th__build_tar() {
+    local tmp=$1 kind=$2 packages=$3 mirror log start=$SECONDS
+    mirror=$(th__mirror) || return 1
     log=$(mktemp)
-    th__log "building $kind tree $tar (about 30 s)"
-    local start=$SECONDS
+    th__log "building the $kind tree (about 30 s)"
     if mmdebstrap --variant=minbase --format=tar --include="$packages" "${TH_HOOKS[@]}" \
-        "$TH_SUITE" "$tmp" "$mirror" </dev/null >"$log" 2>&1 && [ -s "$tmp" ] && mv -f "$tmp" "$tar"
-    then
-        th__log "built $kind tree in $((SECONDS - start)) s"
+        "$TH_SUITE" "$tmp" "$mirror" </dev/null >"$log" 2>&1 && [ -s "$tmp" ]; then
+        th__log "built the $kind tree in $((SECONDS - start)) s"
         rm -f "$log"
-        exec {fd}>&-
-        echo "$tar"
         return 0
     fi
     tail -n 30 "$log" | sed 's/^/# mmdebstrap: /' >&2
-    rm -f "$log" "$tmp"
-    exec {fd}>&-
-    th__die "building the $kind tree failed"
+    rm -f "$log"
+    return 1
+}
+
+# th__build KIND PACKAGES: prints the path of KIND-<key>.tar in the cache, building it if needed.
+th__build() {
+    local kind=$1 packages=$2 cache
+    cache=$(test_cache_dir)
+    test_cache_build "$cache/$kind-$(th__key "$packages").tar" "$cache/.lock" \
+        th__build_tar "$kind" "$packages" ||
+        th__die "building the $kind tree failed"
 }
 
 # th_build_trees: build (once; cached under $MKMACHINE_TEST_CACHE, keyed by the inputs) the test
