@@ -146,10 +146,15 @@ static int parse_container(json_object *o, PodmanContainer *c) {
         return 0;
 }
 
-int podman_ps_parse(const char *text, size_t size, PodmanContainer **ret, size_t *ret_n,
-                    int *reterr_index) {
+/* Parses a JSON array of objects into a new array of n elements of element_size bytes, each filled by
+ * parse; on failure the elements parsed so far are freed with free_array and, for a malformed element,
+ * its index goes to *reterr_index. */
+static int parse_objects(const char *text, size_t size, size_t element_size,
+                         int (*parse)(json_object *o, void *element),
+                         void (*free_array)(void *l, size_t n),
+                         void **ret, size_t *ret_n, int *reterr_index) {
         _cleanup_(json_object_putp) json_object *a = NULL;
-        PodmanContainer *l = NULL;
+        uint8_t *l = NULL;
         size_t n;
         int r;
 
@@ -162,14 +167,14 @@ int podman_ps_parse(const char *text, size_t size, PodmanContainer **ret, size_t
                 return r;
         n = a ? json_object_array_length(a) : 0;
         if (n > 0) {
-                l = calloc(n, sizeof(*l));
+                l = calloc(n, element_size);
                 if (!l)
                         return -ENOMEM;
         }
         for (size_t i = 0; i < n; i++) {
-                r = parse_container(json_object_array_get_idx(a, i), l + i);
+                r = parse(json_object_array_get_idx(a, i), l + i * element_size);
                 if (r < 0) {
-                        podman_container_array_free(l, n);
+                        free_array(l, n);
                         if (reterr_index && r == -EBADMSG)
                                 *reterr_index = (int) i;
                         return r;
@@ -178,6 +183,20 @@ int podman_ps_parse(const char *text, size_t size, PodmanContainer **ret, size_t
         *ret = l;
         *ret_n = n;
         return 0;
+}
+
+static int parse_container_element(json_object *o, void *element) {
+        return parse_container(o, element);
+}
+
+static void container_array_free(void *l, size_t n) {
+        podman_container_array_free(l, n);
+}
+
+int podman_ps_parse(const char *text, size_t size, PodmanContainer **ret, size_t *ret_n,
+                    int *reterr_index) {
+        return parse_objects(text, size, sizeof(PodmanContainer), parse_container_element,
+                             container_array_free, (void**) ret, ret_n, reterr_index);
 }
 
 static int parse_network(json_object *o, PodmanNetwork *net) {
@@ -220,36 +239,16 @@ static int parse_network(json_object *o, PodmanNetwork *net) {
         return 0;
 }
 
+static int parse_network_element(json_object *o, void *element) {
+        return parse_network(o, element);
+}
+
+static void network_array_free(void *l, size_t n) {
+        podman_network_array_free(l, n);
+}
+
 int podman_networks_parse(const char *text, size_t size, PodmanNetwork **ret, size_t *ret_n,
                           int *reterr_index) {
-        _cleanup_(json_object_putp) json_object *a = NULL;
-        PodmanNetwork *l = NULL;
-        size_t n;
-        int r;
-
-        assert(text || size == 0);
-        assert(ret);
-        assert(ret_n);
-
-        r = parse_array(text, size, &a, reterr_index);
-        if (r < 0)
-                return r;
-        n = a ? json_object_array_length(a) : 0;
-        if (n > 0) {
-                l = calloc(n, sizeof(*l));
-                if (!l)
-                        return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-                r = parse_network(json_object_array_get_idx(a, i), l + i);
-                if (r < 0) {
-                        podman_network_array_free(l, n);
-                        if (reterr_index && r == -EBADMSG)
-                                *reterr_index = (int) i;
-                        return r;
-                }
-        }
-        *ret = l;
-        *ret_n = n;
-        return 0;
+        return parse_objects(text, size, sizeof(PodmanNetwork), parse_network_element, network_array_free,
+                             (void**) ret, ret_n, reterr_index);
 }

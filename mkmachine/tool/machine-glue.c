@@ -286,50 +286,37 @@ static int reload(sd_bus *bus) {
         return 0;
 }
 
-int machine_glue_start(const char *name) {
+/* Starts (start) or stops the machine's unit and waits for the job. */
+static int start_or_stop(const char *name, bool start) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *unit = nspawn_unit_name(name), *result = NULL;
+        const char *verb = start ? "start" : "stop";
         int r;
 
         if (!unit)
                 return log_oom();
-        r = open_bus(&bus, strjoina("start machine '", name, "'"));
+        r = open_bus(&bus, strjoina(verb, " machine '", name, "'"));
         if (r < 0)
                 return r;
-        r = manager_start_unit(bus, unit, &result, &error);
+        r = (start ? manager_start_unit : manager_stop_unit)(bus, unit, &result, &error);
         if (r == -EIO)
-                return log_error_errno(r, "Machine '%s' did not start (%s: %s). See 'journalctl -u %s'.",
-                                       name, unit, result, unit);
+                return log_error_errno(r, "Machine '%s' did not %s (%s: %s). See 'journalctl -u %s'.",
+                                       name, verb, unit, result, unit);
         if (r == -ETIMEDOUT)
-                return log_error_errno(r, "Machine '%s' did not start in time. See 'journalctl -u %s'.",
-                                       name, unit);
+                return log_error_errno(r, "Machine '%s' did not %s in time. See 'journalctl -u %s'.",
+                                       name, verb, unit);
         if (r < 0)
-                return log_error_errno(r, "Failed to start %s: %s", unit, bus_error_message(&error, r));
+                return log_error_errno(r, "Failed to %s %s: %s", verb, unit, bus_error_message(&error, r));
         return 0;
 }
 
-int machine_glue_stop(const char *name) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *unit = nspawn_unit_name(name), *result = NULL;
-        int r;
+int machine_glue_start(const char *name) {
+        return start_or_stop(name, true);
+}
 
-        if (!unit)
-                return log_oom();
-        r = open_bus(&bus, strjoina("stop machine '", name, "'"));
-        if (r < 0)
-                return r;
-        r = manager_stop_unit(bus, unit, &result, &error);
-        if (r == -EIO)
-                return log_error_errno(r, "Stopping machine '%s' failed (%s: %s). See 'journalctl -u %s'.",
-                                       name, unit, result, unit);
-        if (r == -ETIMEDOUT)
-                return log_error_errno(r, "Machine '%s' did not stop in time. See 'journalctl -u %s'.",
-                                       name, unit);
-        if (r < 0)
-                return log_error_errno(r, "Failed to stop %s: %s", unit, bus_error_message(&error, r));
-        return 0;
+int machine_glue_stop(const char *name) {
+        return start_or_stop(name, false);
 }
 
 int machine_glue_commit(const char *name, bool quiet) {

@@ -1005,6 +1005,20 @@ typedef struct ImportTar {
         uint64_t size;
 } ImportTar;
 
+/* Creates machine name (replacing it with --force) by running fill in store_install()'s child, then
+ * writes its settings (--port, --enable, …). Logs; -ECANCELED: fill has said why. */
+static int install_machine(Store *s, const char *action, const char *name, StoreFillFunc fill,
+                           void *userdata) {
+        int r;
+
+        r = store_install(s, name, arg_force ? STORE_INSTALL_FORCE : 0, fill, userdata, NULL);
+        if (r == -ECANCELED)
+                return r;
+        if (r < 0)
+                return log_store_error(r, action, name, s);
+        return machine_glue_commit(name, arg_quiet || arg_json);
+}
+
 static int import_tar_fill(int tree_fd, void *userdata) {
         ImportTar *t = userdata;
         _cleanup_free_ char *msg = NULL;
@@ -1077,12 +1091,7 @@ static int verb_import_tar(int argc, char *argv[]) {
         r = open_store(true, &s);
         if (r < 0)
                 return r;
-        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, import_tar_fill, &t, NULL);
-        if (r == -ECANCELED)
-                return r;       /* import_tar_fill() said why */
-        if (r < 0)
-                return log_store_error(r, "import", name, &s);
-        r = machine_glue_commit(name, arg_quiet || arg_json);
+        r = install_machine(&s, "import", name, import_tar_fill, &t);
         if (r < 0)
                 return r;
 
@@ -1208,13 +1217,8 @@ static int run_bootstrap(const char *recipe_name) {
         else if (!arg_quiet)
                 log_info("0 packages downloaded: the archive is unchanged since the cached tree was built.");
 
-        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, bootstrap_fill,
-                          &(Bootstrap) { .plan = plan, .name = name }, NULL);
-        if (r == -ECANCELED)
-                return r;       /* bootstrap_fill() said why */
-        if (r < 0)
-                return log_store_error(r, "bootstrap", name, &s);
-        r = machine_glue_commit(name, arg_quiet || arg_json);
+        r = install_machine(&s, "bootstrap", name, bootstrap_fill,
+                            &(Bootstrap) { .plan = plan, .name = name });
         if (r < 0)
                 return r;
 
@@ -1265,38 +1269,32 @@ static int verb_remove(int argc, char *argv[]) {
         return 0;
 }
 
-static int verb_set(int argc, char *argv[]) {
+/* For the verbs that act on an existing machine: its name is valid and the store has it. */
+static int require_machine(const char *verb, const char *name) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_(machine_info_done) MachineInfo info = {};
         int r;
 
-        r = check_machine_name(argv[1]);
+        r = check_machine_name(name);
         if (r < 0)
                 return r;
         r = open_store(false, &s);
         if (r < 0)
                 return r;
-        r = store_get(&s, argv[1], false, &info);
+        r = store_get(&s, name, false, &info);
         if (r < 0)
-                return log_store_error(r, "set", argv[1], &s);
-        return machine_glue_set(argv[1], arg_quiet);
+                return log_store_error(r, verb, name, &s);
+        return 0;
+}
+
+static int verb_set(int argc, char *argv[]) {
+        int r = require_machine("set", argv[1]);
+        return r < 0 ? r : machine_glue_set(argv[1], arg_quiet);
 }
 
 static int verb_start(int argc, char *argv[]) {
-        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
-        _cleanup_(machine_info_done) MachineInfo info = {};
-        int r;
-
-        r = check_machine_name(argv[1]);
-        if (r < 0)
-                return r;
-        r = open_store(false, &s);
-        if (r < 0)
-                return r;
-        r = store_get(&s, argv[1], false, &info);
-        if (r < 0)
-                return log_store_error(r, "start", argv[1], &s);
-        return machine_glue_start(argv[1]);
+        int r = require_machine("start", argv[1]);
+        return r < 0 ? r : machine_glue_start(argv[1]);
 }
 
 static int verb_stop(int argc, char *argv[]) {
