@@ -64,5 +64,20 @@ out=$("$MKMACHINE" --image-root="$store" --cache-dir="$cache" bookworm --name=de
 check "a second machine downloads no package ($(grep -o '[0-9]* packages downloaded' <<<"$out"))" \
     grep -qE '(^| )0 packages downloaded' <<<"$out"
 
+# The seed scenario: a Debian machine that runs at boot. (The test host has no way to the mirror,
+# so the machine was made from outside; enabling and starting it is done inside, over D-Bus.)
+th_copy_in "$MKMACHINE" /usr/local/bin/mkmachine
+export ASAN_OPTIONS UBSAN_OPTIONS
+th_run mkmachine set deb2 --enable --now
+check "mkmachine set --enable --now: deb2 runs" \
+    th_wait_for 60 sh -c "[ \"\$(machinectl show deb2 -p State --value)\" = running ]"
+check "…and systemd-nspawn@deb2 is enabled" th_run systemctl is-enabled -q systemd-nspawn@deb2.service
+th_reboot
+check "after a reboot of the test host deb2 is back by itself" \
+    th_wait_for 60 sh -c "[ \"\$(machinectl show deb2 -p State --value)\" = running ]"
+th_wait_for 60 systemd-run -M deb2 --wait -q -G -P true || true
+state=$(th_run systemd-run -M deb2 --wait -q -G -P systemctl is-system-running --wait 2>&1 || true)
+check "…and boots to running or degraded (got '$state')" test "$state" = running -o "$state" = degraded
+
 th_stop
 tap_done
