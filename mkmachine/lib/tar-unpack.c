@@ -662,7 +662,8 @@ static int xattrs_clear(Unpacker *u, int fd) {
 
         n = flistxattr(fd, NULL, 0);
         if (n < 0)
-                return errno == EOPNOTSUPP ? 0 : fail(u, -errno, "'%s': failed to list xattrs: %m", u->entry);
+                return errno == EOPNOTSUPP ? 0 :
+                        fail(u, -errno, "'%s': failed to list xattrs: %m", u->entry);
         if (n == 0)
                 return 0;
         list = malloc((size_t) n + 1);
