@@ -194,6 +194,25 @@ static int spec_split(const char *spec, char **ret_path, char **ret_ref) {
                 return 0;
         }
 
+        /* The first ':' or '@' after which the rest is the reference and before which the path exists:
+         * a docker-archive's tags have ':' and '/' of their own ("FILE:example/app:1"). */
+        for (const char *c = spec; (c = strpbrk(c, ":@")); c++) {
+                _cleanup_free_ char *prefix = strndup(spec, (size_t) (c - spec));
+
+                if (!prefix)
+                        return -ENOMEM;
+                if (!isempty(prefix) && access(prefix, F_OK) >= 0) {
+                        if (isempty(c + 1))
+                                return -EINVAL;
+                        ref = strdup(c + 1);
+                        if (!ref)
+                                return -ENOMEM;
+                        *ret_path = TAKE_PTR(prefix);
+                        *ret_ref = TAKE_PTR(ref);
+                        return 0;
+                }
+        }
+
         at = strrchr(spec, '@');
         slash = strrchr(spec, '/');
         colon = strrchr(spec, ':');
@@ -270,8 +289,11 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
         s->path = realpath(path, NULL) ?: strdup(path);
         if (!s->path)
                 return -ENOMEM;
-        if (s->reference && strchr(s->reference, ':') && oci_digest_parse(s->reference, NULL) < 0)
-                return fail(reterr_message, -EINVAL, "'%s' is not a valid sha256 digest.", s->reference);
+        r = s->reference && (startswith(s->reference, "sha256:") || startswith(s->reference, "sha512:")) ?
+                oci_digest_parse(s->reference, NULL) : 0;
+        if (r < 0)
+                return fail(reterr_message, r == -EOPNOTSUPP ? r : -EINVAL,
+                            "'%s' is not a valid sha256 digest.", s->reference);
 
         fd = open(path, O_RDONLY|O_CLOEXEC|O_NOCTTY);
         if (fd < 0)
@@ -545,7 +567,10 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
                 for (size_t k = 0; k < a->n_images && !im; k++)
                         STRV_FOREACH(t, a->images[k].repo_tags) {
                                 const char *colon = strrchr(*t, ':');
-                                if (streq(*t, s->reference) || (colon && streq(colon + 1, s->reference)))
+                                const char *e = endswith(*t, s->reference);
+                                /* "docker.io/example/app:1" is found as itself, "example/app:1" or "1". */
+                                if (streq(*t, s->reference) || (colon && streq(colon + 1, s->reference)) ||
+                                    (e && e > *t && e[-1] == '/'))
                                         im = a->images + k;
                         }
                 if (!im)

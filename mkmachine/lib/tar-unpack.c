@@ -343,20 +343,26 @@ static int resolve_entry(Unpacker *u, char *path, bool create, const char **ret_
  * directory is only replaced if it is empty. */
 static int remove_existing(Unpacker *u, int dir_fd, const char *leaf) {
         struct stat st;
+        int r;
 
         if (fstatat(dir_fd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
 
-        parent_cache_clear(u);
+        /* The cached parent may be what goes (or be below it), but dir_fd may be the cached parent
+         * itself: drop the cache only after the removal. */
         if (S_ISDIR(st.st_mode) && (u->flags & TAR_UNPACK_OVERLAY)) {
                 /* A layer's entry replaces whatever lower layers had there, a whole tree included. */
-                int r = rm_rf_at(dir_fd, leaf);
+                r = rm_rf_at(dir_fd, leaf);
+                parent_cache_clear(u);
                 if (r < 0)
                         return fail(u, r, "'%s': failed to remove the directory it replaces: %s", u->entry,
                                     strerror(-r));
                 return 0;
         }
-        if (unlinkat(dir_fd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
+        r = RET_NERRNO(unlinkat(dir_fd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0));
+        parent_cache_clear(u);
+        if (r < 0) {
+                errno = -r;
                 if (errno == ENOTEMPTY || errno == EEXIST)
                         return fail(u, -ENOTEMPTY, "'%s': replaces a directory that is not empty.",
                                     u->entry);

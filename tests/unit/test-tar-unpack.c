@@ -635,11 +635,13 @@ TEST(overlay_whiteouts) {
                 { "opt/x", AE_IFDIR },                  /* in this layer: stays, but emptied */
                 { "hard", 0, NULL, "link" },            /* a hardlink to a lower layer's file */
                 { ".wh..wh.plnk", AE_IFDIR },            /* AUFS metadata: skipped */
-        }, 9);
+                { "opt/y2", AE_IFREG, "y2" },
+                { "etc/b", AE_IFREG, "b2" },            /* replaces a lower file in a subdirectory */
+        }, 11);
 
         ASSERT_FALSE(exists(&s, "etc/a"));
         ASSERT_FALSE(exists(&s, "etc/.wh.a"));
-        assert_content(&s, "etc/b", "b");
+        assert_content(&s, "etc/b", "b2");
         ASSERT_FALSE(exists(&s, "opt/.wh..wh..opq"));
         ASSERT_FALSE(exists(&s, "opt/y"));
         ASSERT_TRUE(exists(&s, "opt/x"));
