@@ -250,8 +250,9 @@ static int json_parse(const char *json, size_t size, const char *what, json_obje
                 bool trailing_ok = j && json_tokener_get_error(tok) == json_tokener_success &&
                                    strspn(json + end, " \t\r\n") >= size - end;
                 if (!trailing_ok) {
+                        enum json_tokener_error err = json_tokener_get_error(tok);
                         const char *e = j ? "trailing garbage" :
-                                json_tokener_error_desc(json_tokener_get_error(tok));
+                                err == json_tokener_continue ? "truncated" : json_tokener_error_desc(err);
                         json_object_put(j);
                         json_tokener_free(tok);
                         return fail(reterr_message, -EBADMSG, "The %s is not valid JSON: %s.", what, e);
