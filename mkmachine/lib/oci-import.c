@@ -50,14 +50,31 @@ static int fail(char **reterr_message, int r, const char *format, ...) {
         return r;
 }
 
-/* Beneath dir_fd, never through a symlink: a layout or archive is input like any other. */
+/* Opens a regular file beneath dir_fd, never through a symlink: a layout or archive is input like any
+ * other. The fd is opened with O_NONBLOCK, harmless for regular files, so that a FIFO in its place
+ * cannot block us before we see what it is. */
 static int open_beneath(int dir_fd, const char *path, int flags) {
         struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOCTTY),
+                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK),
                 .resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS,
         };
 
-        return RET_NERRNO((int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how)));
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = RET_NERRNO((int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how)));
+        if (fd < 0)
+                return fd;
+        /* Only regular files: an archive may hold a FIFO (which would block us) or a device node. */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        return TAKE_FD(fd);
+}
+
+static const char* open_strerror(int r) {
+        return r == -EBADFD ? "not a regular file" : strerror(-r);
 }
 
 static int read_fd_limited(int fd, size_t max, char **ret, size_t *ret_size) {
@@ -119,7 +136,7 @@ int oci_blob_read_verified(const OciBlobSource *s, const char *digest, uint64_t 
         if (r == -ENOENT)
                 return fail(reterr_message, r, "Blob %s is missing from the image.", digest);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to open blob %s: %s", digest, strerror(-r));
+                return fail(reterr_message, r, "Failed to open blob %s: %s", digest, open_strerror(r));
 
         /* At most one byte more than promised: enough to tell a blob that is too long. */
         r = read_fd_limited(fd, (size_t) size + 1, &buf, &n);
@@ -183,7 +200,6 @@ const char* oci_source_reference(const OciSource *s) {
 /* Splits "PATH[:TAG|@DIGEST]": a path that exists as given wins (paths may contain ':'). */
 static int spec_split(const char *spec, char **ret_path, char **ret_ref) {
         _cleanup_free_ char *path = NULL, *ref = NULL;
-        const char *at, *colon, *slash;
 
         if (access(spec, F_OK) >= 0) {
                 path = strdup(spec);
@@ -213,21 +229,10 @@ static int spec_split(const char *spec, char **ret_path, char **ret_ref) {
                 }
         }
 
-        at = strrchr(spec, '@');
-        slash = strrchr(spec, '/');
-        colon = strrchr(spec, ':');
-        if (at && (!slash || at > slash)) {
-                path = strndup(spec, (size_t) (at - spec));
-                ref = strdup(at + 1);
-        } else if (colon && (!slash || colon > slash)) {
-                path = strndup(spec, (size_t) (colon - spec));
-                ref = strdup(colon + 1);
-        } else
-                path = strdup(spec);
-        if (!path || ((at || colon) && !ref && path && !streq(path, spec)))
+        /* Nothing exists: the whole is the path, for the error that names it. */
+        path = strdup(spec);
+        if (!path)
                 return -ENOMEM;
-        if (isempty(path) || (ref && isempty(ref)))
-                return -EINVAL;
         *ret_path = TAKE_PTR(path);
         *ret_ref = TAKE_PTR(ref);
         return 0;
@@ -255,7 +260,8 @@ static int check_oci_layout(OciSource *s, char **reterr_message) {
 
         fd = open_beneath(s->dir_fd, "oci-layout", O_RDONLY);
         if (fd < 0)
-                return fail(reterr_message, fd, "%s: failed to open oci-layout: %s", s->path, strerror(-fd));
+                return fail(reterr_message, fd, "%s: failed to open oci-layout: %s", s->path,
+                            open_strerror(fd));
         r = read_fd_limited(fd, 4096, &buf, &n);
         if (r < 0)
                 return fail(reterr_message, r == -E2BIG ? -EBADMSG : r, "%s: failed to read oci-layout.",
@@ -396,7 +402,7 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
                 const OciDescriptor *d;
 
                 if (fd < 0)
-                        return fail(reterr_message, fd, "%s: no index.json: %s", s->path, strerror(-fd));
+                        return fail(reterr_message, fd, "%s: no index.json: %s", s->path, open_strerror(fd));
                 r = read_fd_limited(fd, OCI_JSON_SIZE_MAX, &buf, &n);
                 if (r < 0)
                         return fail(reterr_message, r, "%s: failed to read index.json: %s", s->path,
@@ -554,7 +560,7 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
         fd = open_beneath(s->dir_fd, "manifest.json", O_RDONLY);
         if (fd < 0)
                 return fail(reterr_message, fd, "%s: failed to open manifest.json: %s", s->path,
-                            strerror(-fd));
+                            open_strerror(fd));
         r = read_fd_limited(fd, OCI_JSON_SIZE_MAX, &buf, &n);
         if (r < 0)
                 return fail(reterr_message, r, "%s: failed to read manifest.json: %s", s->path,
@@ -663,9 +669,12 @@ int oci_image_unpack(OciSource *s, const OciImage *img, int tree_fd, Progress *p
                         r = docker_file_open(s, l->path, &fd);
                 else
                         r = s->blobs.open(s->blobs.userdata, l->digest, &fd);
+                if (r == -ENOENT)
+                        return fail(reterr_message, r, "Layer %zu (%s) is missing from the image.", k + 1,
+                                    l->path ?: l->digest);
                 if (r < 0)
-                        return fail(reterr_message, r, "Layer %zu (%s) is missing from the image: %s", k + 1,
-                                    l->path ?: l->digest, strerror(-r));
+                        return fail(reterr_message, r, "Layer %zu (%s) cannot be opened: %s", k + 1,
+                                    l->path ?: l->digest, open_strerror(r));
                 /* A cheap early check; the real one is on what is read. */
                 if (fstat(fd, &st) < 0)
                         return -errno;
@@ -684,15 +693,20 @@ int oci_image_unpack(OciSource *s, const OciImage *img, int tree_fd, Progress *p
                         return fail(reterr_message, -EBADMSG, "Layer %zu (%s) has %" PRIu64 " bytes, its "
                                     "descriptor says %" PRIu64 ".", k + 1, l->digest, stats.bytes_in,
                                     l->size);
-                if (!streq(stats.sha256, want))
-                        return fail(reterr_message, -EBADMSG, "Layer %zu (%s) does not match its digest "
-                                    "(sha256:%s): damaged or tampered with.", k + 1, l->path ?: l->digest,
-                                    stats.sha256);
+                if (stats.compression != l->compression && l->path)
+                        return fail(reterr_message, -EOPNOTSUPP, "Layer %zu (%s) of the docker-archive is "
+                                    "%s-compressed: only uncompressed layers can be checked against the "
+                                    "config's diff_ids.", k + 1, l->path,
+                                    compression_to_string(stats.compression));
                 if (stats.compression != l->compression)
                         return fail(reterr_message, -EBADMSG, "Layer %zu (%s) is %s-compressed, but its "
                                     "media type says %s.", k + 1, l->path ?: l->digest,
                                     compression_to_string(stats.compression),
                                     compression_to_string(l->compression));
+                if (!streq(stats.sha256, want))
+                        return fail(reterr_message, -EBADMSG, "Layer %zu (%s) does not match its digest "
+                                    "(sha256:%s): damaged or tampered with.", k + 1, l->path ?: l->digest,
+                                    stats.sha256);
         }
         return 0;
 }

@@ -243,6 +243,45 @@ rm "$work/t/blobs/sha256/$last"
 expect_failure "missing layer blob" "Layer 3 (sha256:$last) is missing" mkm import-oci "$work/t:app" nope
 
 tampered
+rm "$work/t/blobs/sha256/$last"
+mkfifo "$work/t/blobs/sha256/$last"
+expect_failure "a FIFO in place of a layer" "not a regular file" timeout 20 "$MKMACHINE" --image-root="$store" \
+    --cache-dir="$cache" -q import-oci "$work/t:app" nope
+
+tampered
+python3 - "$work/t" "$mdigest" <<'EOF2'
+import hashlib, json, os, sys
+img, base = sys.argv[1:3]
+m = json.load(open(os.path.join(img, "blobs/sha256", base[7:])))
+m["layers"][-1]["size"] += 1
+data = json.dumps(m).encode()
+d = hashlib.sha256(data).hexdigest()
+open(os.path.join(img, "blobs/sha256", d), "wb").write(data)
+index = json.load(open(os.path.join(img, "index.json")))
+index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + d,
+                           "size": len(data), "annotations": {"org.opencontainers.image.ref.name": "badsize"}})
+json.dump(index, open(os.path.join(img, "index.json"), "w"))
+EOF2
+expect_failure "wrong size in a layer's descriptor" "Layer 3 (sha256:$last) has [0-9]* bytes, its descriptor says" \
+    mkm import-oci "$work/t:badsize" nope
+
+# An unpacked docker-archive with one byte of a layer changed.
+rm -rf "$work/da" && mkdir "$work/da" && tar -xf "$work/app.docker.tar" -C "$work/da"
+dlayer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["Layers"][-1])' "$work/da/manifest.json")
+python3 - "$work/da/$dlayer" <<'EOF2'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[600] ^= 0x01      # in the first file's data
+open(p, "wb").write(bytes(b))
+EOF2
+expect_failure "docker-archive layer changed" "does not match its digest" mkm import-oci "$work/da" nope
+rm -rf "$work/da" && mkdir "$work/da" && tar -xf "$work/app.docker.tar" -C "$work/da"
+dconfig=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["Config"])' "$work/da/manifest.json")
+sed -i 's/amd64/AMD64/' "$work/da/$dconfig"
+expect_failure "docker-archive config changed" "does not match its digest" mkm import-oci "$work/da" nope
+
+tampered
 printf ' ' >>"$work/t/blobs/sha256/${mdigest#sha256:}"
 expect_failure "manifest changed (digest and size mismatch)" "wrong size\|does not match" \
     mkm import-oci "$work/t:app" nope
