@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -272,6 +274,25 @@ static int check_oci_layout(OciSource *s, char **reterr_message) {
         return 0;
 }
 
+/* Removes unpacked archives of runs that were killed: those whose directory nobody holds locked. */
+static void tmp_clean_stale(int dir_fd) {
+        _cleanup_closedir_ DIR *d = opendir_dup(dir_fd);
+
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_close_ int fd = -EBADF;
+
+                if (!startswith(de->d_name, "oci-"))
+                        continue;
+                fd = openat(dirfd(d), de->d_name, O_RDONLY|O_DIRECTORY|O_CLOEXEC|O_NOFOLLOW);
+                if (fd < 0 || flock(fd, LOCK_EX|LOCK_NB) < 0)
+                        continue;
+                log_debug("Removing '%s', left behind by an interrupted import.", de->d_name);
+                (void) rm_rf_at(dirfd(d), de->d_name);
+        }
+}
+
 int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, OciSource **ret,
                     char **reterr_message) {
         _cleanup_(oci_source_freep) OciSource *s = NULL;
@@ -322,6 +343,7 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
                 s->tmp_parent_fd = open(tmp_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
                 if (s->tmp_parent_fd < 0)
                         return fail(reterr_message, -errno, "Failed to open '%s': %m", tmp_dir);
+                tmp_clean_stale(s->tmp_parent_fd);
                 /* mkdtemp() wants a path; the name is made relative to tmp_dir. */
                 _cleanup_free_ char *tmpl = NULL;
                 if (asprintf(&tmpl, "%s/%s", tmp_dir, name) < 0)
@@ -334,6 +356,9 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
                         return -ENOMEM;
                 s->dir_fd = openat(s->tmp_parent_fd, s->tmp_name, O_RDONLY|O_DIRECTORY|O_CLOEXEC|O_NOFOLLOW);
                 if (s->dir_fd < 0)
+                        return -errno;
+                /* Held as long as we use it: a directory nobody holds was left by a killed run. */
+                if (flock(s->dir_fd, LOCK_EX) < 0)
                         return -errno;
 
                 r = tar_unpack(fd, s->dir_fd, 0, (uint64_t) st.st_size, progress, NULL, &msg);
@@ -711,6 +736,19 @@ int oci_image_unpack(OciSource *s, const OciImage *img, int tree_fd, Progress *p
         return 0;
 }
 
+static bool is_busybox(int tree_fd, const struct stat *st) {
+        static const char *const paths[] = { "/bin/busybox", "/usr/bin/busybox", "/sbin/busybox" };
+
+        for (size_t k = 0; k < ELEMENTSOF(paths); k++) {
+                _cleanup_close_ int fd = openat_in_root(tree_fd, paths[k], O_PATH, 0);
+                struct stat b;
+
+                if (fd >= 0 && fstat(fd, &b) >= 0 && b.st_dev == st->st_dev && b.st_ino == st->st_ino)
+                        return true;
+        }
+        return false;
+}
+
 bool oci_tree_has_init(int tree_fd) {
         static const char *const inits[] = {
                 "/sbin/init",
@@ -722,8 +760,13 @@ bool oci_tree_has_init(int tree_fd) {
                 _cleanup_close_ int fd = openat_in_root(tree_fd, inits[k], O_PATH, 0);
                 struct stat st;
 
-                if (fd >= 0 && fstat(fd, &st) >= 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
-                        return true;
+                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                        continue;
+                /* Alpine and busybox images have /sbin/init as a link to busybox: they are meant to run
+                 * their command, not to boot. */
+                if (is_busybox(tree_fd, &st))
+                        continue;
+                return true;
         }
         return false;
 }

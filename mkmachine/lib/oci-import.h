@@ -42,7 +42,8 @@ typedef struct OciSource OciSource;
 /* Opens SOURCE: "DIR", "DIR:TAG", "DIR@sha256:…" or the same with an archive FILE. The kind is told from
  * the content: a directory with an oci-layout file is a layout, one with a manifest.json an unpacked
  * docker-archive; a file is a tar, unpacked (with the hostile-input rules of tar_unpack()) into a new
- * temporary directory below tmp_dir, which oci_source_free() removes, and then told apart the same way. */
+ * temporary directory below tmp_dir, which oci_source_free() removes, and then told apart the same way.
+ * Such directories are kept locked while in use; ones left by killed runs are removed here. */
 int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, OciSource **ret,
                     char **reterr_message);
 OciSource* oci_source_free(OciSource *s);
@@ -86,5 +87,6 @@ int oci_image_unpack(OciSource *s, const OciImage *i, int tree_fd, Progress *pro
                      char **reterr_message);
 
 /* Whether the tree has an init to boot (/sbin/init, /usr/lib/systemd/systemd, /lib/systemd/systemd),
- * looked up as if tree_fd were the root directory. */
+ * looked up as if tree_fd were the root directory. Busybox's init (/sbin/init a link to busybox, as in
+ * every Alpine-based image) does not count: such images are meant to run their command. */
 bool oci_tree_has_init(int tree_fd);

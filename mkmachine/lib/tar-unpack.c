@@ -1198,7 +1198,8 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         }
         u->entry = NULL;
 
-        if (u->entries == 0) {
+        /* An image layer may change nothing (an empty tar: its end-of-archive blocks only). */
+        if (u->entries == 0 && !(u->flags & TAR_UNPACK_OVERLAY)) {
                 r = fail(u, -EBADMSG, "Archive contains no entries.");
                 goto finish;
         }

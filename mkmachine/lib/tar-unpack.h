@@ -21,7 +21,8 @@ typedef enum TarUnpackFlags {
          * lower layers put there; neither touches what this layer itself adds), other ".wh..wh.*"
          * (AUFS metadata) are skipped, and directories of lower layers that the layer changes keep
          * their times. A whiteout is resolved like any entry: beneath the tree, never through a
-         * symlink. */
+         * symlink. An archive without entries is fine (a layer that changes nothing). Memory use grows
+         * with the layer's number of entries: their paths are remembered. */
         TAR_UNPACK_OVERLAY = 1 << 2,
 } TarUnpackFlags;
 

@@ -669,6 +669,17 @@ TEST(overlay_whiteouts) {
         sandbox_free(&s);
 }
 
+TEST(overlay_empty_layer) {
+        _cleanup_free_ char *msg = NULL;
+        Sandbox s;
+
+        /* Only the end-of-archive blocks: fine for a layer, not for a root file system archive. */
+        sandbox_new(&s);
+        layer(&s, NULL, 0);
+        ASSERT_ERROR(unpack(&s, make_archive(NULL, 0, ARCHIVE_FILTER_GZIP), 0, &msg), EBADMSG);
+        sandbox_free(&s);
+}
+
 TEST(overlay_type_replacement) {
         Sandbox s;
 
