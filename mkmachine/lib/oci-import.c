@@ -274,6 +274,23 @@ static int check_oci_layout(OciSource *s, char **reterr_message) {
         return 0;
 }
 
+/* Creates path (0700) and its missing parents (0755). */
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *c = strchr(p + 1, '/');; c = strchr(c + 1, '/')) {
+                if (c)
+                        *c = 0;
+                if (!isempty(p) && mkdir(p, c ? 0755 : 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!c)
+                        return 0;
+                *c = '/';
+        }
+}
+
 /* Removes unpacked archives of runs that were killed: those whose directory nobody holds locked. */
 static void tmp_clean_stale(int dir_fd) {
         _cleanup_closedir_ DIR *d = opendir_dup(dir_fd);
@@ -338,8 +355,9 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
                 _cleanup_free_ char *msg = NULL;
                 char name[] = "oci-XXXXXX";
 
-                if (mkdir(tmp_dir, 0700) < 0 && errno != EEXIST)
-                        return fail(reterr_message, -errno, "Failed to create '%s': %m", tmp_dir);
+                r = mkdir_parents(tmp_dir);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to create '%s': %s", tmp_dir, strerror(-r));
                 s->tmp_parent_fd = open(tmp_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
                 if (s->tmp_parent_fd < 0)
                         return fail(reterr_message, -errno, "Failed to open '%s': %m", tmp_dir);
@@ -769,4 +787,20 @@ bool oci_tree_has_init(int tree_fd) {
                 return true;
         }
         return false;
+}
+
+int oci_tree_make_runnable(int tree_fd, bool *ret_added_usr) {
+        struct stat st;
+
+        assert(ret_added_usr);
+
+        *ret_added_usr = false;
+        if (fstatat(tree_fd, "usr", &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
+        if (mkdirat(tree_fd, "usr", 0755) < 0)
+                return -errno;
+        *ret_added_usr = true;
+        return 0;
 }

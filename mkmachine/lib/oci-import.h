@@ -90,3 +90,8 @@ int oci_image_unpack(OciSource *s, const OciImage *i, int tree_fd, Progress *pro
  * looked up as if tree_fd were the root directory. Busybox's init (/sbin/init a link to busybox, as in
  * every Alpine-based image) does not count: such images are meant to run their command. */
 bool oci_tree_has_init(int tree_fd);
+
+/* systemd-nspawn refuses a tree without /usr ("doesn't look like it has an OS tree"), which many images
+ * (busybox, static binaries) don't have: creates an empty /usr (root's, 0755) if nothing is there.
+ * *ret_added_usr says whether it did. Nothing that exists is changed. */
+int oci_tree_make_runnable(int tree_fd, bool *ret_added_usr);

@@ -632,7 +632,7 @@ static int import_oci_fill(int tree_fd, void *userdata) {
         _cleanup_free_ char *msg = NULL, *cmdline = NULL, *summary = NULL;
         Progress progress = {};
         json_object *o, *x;
-        bool boot;
+        bool boot, added_usr;
         int r;
 
         r = oci_image_unpack(t->source, t->image, tree_fd, &progress, &msg);
@@ -642,6 +642,9 @@ static int import_oci_fill(int tree_fd, void *userdata) {
                                        msg ?: strerror(-r));
         }
 
+        r = oci_tree_make_runnable(tree_fd, &added_usr);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create /usr in '%s': %m", t->name);
         boot = oci_tree_has_init(tree_fd);
         r = oci_config_to_nspawn_settings(t->image->config, boot, false, &settings, &msg);
         if (r < 0)
@@ -668,6 +671,9 @@ static int import_oci_fill(int tree_fd, void *userdata) {
         json_object_object_add(o, "config_digest", json_object_new_string(t->image->config_digest));
         json_object_object_add(o, "platform", json_object_new_string(t->platform));
         json_object_object_add(o, "layers", json_object_new_uint64(t->image->n_layers));
+        if (added_usr)
+                /* Not from the image: for systemd-nspawn, which wants one. */
+                json_object_object_add(o, "added_usr", json_object_new_boolean(true));
 
         json_object_object_add(x, "boot", json_object_new_boolean(boot));
         if (settings.parameters)
