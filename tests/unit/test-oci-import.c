@@ -15,6 +15,8 @@
 #include "string-util.h"
 #include "tests.h"
 
+#define ZEROS64 "0000000000000000000000000000000000000000000000000000000000000000"
+
 typedef struct MemBlob {
         const char *digest;
         const char *data;
@@ -70,8 +72,7 @@ TEST(blob_read_verified) {
         ASSERT_ERROR(oci_blob_read_verified(&src, other, 8, &buf, &n, &msg), EBADMSG);
         ASSERT_TRUE(strstr(msg, "does not match its digest"));
         msg = mfree(msg);
-        ASSERT_ERROR(oci_blob_read_verified(&src, "sha256:" "0000000000000000000000000000000000000000000000000000000000000000",
-                                            1, &buf, &n, &msg), ENOENT);
+        ASSERT_ERROR(oci_blob_read_verified(&src, "sha256:" ZEROS64, 1, &buf, &n, &msg), ENOENT);
         ASSERT_TRUE(strstr(msg, "missing"));
         msg = mfree(msg);
         ASSERT_ERROR(oci_blob_read_verified(&src, "sha512:00", 1, &buf, &n, &msg), EOPNOTSUPP);
