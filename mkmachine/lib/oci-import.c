@@ -36,6 +36,9 @@ struct OciSource {
         int tmp_parent_fd;      /* the unpacked archive's parent, or -EBADF */
         char *tmp_name;
         OciBlobSource blobs;
+        /* docker-archive: the files of the resolved image's layers, by their diff_id. */
+        char **layer_digests;
+        char **layer_paths;
 };
 
 _printf_(3, 4)
@@ -182,6 +185,8 @@ OciSource* oci_source_free(OciSource *s) {
                 safe_close(s->tmp_parent_fd);
         }
         free(s->tmp_name);
+        strv_free(s->layer_digests);
+        strv_free(s->layer_paths);
         free(s->path);
         free(s->reference);
         return mfree(s);
@@ -189,6 +194,10 @@ OciSource* oci_source_free(OciSource *s) {
 
 OciSourceKind oci_source_kind(const OciSource *s) {
         return s->kind;
+}
+
+const OciBlobSource* oci_source_blobs(const OciSource *s) {
+        return &s->blobs;
 }
 
 const char* oci_source_path(const OciSource *s) {
@@ -430,8 +439,6 @@ static int config_check(OciImage *img, const OciPlatform *want, char **reterr_me
 #define OCI_NESTING_MAX 4U
 
 static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret, char **reterr_message) {
-        _cleanup_(oci_image_freep) OciImage *img = NULL;
-        _cleanup_(oci_manifest_freep) OciManifest *m = NULL;
         _cleanup_free_ char *buf = NULL, *digest = NULL;
         OciMediaType type = _OCI_MEDIA_TYPE_INVALID;
         uint64_t size = 0;
@@ -486,6 +493,21 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
                 buf = mfree(buf);
         }
 
+        return oci_image_resolve_descriptor(&s->blobs, type, digest, size, want, ret, reterr_message);
+}
+
+int oci_image_resolve_descriptor(const OciBlobSource *blobs, OciMediaType type, const char *digest_in,
+                                 uint64_t size, const OciPlatform *want, OciImage **ret,
+                                 char **reterr_message) {
+        _cleanup_(oci_image_freep) OciImage *img = NULL;
+        _cleanup_(oci_manifest_freep) OciManifest *m = NULL;
+        _cleanup_free_ char *buf = NULL, *digest = strdup(digest_in);
+        size_t n = 0;
+        int r;
+
+        if (!digest)
+                return -ENOMEM;
+
         /* Follow indexes (manifest lists) down to a manifest, each verified before it is parsed. */
         for (unsigned depth = 0;; depth++) {
                 _cleanup_(oci_index_freep) OciIndex *idx = NULL;
@@ -500,7 +522,7 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
                                     OCI_NESTING_MAX);
 
                 buf = mfree(buf);
-                r = oci_blob_read_verified(&s->blobs, digest, size, &buf, &n, reterr_message);
+                r = oci_blob_read_verified(blobs, digest, size, &buf, &n, reterr_message);
                 if (r < 0)
                         return r;
                 if (oci_media_type_is_manifest(type))
@@ -545,7 +567,7 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
         }
 
         buf = mfree(buf);
-        r = oci_blob_read_verified(&s->blobs, m->config.digest, m->config.size, &buf, &n, reterr_message);
+        r = oci_blob_read_verified(blobs, m->config.digest, m->config.size, &buf, &n, reterr_message);
         if (r < 0)
                 return r;
         r = oci_config_parse(buf, n, &img->config, reterr_message);
@@ -579,14 +601,21 @@ static const char* docker_name_digest(const char *path, char hex[static 65]) {
         return hex;
 }
 
-static int docker_file_open(void *userdata, const char *path, int *ret_fd) {
+/* A docker-archive's layers, by the diff_id the resolved image's config gives them. */
+static int docker_blob_open(void *userdata, const char *digest, int *ret_fd) {
         OciSource *s = userdata;
-        int fd = open_beneath(s->dir_fd, path, O_RDONLY);
+        int fd;
 
-        if (fd < 0)
-                return fd;
-        *ret_fd = fd;
-        return 0;
+        for (size_t k = 0; s->layer_digests && s->layer_digests[k]; k++) {
+                if (!streq(s->layer_digests[k], digest))
+                        continue;
+                fd = open_beneath(s->dir_fd, s->layer_paths[k], O_RDONLY);
+                if (fd < 0)
+                        return fd;
+                *ret_fd = fd;
+                return 0;
+        }
+        return -ENOENT;
 }
 
 static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImage **ret,
@@ -674,9 +703,12 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
                         .path = strdup(im->layers[k]),
                 };
                 img->n_layers++;
-                if (!img->layers[k].digest || !img->layers[k].path)
+                if (!img->layers[k].digest || !img->layers[k].path ||
+                    strv_extend(&s->layer_digests, img->layers[k].digest) < 0 ||
+                    strv_extend(&s->layer_paths, img->layers[k].path) < 0)
                         return -ENOMEM;
         }
+        s->blobs = (OciBlobSource) { .open = docker_blob_open, .userdata = s };
         r = config_check(img, want, reterr_message);
         if (r < 0)
                 return r;
@@ -691,7 +723,7 @@ int oci_image_resolve(OciSource *s, const OciPlatform *want, OciImage **ret, cha
         return resolve_layout(s, want, ret, reterr_message);
 }
 
-int oci_image_unpack(OciSource *s, const OciImage *img, int tree_fd, Progress *progress,
+int oci_image_unpack(const OciBlobSource *blobs, const OciImage *img, int tree_fd, Progress *progress,
                      char **reterr_message) {
         int r;
 
@@ -708,10 +740,7 @@ int oci_image_unpack(OciSource *s, const OciImage *img, int tree_fd, Progress *p
                         return fail(reterr_message, r, "Layer %zu has an invalid or unsupported digest "
                                     "'%.80s'.", k + 1, l->digest);
 
-                if (l->path)
-                        r = docker_file_open(s, l->path, &fd);
-                else
-                        r = s->blobs.open(s->blobs.userdata, l->digest, &fd);
+                r = blobs->open(blobs->userdata, l->digest, &fd);
                 if (r == -ENOENT)
                         return fail(reterr_message, r, "Layer %zu (%s) is missing from the image.", k + 1,
                                     l->path ?: l->digest);

@@ -635,7 +635,7 @@ static int import_oci_fill(int tree_fd, void *userdata) {
         bool boot, added_usr;
         int r;
 
-        r = oci_image_unpack(t->source, t->image, tree_fd, &progress, &msg);
+        r = oci_image_unpack(oci_source_blobs(t->source), t->image, tree_fd, &progress, &msg);
         if (r < 0) {
                 progress_clear_line();
                 return log_error_errno(r, "Failed to import '%s': %s", oci_source_path(t->source),

@@ -362,7 +362,8 @@ for m in index["manifests"]:
         m["mediaType"] = "application/vnd.oci.image.index.v1+json"
 json.dump(index, open(sys.argv[1], "w"))
 EOF
-expect_failure "manifest referred to as an index (CVE-2021-41190)" "ambiguous" mkm import-oci "$work/t:app" nope
+expect_failure "manifest referred to as an index (CVE-2021-41190)" \
+    "has a config or layers: it is (also) a manifest" mkm import-oci "$work/t:app" nope
 
 tampered
 python3 - "$work/t/index.json" "$mdigest" <<'EOF'
