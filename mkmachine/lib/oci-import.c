@@ -284,22 +284,6 @@ static int check_oci_layout(OciSource *s, char **reterr_message) {
 }
 
 /* Creates path (0700) and its missing parents (0755). */
-static int mkdir_parents(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *c = strchr(p + 1, '/');; c = strchr(c + 1, '/')) {
-                if (c)
-                        *c = 0;
-                if (!isempty(p) && mkdir(p, c ? 0755 : 0700) < 0 && errno != EEXIST)
-                        return -errno;
-                if (!c)
-                        return 0;
-                *c = '/';
-        }
-}
-
 /* Removes unpacked archives of runs that were killed: those whose directory nobody holds locked. */
 static void tmp_clean_stale(int dir_fd) {
         _cleanup_closedir_ DIR *d = opendir_dup(dir_fd);
@@ -364,7 +348,7 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
                 _cleanup_free_ char *msg = NULL;
                 char name[] = "oci-XXXXXX";
 
-                r = mkdir_parents(tmp_dir);
+                r = mkdir_p_at(AT_FDCWD, tmp_dir, 0755, 0700);
                 if (r < 0)
                         return fail(reterr_message, r, "Failed to create '%s': %s", tmp_dir, strerror(-r));
                 s->tmp_parent_fd = open(tmp_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
