@@ -631,7 +631,9 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
         }
 
         /* Starting from the base's tree, the base's commands have run already. */
-        STRV_FOREACH(c, recipe->commands + (plan->base_tree_name ? recipe->n_base_commands : 0)) {
+        char **own = recipe->commands && plan->base_tree_name ? recipe->commands + recipe->n_base_commands :
+                                                                recipe->commands;
+        STRV_FOREACH(c, own) {
                 r = tree_run_logged(tree_fd, STRV_MAKE("/bin/sh", "-c", *c));
                 if (r != 0)
                         return fail(reterr_message, r < 0 ? r : -EPROTO,
