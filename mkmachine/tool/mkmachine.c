@@ -19,6 +19,8 @@
 #include "macro.h"
 #include "progress.h"
 #include "bootstrap.h"
+#include "nspawn-settings.h"
+#include "oci-import.h"
 #include "recipe.h"
 #include "store.h"
 #include "strv.h"
@@ -39,6 +41,7 @@ static char **arg_include = NULL;
 static char **arg_exclude = NULL;
 static bool arg_no_verify = false;
 static bool arg_fresh = false;
+static const char *arg_platform = NULL;
 
 typedef struct Verb {
         const char *name;
@@ -53,6 +56,7 @@ static int help(void) {
                "Commands:\n"
                "  bootstrap RECIPE            Build a machine from a recipe (also: mkmachine RECIPE)\n"
                "  import-tar FILE|- NAME      Create machine NAME from a tar archive\n"
+               "  import-oci SOURCE NAME      Create machine NAME from an OCI image (directory or archive)\n"
                "  list                        List the machines in the store\n"
                "  show NAME                   Show a machine and its origin\n"
                "  remove NAME                 Remove a machine, its settings and its enablement\n"
@@ -78,7 +82,8 @@ static int help(void) {
                "     --exclude=PKG,…          Never install these packages\n"
                "     --no-verify              Accept an unsigned archive (dangerous)\n"
                "     --fresh                  Bootstrap anew, not from the cached tree of the recipe\n"
-               "     --cache-dir=DIR          Package cache (default: %s)\n",
+               "     --cache-dir=DIR          Package cache (default: %s)\n"
+               "     --platform=OS/ARCH[/VAR] Image platform to import (default: the host's)\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         return 0;
@@ -301,6 +306,11 @@ static int show_machine(Store *s, const char *name) {
                         { "compression", "Compression" },
                         { "sha256", "SHA256" },
                         { "cloned_from", "Cloned from" },
+                        { "reference", "Reference" },
+                        { "manifest_digest", "Manifest" },
+                        { "config_digest", "Config" },
+                        { "platform", "Platform" },
+                        { "exec_summary", "Runs" },
                         { "tool", "Made by" },
                 };
 
@@ -700,9 +710,160 @@ static int verb_clone(int argc, char *argv[]) {
         return 0;
 }
 
+typedef struct ImportOci {
+        OciSource *source;
+        OciImage *image;
+        const char *name;
+        const char *platform;
+} ImportOci;
+
+static json_object* strv_to_json(char * const *l) {
+        json_object *a = json_object_new_array();
+
+        STRV_FOREACH(i, l)
+                json_object_array_add(a, json_object_new_string(*i));
+        return a;
+}
+
+static int import_oci_fill(int tree_fd, void *userdata) {
+        ImportOci *t = userdata;
+        _cleanup_(nspawn_settings_done) NspawnSettings settings = {};
+        _cleanup_free_ char *msg = NULL, *cmdline = NULL, *summary = NULL;
+        Progress progress = {};
+        json_object *o, *x;
+        bool boot;
+        int r;
+
+        r = oci_image_unpack(t->source, t->image, tree_fd, &progress, &msg);
+        if (r < 0) {
+                progress_clear_line();
+                return log_error_errno(r, "Failed to import '%s': %s", oci_source_path(t->source),
+                                       msg ?: strerror(-r));
+        }
+
+        boot = oci_tree_has_init(tree_fd);
+        r = oci_config_to_nspawn_settings(t->image->config, boot, false, &settings, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to import '%s': %s", oci_source_path(t->source),
+                                       msg ?: strerror(-r));
+
+        o = json_object_new_object();
+        x = json_object_new_object();
+        if (!o || !x) {
+                json_object_put(o);
+                json_object_put(x);
+                return log_oom();
+        }
+        json_object_object_add(o, "type", json_object_new_string("oci"));
+        json_object_object_add(o, "source", json_object_new_string(oci_source_path(t->source)));
+        json_object_object_add(o, "source_kind", json_object_new_string(
+                                       oci_source_kind_to_string(oci_source_kind(t->source))));
+        if (oci_source_reference(t->source))
+                json_object_object_add(o, "reference",
+                                       json_object_new_string(oci_source_reference(t->source)));
+        if (t->image->manifest_digest)
+                json_object_object_add(o, "manifest_digest",
+                                       json_object_new_string(t->image->manifest_digest));
+        json_object_object_add(o, "config_digest", json_object_new_string(t->image->config_digest));
+        json_object_object_add(o, "platform", json_object_new_string(t->platform));
+        json_object_object_add(o, "layers", json_object_new_uint64(t->image->n_layers));
+
+        json_object_object_add(x, "boot", json_object_new_boolean(boot));
+        if (settings.parameters)
+                json_object_object_add(x, "parameters", strv_to_json(settings.parameters));
+        if (settings.environment)
+                json_object_object_add(x, "environment", strv_to_json(settings.environment));
+        if (settings.working_directory)
+                json_object_object_add(x, "working_directory",
+                                       json_object_new_string(settings.working_directory));
+        if (settings.user)
+                json_object_object_add(x, "user", json_object_new_string(settings.user));
+        if (t->image->config->exposed_ports)
+                json_object_object_add(x, "exposed_ports", strv_to_json(t->image->config->exposed_ports));
+        json_object_object_add(o, "exec", x);
+
+        if (boot)
+                summary = strdup("boots its init");
+        else if (strv_join_quoted(settings.parameters, &cmdline) >= 0 &&
+                 asprintf(&summary, "%s%s%s%s%s%s", cmdline, settings.user ? " (as " : "",
+                          settings.user ?: "", settings.user ? ")" : "",
+                          settings.working_directory ? " in " : "",
+                          settings.working_directory ?: "") < 0)
+                summary = NULL;
+        if (summary)
+                json_object_object_add(o, "exec_summary", json_object_new_string(summary));
+        origin_write(tree_fd, o, t->name);
+
+        if (!arg_quiet)
+                log_info("Applied %zu layers of %s (%s); the machine %s.", t->image->n_layers,
+                         t->image->manifest_digest ?: t->image->config_digest, t->platform,
+                         boot ? "boots its init" : "runs the image's entrypoint");
+        return 0;
+}
+
+static int verb_import_oci(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(oci_source_freep) OciSource *source = NULL;
+        _cleanup_(oci_image_freep) OciImage *image = NULL;
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_(oci_platform_done) OciPlatform want = {};
+        _cleanup_free_ char *msg = NULL;
+        char p[OCI_PLATFORM_STRING_MAX];
+        const char *spec = argv[1], *name = argv[2];
+        Progress progress = {};
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        if (arg_platform) {
+                r = oci_platform_parse(arg_platform, &want);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid --platform='%s': use OS/ARCH[/VARIANT], e.g. "
+                                               "linux/arm64/v8.", arg_platform);
+        } else {
+                r = oci_platform_host(&want);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to determine the host's platform: %m");
+        }
+
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        /* Before any work: an existing machine is refused now. */
+        if (!arg_force && store_get(&s, name, false, &info) >= 0)
+                return log_store_error(-EEXIST, "import", name, &s);
+
+        r = oci_source_open(spec, strjoina(arg_cache_dir, "/oci"), &progress, &source, &msg);
+        if (r < 0) {
+                progress_clear_line();
+                return log_error_errno(r, "%s", msg ?: strerror(-r));
+        }
+        r = oci_image_resolve(source, &want, &image, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to import '%s': %s", spec, msg ?: strerror(-r));
+
+        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, import_oci_fill,
+                          &(ImportOci) {
+                                  .source = source,
+                                  .image = image,
+                                  .name = name,
+                                  .platform = oci_platform_format(&image->config->platform, p, sizeof(p)),
+                          }, NULL);
+        if (r == -ECANCELED)
+                return r;       /* import_oci_fill() said why */
+        if (r < 0)
+                return log_store_error(r, "import", name, &s);
+
+        if (arg_json)
+                return show_machine(&s, name);
+        return 0;
+}
+
 static const Verb verbs[] = {
         { "bootstrap",  0, 1, verb_bootstrap  },
         { "import-tar", 2, 2, verb_import_tar },
+        { "import-oci", 2, 2, verb_import_oci },
         { "list",       0, 0, verb_list       },
         { "show",       1, 1, verb_show       },
         { "remove",     1, 1, verb_remove     },
@@ -731,6 +892,7 @@ enum {
         ARG_NO_VERIFY,
         ARG_CACHE_DIR,
         ARG_FRESH,
+        ARG_PLATFORM,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -751,6 +913,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-verify",  no_argument,       NULL, ARG_NO_VERIFY  },
                 { "cache-dir",  required_argument, NULL, ARG_CACHE_DIR  },
                 { "fresh",      no_argument,       NULL, ARG_FRESH      },
+                { "platform",   required_argument, NULL, ARG_PLATFORM   },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -814,6 +977,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_FRESH:
                         arg_fresh = true;
+                        break;
+                case ARG_PLATFORM:
+                        arg_platform = optarg;
                         break;
                 case '?':
                         return -EINVAL;
