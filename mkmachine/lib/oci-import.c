@@ -412,8 +412,6 @@ static int config_check(OciImage *img, const OciPlatform *want, char **reterr_me
 #define OCI_NESTING_MAX 4U
 
 static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret, char **reterr_message) {
-        _cleanup_(oci_image_freep) OciImage *img = NULL;
-        _cleanup_(oci_manifest_freep) OciManifest *m = NULL;
         _cleanup_free_ char *buf = NULL, *digest = NULL;
         OciMediaType type = _OCI_MEDIA_TYPE_INVALID;
         uint64_t size = 0;
@@ -468,6 +466,23 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
                 buf = mfree(buf);
         }
 
+        return oci_image_resolve_blobs(&s->blobs, digest, type, size, want, ret, reterr_message);
+}
+
+int oci_image_resolve_blobs(const OciBlobSource *blobs, const char *root_digest, OciMediaType root_type,
+                            uint64_t root_size, const OciPlatform *want, OciImage **ret,
+                            char **reterr_message) {
+        _cleanup_(oci_image_freep) OciImage *img = NULL;
+        _cleanup_(oci_manifest_freep) OciManifest *m = NULL;
+        _cleanup_free_ char *buf = NULL, *digest = strdup(root_digest);
+        OciMediaType type = root_type;
+        uint64_t size = root_size;
+        size_t n;
+        int r;
+
+        if (!digest)
+                return -ENOMEM;
+
         /* Follow indexes (manifest lists) down to a manifest, each verified before it is parsed. */
         for (unsigned depth = 0;; depth++) {
                 _cleanup_(oci_index_freep) OciIndex *idx = NULL;
@@ -482,7 +497,7 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
                                     OCI_NESTING_MAX);
 
                 buf = mfree(buf);
-                r = oci_blob_read_verified(&s->blobs, digest, size, &buf, &n, reterr_message);
+                r = oci_blob_read_verified(blobs, digest, size, &buf, &n, reterr_message);
                 if (r < 0)
                         return r;
                 if (oci_media_type_is_manifest(type))
@@ -527,7 +542,7 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
         }
 
         buf = mfree(buf);
-        r = oci_blob_read_verified(&s->blobs, m->config.digest, m->config.size, &buf, &n, reterr_message);
+        r = oci_blob_read_verified(blobs, m->config.digest, m->config.size, &buf, &n, reterr_message);
         if (r < 0)
                 return r;
         r = oci_config_parse(buf, n, &img->config, reterr_message);
@@ -673,8 +688,22 @@ int oci_image_resolve(OciSource *s, const OciPlatform *want, OciImage **ret, cha
         return resolve_layout(s, want, ret, reterr_message);
 }
 
+static int unpack_layers(OciSource *s, const OciBlobSource *blobs, const OciImage *img, int tree_fd,
+                         Progress *progress, char **reterr_message);
+
 int oci_image_unpack(OciSource *s, const OciImage *img, int tree_fd, Progress *progress,
                      char **reterr_message) {
+        return unpack_layers(s, &s->blobs, img, tree_fd, progress, reterr_message);
+}
+
+int oci_image_unpack_blobs(const OciBlobSource *blobs, const OciImage *img, int tree_fd, Progress *progress,
+                           char **reterr_message) {
+        return unpack_layers(NULL, blobs, img, tree_fd, progress, reterr_message);
+}
+
+/* s is only needed for docker-archive layers (by path). */
+static int unpack_layers(OciSource *s, const OciBlobSource *blobs, const OciImage *img, int tree_fd,
+                         Progress *progress, char **reterr_message) {
         int r;
 
         for (size_t k = 0; k < img->n_layers; k++) {
@@ -690,10 +719,12 @@ int oci_image_unpack(OciSource *s, const OciImage *img, int tree_fd, Progress *p
                         return fail(reterr_message, r, "Layer %zu has an invalid or unsupported digest "
                                     "'%.80s'.", k + 1, l->digest);
 
-                if (l->path)
+                if (l->path && !s)
+                        r = -EINVAL;
+                else if (l->path)
                         r = docker_file_open(s, l->path, &fd);
                 else
-                        r = s->blobs.open(s->blobs.userdata, l->digest, &fd);
+                        r = blobs->open(blobs->userdata, l->digest, &fd);
                 if (r == -ENOENT)
                         return fail(reterr_message, r, "Layer %zu (%s) is missing from the image.", k + 1,
                                     l->path ?: l->digest);

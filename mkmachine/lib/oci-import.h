@@ -79,6 +79,13 @@ DEFINE_POINTER_CLEANUP(OciImage*, oci_image_free);
  * config's platform must match want. */
 int oci_image_resolve(OciSource *s, const OciPlatform *want, OciImage **ret, char **reterr_message);
 
+/* The same from any blob source (a registry's): the manifest (or index) root_digest of root_type and
+ * root_size (as the caller verified it: a registry's tag has no descriptor) is read through blobs and
+ * followed to the image for want. */
+int oci_image_resolve_blobs(const OciBlobSource *blobs, const char *root_digest, OciMediaType root_type,
+                            uint64_t root_size, const OciPlatform *want, OciImage **ret,
+                            char **reterr_message);
+
 /* Applies the image's layers in order onto the empty directory tree_fd (overlay semantics, see
  * TAR_UNPACK_OVERLAY). Each layer is hashed while it is unpacked, and its size, digest and compression
  * are checked against its descriptor: on a mismatch the tree holds garbage and the caller must throw
@@ -90,3 +97,9 @@ int oci_image_unpack(OciSource *s, const OciImage *i, int tree_fd, Progress *pro
  * looked up as if tree_fd were the root directory. Busybox's init (/sbin/init a link to busybox, as in
  * every Alpine-based image) does not count: such images are meant to run their command. */
 bool oci_tree_has_init(int tree_fd);
+
+/* oci_image_unpack() with layers from any blob source (none may be a docker-archive path). The layers
+ * are opened in order, each only when the previous one is applied: a source may still be fetching the
+ * later ones. */
+int oci_image_unpack_blobs(const OciBlobSource *blobs, const OciImage *img, int tree_fd, Progress *progress,
+                           char **reterr_message);
