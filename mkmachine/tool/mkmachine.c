@@ -733,9 +733,8 @@ static json_object* strv_to_json(char * const *l) {
         return a;
 }
 
-/* What import-oci and pull share once the layers are applied: the image config becomes the machine's
- * settings (merged under the user's options, written by machine_glue_commit()), and the origin record o
- * (with the source's own fields) gets what the machine runs, and is written. */
+/* What import-oci and pull share once the layers are applied (in store_install()'s child): the origin
+ * record o (with the source's own fields) gets what the machine runs, and is written. */
 static int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, const char *name,
                            const char *platform, const char *what) {
         _cleanup_(nspawn_settings_done) NspawnSettings settings = {};
@@ -749,11 +748,6 @@ static int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, c
         if (r < 0) {
                 json_object_put(o);
                 return log_error_errno(r, "Failed to import '%s': %s", what, msg ?: strerror(-r));
-        }
-        r = machine_glue_apply_image(&settings);
-        if (r < 0) {
-                json_object_put(o);
-                return r;
         }
 
         x = json_object_new_object();
@@ -828,6 +822,24 @@ static int import_oci_fill(int tree_fd, void *userdata) {
         return oci_fill_finish(tree_fd, t->image, o, t->name, t->platform, oci_source_path(t->source));
 }
 
+/* Once the machine is in the store (in the parent: store_install() fills in a child), the image config
+ * becomes the machine's settings, merged under the user's options, for machine_glue_commit() to write:
+ * the entrypoint runs, or the init boots. */
+static int oci_apply_settings(Store *s, const char *name, const OciImage *image) {
+        _cleanup_(nspawn_settings_done) NspawnSettings settings = {};
+        _cleanup_close_ int tree_fd = -EBADF;
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        tree_fd = openat(s->root_fd, name, O_RDONLY|O_DIRECTORY|O_CLOEXEC|O_NOFOLLOW);
+        if (tree_fd < 0)
+                return log_error_errno(errno, "Failed to open machine '%s': %m", name);
+        r = oci_config_to_nspawn_settings(image->config, oci_tree_has_init(tree_fd), false, &settings, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Machine '%s': %s", name, msg ?: strerror(-r));
+        return machine_glue_apply_image(&settings);
+}
+
 static int verb_import_oci(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_(oci_source_freep) OciSource *source = NULL;
@@ -884,6 +896,9 @@ static int verb_import_oci(int argc, char *argv[]) {
                 return r;       /* import_oci_fill() said why */
         if (r < 0)
                 return log_store_error(r, "import", name, &s);
+        r = oci_apply_settings(&s, name, image);
+        if (r < 0)
+                return r;
         r = machine_glue_commit(name, arg_quiet || arg_json);
         if (r < 0)
                 return r;
@@ -906,9 +921,14 @@ typedef struct Pull {
 static int pull_fill(int tree_fd, void *userdata) {
         Pull *t = userdata;
         _cleanup_free_ char *msg = NULL, *dmsg = NULL;
+        Progress progress = {};
         json_object *o, *blobs;
         int r;
 
+        /* Here, in the child store_install() runs us in: threads do not survive a fork. */
+        r = oci_pull_start(t->pull, t->image, arg_quiet ? NULL : &progress);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the downloads: %m");
         r = oci_image_unpack_blobs(oci_pull_blobs(t->pull), t->image, tree_fd, NULL, &msg);
         if (r < 0) {
                 /* Say why the downloads failed, if they did: that is the cause. */
@@ -944,6 +964,10 @@ static int pull_fill(int tree_fd, void *userdata) {
         STRV_FOREACH(d, oci_pull_digests(t->pull))
                 json_object_array_add(blobs, json_object_new_string(*d));
         json_object_object_add(o, "blobs", blobs);
+        if (!arg_quiet) {
+                char b[FORMAT_BYTES_MAX];
+                log_info("Downloaded %s.", format_bytes(b, sizeof(b), oci_pull_downloaded(t->pull)));
+        }
         return oci_fill_finish(tree_fd, t->image, o, t->name, t->platform, t->reference);
 }
 
@@ -1063,7 +1087,6 @@ static int verb_pull(int argc, char *argv[]) {
                 _cleanup_(oci_image_freep) OciImage *image = NULL;
                 _cleanup_free_ char *reference = NULL, *root = NULL;
                 RegistryOptions o = { .tls_verify = arg_tls_verify };
-                Progress progress = {};
                 bool last = k + 1 >= strv_length(search);
 
                 msg = mfree(msg);
@@ -1094,10 +1117,6 @@ static int verb_pull(int argc, char *argv[]) {
 
                 if (!arg_quiet)
                         log_info("Pulling %s (%s) from %s.", reference, root, registry_client_url(client));
-                r = oci_pull_start(pull, image, arg_quiet ? NULL : &progress);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to start the downloads: %m");
-
                 r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, pull_fill,
                                   &(Pull) {
                                           .pull = pull,
@@ -1109,16 +1128,15 @@ static int verb_pull(int argc, char *argv[]) {
                                           .platform = oci_platform_format(&image->config->platform, p,
                                                                           sizeof(p)),
                                   }, NULL);
-                (void) oci_pull_finish(pull, NULL);
                 if (r == -ECANCELED)
                         return r;       /* pull_fill() said why */
                 if (r < 0)
                         return log_store_error(r, "pull", name, &s);
-                if (!arg_quiet) {
-                        char b[FORMAT_BYTES_MAX];
-                        log_info("Machine '%s' created from %s; %s downloaded.", name, reference,
-                                 format_bytes(b, sizeof(b), oci_pull_downloaded(pull)));
-                }
+                r = oci_apply_settings(&s, name, image);
+                if (r < 0)
+                        return r;
+                if (!arg_quiet)
+                        log_info("Machine '%s' created from %s.", name, reference);
                 break;
         }
 
