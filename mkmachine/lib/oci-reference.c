@@ -190,8 +190,8 @@ int oci_reference_parse(const char *s, OciReference *ret) {
         slash = strchr(copy, '/');
         if (slash) {
                 size_t n = (size_t) (slash - copy);
-                if (memchr(copy, '.', n) || memchr(copy, ':', n) || (n == 9 && startswith(copy, "localhost")) ||
-                    copy[0] == '[') {
+                if (memchr(copy, '.', n) || memchr(copy, ':', n) || copy[0] == '[' ||
+                    (n == 9 && startswith(copy, "localhost"))) {
                         registry = strndup(copy, n);
                         if (!registry)
                                 return -ENOMEM;
@@ -612,7 +612,6 @@ static int parse_yes_no(const char *v) {
 int registry_settings_parse(const char *text, const char *registry, RegistrySettings *ret,
                             unsigned *ret_line) {
         _cleanup_(ini_freep) IniFile *ini = NULL;
-        _cleanup_free_ char *section = NULL;
         RegistrySettings s = { .tls_verify = -1 };
         unsigned line = 0;
         FILE *f;
