@@ -301,7 +301,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/token.key" -out "$work/
 P4=$(free_port)
 P5=$(free_port)
 $PY "$here/registry-helper.py" token "$P5" "$work/token.crt" "$work/token.key" bob pw test-issuer \
-    test-service "$work/token.log" &
+    test-service "$work/token-endpoint.log" &
 pids+=($!)
 registry token "$P4" "auth:
   token:
@@ -316,10 +316,10 @@ printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$K" "$(printf 'bob:pw' | base64)" 
 check "Bearer flow: token with Basic credentials, then the pull" \
     env REGISTRY_AUTH_FILE="$work/auth.json" "$MKMACHINE" --image-root="$store" --cache-dir="$work/cache-token" \
     -q --tls-verify=false pull "$K/test/app:v1" bearer
-if grep -q 'scope=repository%3Atest%2Fapp%3Apull.* Basic' "$work/token.log"; then
+if grep -q 'scope=repository%3Atest%2Fapp%3Apull.* Basic' "$work/token-endpoint.log"; then
     ok "... the token endpoint saw Basic credentials for repository:test/app:pull"
 else
-    not_ok "... the token endpoint saw no Basic credentials for repository:test/app:pull: $(cat "$work/token.log")"
+    not_ok "... the token endpoint saw no Basic credentials for repository:test/app:pull: $(cat "$work/token-endpoint.log")"
 fi
 manifest "$store/bearer" | diff -q "$work/ref.manifest" - >/dev/null && ok "bearer: same tree" ||
     not_ok "bearer: tree differs"
