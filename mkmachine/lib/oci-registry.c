@@ -494,6 +494,7 @@ static int ping(RegistryClient *c, char **reterr_message) {
                 return fail(reterr_message, -EACCES, "%s requires a user name and password, and none is "
                             "configured: log in with 'podman login %s', or name an auth.json in "
                             "REGISTRY_AUTH_FILE.", c->registry, c->registry);
+        url = mfree(url);
         r = basic_header(c->user, c->password, &url);
         if (r < 0)
                 return r;
@@ -564,9 +565,10 @@ static int fetch_small(RegistryClient *c, const char *kind, const char *ref, Res
                 return r;
         if (ret->code != CURLE_OK || ret->status != 200) {
                 if (ret->code == CURLE_OK && ret->status == 404)
-                        return fail(reterr_message, -ENOENT, "%s/%s has no %s %s.", c->registry,
-                                    c->repository, streq(kind, "manifests") ? "image" : "blob", ref);
-                r = describe_failure(url, ret, reterr_message);
+                        r = fail(reterr_message, -ENOENT, "%s/%s has no %s %s.", c->registry,
+                                 c->repository, streq(kind, "manifests") ? "image" : "blob", ref);
+                else
+                        r = describe_failure(url, ret, reterr_message);
                 response_done(ret);
                 return r;
         }
