@@ -17,7 +17,13 @@ MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 
 th_require
 for tool in umoci skopeo docker-registry curl; do
-    command -v "$tool" >/dev/null || th__die "$tool missing" || exit 1
+    command -v "$tool" >/dev/null && continue
+    if [ "${MKMACHINE_MUST_WORK:-0}" = 1 ]; then
+        echo "Bail out! $tool missing (and MKMACHINE_MUST_WORK=1)"
+        exit 1
+    fi
+    echo "1..0 # SKIP $tool missing"
+    exit 77
 done
 th_build_trees
 
@@ -34,7 +40,8 @@ cd "$work"
 umoci init --layout img
 umoci new --image img:base
 umoci unpack --image img:base b >/dev/null
-mkdir -p b/rootfs/bin b/rootfs/www
+# (systemd-nspawn wants a /usr in any tree it runs.)
+mkdir -p b/rootfs/bin b/rootfs/www b/rootfs/usr
 cp /bin/busybox b/rootfs/bin/
 for lib in $(ldd /bin/busybox | grep -o '/[^ ]*'); do
     mkdir -p "b/rootfs$(dirname "$lib")"
