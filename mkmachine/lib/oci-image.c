@@ -407,9 +407,13 @@ static int check_media_type(json_object *j, OciMediaType expected, bool index, c
 
         if (json_string(j, "mediaType", &mt) < 0)
                 return fail(reterr_message, -EBADMSG, "The %s has an invalid mediaType.", what);
-        if (index ? has_layers : has_manifests)
-                return fail(reterr_message, -EBADMSG, "The %s has both manifests and layers: ambiguous.",
-                            what);
+        /* Shape first: a document of the other kind is refused even without a mediaType. */
+        if (index && has_layers)
+                return fail(reterr_message, -EBADMSG, "The image index has a config or layers: it is "
+                            "(also) a manifest, refusing the ambiguity.");
+        if (!index && has_manifests)
+                return fail(reterr_message, -EBADMSG, "The image manifest has a list of manifests: it is "
+                            "(also) an index, refusing the ambiguity.");
 
         if (mt) {
                 t = oci_media_type_from_string(mt);

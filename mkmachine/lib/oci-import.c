@@ -36,6 +36,9 @@ struct OciSource {
         int tmp_parent_fd;      /* the unpacked archive's parent, or -EBADF */
         char *tmp_name;
         OciBlobSource blobs;
+        /* docker-archive: the files of the resolved image's layers, by their diff_id. */
+        char **layer_digests;
+        char **layer_paths;
 };
 
 _printf_(3, 4)
@@ -182,6 +185,8 @@ OciSource* oci_source_free(OciSource *s) {
                 safe_close(s->tmp_parent_fd);
         }
         free(s->tmp_name);
+        strv_free(s->layer_digests);
+        strv_free(s->layer_paths);
         free(s->path);
         free(s->reference);
         return mfree(s);
@@ -189,6 +194,10 @@ OciSource* oci_source_free(OciSource *s) {
 
 OciSourceKind oci_source_kind(const OciSource *s) {
         return s->kind;
+}
+
+const OciBlobSource* oci_source_blobs(const OciSource *s) {
+        return &s->blobs;
 }
 
 const char* oci_source_path(const OciSource *s) {
@@ -274,6 +283,23 @@ static int check_oci_layout(OciSource *s, char **reterr_message) {
         return 0;
 }
 
+/* Creates path (0700) and its missing parents (0755). */
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *c = strchr(p + 1, '/');; c = strchr(c + 1, '/')) {
+                if (c)
+                        *c = 0;
+                if (!isempty(p) && mkdir(p, c ? 0755 : 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!c)
+                        return 0;
+                *c = '/';
+        }
+}
+
 /* Removes unpacked archives of runs that were killed: those whose directory nobody holds locked. */
 static void tmp_clean_stale(int dir_fd) {
         _cleanup_closedir_ DIR *d = opendir_dup(dir_fd);
@@ -338,8 +364,9 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
                 _cleanup_free_ char *msg = NULL;
                 char name[] = "oci-XXXXXX";
 
-                if (mkdir(tmp_dir, 0700) < 0 && errno != EEXIST)
-                        return fail(reterr_message, -errno, "Failed to create '%s': %m", tmp_dir);
+                r = mkdir_parents(tmp_dir);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to create '%s': %s", tmp_dir, strerror(-r));
                 s->tmp_parent_fd = open(tmp_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
                 if (s->tmp_parent_fd < 0)
                         return fail(reterr_message, -errno, "Failed to open '%s': %m", tmp_dir);
@@ -466,18 +493,16 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
                 buf = mfree(buf);
         }
 
-        return oci_image_resolve_blobs(&s->blobs, digest, type, size, want, ret, reterr_message);
+        return oci_image_resolve_descriptor(&s->blobs, type, digest, size, want, ret, reterr_message);
 }
 
-int oci_image_resolve_blobs(const OciBlobSource *blobs, const char *root_digest, OciMediaType root_type,
-                            uint64_t root_size, const OciPlatform *want, OciImage **ret,
-                            char **reterr_message) {
+int oci_image_resolve_descriptor(const OciBlobSource *blobs, OciMediaType type, const char *digest_in,
+                                 uint64_t size, const OciPlatform *want, OciImage **ret,
+                                 char **reterr_message) {
         _cleanup_(oci_image_freep) OciImage *img = NULL;
         _cleanup_(oci_manifest_freep) OciManifest *m = NULL;
-        _cleanup_free_ char *buf = NULL, *digest = strdup(root_digest);
-        OciMediaType type = root_type;
-        uint64_t size = root_size;
-        size_t n;
+        _cleanup_free_ char *buf = NULL, *digest = strdup(digest_in);
+        size_t n = 0;
         int r;
 
         if (!digest)
@@ -576,14 +601,21 @@ static const char* docker_name_digest(const char *path, char hex[static 65]) {
         return hex;
 }
 
-static int docker_file_open(void *userdata, const char *path, int *ret_fd) {
+/* A docker-archive's layers, by the diff_id the resolved image's config gives them. */
+static int docker_blob_open(void *userdata, const char *digest, int *ret_fd) {
         OciSource *s = userdata;
-        int fd = open_beneath(s->dir_fd, path, O_RDONLY);
+        int fd;
 
-        if (fd < 0)
-                return fd;
-        *ret_fd = fd;
-        return 0;
+        for (size_t k = 0; s->layer_digests && s->layer_digests[k]; k++) {
+                if (!streq(s->layer_digests[k], digest))
+                        continue;
+                fd = open_beneath(s->dir_fd, s->layer_paths[k], O_RDONLY);
+                if (fd < 0)
+                        return fd;
+                *ret_fd = fd;
+                return 0;
+        }
+        return -ENOENT;
 }
 
 static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImage **ret,
@@ -671,9 +703,12 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
                         .path = strdup(im->layers[k]),
                 };
                 img->n_layers++;
-                if (!img->layers[k].digest || !img->layers[k].path)
+                if (!img->layers[k].digest || !img->layers[k].path ||
+                    strv_extend(&s->layer_digests, img->layers[k].digest) < 0 ||
+                    strv_extend(&s->layer_paths, img->layers[k].path) < 0)
                         return -ENOMEM;
         }
+        s->blobs = (OciBlobSource) { .open = docker_blob_open, .userdata = s };
         r = config_check(img, want, reterr_message);
         if (r < 0)
                 return r;
@@ -688,22 +723,8 @@ int oci_image_resolve(OciSource *s, const OciPlatform *want, OciImage **ret, cha
         return resolve_layout(s, want, ret, reterr_message);
 }
 
-static int unpack_layers(OciSource *s, const OciBlobSource *blobs, const OciImage *img, int tree_fd,
-                         Progress *progress, char **reterr_message);
-
-int oci_image_unpack(OciSource *s, const OciImage *img, int tree_fd, Progress *progress,
+int oci_image_unpack(const OciBlobSource *blobs, const OciImage *img, int tree_fd, Progress *progress,
                      char **reterr_message) {
-        return unpack_layers(s, &s->blobs, img, tree_fd, progress, reterr_message);
-}
-
-int oci_image_unpack_blobs(const OciBlobSource *blobs, const OciImage *img, int tree_fd, Progress *progress,
-                           char **reterr_message) {
-        return unpack_layers(NULL, blobs, img, tree_fd, progress, reterr_message);
-}
-
-/* s is only needed for docker-archive layers (by path). */
-static int unpack_layers(OciSource *s, const OciBlobSource *blobs, const OciImage *img, int tree_fd,
-                         Progress *progress, char **reterr_message) {
         int r;
 
         for (size_t k = 0; k < img->n_layers; k++) {
@@ -719,12 +740,7 @@ static int unpack_layers(OciSource *s, const OciBlobSource *blobs, const OciImag
                         return fail(reterr_message, r, "Layer %zu has an invalid or unsupported digest "
                                     "'%.80s'.", k + 1, l->digest);
 
-                if (l->path && !s)
-                        r = -EINVAL;
-                else if (l->path)
-                        r = docker_file_open(s, l->path, &fd);
-                else
-                        r = blobs->open(blobs->userdata, l->digest, &fd);
+                r = blobs->open(blobs->userdata, l->digest, &fd);
                 if (r == -ENOENT)
                         return fail(reterr_message, r, "Layer %zu (%s) is missing from the image.", k + 1,
                                     l->path ?: l->digest);
@@ -800,4 +816,20 @@ bool oci_tree_has_init(int tree_fd) {
                 return true;
         }
         return false;
+}
+
+int oci_tree_make_runnable(int tree_fd, bool *ret_added_usr) {
+        struct stat st;
+
+        assert(ret_added_usr);
+
+        *ret_added_usr = false;
+        if (fstatat(tree_fd, "usr", &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
+        if (mkdirat(tree_fd, "usr", 0755) < 0)
+                return -errno;
+        *ret_added_usr = true;
+        return 0;
 }

@@ -50,6 +50,9 @@ OciSource* oci_source_free(OciSource *s);
 DEFINE_POINTER_CLEANUP(OciSource*, oci_source_free);
 
 OciSourceKind oci_source_kind(const OciSource *s);
+/* Where the source's blobs come from: a layout's blobs/, or (after oci_image_resolve()) a
+ * docker-archive's layer files, by diff_id. Valid as long as the source. */
+const OciBlobSource* oci_source_blobs(const OciSource *s);
 /* The path of the source (absolute if it could be made so) and the tag or digest asked for (or NULL). */
 const char* oci_source_path(const OciSource *s);
 const char* oci_source_reference(const OciSource *s);
@@ -58,7 +61,7 @@ typedef struct OciLayer {
         char *digest;           /* what the raw blob must hash to (for a docker-archive: the diff_id) */
         uint64_t size;          /* UINT64_MAX: unknown (docker-archive) */
         Compression compression;
-        char *path;             /* docker-archive: the file in the archive; else NULL */
+        char *path;             /* docker-archive: the file in the archive (for messages); else NULL */
 } OciLayer;
 
 /* A resolved image: the manifest for the chosen platform with its config, all verified. */
@@ -79,18 +82,17 @@ DEFINE_POINTER_CLEANUP(OciImage*, oci_image_free);
  * config's platform must match want. */
 int oci_image_resolve(OciSource *s, const OciPlatform *want, OciImage **ret, char **reterr_message);
 
-/* The same from any blob source (a registry's): the manifest (or index) root_digest of root_type and
- * root_size (as the caller verified it: a registry's tag has no descriptor) is read through blobs and
- * followed to the image for want. */
-int oci_image_resolve_blobs(const OciBlobSource *blobs, const char *root_digest, OciMediaType root_type,
-                            uint64_t root_size, const OciPlatform *want, OciImage **ret,
-                            char **reterr_message);
+/* The same from a descriptor (media type, digest, size of an index or manifest) and where its blobs
+ * come from: what a registry client calls with what the registry said about a tag. */
+int oci_image_resolve_descriptor(const OciBlobSource *blobs, OciMediaType type, const char *digest,
+                                 uint64_t size, const OciPlatform *want, OciImage **ret,
+                                 char **reterr_message);
 
 /* Applies the image's layers in order onto the empty directory tree_fd (overlay semantics, see
  * TAR_UNPACK_OVERLAY). Each layer is hashed while it is unpacked, and its size, digest and compression
  * are checked against its descriptor: on a mismatch the tree holds garbage and the caller must throw
  * it away (store_install() does). */
-int oci_image_unpack(OciSource *s, const OciImage *i, int tree_fd, Progress *progress,
+int oci_image_unpack(const OciBlobSource *blobs, const OciImage *i, int tree_fd, Progress *progress,
                      char **reterr_message);
 
 /* Whether the tree has an init to boot (/sbin/init, /usr/lib/systemd/systemd, /lib/systemd/systemd),
@@ -98,8 +100,7 @@ int oci_image_unpack(OciSource *s, const OciImage *i, int tree_fd, Progress *pro
  * every Alpine-based image) does not count: such images are meant to run their command. */
 bool oci_tree_has_init(int tree_fd);
 
-/* oci_image_unpack() with layers from any blob source (none may be a docker-archive path). The layers
- * are opened in order, each only when the previous one is applied: a source may still be fetching the
- * later ones. */
-int oci_image_unpack_blobs(const OciBlobSource *blobs, const OciImage *img, int tree_fd, Progress *progress,
-                           char **reterr_message);
+/* systemd-nspawn refuses a tree without /usr ("doesn't look like it has an OS tree"), which many images
+ * (busybox, static binaries) don't have: creates an empty /usr (root's, 0755) if nothing is there.
+ * *ret_added_usr says whether it did. Nothing that exists is changed. */
+int oci_tree_make_runnable(int tree_fd, bool *ret_added_usr);

@@ -786,7 +786,8 @@ int oci_pull_resolve(OciPull *p, const OciReference *ref, const OciPlatform *wan
                 return fail(reterr_message, r, "Failed to store the manifest in the cache: %s",
                             strerror(-r));
 
-        r = oci_image_resolve_blobs(&p->blobs, digest, type, resp.size, want, ret_image, reterr_message);
+        r = oci_image_resolve_descriptor(&p->blobs, type, digest, resp.size, want, ret_image,
+                                         reterr_message);
         if (r < 0)
                 return r;
         if (ret_root_digest)

@@ -54,7 +54,7 @@ int oci_pull_resolve(OciPull *p, const OciReference *ref, const OciPlatform *wan
 int oci_pull_start(OciPull *p, const OciImage *img, Progress *progress);
 
 /* The blobs of the pull: opening a layer waits until it is downloaded and verified (or the downloads
- * failed: -EIO). For oci_image_unpack_blobs(). */
+ * failed: -EIO). For oci_image_unpack(). */
 const OciBlobSource* oci_pull_blobs(OciPull *p);
 
 /* Waits for the downloads; their result, with the message of the first failure. */

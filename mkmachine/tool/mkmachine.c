@@ -740,9 +740,15 @@ static int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, c
         _cleanup_(nspawn_settings_done) NspawnSettings settings = {};
         _cleanup_free_ char *msg = NULL, *cmdline = NULL, *summary = NULL;
         json_object *x;
-        bool boot;
+        bool boot, added_usr;
         int r;
 
+        /* Not from the image: for systemd-nspawn, which refuses a tree without /usr. */
+        r = oci_tree_make_runnable(tree_fd, &added_usr);
+        if (r < 0) {
+                json_object_put(o);
+                return log_error_errno(r, "Failed to create /usr in '%s': %m", name);
+        }
         boot = oci_tree_has_init(tree_fd);
         r = oci_config_to_nspawn_settings(image->config, boot, false, &settings, &msg);
         if (r < 0) {
@@ -758,6 +764,8 @@ static int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, c
         json_object_object_add(o, "platform", json_object_new_string(platform));
         json_object_object_add(o, "config_digest", json_object_new_string(image->config_digest));
         json_object_object_add(o, "layers", json_object_new_uint64(image->n_layers));
+        if (added_usr)
+                json_object_object_add(o, "added_usr", json_object_new_boolean(true));
 
         json_object_object_add(x, "boot", json_object_new_boolean(boot));
         if (settings.parameters)
@@ -799,7 +807,7 @@ static int import_oci_fill(int tree_fd, void *userdata) {
         json_object *o;
         int r;
 
-        r = oci_image_unpack(t->source, t->image, tree_fd, &progress, &msg);
+        r = oci_image_unpack(oci_source_blobs(t->source), t->image, tree_fd, &progress, &msg);
         if (r < 0) {
                 progress_clear_line();
                 return log_error_errno(r, "Failed to import '%s': %s", oci_source_path(t->source),
@@ -929,7 +937,7 @@ static int pull_fill(int tree_fd, void *userdata) {
         r = oci_pull_start(t->pull, t->image, arg_quiet ? NULL : &progress);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the downloads: %m");
-        r = oci_image_unpack_blobs(oci_pull_blobs(t->pull), t->image, tree_fd, NULL, &msg);
+        r = oci_image_unpack(oci_pull_blobs(t->pull), t->image, tree_fd, NULL, &msg);
         if (r < 0) {
                 /* Say why the downloads failed, if they did: that is the cause. */
                 if (oci_pull_finish(t->pull, &dmsg) < 0) {

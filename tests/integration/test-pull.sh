@@ -123,7 +123,8 @@ cd "$work"
 umoci init --layout "$img"
 umoci new --image "$img:base"
 umoci unpack --image "$img:base" b >/dev/null
-mkdir -p b/rootfs/etc b/rootfs/bin b/rootfs/srv
+# (A /usr, or the pull adds one for systemd-nspawn and the tree differs from umoci's.)
+mkdir -p b/rootfs/etc b/rootfs/bin b/rootfs/srv b/rootfs/usr
 printf 'hello\n' >b/rootfs/etc/hostname
 printf 'gone\n' >b/rootfs/etc/gone
 printf '#!/bin/sh\necho hi\n' >b/rootfs/bin/app

@@ -585,6 +585,27 @@ TEST(metadata) {
         sandbox_free(&s);
 }
 
+TEST(same_entry_twice_in_a_subdirectory) {
+        _cleanup_free_ char *msg = NULL, *buf = NULL;
+        Sandbox s;
+
+        /* The later one wins (as with "tar -r"); replacing it goes through the cached parent. */
+        sandbox_new(&s);
+        ASSERT_OK(unpack(&s, make_archive((const Ent[]) {
+                                { "d", AE_IFDIR },
+                                { "d/f", AE_IFREG, "first" },
+                                { "d/f", AE_IFREG, "second" },
+                                { "d/l", AE_IFLNK, NULL, "f" },
+                                { "d/l", AE_IFREG, "now a file" },
+                        }, 5, ARCHIVE_FILTER_NONE), 0, &msg));
+        ASSERT_OK(read_full_file_at(s.tree_fd, "d/f", 64, &buf, NULL));
+        ASSERT_STREQ(buf, "second");
+        buf = mfree(buf);
+        ASSERT_OK(read_full_file_at(s.tree_fd, "d/l", 64, &buf, NULL));
+        ASSERT_STREQ(buf, "now a file");
+        sandbox_free(&s);
+}
+
 /* --- TAR_UNPACK_OVERLAY: layers of an OCI image ------------------------------------------------- */
 
 static void layer(Sandbox *s, const Ent *ents, size_t n) {
