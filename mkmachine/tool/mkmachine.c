@@ -89,7 +89,7 @@ static int help(void) {
                "     --exclude=PKG,…          Never install these packages\n"
                "     --no-verify              Accept an unsigned archive (dangerous)\n"
                "     --fresh                  Bootstrap anew, not from the cached tree of the recipe\n"
-               "     --cache-dir=DIR          Package cache (default: %s)\n"
+               "     --cache-dir=DIR          Package and image blob cache (default: %s)\n"
                "     --platform=OS/ARCH[/VAR] Image platform to import (default: the host's)\n"
                "     --tls-verify=BOOL        pull: false accepts any certificate and plain HTTP\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
