@@ -1100,7 +1100,11 @@ static int verb_pull(int argc, char *argv[]) {
 
                 msg = mfree(msg);
                 if (search) {
-                        r = oci_reference_set_registry(&ref, search[k]);
+                        /* Anew for each registry: docker.io's "library/" is for docker.io only. */
+                        oci_reference_done(&ref);
+                        r = oci_reference_parse(argv[1], &ref);
+                        if (r >= 0)
+                                r = oci_reference_set_registry(&ref, search[k]);
                         if (r < 0)
                                 return log_error_errno(r, "Invalid search registry '%s'.", search[k]);
                 }

@@ -251,6 +251,10 @@ expect_failure "a short name without search registries" "short name.*give the fu
     mkm --tls-verify=false pull test/app:v1 short
 printf 'unqualified-search-registries = ["%s"]\n' "$R" >"$work/containers.conf"
 check "a short name through unqualified-search-registries" mkm --tls-verify=false pull test/app:v1 short
+printf 'unqualified-search-registries = ["127.0.0.1:1", "%s"]\n' "$R" >"$work/containers.conf"
+check "... the next search registry when the first fails" mkm --tls-verify=false pull test/app:v1 short2
+check "... recorded with the registry that had it" \
+    bash -c "$MKMACHINE --image-root=$store show short2 | grep -q 'Reference: $R/test/app:v1'"
 rm "$work/containers.conf"
 expect_failure "an invalid reference" "Invalid image reference" mkm pull "$R/Test/App" x
 
