@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Helpers for test-pull.sh, on 127.0.0.1 only.
 
-proxy PORT UPSTREAM_PORT LOG [RATE]: a forwarding HTTP proxy in front of a plain registry, logging
-    "METHOD PATH RANGE" per request to LOG and throttling responses to RATE bytes/s (0: no limit).
+proxy PORT UPSTREAM_PORT LOG [RATE [flaky]]: a forwarding HTTP proxy in front of a plain registry, logging
+    "METHOD PATH RANGE STATUS" per request to LOG and throttling responses to RATE bytes/s (0: no limit);
+    "flaky" answers the first request for each manifest and blob with 503.
 token PORT CERT KEY USER PASSWORD ISSUER SERVICE LOG: a token endpoint for the registry's `auth: token:`
     config: GET /token?scope=repository:NAME:pull&service=S with Basic credentials USER:PASSWORD answers
     {"token": JWT} (RS256, the certificate in the x5c header), anything else 401.
@@ -17,7 +18,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-def proxy(port, upstream, log, rate):
+def proxy(port, upstream, log, rate, flaky):
+    seen = set()
+
     class H(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -25,8 +28,16 @@ def proxy(port, upstream, log, rate):
             pass
 
         def do_GET(self):
+            fail = flaky and ("/blobs/" in self.path or "/manifests/" in self.path) and self.path not in seen
+            seen.add(self.path)
             with open(log, "a") as f:
-                f.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Range", "-")))
+                f.write("%s %s %s %s\n" % (self.command, self.path, self.headers.get("Range", "-"),
+                                            503 if fail else "-"))
+            if fail:
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             c = http.client.HTTPConnection("127.0.0.1", upstream)
             hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
             c.request(self.command, self.path, headers=hdrs)
@@ -95,7 +106,8 @@ def token(port, cert, key, user, password, issuer, service, log):
 
 if __name__ == "__main__":
     if sys.argv[1] == "proxy":
-        proxy(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 0)
+        proxy(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 0,
+              len(sys.argv) > 6 and sys.argv[6] == "flaky")
     elif sys.argv[1] == "token":
         token(int(sys.argv[2]), *sys.argv[3:10])
     else:

@@ -40,8 +40,8 @@ cd "$work"
 umoci init --layout img
 umoci new --image img:base
 umoci unpack --image img:base b >/dev/null
-# (systemd-nspawn wants a /usr in any tree it runs.)
-mkdir -p b/rootfs/bin b/rootfs/www b/rootfs/usr
+# No /usr: the pull adds the one systemd-nspawn wants.
+mkdir -p b/rootfs/bin b/rootfs/www
 cp /bin/busybox b/rootfs/bin/
 for lib in $(ldd /bin/busybox | grep -o '/[^ ]*'); do
     mkdir -p "b/rootfs$(dirname "$lib")"

@@ -387,11 +387,24 @@ pids+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$P7/v2/" && break; sleep 0.1; done
 check "the next pull completes" "$MKMACHINE" --image-root="$store" --cache-dir="$work/cache-kill" -q \
     --tls-verify=false pull "127.0.0.1:$P7/test/app:big" big
-check "... resuming the part with a Range request" grep -q "blobs/sha256:$big bytes=$kept-" "$work/proxy.log"
+check "... resuming the part with a Range request" grep -q "blobs/sha256:$big bytes=$kept- " "$work/proxy.log"
 check "... the layer is complete and verified" cache_verified "$work/cache-kill"
 check "... its content is right" cmp -s "$store/big/big" <(umoci unpack --image "$img:big" "$work/bigref" \
     >/dev/null && cat "$work/bigref/rootfs/big")
 check "... and no part is left" test ! -e "$part"
+
+# --- Transient errors: every manifest and blob answered with 503 once -------------------------------
+P8=$(free_port)
+$PY "$here/registry-helper.py" proxy "$P8" "$P1" "$work/flaky.log" 0 flaky &
+pids+=($!)
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$P8/v2/" && break; sleep 0.1; done
+check "HTTP 503 once for every manifest and blob: retried with back-off, the pull completes" \
+    "$MKMACHINE" --image-root="$store" --cache-dir="$work/cache-flaky" -q --tls-verify=false \
+    pull "127.0.0.1:$P8/test/app:v2" flaky
+check "... after 503s for the manifest, the config and the layers" \
+    test "$(grep -c ' 503$' "$work/flaky.log")" = 5
+manifest "$store/flaky" | diff -q "$work/ref2.manifest" - >/dev/null && ok "flaky: same tree" ||
+    not_ok "flaky: tree differs"
 
 # --- import-oci writes the image's settings too -------------------------------------------------
 check "import-oci of the same image" mkm import-oci "$img:v1" imported
@@ -408,10 +421,12 @@ check "prune with every machine there" mkm prune
 check "... keeps the blobs of existing machines" test -e "$cache/blobs/sha256/$v2only" -a \
     -e "$cache/blobs/sha256/$armconfig" -a -e "$cache/blobs/sha256/$mdigest"
 check "... removes a blob no machine uses" test ! -e "$cache/blobs/sha256/$(printf 'stray' | sha256sum | cut -d' ' -f1)"
+# (flaky is v2 too, from another cache: its record keeps v2's blobs as well.)
 mkm remove v2
+mkm remove flaky
 mkm remove multiarm
 "$MKMACHINE" --image-root="$store" --cache-dir="$cache" --json prune >"$work/prune.json"
-check "prune after removing v2 and multiarm removes their own blobs" $PY -c '
+check "prune after removing v2, flaky and multiarm removes their own blobs" $PY -c '
 import json, sys
 p = json.load(open(sys.argv[1]))
 assert "sha256:" + sys.argv[2] in p["removed"] and "sha256:" + sys.argv[3] in p["removed"], p
