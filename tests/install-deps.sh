@@ -13,6 +13,8 @@ packages=(
     libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz isal python3 shellcheck
     # tests: OCI image fixtures
     umoci skopeo
+    # tests: registries for pull (token endpoint in Python with JWT)
+    docker-registry apache2-utils openssl curl python3-jwt python3-cryptography
     # benchmarks
     hyperfine time debootstrap
 )

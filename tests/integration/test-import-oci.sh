@@ -32,7 +32,9 @@ work=$(mktemp -d /var/tmp/test-import-oci.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 store=$work/store
 cache=$work/cache
-mkdir -p "$store" "$cache"
+mkdir -p "$store" "$cache" "$work/nspawn"
+# import-oci writes the image's settings as NAME.nspawn: here, not into the machine's /etc.
+export MKMACHINE_NSPAWN_DIR=$work/nspawn
 
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
