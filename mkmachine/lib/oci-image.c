@@ -247,8 +247,11 @@ static int json_parse(const char *json, size_t size, const char *what, json_obje
             json_tokener_get_parse_end(tok) < size) {
                 /* Trailing white space is fine, anything else is not. */
                 size_t end = json_tokener_get_parse_end(tok);
-                bool trailing_ok = j && json_tokener_get_error(tok) == json_tokener_success &&
-                                   strspn(json + end, " \t\r\n") >= size - end;
+                bool trailing_ok = j && json_tokener_get_error(tok) == json_tokener_success;
+
+                /* Not strspn(): the buffer need not be NUL-terminated. */
+                for (size_t k = end; trailing_ok && k < size; k++)
+                        trailing_ok = IN_SET_CHAR(json[k], ' ', '\t', '\r', '\n');
                 if (!trailing_ok) {
                         enum json_tokener_error err = json_tokener_get_error(tok);
                         const char *e = j ? "trailing garbage" :
