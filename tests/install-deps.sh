@@ -11,6 +11,8 @@ packages=(
     # tests: test host, archives, checks
     mmdebstrap gpg gpg-agent gpgv debian-archive-keyring systemd-container iproute2 nftables util-linux busybox
     libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz isal python3 shellcheck
+    # tests: OCI image fixtures
+    umoci skopeo
     # benchmarks
     hyperfine time debootstrap
 )

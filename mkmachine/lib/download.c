@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +125,11 @@ typedef struct Transfer {
         uint64_t received;
         uint64_t limit;
         EVP_MD_CTX *sha256;
+        struct curl_slist *headers;
+        uint64_t resumed;               /* bytes of a kept part we asked the server to continue */
+        bool checked_status;
+        bool discard;
+        bool part;                      /* temp is the item's ".NAME.part" */
         bool too_big;
 } Transfer;
 
@@ -150,9 +156,54 @@ static int fail(Downloads *d, int r, const char *format, ...) {
         return r;
 }
 
+/* Hashes what a kept part already holds. */
+static int hash_existing(Transfer *t, uint64_t size) {
+        _cleanup_free_ uint8_t *buf = malloc(VERIFY_BUFFER_SIZE);
+        uint64_t done = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        while (done < size) {
+                ssize_t n = pread(t->fd, buf, (size_t) MIN((uint64_t) VERIFY_BUFFER_SIZE, size - done),
+                                  (off_t) done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                if (EVP_DigestUpdate(t->sha256, buf, (size_t) n) != 1)
+                        return -EIO;
+                done += (uint64_t) n;
+        }
+        t->received = size;
+        return 0;
+}
+
+/* A server that ignores our Range sends everything again (200, not 206): start the part anew. */
+static int check_resume_status(Transfer *t) {
+        long status = 0;
+
+        t->checked_status = true;
+        (void) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+        /* An error page is not part of the file (a kept part must hold nothing else). */
+        t->discard = status != 200 && status != 206;
+        if (t->resumed == 0 || t->discard || status == 206)
+                return 0;
+        if (ftruncate(t->fd, 0) < 0 || lseek(t->fd, 0, SEEK_SET) < 0 ||
+            EVP_DigestInit_ex(t->sha256, EVP_sha256(), NULL) != 1)
+                return -EIO;
+        t->received = 0;
+        t->resumed = 0;
+        return 0;
+}
+
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
         Transfer *t = userdata;
         size_t n = size * nmemb;
+
+        if (!t->checked_status && check_resume_status(t) < 0)
+                return 0;
+        if (t->discard)
+                return n;
 
         if (t->received + n > t->limit) {
                 t->too_big = true;
@@ -170,8 +221,10 @@ static void transfer_done(Transfer *t, bool keep) {
                 t->curl = NULL;
         }
         t->fd = safe_close(t->fd);
+        curl_slist_free_all(t->headers);
+        t->headers = NULL;
         if (t->temp) {
-                if (!keep)
+                if (!keep && !t->part)
                         (void) unlinkat(t->item->dir_fd, t->temp, 0);
                 t->temp = mfree(t->temp);
         }
@@ -189,15 +242,52 @@ static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
 
         if (!filename_is_valid(item->name))
                 return fail(d, -EINVAL, "Invalid download destination '%s'.", item->name);
-        if (asprintf(&t->temp, ".#%s.%016" PRIx64, item->name, random_u64()) < 0)
-                return -ENOMEM;
-        t->fd = openat(item->dir_fd, t->temp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0644);
-        if (t->fd < 0)
-                return fail(d, -errno, "Failed to create '%s': %s", t->temp, strerror(errno));
-
         t->sha256 = EVP_MD_CTX_new();
         if (!t->sha256 || EVP_DigestInit_ex(t->sha256, EVP_sha256(), NULL) != 1)
                 return -ENOMEM;
+
+        if (item->resume) {
+                struct stat st;
+
+                if (asprintf(&t->temp, ".%s.part", item->name) < 0)
+                        return -ENOMEM;
+                t->fd = openat(item->dir_fd, t->temp, O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, 0644);
+                if (t->fd >= 0 && flock(t->fd, LOCK_EX|LOCK_NB) < 0) {
+                        /* Another run is writing it: download under a name of our own. */
+                        t->fd = safe_close(t->fd);
+                        t->temp = mfree(t->temp);
+                } else if (t->fd >= 0) {
+                        t->part = true;
+                        if (fstat(t->fd, &st) < 0 || !S_ISREG(st.st_mode))
+                                return fail(d, -EIO, "Cannot use '%s'.", t->temp);
+                        if (item->size > 0 && (uint64_t) st.st_size >= item->size) {
+                                /* Complete or too long, but not verified: start over. */
+                                if (ftruncate(t->fd, 0) < 0)
+                                        return fail(d, -errno, "Failed to truncate '%s'.", t->temp);
+                        } else if (st.st_size > 0) {
+                                int r = hash_existing(t, (uint64_t) st.st_size);
+                                if (r < 0)
+                                        return fail(d, r, "Failed to read '%s'.", t->temp);
+                                t->resumed = (uint64_t) st.st_size;
+                        }
+                        if (lseek(t->fd, (off_t) t->received, SEEK_SET) < 0)
+                                return -errno;
+                } else
+                        t->temp = mfree(t->temp);
+        }
+        if (t->fd < 0) {
+                if (asprintf(&t->temp, ".#%s.%016" PRIx64, item->name, random_u64()) < 0)
+                        return -ENOMEM;
+                t->fd = openat(item->dir_fd, t->temp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0644);
+                if (t->fd < 0)
+                        return fail(d, -errno, "Failed to create '%s': %s", t->temp, strerror(errno));
+        }
+        for (char * const *h = item->headers; h && *h; h++) {
+                struct curl_slist *n = curl_slist_append(t->headers, *h);
+                if (!n)
+                        return -ENOMEM;
+                t->headers = n;
+        }
 
         t->curl = curl_easy_init();
         if (!t->curl)
@@ -215,12 +305,35 @@ static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
             curl_easy_setopt(t->curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
             curl_easy_setopt(t->curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
             curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "mkmachine") != CURLE_OK ||
-            curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK)
+            curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            (t->headers && curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->headers) != CURLE_OK) ||
+            (t->resumed > 0 &&
+             curl_easy_setopt(t->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) t->resumed) != CURLE_OK) ||
+            (item->ca_file && curl_easy_setopt(t->curl, CURLOPT_CAINFO, item->ca_file) != CURLE_OK) ||
+            (item->tls_no_verify &&
+             (curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+              curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK)))
                 return fail(d, -EIO, "Failed to set up the download of %s.", item->url);
 
         if (curl_multi_add_handle(d->multi, t->curl) != CURLM_OK)
                 return fail(d, -EIO, "Failed to start the download of %s.", item->url);
         return 0;
+}
+
+static bool code_is_transient(CURLcode code) {
+        switch (code) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_GOT_NOTHING:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+                return true;
+        default:
+                return false;
+        }
 }
 
 /* Checks a finished transfer and moves it into place. */
@@ -231,24 +344,33 @@ static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
         char h[65];
 
         (void) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (t->too_big)
+        if (item->ret_transient)
+                *item->ret_transient = !t->too_big &&
+                        (status == 429 || status >= 500 || code_is_transient(code));
+        if (t->too_big) {
+                t->part = false;
                 return fail(d, -EBADMSG, "%s is larger than the %" PRIu64 " bytes expected.", item->url,
                             t->limit);
+        }
         if (code != CURLE_OK)
                 return fail(d, -EIO, "Failed to download %s: %s", item->url, curl_easy_strerror(code));
-        if (status != 200)
+        if (status != 200 && !(status == 206 && t->resumed > 0))
                 return fail(d, -EIO, "Failed to download %s: HTTP status %li.", item->url, status);
-        if (item->size > 0 && t->received != item->size)
+        if (item->size > 0 && t->received != item->size) {
+                t->part = false;
                 return fail(d, -EBADMSG, "%s has %" PRIu64 " bytes, expected %" PRIu64 ".", item->url,
                             t->received,
                             item->size);
+        }
         if (EVP_DigestFinal_ex(t->sha256, md, NULL) != 1)
                 return -EIO;
         hex(md, sizeof(md), h);
-        if (item->sha256 && strcasecmp(h, item->sha256) != 0)
+        if (item->sha256 && strcasecmp(h, item->sha256) != 0) {
+                t->part = false;        /* no use continuing that one */
                 return fail(d, -EBADMSG, "%s does not match its SHA256 digest (got %s, expected %s).",
                             item->url, h,
                             item->sha256);
+        }
 
         if (renameat(item->dir_fd, t->temp, item->dir_fd, item->name) < 0)
                 return fail(d, -errno, "Failed to move %s into place: %s", item->name, strerror(errno));

@@ -18,6 +18,17 @@ typedef struct DownloadItem {
         uint64_t size;                  /* expected size, 0: unknown */
         const char *sha256;             /* expected digest (hex), NULL: not checked */
         uint64_t max_size;              /* refuse more than this when size is unknown, 0: 1 GiB */
+        /* For registries: extra request headers ("Authorization: Bearer …"), TLS settings. */
+        char * const *headers;
+        bool tls_no_verify;             /* don't check the server's certificate (explicit opt-in) */
+        const char *ca_file;            /* PEM bundle to verify against instead of the system's */
+        /* Keep an interrupted download as ".NAME.part" (flock()ed while written) and continue it with a
+         * Range request next time; the hash covers the kept part too, so the result is verified as a
+         * whole. A part that fails verification is removed. */
+        bool resume;
+        /* Set (if non-NULL) to whether this item's failure looks transient (HTTP 429 or 5xx, a
+         * connection failure, reset or timeout): worth another try. */
+        bool *ret_transient;
         /* Called (if set) as soon as the item is verified and in place, while others still download. */
         void (*done)(const struct DownloadItem *item, void *userdata);
         void *userdata;

@@ -660,3 +660,70 @@ fail:
         nspawn_settings_done(&s);
         return r;
 }
+
+static int env_set(char ***l, const char *kv) {
+        size_t n = strcspn(kv, "=");
+
+        for (char **i = *l; i && *i; i++)
+                if (strncmp(*i, kv, n) == 0 && (*i)[n] == '=') {
+                        char *c = strdup(kv);
+                        if (!c)
+                                return -ENOMEM;
+                        free(*i);
+                        *i = c;
+                        return 0;
+                }
+        return strv_extend(l, kv);
+}
+
+int nspawn_settings_merge_image(NspawnSettings *user, const NspawnSettings *image) {
+        _cleanup_strv_free_ char **env = NULL;
+        int r;
+
+        if (user->boot < 0)
+                user->boot = image->boot < 0 ? 1 : image->boot;
+
+        if (image->environment || user->environment) {
+                env = calloc(1, sizeof(char*));
+                if (!env)
+                        return -ENOMEM;
+                STRV_FOREACH(i, image->environment) {
+                        r = env_set(&env, *i);
+                        if (r < 0)
+                                return r;
+                }
+                STRV_FOREACH(i, user->environment) {
+                        r = env_set(&env, *i);
+                        if (r < 0)
+                                return r;
+                }
+                strv_free(user->environment);
+                user->environment = TAKE_PTR(env);
+        }
+
+        if (user->boot > 0) {
+                /* Parameters= would become arguments of init. */
+                if (strv_length(user->parameters) == 0)
+                        user->parameters = strv_free(user->parameters);
+                return 0;
+        }
+
+        if (strv_length(user->parameters) == 0 && image->parameters) {
+                strv_free(user->parameters);
+                user->parameters = NULL;
+                r = strv_extend_strv(&user->parameters, image->parameters);
+                if (r < 0)
+                        return r;
+        }
+        if (!user->working_directory && image->working_directory) {
+                user->working_directory = strdup(image->working_directory);
+                if (!user->working_directory)
+                        return -ENOMEM;
+        }
+        if (!user->user && image->user) {
+                user->user = strdup(image->user);
+                if (!user->user)
+                        return -ENOMEM;
+        }
+        return 0;
+}

@@ -101,6 +101,13 @@ int nspawn_settings_add_port(NspawnSettings *s, const NspawnPort *p);
 /* Takes over the strings of *b on success. */
 int nspawn_settings_add_bind(NspawnSettings *s, NspawnBind *b);
 
+/* Merges what an image asks for (image, from oci_config_to_nspawn_settings()) under the user's own
+ * options (user, changed in place): the user's boot choice, command (a non-empty parameters list),
+ * working directory and user win; the environment is the image's with the user's variables replacing
+ * those of the same name. A machine that boots gets no command, working directory or user (they make
+ * no sense with Boot=yes, and nspawn refuses User= there). */
+int nspawn_settings_merge_image(NspawnSettings *user, const NspawnSettings *image);
+
 /* Writes the settings that are set into ini, keeping every other line. */
 int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <endian.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -16,6 +17,8 @@
 
 #include "decompress.h"
 #include "fd-util.h"
+#include "fs-util.h"
+#include "hashmap.h"
 #include "log.h"
 #include "path-util.h"
 #include "string-util.h"
@@ -49,6 +52,13 @@ typedef struct Unpacker {
 
         DirTime *dirs;
         size_t n_dirs, n_dirs_allocated;
+
+        /* TAR_UNPACK_OVERLAY: the paths this layer put into the tree (keys and values are the same
+         * owned strings), and the directories of lower layers it changed, with their times before. */
+        Hashmap *layer_paths;
+        Hashmap *lower_dirs_seen;
+        DirTime *lower_dirs;
+        size_t n_lower_dirs, n_lower_dirs_allocated;
 
         const char *entry;      /* the current entry's name, for messages */
         char *error;
@@ -194,6 +204,68 @@ static int refusal(Unpacker *u, int r, const char *path) {
         }
 }
 
+static bool layer_has(Unpacker *u, const char *path) {
+        return u->layer_paths && hashmap_get(u->layer_paths, path);
+}
+
+/* TAR_UNPACK_OVERLAY: remembers that this layer put path into the tree. */
+static int layer_path_add(Unpacker *u, const char *path) {
+        char *p;
+        int r;
+
+        if (!(u->flags & TAR_UNPACK_OVERLAY) || layer_has(u, path))
+                return 0;
+        if (!u->layer_paths) {
+                u->layer_paths = hashmap_new();
+                if (!u->layer_paths)
+                        return -ENOMEM;
+        }
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        r = hashmap_put(u->layer_paths, p, p);
+        if (r < 0)
+                free(p);
+        return r < 0 ? r : 0;
+}
+
+/* TAR_UNPACK_OVERLAY: before the first change to a directory a lower layer made, remembers its times,
+ * to put them back at the end: only what this layer's entries say changes. */
+static int lower_dir_remember(Unpacker *u, const char *path) {
+        struct stat st;
+        DirTime *d;
+        int r;
+
+        if (!(u->flags & TAR_UNPACK_OVERLAY) || layer_has(u, path) ||
+            (u->lower_dirs_seen && hashmap_get(u->lower_dirs_seen, path)))
+                return 0;
+        if (!u->lower_dirs_seen) {
+                u->lower_dirs_seen = hashmap_new();
+                if (!u->lower_dirs_seen)
+                        return -ENOMEM;
+        }
+
+        if (isempty(path))
+                r = RET_NERRNO(fstat(u->tree_fd, &st));
+        else {
+                _cleanup_close_ int fd = openat_tree(u, path, O_PATH|O_DIRECTORY);
+                r = fd < 0 ? fd : RET_NERRNO(fstat(fd, &st));
+        }
+        if (r < 0)
+                return 0;       /* not there (yet): made by this layer, or refused later */
+
+        if (GREEDY_REALLOC(u->lower_dirs, u->n_lower_dirs_allocated, u->n_lower_dirs + 1) < 0)
+                return -ENOMEM;
+        d = u->lower_dirs + u->n_lower_dirs;
+        d->path = strdup(path);
+        if (!d->path)
+                return -ENOMEM;
+        d->ts[0] = st.st_atim;
+        d->ts[1] = st.st_mtim;
+        u->n_lower_dirs++;
+        return hashmap_put(u->lower_dirs_seen, d->path, d->path) < 0 ? -ENOMEM : 0;
+}
+
 /* Returns a directory fd (owned by the cache, don't close) for path, creating missing directories as
  * GNU tar does for archives that don't list every parent. */
 static int open_parent(Unpacker *u, const char *path, bool create) {
@@ -226,6 +298,9 @@ static int open_parent(Unpacker *u, const char *path, bool create) {
                                 leaf = leaf ? leaf + 1 : prefix;
                                 if (mkdirat(cur >= 0 ? cur : u->tree_fd, leaf, 0755) < 0 && errno != EEXIST)
                                         return refusal(u, -errno, path);
+                                r = layer_path_add(u, prefix);
+                                if (r < 0)
+                                        return r;
                                 next = openat_tree(u, prefix, O_PATH|O_DIRECTORY);
                         }
                         *end = saved;
@@ -268,12 +343,26 @@ static int resolve_entry(Unpacker *u, char *path, bool create, const char **ret_
  * directory is only replaced if it is empty. */
 static int remove_existing(Unpacker *u, int dir_fd, const char *leaf) {
         struct stat st;
+        int r;
 
         if (fstatat(dir_fd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
 
+        /* The cached parent may be what goes (or be below it), but dir_fd may be the cached parent
+         * itself: drop the cache only after the removal. */
+        if (S_ISDIR(st.st_mode) && (u->flags & TAR_UNPACK_OVERLAY)) {
+                /* A layer's entry replaces whatever lower layers had there, a whole tree included. */
+                r = rm_rf_at(dir_fd, leaf);
+                parent_cache_clear(u);
+                if (r < 0)
+                        return fail(u, r, "'%s': failed to remove the directory it replaces: %s", u->entry,
+                                    strerror(-r));
+                return 0;
+        }
+        r = RET_NERRNO(unlinkat(dir_fd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0));
         parent_cache_clear(u);
-        if (unlinkat(dir_fd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
+        if (r < 0) {
+                errno = -r;
                 if (errno == ENOTEMPTY || errno == EEXIST)
                         return fail(u, -ENOTEMPTY, "'%s': replaces a directory that is not empty.",
                                     u->entry);
@@ -528,7 +617,33 @@ static int dir_time_remember(Unpacker *u, const char *path, struct archive_entry
         return 0;
 }
 
+/* Puts back the times of the lower layers' directories this layer changed without an entry of its own
+ * for them (its entries' times are set after this). */
+static int lower_dir_times_apply(Unpacker *u) {
+        for (size_t i = 0; i < u->n_lower_dirs; i++) {
+                _cleanup_close_ int fd = -EBADF;
+                DirTime *d = u->lower_dirs + i;
+
+                if (layer_has(u, d->path))
+                        continue;
+                if (isempty(d->path))
+                        fd = fcntl(u->tree_fd, F_DUPFD_CLOEXEC, 3);
+                else
+                        fd = openat_tree(u, d->path, O_RDONLY|O_DIRECTORY);
+                if (fd < 0)
+                        continue;       /* removed by a whiteout */
+                if (futimens(fd, d->ts) < 0)
+                        return fail(u, -errno, "'%s': failed to set times: %m", d->path);
+        }
+        return 0;
+}
+
 static int dir_times_apply(Unpacker *u) {
+        int r;
+
+        r = lower_dir_times_apply(u);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < u->n_dirs; i++) {
                 _cleanup_close_ int fd = -EBADF;
                 DirTime *d = u->dirs + i;
@@ -544,6 +659,30 @@ static int dir_times_apply(Unpacker *u) {
                 if (futimens(fd, d->ts) < 0)
                         return fail(u, -errno, "'%s': failed to set times: %m", d->path);
         }
+        return 0;
+}
+
+static int xattrs_clear(Unpacker *u, int fd) {
+        _cleanup_free_ char *list = NULL;
+        ssize_t n;
+
+        n = flistxattr(fd, NULL, 0);
+        if (n < 0)
+                return errno == EOPNOTSUPP ? 0 :
+                        fail(u, -errno, "'%s': failed to list xattrs: %m", u->entry);
+        if (n == 0)
+                return 0;
+        list = malloc((size_t) n + 1);
+        if (!list)
+                return -ENOMEM;
+        n = flistxattr(fd, list, (size_t) n);
+        if (n < 0)
+                return fail(u, -errno, "'%s': failed to list xattrs: %m", u->entry);
+        list[n] = 0;
+
+        for (const char *x = list; x < list + n; x += strlen(x) + 1)
+                if (fremovexattr(fd, x) < 0 && errno != ENODATA && !startswith(x, "system."))
+                        return fail(u, -errno, "'%s': failed to remove xattr '%s': %m", u->entry, x);
         return 0;
 }
 
@@ -564,9 +703,11 @@ static int unpack_directory(Unpacker *u, struct archive_entry *e, char *path) {
         if (dir_fd < 0)
                 return dir_fd;
 
+        bool existed = false;
         if (mkdirat(dir_fd, leaf, 0700) < 0) {
                 if (errno != EEXIST)
                         return fail(u, -errno, "'%s': failed to create directory: %m", u->entry);
+                existed = true;
         }
 
         fd = openat_tree(u, path, O_RDONLY|O_DIRECTORY);
@@ -584,6 +725,13 @@ static int unpack_directory(Unpacker *u, struct archive_entry *e, char *path) {
         }
         if (fd < 0)
                 return refusal(u, fd, path);
+
+        if (existed && (u->flags & TAR_UNPACK_OVERLAY)) {
+                /* The entry says all there is about the directory: a lower layer's xattrs go. */
+                r = xattrs_clear(u, fd);
+                if (r < 0)
+                        return r;
+        }
 
         r = metadata_apply_fd(u, e, fd, true, NULL);
         if (r < 0)
@@ -772,6 +920,173 @@ static int unpack_node(Unpacker *u, struct archive_entry *e, char *path, mode_t 
         return metadata_apply_at(u, e, dir_fd, leaf, type == AE_IFLNK);
 }
 
+/* "dir/name", or "name" for the top of the tree. */
+static char* path_child(const char *dir, const char *name) {
+        char *p;
+
+        if (isempty(dir))
+                return strdup(name);
+        return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+/* Removes from the directory dir_fd (path dir_path) everything lower layers put there, recursing into
+ * what this layer put there too. */
+static int opaque_clear(Unpacker *u, int dir_fd, const char *dir_path, unsigned depth) {
+        _cleanup_closedir_ DIR *d = NULL;
+
+        if (depth > TAR_DEPTH_MAX)
+                return fail(u, -ELOOP, "'%s': directories nested too deep.", u->entry);
+        d = opendir_dup(dir_fd);
+        if (!d)
+                return fail(u, -errno, "'%s': failed to read directory '%s': %m", u->entry, dir_path);
+
+        for (;;) {
+                _cleanup_free_ char *child = NULL;
+                struct dirent *de;
+                struct stat st;
+                int r;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return fail(u, -errno, "'%s': failed to read directory '%s': %m", u->entry,
+                                            dir_path);
+                        return 0;
+                }
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+
+                child = path_child(dir_path, de->d_name);
+                if (!child)
+                        return -ENOMEM;
+
+                if (!layer_has(u, child)) {
+                        r = rm_rf_at(dirfd(d), de->d_name);
+                        if (r < 0)
+                                return fail(u, r, "'%s': failed to remove '%s': %s", u->entry, child,
+                                            strerror(-r));
+                        continue;
+                }
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return fail(u, -errno, "'%s': failed to stat '%s': %m", u->entry, child);
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int fd = openat(dirfd(d), de->d_name,
+                                                        O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+                        if (fd < 0)
+                                return fail(u, -errno, "'%s': failed to open '%s': %m", u->entry, child);
+                        r = opaque_clear(u, fd, child, depth + 1);
+                        if (r < 0)
+                                return r;
+                }
+        }
+}
+
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+#define WHITEOUT_META_PREFIX ".wh..wh."
+
+/* TAR_UNPACK_OVERLAY: an entry named .wh.*: returns 1 if it was a whiteout (and was applied), 0 if
+ * it is an ordinary entry. */
+static int unpack_whiteout(Unpacker *u, char *path) {
+        _cleanup_free_ char *target = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char *slash = strrchr(path, '/');
+        const char *leaf = slash ? slash + 1 : path, *name, *parent = slash ? path : "";
+        int r;
+
+        if (!startswith(leaf, WHITEOUT_PREFIX))
+                return 0;
+        if (slash)
+                *slash = 0;
+
+        if (streq(leaf, WHITEOUT_OPAQUE)) {
+                if (!isempty(parent)) {
+                        /* The marker says the directory is in this layer: make it if it is missing. */
+                        r = open_parent(u, parent, true);
+                        if (r < 0)
+                                goto finish;
+                        r = layer_path_add(u, parent);
+                        if (r < 0)
+                                goto finish;
+                }
+                parent_cache_clear(u);
+                fd = isempty(parent) ? fcntl(u->tree_fd, F_DUPFD_CLOEXEC, 3) :
+                                       openat_tree(u, parent, O_RDONLY|O_DIRECTORY);
+                if (fd < 0) {
+                        r = refusal(u, fd, parent);
+                        goto finish;
+                }
+                r = opaque_clear(u, fd, parent, 0);
+                if (r >= 0)
+                        r = 1;
+                goto finish;
+        }
+        if (startswith(leaf, WHITEOUT_META_PREFIX)) {
+                log_debug("Skipping AUFS metadata '%s'.", u->entry);
+                r = 1;
+                goto finish;
+        }
+
+        name = leaf + (sizeof(WHITEOUT_PREFIX) - 1);
+        if (isempty(name) || streq(name, ".") || streq(name, "..")) {
+                r = fail(u, -EPERM, "'%s': invalid whiteout (names nothing in its directory).", u->entry);
+                goto finish;
+        }
+        target = path_child(parent, name);
+        if (!target) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        if (layer_has(u, target)) {
+                /* A whiteout hides lower layers only, never what its own layer adds. */
+                r = 1;
+                goto finish;
+        }
+
+        fd = isempty(parent) ? fcntl(u->tree_fd, F_DUPFD_CLOEXEC, 3) :
+                               openat_tree(u, parent, O_PATH|O_DIRECTORY);
+        if (fd == -ENOENT || fd == -ENOTDIR) {
+                r = 1;          /* nothing below it to hide */
+                goto finish;
+        }
+        if (fd < 0) {
+                r = refusal(u, fd, parent);
+                goto finish;
+        }
+
+        parent_cache_clear(u);
+        r = rm_rf_at(fd, name);
+        if (r < 0)
+                r = fail(u, r, "'%s': failed to remove '%s': %s", u->entry, target, strerror(-r));
+        else
+                r = 1;
+
+finish:
+        if (slash)
+                *slash = '/';
+        return r;
+}
+
+/* TAR_UNPACK_OVERLAY: what comes before an entry is unpacked. Returns 1 if the entry was a whiteout. */
+static int overlay_entry(Unpacker *u, char *path) {
+        char *slash = strrchr(path, '/');
+        int r;
+
+        if (slash)
+                *slash = 0;
+        r = lower_dir_remember(u, slash ? path : "");
+        if (slash)
+                *slash = '/';
+        if (r < 0)
+                return r;
+
+        r = unpack_whiteout(u, path);
+        if (r != 0)
+                return r;
+        return layer_path_add(u, path);
+}
+
 static int unpack_entry(Unpacker *u, struct archive *a, struct archive_entry *e) {
         _cleanup_free_ char *path = NULL;
         const char *hardlink;
@@ -781,6 +1096,12 @@ static int unpack_entry(Unpacker *u, struct archive *a, struct archive_entry *e)
         r = normalize_path(u, u->entry, false, &path);
         if (r < 0)
                 return r;
+
+        if (u->flags & TAR_UNPACK_OVERLAY) {
+                r = overlay_entry(u, path);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
 
         hardlink = archive_entry_hardlink(e);
         if (hardlink) {
@@ -877,7 +1198,8 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         }
         u->entry = NULL;
 
-        if (u->entries == 0) {
+        /* An image layer may change nothing (an empty tar: its end-of-archive blocks only). */
+        if (u->entries == 0 && !(u->flags & TAR_UNPACK_OVERLAY)) {
                 r = fail(u, -EBADMSG, "Archive contains no entries.");
                 goto finish;
         }
@@ -958,6 +1280,16 @@ int tar_unpack(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_s
         for (size_t i = 0; i < u.n_dirs; i++)
                 free(u.dirs[i].path);
         free(u.dirs);
+        for (size_t i = 0; i < u.n_lower_dirs; i++)
+                free(u.lower_dirs[i].path);
+        free(u.lower_dirs);
+        hashmap_free(u.lower_dirs_seen);
+        if (u.layer_paths) {
+                void *v;
+                for (size_t i = 0; hashmap_iterate(u.layer_paths, &i, NULL, &v);)
+                        free(v);
+                hashmap_free(u.layer_paths);
+        }
         free(u.top);
         decompressor_free(u.decompressor);
 

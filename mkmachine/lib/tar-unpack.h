@@ -14,6 +14,16 @@ typedef enum TarUnpackFlags {
          * package contents unpacked onto a tree with a merged /usr, where "bin/sh" goes to "usr/bin".
          * Without it every path through a symlink is refused. */
         TAR_UNPACK_SYMLINKS_IN_TREE = 1 << 1,
+        /* The archive is a layer of an OCI/Docker image and the tree holds the layers below it: entries
+         * replace what is there (a non-directory replaces even a non-empty directory; a directory over a
+         * directory merges, taking the new owner, mode, xattrs and times), whiteouts are interpreted
+         * instead of created (".wh.NAME" removes NAME, ".wh..wh..opq" empties its directory of what
+         * lower layers put there; neither touches what this layer itself adds), other ".wh..wh.*"
+         * (AUFS metadata) are skipped, and directories of lower layers that the layer changes keep
+         * their times. A whiteout is resolved like any entry: beneath the tree, never through a
+         * symlink. An archive without entries is fine (a layer that changes nothing). Memory use grows
+         * with the layer's number of entries: their paths are remembered. */
+        TAR_UNPACK_OVERLAY = 1 << 2,
 } TarUnpackFlags;
 
 typedef struct TarUnpackStats {

@@ -21,6 +21,7 @@ static NspawnSettings arg_settings = {
         .boot = -1,
 };
 static bool arg_settings_given = false;
+static int arg_boot_user = -1;          /* --boot or --exec as given, before defaults */
 static bool arg_exec = false;
 static char **arg_exec_argv = NULL;
 static bool arg_after_dashdash = false;
@@ -129,11 +130,11 @@ int machine_glue_parse_option(int c, const char *value) {
                                                value);
                 break;
         case ARG_BOOT:
-                arg_settings.boot = 1;
+                arg_settings.boot = arg_boot_user = 1;
                 break;
         case ARG_EXEC:
                 arg_exec = true;
-                arg_settings.boot = 0;
+                arg_settings.boot = arg_boot_user = 0;
                 break;
         case ARG_ENV:
                 if (!strchr(value, '=') || value[0] == '=')
@@ -228,6 +229,22 @@ int machine_glue_prepare(const char *name, bool creating) {
                 return log_error_errno(r, "--bind: the host directory '%s' does not exist.", missing);
         if (r < 0)
                 return log_error_errno(r, "--bind: cannot use '%s': %m", missing);
+        return 0;
+}
+
+int machine_glue_apply_image(const NspawnSettings *image) {
+        int r;
+
+        /* Undo the "boots" default machine_glue_prepare() gave a new machine: the image decides. */
+        arg_settings.boot = arg_boot_user;
+        r = nspawn_settings_merge_image(&arg_settings, image);
+        if (r < 0)
+                return log_oom();
+        if (arg_settings.network < 0)
+                arg_settings.network = NETWORK_VETH;
+        if (arg_settings.private_users < 0)
+                arg_settings.private_users = PRIVATE_USERS_PICK;
+        arg_settings_given = true;
         return 0;
 }
 

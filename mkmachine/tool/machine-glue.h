@@ -56,6 +56,12 @@ void machine_glue_help(void);
 int machine_glue_prepare(const char *name, bool creating);
 int machine_glue_commit(const char *name, bool quiet);
 
+/* For verbs that create a machine from an image (import-oci, pull): merges the settings the image asks
+ * for (see nspawn_settings_merge_image()) under the user's options, so that the machine runs the image's
+ * entrypoint or boots its init; machine_glue_commit() then writes them (with the defaults of a new
+ * machine). Call after machine_glue_prepare(). */
+int machine_glue_apply_image(const NspawnSettings *image);
+
 /* Whether any option was given at all ("set" needs one). */
 bool machine_glue_any(void);
 

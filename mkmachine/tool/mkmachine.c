@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -27,6 +28,11 @@
 #include "machine-bus.h"
 #include "podman.h"
 #include "spawn-util.h"
+#include "nspawn-settings.h"
+#include "download.h"
+#include "lock-util.h"
+#include "oci-import.h"
+#include "oci-registry.h"
 #include "recipe.h"
 #include "store.h"
 #include "strv.h"
@@ -47,6 +53,8 @@ static char **arg_include = NULL;
 static char **arg_exclude = NULL;
 static bool arg_no_verify = false;
 static bool arg_fresh = false;
+static const char *arg_platform = NULL;
+static int arg_tls_verify = -1;
 
 typedef struct Verb {
         const char *name;
@@ -61,6 +69,9 @@ static int help(void) {
                "Commands:\n"
                "  bootstrap RECIPE            Build a machine from a recipe (also: mkmachine RECIPE)\n"
                "  import-tar FILE|- NAME      Create machine NAME from a tar archive\n"
+               "  import-oci SOURCE NAME      Create machine NAME from an OCI image (directory or archive)\n"
+               "  pull REFERENCE [NAME]       Create a machine from an image in a registry\n"
+               "  prune                       Remove cached image blobs no machine uses\n"
                "  list                        List machines (stored, running) and Podman containers\n"
                "  show NAME                   Show a machine and its origin\n"
                "  status NAME                 Show whether a machine runs: its unit, leader, addresses\n"
@@ -88,7 +99,9 @@ static int help(void) {
                "     --exclude=PKG,…          Never install these packages\n"
                "     --no-verify              Accept an unsigned archive (dangerous)\n"
                "     --fresh                  Bootstrap anew, not from the cached tree of the recipe\n"
-               "     --cache-dir=DIR          Package cache (default: %s)\n",
+               "     --cache-dir=DIR          Package cache (default: %s)\n"
+               "     --platform=OS/ARCH[/VAR] Image platform to import (default: the host's)\n"
+               "     --tls-verify=BOOL        pull: false accepts any certificate and plain HTTP\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         return 0;
@@ -495,6 +508,11 @@ static int show_machine(Store *s, const char *name) {
                         { "compression", "Compression" },
                         { "sha256", "SHA256" },
                         { "cloned_from", "Cloned from" },
+                        { "reference", "Reference" },
+                        { "manifest_digest", "Manifest" },
+                        { "config_digest", "Config" },
+                        { "platform", "Platform" },
+                        { "exec_summary", "Runs" },
                         { "tool", "Made by" },
                 };
 
@@ -1353,9 +1371,537 @@ static int verb_clone(int argc, char *argv[]) {
         return 0;
 }
 
+typedef struct ImportOci {
+        OciSource *source;
+        OciImage *image;
+        const char *name;
+        const char *platform;
+} ImportOci;
+
+static json_object* strv_to_json(char * const *l) {
+        json_object *a = json_object_new_array();
+
+        STRV_FOREACH(i, l)
+                json_object_array_add(a, json_object_new_string(*i));
+        return a;
+}
+
+/* What import-oci and pull share once the layers are applied: the image config becomes the machine's
+ * settings (merged under the user's options, written by machine_glue_commit()), and the origin record o
+ * (with the source's own fields) gets what the machine runs, and is written. */
+static int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, const char *name,
+                           const char *platform, const char *what) {
+        _cleanup_(nspawn_settings_done) NspawnSettings settings = {};
+        _cleanup_free_ char *msg = NULL, *cmdline = NULL, *summary = NULL;
+        json_object *x;
+        bool boot;
+        int r;
+
+        boot = oci_tree_has_init(tree_fd);
+        r = oci_config_to_nspawn_settings(image->config, boot, false, &settings, &msg);
+        if (r < 0) {
+                json_object_put(o);
+                return log_error_errno(r, "Failed to import '%s': %s", what, msg ?: strerror(-r));
+        }
+        r = machine_glue_apply_image(&settings);
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+
+        x = json_object_new_object();
+        if (!x) {
+                json_object_put(o);
+                return log_oom();
+        }
+        json_object_object_add(o, "platform", json_object_new_string(platform));
+        json_object_object_add(o, "config_digest", json_object_new_string(image->config_digest));
+        json_object_object_add(o, "layers", json_object_new_uint64(image->n_layers));
+
+        json_object_object_add(x, "boot", json_object_new_boolean(boot));
+        if (settings.parameters)
+                json_object_object_add(x, "parameters", strv_to_json(settings.parameters));
+        if (settings.environment)
+                json_object_object_add(x, "environment", strv_to_json(settings.environment));
+        if (settings.working_directory)
+                json_object_object_add(x, "working_directory",
+                                       json_object_new_string(settings.working_directory));
+        if (settings.user)
+                json_object_object_add(x, "user", json_object_new_string(settings.user));
+        if (image->config->exposed_ports)
+                json_object_object_add(x, "exposed_ports", strv_to_json(image->config->exposed_ports));
+        json_object_object_add(o, "exec", x);
+
+        if (boot)
+                summary = strdup("boots its init");
+        else if (strv_join_quoted(settings.parameters, &cmdline) >= 0 &&
+                 asprintf(&summary, "%s%s%s%s%s%s", cmdline, settings.user ? " (as " : "",
+                          settings.user ?: "", settings.user ? ")" : "",
+                          settings.working_directory ? " in " : "",
+                          settings.working_directory ?: "") < 0)
+                summary = NULL;
+        if (summary)
+                json_object_object_add(o, "exec_summary", json_object_new_string(summary));
+        origin_write(tree_fd, o, name);
+
+        if (!arg_quiet)
+                log_info("Applied %zu layers of %s (%s); the machine %s.", image->n_layers,
+                         image->manifest_digest ?: image->config_digest, platform,
+                         boot ? "boots its init" : "runs the image's entrypoint");
+        return 0;
+}
+
+static int import_oci_fill(int tree_fd, void *userdata) {
+        ImportOci *t = userdata;
+        _cleanup_free_ char *msg = NULL;
+        Progress progress = {};
+        json_object *o;
+        int r;
+
+        r = oci_image_unpack(t->source, t->image, tree_fd, &progress, &msg);
+        if (r < 0) {
+                progress_clear_line();
+                return log_error_errno(r, "Failed to import '%s': %s", oci_source_path(t->source),
+                                       msg ?: strerror(-r));
+        }
+
+        o = json_object_new_object();
+        if (!o)
+                return log_oom();
+        json_object_object_add(o, "type", json_object_new_string("oci"));
+        json_object_object_add(o, "source", json_object_new_string(oci_source_path(t->source)));
+        json_object_object_add(o, "source_kind", json_object_new_string(
+                                       oci_source_kind_to_string(oci_source_kind(t->source))));
+        if (oci_source_reference(t->source))
+                json_object_object_add(o, "reference",
+                                       json_object_new_string(oci_source_reference(t->source)));
+        if (t->image->manifest_digest)
+                json_object_object_add(o, "manifest_digest",
+                                       json_object_new_string(t->image->manifest_digest));
+        return oci_fill_finish(tree_fd, t->image, o, t->name, t->platform, oci_source_path(t->source));
+}
+
+static int verb_import_oci(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(oci_source_freep) OciSource *source = NULL;
+        _cleanup_(oci_image_freep) OciImage *image = NULL;
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_(oci_platform_done) OciPlatform want = {};
+        _cleanup_free_ char *msg = NULL;
+        char p[OCI_PLATFORM_STRING_MAX];
+        const char *spec = argv[1], *name = argv[2];
+        Progress progress = {};
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        if (arg_platform) {
+                r = oci_platform_parse(arg_platform, &want);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid --platform='%s': use OS/ARCH[/VARIANT], e.g. "
+                                               "linux/arm64/v8.", arg_platform);
+        } else {
+                r = oci_platform_host(&want);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to determine the host's platform: %m");
+        }
+
+        r = machine_glue_prepare(name, true);
+        if (r < 0)
+                return r;
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        /* Before any work: an existing machine is refused now. */
+        if (!arg_force && store_get(&s, name, false, &info) >= 0)
+                return log_store_error(-EEXIST, "import", name, &s);
+
+        r = oci_source_open(spec, strjoina(arg_cache_dir, "/oci"), &progress, &source, &msg);
+        if (r < 0) {
+                progress_clear_line();
+                return log_error_errno(r, "%s", msg ?: strerror(-r));
+        }
+        r = oci_image_resolve(source, &want, &image, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to import '%s': %s", spec, msg ?: strerror(-r));
+
+        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, import_oci_fill,
+                          &(ImportOci) {
+                                  .source = source,
+                                  .image = image,
+                                  .name = name,
+                                  .platform = oci_platform_format(&image->config->platform, p, sizeof(p)),
+                          }, NULL);
+        if (r == -ECANCELED)
+                return r;       /* import_oci_fill() said why */
+        if (r < 0)
+                return log_store_error(r, "import", name, &s);
+        r = machine_glue_commit(name, arg_quiet || arg_json);
+        if (r < 0)
+                return r;
+
+        if (arg_json)
+                return show_machine(&s, name);
+        return 0;
+}
+
+typedef struct Pull {
+        OciPull *pull;
+        OciImage *image;
+        const OciReference *ref;
+        const char *reference;          /* formatted */
+        const char *root_digest;
+        const char *name;
+        const char *platform;
+} Pull;
+
+static int pull_fill(int tree_fd, void *userdata) {
+        Pull *t = userdata;
+        _cleanup_free_ char *msg = NULL, *dmsg = NULL;
+        json_object *o, *blobs;
+        int r;
+
+        r = oci_image_unpack_blobs(oci_pull_blobs(t->pull), t->image, tree_fd, NULL, &msg);
+        if (r < 0) {
+                /* Say why the downloads failed, if they did: that is the cause. */
+                if (oci_pull_finish(t->pull, &dmsg) < 0) {
+                        progress_clear_line();
+                        return log_error_errno(r, "Failed to pull %s: %s", t->reference,
+                                               dmsg ?: msg ?: strerror(-r));
+                }
+                progress_clear_line();
+                return log_error_errno(r, "Failed to pull %s: %s", t->reference, msg ?: strerror(-r));
+        }
+        r = oci_pull_finish(t->pull, &dmsg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to pull %s: %s", t->reference, dmsg ?: strerror(-r));
+
+        o = json_object_new_object();
+        blobs = json_object_new_array();
+        if (!o || !blobs) {
+                json_object_put(o);
+                json_object_put(blobs);
+                return log_oom();
+        }
+        json_object_object_add(o, "type", json_object_new_string("registry"));
+        json_object_object_add(o, "reference", json_object_new_string(t->reference));
+        json_object_object_add(o, "registry", json_object_new_string(t->ref->registry));
+        json_object_object_add(o, "repository", json_object_new_string(t->ref->repository));
+        if (t->ref->tag)
+                json_object_object_add(o, "tag", json_object_new_string(t->ref->tag));
+        /* What the tag resolved to (an index for a multi-platform image), and the platform's manifest. */
+        json_object_object_add(o, "manifest_digest", json_object_new_string(t->root_digest));
+        json_object_object_add(o, "image_manifest_digest", json_object_new_string(t->image->manifest_digest));
+        /* Every blob of the image, for "prune" to keep. */
+        STRV_FOREACH(d, oci_pull_digests(t->pull))
+                json_object_array_add(blobs, json_object_new_string(*d));
+        json_object_object_add(o, "blobs", blobs);
+        return oci_fill_finish(tree_fd, t->image, o, t->name, t->platform, t->reference);
+}
+
+static int mkdir_parents_and(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+                if (s)
+                        *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!s)
+                        return 0;
+                *s = '/';
+        }
+}
+
+/* The blob cache, created if needed, with the lock that keeps "prune" away from pulls (shared) and
+ * pulls away from "prune" (exclusive). */
+static int open_blob_cache(int lock_operation, LockFile *ret_lock, int *ret_fd) {
+        const char *dir = strjoina(arg_cache_dir, "/blobs/sha256");
+        const char *lock = strjoina(arg_cache_dir, "/blobs/.lock");
+        int fd, r;
+
+        r = mkdir_parents_and(dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the blob cache %s: %m", dir);
+        r = make_lock_file(lock, lock_operation, ret_lock);
+        if (r == -EBUSY)
+                return log_error_errno(r, "The blob cache %s is in use (a pull or prune runs); try again "
+                                       "later.", dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock %s: %m", lock);
+        fd = open(dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0) {
+                release_lock_file(ret_lock);
+                return log_error_errno(errno, "Failed to open %s: %m", dir);
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int verb_pull(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(oci_reference_done) OciReference ref = {};
+        _cleanup_(oci_platform_done) OciPlatform want = {};
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_(release_lock_file) LockFile lock = LOCK_FILE_INIT;
+        _cleanup_strv_free_ char **search = NULL;
+        _cleanup_free_ char *name = NULL, *msg = NULL;
+        _cleanup_close_ int cache_fd = -EBADF;
+        char p[OCI_PLATFORM_STRING_MAX];
+        int r;
+
+        r = oci_reference_parse(argv[1], &ref);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Invalid image reference '%s': use "
+                                       "[REGISTRY[:PORT]/]REPOSITORY[:TAG][@sha256:DIGEST] (lower-case "
+                                       "repository names).", argv[1]);
+        if (!ref.registry) {
+                r = registries_search_list(&search, &msg);
+                if (r < 0)
+                        return log_error_errno(r, "%s", msg ?: strerror(-r));
+                if (strv_length(search) == 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "'%s' is a short name and no registry to search is configured "
+                                               "(unqualified-search-registries in %s): give the full "
+                                               "reference, e.g. docker.io/library/%s.", argv[1],
+                                               getenv("CONTAINERS_REGISTRIES_CONF") ?:
+                                               CONTAINERS_REGISTRIES_CONF_DEFAULT, argv[1]);
+        }
+
+        if (argc > 2)
+                name = strdup(argv[2]);
+        else if (oci_reference_machine_name(&ref, &name) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Cannot make a machine name of '%s': give "
+                                       "one.", argv[1]);
+        if (!name)
+                return log_oom();
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+
+        if (arg_platform) {
+                r = oci_platform_parse(arg_platform, &want);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid --platform='%s': use OS/ARCH[/VARIANT], e.g. "
+                                               "linux/arm64/v8.", arg_platform);
+        } else {
+                r = oci_platform_host(&want);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to determine the host's platform: %m");
+        }
+
+        r = machine_glue_prepare(name, true);
+        if (r < 0)
+                return r;
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        if (!arg_force && store_get(&s, name, false, &info) >= 0)
+                return log_store_error(-EEXIST, "pull", name, &s);
+
+        r = open_blob_cache(LOCK_SH, &lock, &cache_fd);
+        if (r < 0)
+                return r;
+        download_clean_stale(cache_fd, 24 * 3600);
+
+        /* A short name: each search registry in turn, the first that has the image. */
+        for (size_t k = 0; k < MAX(strv_length(search), 1U); k++) {
+                _cleanup_(registry_client_freep) RegistryClient *client = NULL;
+                _cleanup_(oci_pull_freep) OciPull *pull = NULL;
+                _cleanup_(oci_image_freep) OciImage *image = NULL;
+                _cleanup_free_ char *reference = NULL, *root = NULL;
+                RegistryOptions o = { .tls_verify = arg_tls_verify };
+                Progress progress = {};
+                bool last = k + 1 >= strv_length(search);
+
+                msg = mfree(msg);
+                if (search) {
+                        r = oci_reference_set_registry(&ref, search[k]);
+                        if (r < 0)
+                                return log_error_errno(r, "Invalid search registry '%s'.", search[k]);
+                }
+                r = oci_reference_format(&ref, &reference);
+                if (r < 0)
+                        return log_oom();
+
+                r = registry_client_new(&ref, &o, &client, &msg);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r >= 0) {
+                        r = oci_pull_new(client, cache_fd, &pull);
+                        if (r < 0)
+                                return log_oom();
+                        r = oci_pull_resolve(pull, &ref, &want, &image, &root, &msg);
+                }
+                if (r < 0 && !last) {
+                        log_info("%s: %s", reference, msg ?: strerror(-r));
+                        continue;
+                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to pull %s: %s", reference, msg ?: strerror(-r));
+
+                if (!arg_quiet)
+                        log_info("Pulling %s (%s) from %s.", reference, root, registry_client_url(client));
+                r = oci_pull_start(pull, image, arg_quiet ? NULL : &progress);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the downloads: %m");
+
+                r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, pull_fill,
+                                  &(Pull) {
+                                          .pull = pull,
+                                          .image = image,
+                                          .ref = &ref,
+                                          .reference = reference,
+                                          .root_digest = root,
+                                          .name = name,
+                                          .platform = oci_platform_format(&image->config->platform, p,
+                                                                          sizeof(p)),
+                                  }, NULL);
+                (void) oci_pull_finish(pull, NULL);
+                if (r == -ECANCELED)
+                        return r;       /* pull_fill() said why */
+                if (r < 0)
+                        return log_store_error(r, "pull", name, &s);
+                if (!arg_quiet) {
+                        char b[FORMAT_BYTES_MAX];
+                        log_info("Machine '%s' created from %s; %s downloaded.", name, reference,
+                                 format_bytes(b, sizeof(b), oci_pull_downloaded(pull)));
+                }
+                break;
+        }
+
+        r = machine_glue_commit(name, arg_quiet || arg_json);
+        if (r < 0)
+                return r;
+        if (arg_json)
+                return show_machine(&s, name);
+        return 0;
+}
+
+/* The blobs the machines' origin records list (pulled machines record every blob of their image). */
+static int referenced_blobs(Store *s, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        MachineInfo *machines = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_list(s, false, &machines, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list the machines in %s: %m", s->root);
+        for (size_t i = 0; i < n; i++) {
+                json_object *o, *b;
+
+                if (!machines[i].origin)
+                        continue;
+                o = json_tokener_parse(machines[i].origin);
+                if (o && json_object_object_get_ex(o, "blobs", &b) && json_object_is_type(b, json_type_array))
+                        for (size_t k = 0; k < json_object_array_length(b); k++) {
+                                const char *d = json_object_get_string(json_object_array_get_idx(b, k));
+                                if (d && !strv_contains(l, d) && strv_extend(&l, d) < 0) {
+                                        json_object_put(o);
+                                        r = -ENOMEM;
+                                        goto finish;
+                                }
+                        }
+                json_object_put(o);
+        }
+        r = 0;
+        *ret = TAKE_PTR(l);
+finish:
+        for (size_t i = 0; i < n; i++)
+                machine_info_done(machines + i);
+        free(machines);
+        return r < 0 ? log_oom() : 0;
+}
+
+static int verb_prune(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(release_lock_file) LockFile lock = LOCK_FILE_INIT;
+        _cleanup_strv_free_ char **keep = NULL;
+        _cleanup_close_ int cache_fd = -EBADF;
+        _cleanup_closedir_ DIR *d = NULL;
+        json_object *removed = NULL;
+        uint64_t freed = 0, kept = 0;
+        char b[FORMAT_BYTES_MAX];
+        int r;
+
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        r = open_blob_cache(LOCK_EX|LOCK_NB, &lock, &cache_fd);
+        if (r < 0)
+                return r;
+        r = referenced_blobs(&s, &keep);
+        if (r < 0)
+                return r;
+
+        d = fdopendir(cache_fd);
+        if (!d)
+                return log_error_errno(errno, "Failed to read the blob cache: %m");
+        cache_fd = -EBADF;
+        removed = json_object_new_array();
+        if (!removed)
+                return log_oom();
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *digest = NULL;
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (asprintf(&digest, "sha256:%s", de->d_name) < 0) {
+                        json_object_put(removed);
+                        return log_oom();
+                }
+                /* Kept: the blobs of existing machines. Everything else goes, including the parts of
+                 * interrupted downloads (no pull runs: we hold the lock). */
+                if (de->d_name[0] != '.' && strv_contains(keep, digest)) {
+                        kept++;
+                        continue;
+                }
+                if (unlinkat(dirfd(d), de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
+                        log_warning_errno(errno, "Failed to remove %s from the blob cache, ignoring: %m",
+                                          de->d_name);
+                        continue;
+                }
+                freed += (uint64_t) st.st_size;
+                if (de->d_name[0] != '.')
+                        json_object_array_add(removed, json_object_new_string(digest));
+        }
+
+        if (arg_json) {
+                json_object *o = json_object_new_object();
+                if (!o) {
+                        json_object_put(removed);
+                        return log_oom();
+                }
+                json_object_object_add(o, "removed", removed);
+                json_object_object_add(o, "kept", json_object_new_uint64(kept));
+                json_object_object_add(o, "freed_bytes", json_object_new_uint64(freed));
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY|
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+                return 0;
+        }
+        if (!arg_quiet)
+                log_info("Removed %zu blobs (%s) from the cache, kept %" PRIu64 " of existing machines.",
+                         json_object_array_length(removed), format_bytes(b, sizeof(b), freed), kept);
+        json_object_put(removed);
+        return 0;
+}
+
 static const Verb verbs[] = {
         { "bootstrap",  0, 1, verb_bootstrap  },
         { "import-tar", 2, 2, verb_import_tar },
+        { "import-oci", 2, 2, verb_import_oci },
+        { "pull",       1, 2, verb_pull       },
+        { "prune",      0, 0, verb_prune      },
         { "list",       0, 0, verb_list       },
         { "show",       1, 1, verb_show       },
         { "status",     1, 1, verb_status     },
@@ -1386,6 +1932,8 @@ enum {
         ARG_NO_VERIFY,
         ARG_CACHE_DIR,
         ARG_FRESH,
+        ARG_PLATFORM,
+        ARG_TLS_VERIFY,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -1406,6 +1954,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-verify",  no_argument,       NULL, ARG_NO_VERIFY  },
                 { "cache-dir",  required_argument, NULL, ARG_CACHE_DIR  },
                 { "fresh",      no_argument,       NULL, ARG_FRESH      },
+                { "platform",   required_argument, NULL, ARG_PLATFORM   },
+                { "tls-verify", required_argument, NULL, ARG_TLS_VERIFY },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -1469,6 +2019,19 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_FRESH:
                         arg_fresh = true;
+                        break;
+                case ARG_PLATFORM:
+                        arg_platform = optarg;
+                        break;
+                case ARG_TLS_VERIFY:
+                        if (streq(optarg, "true") || streq(optarg, "yes"))
+                                arg_tls_verify = 1;
+                        else if (streq(optarg, "false") || streq(optarg, "no"))
+                                arg_tls_verify = 0;
+                        else
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --tls-verify='%s': use true or false.",
+                                                       optarg);
                         break;
                 case '?':
                         return -EINVAL;

@@ -585,4 +585,208 @@ TEST(metadata) {
         sandbox_free(&s);
 }
 
+/* --- TAR_UNPACK_OVERLAY: layers of an OCI image ------------------------------------------------- */
+
+static void layer(Sandbox *s, const Ent *ents, size_t n) {
+        _cleanup_free_ char *msg = NULL;
+
+        ASSERT_OK(unpack(s, make_archive(ents, n, ARCHIVE_FILTER_NONE), TAR_UNPACK_OVERLAY, &msg));
+        ASSERT_NULL(msg);
+}
+
+static bool exists(Sandbox *s, const char *path) {
+        struct stat st;
+        return fstatat(s->tree_fd, path, &st, AT_SYMLINK_NOFOLLOW) >= 0;
+}
+
+static mode_t type_of(Sandbox *s, const char *path) {
+        struct stat st;
+        ASSERT_OK(fstatat(s->tree_fd, path, &st, AT_SYMLINK_NOFOLLOW));
+        return st.st_mode & S_IFMT;
+}
+
+static void assert_content(Sandbox *s, const char *path, const char *expected) {
+        _cleanup_free_ char *buf = NULL;
+        ASSERT_OK(read_full_file_at(s->tree_fd, path, 4096, &buf, NULL));
+        ASSERT_STREQ(buf, expected);
+}
+
+TEST(overlay_whiteouts) {
+        Sandbox s;
+
+        sandbox_new(&s);
+        layer(&s, (const Ent[]) {
+                { "etc", AE_IFDIR },
+                { "etc/a", AE_IFREG, "a" },
+                { "etc/b", AE_IFREG, "b" },
+                { "opt", AE_IFDIR },
+                { "opt/x", AE_IFDIR },
+                { "opt/x/deep", AE_IFREG, "deep" },
+                { "opt/y", AE_IFREG, "y" },
+                { "link", AE_IFREG, "shared" },
+        }, 8);
+        layer(&s, (const Ent[]) {
+                { "etc/.wh.a", AE_IFREG, "" },
+                { ".wh.missing", AE_IFREG, "" },        /* nothing to hide: fine */
+                { "nodir/.wh.x", AE_IFREG, "" },
+                { "opt", AE_IFDIR },
+                { "opt/.wh..wh..opq", AE_IFREG, "" },
+                { "opt/new", AE_IFREG, "new" },
+                { "opt/x", AE_IFDIR },                  /* in this layer: stays, but emptied */
+                { "hard", 0, NULL, "link" },            /* a hardlink to a lower layer's file */
+                { ".wh..wh.plnk", AE_IFDIR },            /* AUFS metadata: skipped */
+                { "opt/y2", AE_IFREG, "y2" },
+                { "etc/b", AE_IFREG, "b2" },            /* replaces a lower file in a subdirectory */
+        }, 11);
+
+        ASSERT_FALSE(exists(&s, "etc/a"));
+        ASSERT_FALSE(exists(&s, "etc/.wh.a"));
+        assert_content(&s, "etc/b", "b2");
+        ASSERT_FALSE(exists(&s, "opt/.wh..wh..opq"));
+        ASSERT_FALSE(exists(&s, "opt/y"));
+        ASSERT_TRUE(exists(&s, "opt/x"));
+        ASSERT_FALSE(exists(&s, "opt/x/deep"));
+        assert_content(&s, "opt/new", "new");
+        ASSERT_FALSE(exists(&s, ".wh..wh.plnk"));
+        ASSERT_FALSE(exists(&s, "nodir/.wh.x"));
+
+        struct stat a, b;
+        ASSERT_OK(fstatat(s.tree_fd, "link", &a, 0));
+        ASSERT_OK(fstatat(s.tree_fd, "hard", &b, 0));
+        ASSERT_EQ(a.st_ino, b.st_ino);
+
+        /* A whiteout hides lower layers only, never what its own layer adds: order does not matter. */
+        layer(&s, (const Ent[]) {
+                { "etc/c", AE_IFREG, "c" },
+                { "etc/.wh.c", AE_IFREG, "" },
+                { "etc/.wh..wh..opq", AE_IFREG, "" },
+                { "etc/d", AE_IFREG, "d" },
+        }, 4);
+        assert_content(&s, "etc/c", "c");
+        assert_content(&s, "etc/d", "d");
+        ASSERT_FALSE(exists(&s, "etc/b"));
+        assert_outside_untouched(&s);
+        sandbox_free(&s);
+}
+
+TEST(overlay_empty_layer) {
+        _cleanup_free_ char *msg = NULL;
+        Sandbox s;
+
+        /* Only the end-of-archive blocks: fine for a layer, not for a root file system archive. */
+        sandbox_new(&s);
+        layer(&s, NULL, 0);
+        ASSERT_ERROR(unpack(&s, make_archive(NULL, 0, ARCHIVE_FILTER_GZIP), 0, &msg), EBADMSG);
+        sandbox_free(&s);
+}
+
+TEST(overlay_type_replacement) {
+        Sandbox s;
+
+        sandbox_new(&s);
+        layer(&s, (const Ent[]) {
+                { "d2f", AE_IFDIR },
+                { "d2f/sub", AE_IFDIR },
+                { "d2f/sub/file", AE_IFREG, "x" },
+                { "f2d", AE_IFREG, "file" },
+                { "l2d", AE_IFLNK, NULL, "/etc" },
+                { "merged", AE_IFDIR, .perm = 0700 },
+                { "merged/old", AE_IFREG, "old" },
+        }, 7);
+        ASSERT_OK(setxattr(strjoina(s.dir, "/tree/merged"), "user.lower", "1", 1, 0));
+        layer(&s, (const Ent[]) {
+                { "d2f", AE_IFREG, "now a file" },      /* replaces a non-empty directory */
+                { "f2d", AE_IFDIR },
+                { "f2d/in", AE_IFREG, "in" },
+                { "l2d", AE_IFDIR },
+                { "merged", AE_IFDIR, .perm = 0751 },
+                { "merged/new", AE_IFREG, "new" },
+        }, 6);
+        assert_content(&s, "d2f", "now a file");
+        ASSERT_EQ(type_of(&s, "f2d"), (mode_t) S_IFDIR);
+        assert_content(&s, "f2d/in", "in");
+        ASSERT_EQ(type_of(&s, "l2d"), (mode_t) S_IFDIR);
+        assert_content(&s, "merged/old", "old");
+        assert_content(&s, "merged/new", "new");
+
+        struct stat st;
+        char v[4];
+        ASSERT_OK(fstatat(s.tree_fd, "merged", &st, 0));
+        ASSERT_EQ(st.st_mode & 07777, 0751U);
+        /* The directory's entry says all about it: the lower layer's xattr is gone. */
+        ASSERT_TRUE(getxattr(strjoina(s.dir, "/tree/merged"), "user.lower", v, sizeof(v)) < 0);
+        assert_outside_untouched(&s);
+        sandbox_free(&s);
+}
+
+TEST(overlay_lower_dir_times_kept) {
+        struct stat before, after;
+        Sandbox s;
+
+        sandbox_new(&s);
+        layer(&s, (const Ent[]) {
+                { "d", AE_IFDIR },
+                { "d/a", AE_IFREG, "a" },
+        }, 2);
+        ASSERT_OK(fstatat(s.tree_fd, "d", &before, 0));
+        layer(&s, (const Ent[]) {
+                { "d/.wh.a", AE_IFREG, "" },
+                { "d/b", AE_IFREG, "b" },
+        }, 2);
+        ASSERT_OK(fstatat(s.tree_fd, "d", &after, 0));
+        ASSERT_FALSE(exists(&s, "d/a"));
+        ASSERT_EQ(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+        ASSERT_EQ(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+        sandbox_free(&s);
+}
+
+/* A hostile layer on top of a lower one that planted a symlink to outside: refused, outside intact. */
+static void assert_layer_refused(const Ent *lower, size_t n_lower, const Ent *upper, size_t n_upper,
+                                 int expected, const char *in_message) {
+        _cleanup_free_ char *msg = NULL;
+        Sandbox s;
+
+        sandbox_new(&s);
+        if (n_lower > 0)
+                layer(&s, lower, n_lower);
+        ASSERT_OK(symlinkat(strjoina(s.dir, "/outside"), s.tree_fd, "escape"));
+        ASSERT_EQ(unpack(&s, make_archive(upper, n_upper, ARCHIVE_FILTER_NONE), TAR_UNPACK_OVERLAY, &msg),
+                  expected);
+        ASSERT_TRUE(msg);
+        ASSERT_TRUE(strstr(msg, in_message));
+        assert_outside_untouched(&s);
+        sandbox_free(&s);
+}
+
+TEST(overlay_hostile) {
+        static const Ent lower[] = {
+                { "dir", AE_IFDIR },
+                { "sym", AE_IFLNK, NULL, "/" },
+        };
+
+        /* ".wh..." would remove "..". */
+        assert_layer_refused(lower, 2, (const Ent[]) { { "dir/.wh...", AE_IFREG, "" } }, 1, -EPERM,
+                             "invalid whiteout");
+        assert_layer_refused(lower, 2, (const Ent[]) { { ".wh.", AE_IFREG, "" } }, 1, -EPERM,
+                             "invalid whiteout");
+        assert_layer_refused(lower, 2, (const Ent[]) { { "../.wh.outside", AE_IFREG, "" } }, 1, -EPERM,
+                             "'..'");
+        /* A whiteout through a symlink a lower layer (or the test) planted. */
+        assert_layer_refused(lower, 2, (const Ent[]) { { "escape/.wh.victim", AE_IFREG, "" } }, 1, -ELOOP,
+                             "symlink");
+        assert_layer_refused(lower, 2, (const Ent[]) { { "escape/.wh..wh..opq", AE_IFREG, "" } }, 1,
+                             -ELOOP, "symlink");
+        assert_layer_refused(lower, 2, (const Ent[]) { { "sym/.wh.etc", AE_IFREG, "" } }, 1, -ELOOP,
+                             "symlink");
+        /* Writing through a symlink of a lower layer. */
+        assert_layer_refused(lower, 2, (const Ent[]) { { "escape/victim", AE_IFREG, "evil" } }, 1, -ELOOP,
+                             "symlink");
+        /* umoci CVE-2021-29136: the top of the tree made a symlink. */
+        assert_layer_refused(lower, 2, (const Ent[]) { { ".", AE_IFLNK, NULL, "/" } }, 1, -EBADMSG,
+                             "must be a directory");
+        /* A hardlink to a file behind a symlink. */
+        assert_layer_refused(lower, 2, (const Ent[]) { { "h", 0, NULL, "escape/victim" } }, 1, -ELOOP,
+                             "symlink");
+}
+
 DEFINE_TEST_MAIN
