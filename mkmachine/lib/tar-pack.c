@@ -241,8 +241,8 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
         if (!disk || !out || !lr)
                 return -ENOMEM;
 
-        archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
-        if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK)
+        archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+        if (archive_write_set_format_pax(out) != ARCHIVE_OK)
                 return fail(reterr_message, -EIO, "libarchive: %s", archive_error_string(out));
         switch (c) {
         case COMPRESSION_NONE:
