@@ -17,9 +17,10 @@
  * sandbox (DevicePolicy=closed) would refuse the device nodes of the tree being unpacked, and its start
  * timeout is meant for a booting machine, not for a download.
  *
- * A broken file is reported with file:line (see log_gen()) and skipped; the others still generate and the generator exits 0: one bad file must not
- * break the boot. Files we generated earlier in /run/systemd/nspawn for machines that no longer have a
- * good .machine file are removed (the output directories are emptied by systemd itself). */
+ * A broken file is reported with file:line (see log_gen()) and skipped; the others still generate and
+ * the generator exits 0: one bad file must not break the boot. Files we generated earlier in
+ * /run/systemd/nspawn for machines that no longer have a good .machine file are removed (the output
+ * directories are emptied by systemd itself). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -249,7 +250,8 @@ static void ungenerate(const char *normal_dir, const char *name) {
         if (fd >= 0) {
                 (void) unlinkat(fd, strjoina("mkmachine-build@", name, ".service"), 0);
                 (void) unlinkat(fd, strjoina("machines.target.wants/systemd-nspawn@", name, ".service"), 0);
-                (void) unlinkat(fd, strjoina("multi-user.target.wants/systemd-nspawn@", name, ".service"), 0);
+                (void) unlinkat(fd, strjoina("multi-user.target.wants/systemd-nspawn@", name, ".service"),
+                                0);
         }
         (void) unlink(strjoina(d, "/" MACHINE_UNIT_DROPIN));
         (void) unlink(strjoina(d, "/" MACHINE_DROPIN_NAME));

@@ -71,7 +71,8 @@ int machine_source_classify(const char *s, MachineSourceType *ret) {
                 return 0;
         }
         if (!strchr(s, '/')) {
-                if (!recipe_name_is_valid(s))
+                /* A bare file name would be looked up relative to wherever the build runs. */
+                if (!recipe_name_is_valid(s) || is_tar_name(s) || endswith(s, ".conf"))
                         return -EINVAL;
                 *ret = MACHINE_SOURCE_RECIPE;
                 return 0;
@@ -170,11 +171,20 @@ static int machine_assign(MachineFile *m, const char *key, const char *value, bo
                 s->parameters = l;
                 *exec_set = true;
         } else if (streq(key, "Environment")) {
-                if (!strchr(value, '=') || value[0] == '=' || strchr(value, '\n'))
+                _cleanup_strv_free_ char **l = NULL;
+
+                /* As in unit files: one or more KEY=VALUE words, quoted where they have spaces. */
+                if (split_quoted(value, &l) < 0)
+                        return BAD("Environment= has an unterminated quote");
+                if (strv_length(l) == 0)
                         return BAD("Environment= must be KEY=VALUE");
-                r = strv_extend(&s->environment, value);
-                if (r < 0)
-                        return r;
+                STRV_FOREACH(e, l) {
+                        if (!strchr(*e, '=') || (*e)[0] == '=' || strchr(*e, '\n'))
+                                return BAD("Environment= must be KEY=VALUE");
+                        r = strv_extend(&s->environment, *e);
+                        if (r < 0)
+                                return r;
+                }
         } else if (streq(key, "Restart")) {
                 m->restart = restart_policy_from_string(value);
                 if (m->restart < 0)

@@ -18,7 +18,7 @@
  *   PrivateUsers=pick | identity | no
  *   Boot=yes | no
  *   Exec=COMMAND ARGS…                     (quoted as in unit files; implies Boot=no)
- *   Environment=KEY=VALUE                  (repeatable)
+ *   Environment=KEY=VALUE…                 (repeatable; quoted as in unit files)
  *   Restart=no | on-failure | always
  *
  *   [Install]

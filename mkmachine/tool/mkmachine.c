@@ -761,8 +761,9 @@ static int verb_export(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         if (to_stdout && isatty(STDOUT_FILENO))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Refusing to write an archive to a terminal: "
-                                       "redirect standard output or give a file name.");
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Refusing to write an archive to a terminal: redirect standard "
+                                       "output or give a file name.");
         r = open_store(false, &s);
         if (r < 0)
                 return r;
@@ -859,7 +860,8 @@ static int run_self(const char *verb, const char *arg, const char *name) {
         if (waitpid(pid, &status, 0) < 0)
                 return log_error_errno(errno, "Failed to wait for 'mkmachine %s': %m", verb);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EIO), "'mkmachine %s %s %s' failed.", verb, arg, name);
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "'mkmachine %s %s %s' failed.", verb, arg,
+                                       name);
         return 0;
 }
 
