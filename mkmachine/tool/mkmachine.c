@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "config.h"
 #include "fd-util.h"
 #include "log.h"
+#include "machine-file.h"
 #include "machine-glue.h"
 #include "macro.h"
 #include "progress.h"
@@ -37,6 +39,7 @@
 #include "store.h"
 #include "strv.h"
 #include "string-util.h"
+#include "tar-pack.h"
 #include "tar-unpack.h"
 
 static const char *arg_image_root = MKMACHINE_IMAGE_ROOT;
@@ -55,6 +58,7 @@ static bool arg_no_verify = false;
 static bool arg_fresh = false;
 static const char *arg_platform = NULL;
 static int arg_tls_verify = -1;
+static const char *arg_format = NULL;
 
 typedef struct Verb {
         const char *name;
@@ -80,6 +84,7 @@ static int help(void) {
                "  set NAME                    Change the settings of a machine (see below)\n"
                "  start NAME                  Start a machine (systemd-nspawn@NAME.service)\n"
                "  stop NAME                   Stop a machine\n"
+               "  export NAME FILE|-          Write a machine's tree to a tar archive\n"
                "  rename OLD NEW              Rename a machine\n"
                "  clone SOURCE NAME           Copy a machine\n"
                "  help                        Show this help\n"
@@ -89,7 +94,8 @@ static int help(void) {
                "     --image-root=DIR         Machine store (default: %s)\n"
                "     --json                   Print data as JSON\n"
                "  -q --quiet                  No progress output\n"
-               "     --force                  Replace an existing machine; remove: stop it first\n"
+               "     --force                  Replace an existing machine; remove: stop it first;\n"
+               "                              export: also a running machine\n"
                "     --strip-top              Unpack the archive's single top-level directory\n"
                "     --name=NAME              Name of the machine to bootstrap (default: the recipe's)\n"
                "     --recipe=FILE            Bootstrap from this recipe file\n"
@@ -101,7 +107,9 @@ static int help(void) {
                "     --fresh                  Bootstrap anew, not from the cached tree of the recipe\n"
                "     --cache-dir=DIR          Package cache (default: %s)\n"
                "     --platform=OS/ARCH[/VAR] Image platform to import (default: the host's)\n"
-               "     --tls-verify=BOOL        pull: false accepts any certificate and plain HTTP\n",
+               "     --tls-verify=BOOL        pull: false accepts any certificate and plain HTTP\n"
+               "     --format=FORMAT          export: tar, tar.gz, tar.zst or tar.xz (default: from\n"
+               "                              the file name)\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         return 0;
@@ -1070,11 +1078,10 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         return 0;
 }
 
-static int verb_import_tar(int argc, char *argv[]) {
+static int run_import_tar(const char *file, const char *name) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *abs = NULL;
-        const char *file = argv[1], *name = argv[2];
         ImportTar t = {};
         struct stat st;
         int r;
@@ -1116,6 +1123,10 @@ static int verb_import_tar(int argc, char *argv[]) {
         if (arg_json)
                 return show_machine(&s, name);
         return 0;
+}
+
+static int verb_import_tar(int argc, char *argv[]) {
+        return run_import_tar(argv[1], argv[2]);
 }
 
 /* Where recipes are found: the administrator's first, then the installed ones, then (for a build
@@ -1896,6 +1907,222 @@ static int verb_prune(int argc, char *argv[]) {
         return 0;
 }
 
+static volatile sig_atomic_t export_signal = 0;
+
+static void export_on_signal(int sig) {
+        export_signal = sig;
+}
+
+/* The compression of the export: --format, else the file name's, else (stdout) none. */
+static int export_compression(const char *file, Compression *ret) {
+        if (arg_format) {
+                if (tar_pack_compression_from_filename(strjoina("x.", arg_format), ret) < 0 ||
+                    strchr(arg_format, '.') != strrchr(arg_format, '.') || !startswith(arg_format, "tar"))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --format='%s': use tar, "
+                                               "tar.gz, tar.zst or tar.xz.", arg_format);
+                return 0;
+        }
+        if (streq(file, "-")) {
+                *ret = COMPRESSION_NONE;
+                return 0;
+        }
+        if (tar_pack_compression_from_filename(file, ret) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Cannot tell the format from the name '%s': "
+                                       "end it in .tar, .tar.gz, .tar.zst or .tar.xz, or give --format=.",
+                                       file);
+        return 0;
+}
+
+static int verb_export(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_close_ int tree_fd = -EBADF, out_fd = -EBADF;
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_free_ char *tmp = NULL, *msg = NULL;
+        const char *name = argv[1], *file = argv[2];
+        struct sigaction sa = { .sa_handler = export_on_signal }, old[3];
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+        bool to_stdout = streq(file, "-");
+        Progress progress = {};
+        TarPackStats stats;
+        MachineType type;
+        Compression c;
+        mode_t mask;
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        r = export_compression(file, &c);
+        if (r < 0)
+                return r;
+        if (to_stdout && isatty(STDOUT_FILENO))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Refusing to write an archive to a terminal: redirect standard "
+                                       "output or give a file name.");
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+
+        /* A shared lock: other readers (clone, another export) may run too, but nothing that changes
+         * the machine. A running machine holds the lock exclusively (systemd-nspawn takes it so): its
+         * tree changes while it is read, so that needs --force (machinectl export-tar does it anyway). */
+        r = store_lock_machine(&s, name, LOCK_SH|LOCK_NB, &lock, &type);
+        if (r == -EBUSY && arg_force) {
+                log_warning("Machine '%s' is in use (running?): exporting it as it is, --force.", name);
+                r = store_get(&s, name, false, &info) < 0 ? -ENOENT : 0;
+                type = MACHINE_DIRECTORY;
+        } else if (r == -EBUSY)
+                return log_error_errno(r, "Machine '%s' is in use: it is running, or another mkmachine or "
+                                       "machinectl is changing it. Stop it first, or use --force to export "
+                                       "it as it is (its files may change while they are read).", name);
+        if (r < 0)
+                return log_store_error(r, "export", name, &s);
+        if (type != MACHINE_DIRECTORY)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Machine '%s' is a raw disk image; "
+                                       "exporting those is not supported.", name);
+        tree_fd = openat(s.root_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (tree_fd < 0)
+                return log_error_errno(errno, "Failed to open machine '%s': %m", name);
+
+        if (to_stdout)
+                out_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        else {
+                /* Next to the destination (same file system, for the rename), hidden from globs. */
+                if (asprintf(&tmp, "%s.XXXXXX.tmp", file) < 0)
+                        return log_oom();
+                out_fd = mkostemps(tmp, 4, O_CLOEXEC);
+                if (out_fd < 0) {
+                        tmp = mfree(tmp);
+                        return log_error_errno(errno, "Failed to create '%s': %m", file);
+                }
+                mask = umask(0);
+                umask(mask);
+                (void) fchmod(out_fd, 0666 & ~mask);
+        }
+        if (out_fd < 0)
+                return log_error_errno(errno, "Failed to duplicate standard output: %m");
+
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void) sigaction(sigs[i], &sa, old + i);
+        r = tar_pack(tree_fd, out_fd, c, ORIGIN_XATTR, &export_signal, &progress, &stats, &msg);
+        if (r >= 0 && !to_stdout && fsync(out_fd) < 0)
+                r = -errno;
+        if (r >= 0 && !to_stdout && rename(tmp, file) < 0)
+                r = -errno;
+        if (r < 0 && tmp)
+                (void) unlink(tmp);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void) sigaction(sigs[i], old + i, NULL);
+
+        if (export_signal > 0) {
+                log_error("Interrupted; removed the unfinished '%s'.", file);
+                /* Die by the signal, as the caller expects of an interrupted command. */
+                (void) signal(export_signal, SIG_DFL);
+                (void) raise(export_signal);
+                return -EINTR;
+        }
+        if (r < 0) {
+                progress_clear_line();
+                return log_error_errno(r, "Failed to export machine '%s' to '%s': %s", name, file,
+                                       msg ?: strerror(-r));
+        }
+        if (!arg_quiet && !to_stdout)
+                log_info("Exported '%s' to %s: %" PRIu64 " entries, %s compression.", name, file,
+                         stats.entries, compression_to_string(c));
+        return 0;
+}
+
+static const char* machines_dir(void) {
+        return getenv("MKMACHINE_MACHINES_DIR") ?: MACHINE_FILE_DIR_DEFAULT;
+}
+
+/* "mkmachine VERB ARG NAME" for the sources that other verbs handle, in a child (the ensure lock stays
+ * held meanwhile). */
+static int run_self(const char *verb, const char *arg, const char *name) {
+        char *argv[] = { (char*) "mkmachine", strjoina("--image-root=", arg_image_root), (char*) verb,
+                         (char*) arg, (char*) name, NULL };
+        int status;
+        pid_t pid;
+
+        pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork: %m");
+        if (pid == 0) {
+                execv("/proc/self/exe", argv);
+                log_error_errno(errno, "Failed to run 'mkmachine %s': %m", verb);
+                _exit(EXIT_FAILURE);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return log_error_errno(errno, "Failed to wait for 'mkmachine %s': %m", verb);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "'mkmachine %s %s %s' failed.", verb, arg,
+                                       name);
+        return 0;
+}
+
+/* The hidden verb of mkmachine-build@NAME.service (see mkmachine-generator): builds machine NAME from
+ * its .machine file unless it is in the store already. Two at once: the second waits for the first and
+ * then finds the machine there. */
+static int verb_ensure(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(machine_file_freep) MachineFile *m = NULL;
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_(release_lock_file) LockFile lock = LOCK_FILE_INIT;
+        _cleanup_free_ char *lock_path = NULL;
+        const char *name = argv[1], *reason = NULL;
+        unsigned line = 0;
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        r = machine_file_load(machines_dir(), name, &m, &line, &reason);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No %s/%s" MACHINE_FILE_SUFFIX ": nothing declares machine '%s'.",
+                                       machines_dir(), name, name);
+        if (r == -EBADMSG && line > 0)
+                return log_error_errno(r, "%s/%s" MACHINE_FILE_SUFFIX ":%u: %s.", machines_dir(), name, line,
+                                       reason);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s/%s" MACHINE_FILE_SUFFIX ": %s.", machines_dir(), name, reason);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s/%s" MACHINE_FILE_SUFFIX ": %m", machines_dir(),
+                                       name);
+
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        if (asprintf(&lock_path, "%s/.#%s.ensure.lck", streq(s.root, "/") ? "" : s.root, name) < 0)
+                return log_oom();
+        r = make_lock_file(lock_path, LOCK_EX, &lock);
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock '%s': %m", lock_path);
+
+        if (store_get(&s, name, false, &info) >= 0) {
+                if (!arg_quiet)
+                        log_info("Machine '%s' is in the store already.", name);
+                return 0;
+        }
+        if (!arg_quiet)
+                log_info("Machine '%s' is missing: building it from %s (%s).", name, m->source,
+                         machine_source_type_to_string(m->source_type));
+
+        switch (m->source_type) {
+        case MACHINE_SOURCE_RECIPE:
+                arg_name = name;
+                return run_bootstrap(m->source);
+        case MACHINE_SOURCE_TAR:
+                return run_import_tar(m->source, name);
+        case MACHINE_SOURCE_PULL:
+                return run_self("pull", m->source, name);
+        case MACHINE_SOURCE_OCI:
+                return run_self("import-oci", m->source + strlen("oci:"), name);
+        default:
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown source type.");
+        }
+}
+
 static const Verb verbs[] = {
         { "bootstrap",  0, 1, verb_bootstrap  },
         { "import-tar", 2, 2, verb_import_tar },
@@ -1909,11 +2136,14 @@ static const Verb verbs[] = {
         { "remove",     1, 1, verb_remove     },
         { "rename",     2, 2, verb_rename     },
         { "clone",      2, 2, verb_clone      },
+        { "export",     2, 2, verb_export     },
         { "set",        1, 1, verb_set        },
         { "start",      1, 1, verb_start      },
         { "stop",       1, 1, verb_stop       },
         /* Called by the restart drop-in (machine-config.h), not by people: not in --help. */
         { "__unit-helper", 2, 2, verb_unit_helper },
+        /* Called by mkmachine-build@NAME.service (mkmachine-generator), not by people. */
+        { "__ensure",   1, 1, verb_ensure     },
         { "help",       0, 0, verb_help       },
 };
 
@@ -1934,6 +2164,7 @@ enum {
         ARG_FRESH,
         ARG_PLATFORM,
         ARG_TLS_VERIFY,
+        ARG_FORMAT,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -1956,6 +2187,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "fresh",      no_argument,       NULL, ARG_FRESH      },
                 { "platform",   required_argument, NULL, ARG_PLATFORM   },
                 { "tls-verify", required_argument, NULL, ARG_TLS_VERIFY },
+                { "format",     required_argument, NULL, ARG_FORMAT     },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -2032,6 +2264,8 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "Invalid --tls-verify='%s': use true or false.",
                                                        optarg);
+                case ARG_FORMAT:
+                        arg_format = optarg;
                         break;
                 case '?':
                         return -EINVAL;
