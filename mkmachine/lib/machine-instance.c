@@ -111,7 +111,8 @@ static int record_check(const MachineInstance *i) {
         _cleanup_free_ char *s = NULL;
         int r;
 
-        if (!i || !i->template || !i->instance || !i->machine || i->mode < 0 || i->mode >= _INSTANCE_MODE_MAX)
+        if (!i || !i->template || !i->instance || !i->machine || i->mode < 0 ||
+            i->mode >= _INSTANCE_MODE_MAX)
                 return -EINVAL;
         if (asprintf(&s, "%s@%s", i->template, i->instance) < 0)
                 return -ENOMEM;
@@ -131,8 +132,8 @@ static int exec_start_format(const MachineInstance *i, const char *store_root, c
                 return -EINVAL;
         if (i->mode == INSTANCE_EPHEMERAL)
                 return asprintf(ret, "ExecStart=\nExecStart=" NSPAWN_EXEC " --machine=%s -D %s/%s "
-                                "--volatile=overlay --read-only\n", i->machine, store_root, i->template) < 0 ?
-                        -ENOMEM : 0;
+                                "--volatile=overlay --read-only\n", i->machine, store_root,
+                                i->template) < 0 ? -ENOMEM : 0;
         return asprintf(ret, "ExecStart=\nExecStart=" NSPAWN_EXEC " --machine=%s -D %s/%s\n", i->machine,
                         store_root, i->machine) < 0 ? -ENOMEM : 0;
 }

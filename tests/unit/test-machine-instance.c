@@ -94,13 +94,15 @@ TEST(dropins) {
         _cleanup_free_ char *s = NULL, *t = NULL, *u = NULL, *v = NULL;
 
         ASSERT_OK(machine_instance_dropin_format(&c, "/var/lib/machines", &s));
-        ASSERT_NOT_NULL(strstr(s, "\nX-MkmachineTemplate=web\nX-MkmachineInstance=a\nX-MkmachineMode=clone\n"));
+        ASSERT_NOT_NULL(strstr(s, "\nX-MkmachineTemplate=web\nX-MkmachineInstance=a\n"
+                                  "X-MkmachineMode=clone\n"));
         ASSERT_NULL(strstr(s, "ExecStart"));    /* systemd-nspawn@web.a.service runs it as any machine */
 
         ASSERT_OK(machine_instance_dropin_format(&e, "/var/lib/machines", &t));
         ASSERT_NOT_NULL(strstr(t, "X-MkmachineMode=ephemeral\n"));
         ASSERT_NOT_NULL(strstr(t, "\n[Service]\nExecStart=\nExecStart=systemd-nspawn "));
-        ASSERT_NOT_NULL(strstr(t, " --machine=web.b -D /var/lib/machines/web --volatile=overlay --read-only\n"));
+        ASSERT_NOT_NULL(strstr(t, " --machine=web.b -D /var/lib/machines/web --volatile=overlay "
+                                  "--read-only\n"));
 
         ASSERT_OK(machine_instance_alias_dropin_format(&c, "/srv/m", &u));
         ASSERT_NOT_NULL(strstr(u, "ExecStart=\nExecStart=systemd-nspawn "));
