@@ -22,6 +22,7 @@
 #include "log.h"
 #include "machine-file.h"
 #include "machine-glue.h"
+#include "machine-template.h"
 #include "macro.h"
 #include "progress.h"
 #include "bootstrap.h"
@@ -59,6 +60,7 @@ static bool arg_fresh = false;
 static const char *arg_platform = NULL;
 static int arg_tls_verify = -1;
 static const char *arg_format = NULL;
+static bool arg_ephemeral = false;
 
 typedef struct Verb {
         const char *name;
@@ -81,6 +83,7 @@ static int help(void) {
                "  status NAME                 Show whether a machine runs: its unit, leader, addresses\n"
                "  doctor                      Check what machines need from this host, with fixes\n"
                "  remove NAME                 Remove a machine, its settings and its enablement\n"
+               "  create TEMPLATE@INSTANCE    Make an instance of a template machine (see TEMPLATES)\n"
                "  set NAME                    Change the settings of a machine (see below)\n"
                "  start NAME                  Start a machine (systemd-nspawn@NAME.service)\n"
                "  stop NAME                   Stop a machine\n"
@@ -109,7 +112,11 @@ static int help(void) {
                "     --platform=OS/ARCH[/VAR] Image platform to import (default: the host's)\n"
                "     --tls-verify=BOOL        pull: false accepts any certificate and plain HTTP\n"
                "     --format=FORMAT          export: tar, tar.gz, tar.zst or tar.xz (default: from\n"
-               "                              the file name)\n",
+               "                              the file name)\n"
+               "     --ephemeral              create: run the instance on the template's tree under a\n"
+               "                              throw-away overlay, not on a clone\n"
+               "\nA machine name can be TEMPLATE@INSTANCE: instance INSTANCE of machine TEMPLATE, which\n"
+               "runs as machine TEMPLATE.INSTANCE ('start' creates a missing one as a clone).\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         return 0;
@@ -348,8 +355,28 @@ static const char* image_state(const MachineInfo *i, const MachineListEntry *m) 
 }
 
 
+static const MachineInstance* find_instance(const MachineInstance *l, size_t n, const char *machine) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i].machine, machine))
+                        return l + i;
+        return NULL;
+}
+
+static json_object* instance_to_json(const MachineInstance *i) {
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "template", json_object_new_string(i->template));
+        json_object_object_add(o, "instance", json_object_new_string(i->instance));
+        json_object_object_add(o, "mode", json_object_new_string(instance_mode_to_string(i->mode)));
+        return o;
+}
+
 static int verb_list(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        MachineInstance *instances = NULL;
+        size_t n_instances = 0;
         MachineListEntry *machines = NULL;
         PodmanContainer *containers = NULL;
         size_t n = 0, n_machines = 0, n_containers = 0;
@@ -363,7 +390,9 @@ static int verb_list(int argc, char *argv[]) {
         r = store_list(&s, true, &l, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to list machines in '%s': %m", s.root);
-        r = collect_machined(&machines, &n_machines);
+        r = template_list(&instances, &n_instances);
+        if (r >= 0)
+                r = collect_machined(&machines, &n_machines);
         if (r >= 0)
                 r = collect_podman(&containers, &n_containers);
         if (r < 0)
@@ -380,6 +409,24 @@ static int verb_list(int argc, char *argv[]) {
                         json_object_object_add(j, "kind", json_object_new_string("machine"));
                         json_object_object_add(j, "state", json_object_new_string(image_state(l + i, m)));
                         json_object_object_add(j, "in_store", json_object_new_boolean(true));
+                        if (find_instance(instances, n_instances, l[i].name))
+                                json_object_object_add(j, "instance", instance_to_json(
+                                                find_instance(instances, n_instances, l[i].name)));
+                        json_object_array_add(a, j);
+                }
+                for (size_t i = 0; a && i < n_instances; i++) {
+                        const MachineInstance *in = instances + i;
+                        json_object *j;
+
+                        if (in->mode != INSTANCE_EPHEMERAL || !(j = json_object_new_object()))
+                                continue;
+                        json_object_object_add(j, "name", json_object_new_string(in->machine));
+                        json_object_object_add(j, "kind", json_object_new_string("machine"));
+                        json_object_object_add(j, "type", json_object_new_string("ephemeral"));
+                        json_object_object_add(j, "state", json_object_new_string(
+                                        find_machined(machines, n_machines, in->machine) ? "running" : "stopped"));
+                        json_object_object_add(j, "in_store", json_object_new_boolean(false));
+                        json_object_object_add(j, "instance", instance_to_json(in));
                         json_object_array_add(a, j);
                 }
                 for (size_t i = 0; a && i < n_machines; i++) {
@@ -388,6 +435,8 @@ static int verb_list(int argc, char *argv[]) {
 
                         for (size_t k = 0; k < n && !in_store; k++)
                                 in_store = streq(l[k].name, machines[i].name);
+                        /* Ephemeral instances are listed above. */
+                        in_store = in_store || find_instance(instances, n_instances, machines[i].name);
                         if (in_store || !(j = json_object_new_object()))
                                 continue;
                         json_object_object_add(j, "name", json_object_new_string(machines[i].name));
@@ -425,6 +474,8 @@ static int verb_list(int argc, char *argv[]) {
                         w = MAX(w, strlen(l[i].name));
                 for (size_t i = 0; i < n_machines; i++)
                         w = MAX(w, strlen(machines[i].name));
+                for (size_t i = 0; i < n_instances; i++)
+                        w = MAX(w, strlen(instances[i].machine));
                 for (size_t i = 0; i < n_containers; i++)
                         w = MAX(w, strlen(containers[i].name));
 
@@ -433,20 +484,31 @@ static int verb_list(int argc, char *argv[]) {
                 for (size_t i = 0; i < n; i++) {
                         char u[FORMAT_BYTES_MAX], t[64], src[PATH_MAX];
                         json_object *o = origin_json(l + i);
+                        const MachineInstance *in = find_instance(instances, n_instances, l[i].name);
 
                         printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
                                machine_type_to_string(l[i].type),
                                image_state(l + i, find_machined(machines, n_machines, l[i].name)),
                                format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t),
                                                                                    l[i].created),
-                               origin_summary(o, src, sizeof(src)));
+                               in ? template_summary(in, src, sizeof(src)) : origin_summary(o, src, sizeof(src)));
                         json_object_put(o);
+                }
+                for (size_t i = 0; i < n_instances; i++) {
+                        const MachineInstance *in = instances + i;
+                        char src[PATH_MAX];
+
+                        if (in->mode == INSTANCE_EPHEMERAL)
+                                printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, in->machine, "ephemeral",
+                                       find_machined(machines, n_machines, in->machine) ? "running" : "stopped",
+                                       "-", "-", template_summary(in, src, sizeof(src)));
                 }
                 for (size_t i = 0; i < n_machines; i++) {
                         bool in_store = false;
 
                         for (size_t k = 0; k < n && !in_store; k++)
                                 in_store = streq(l[k].name, machines[i].name);
+                        in_store = in_store || find_instance(instances, n_instances, machines[i].name);
                         if (!in_store)
                                 printf("%-*s %-9s %-8s %7s %-23s %s (not in the store)\n", (int) w,
                                        machines[i].name, machines[i].class, "running", "-", "-",
@@ -467,6 +529,7 @@ finish:
                 machine_info_done(l + i);
         free(l);
         machine_list_free(machines, n_machines);
+        machine_instance_array_free(instances, n_instances);
         podman_container_array_free(containers, n_containers);
         return r;
 }
@@ -478,6 +541,27 @@ static int show_machine(Store *s, const char *name) {
         int r;
 
         r = store_get(s, name, true, &i);
+        if (r == -ENOENT && template_lookup(name, NULL) >= 0) {
+                /* An ephemeral instance: the template's tree, nothing of its own. */
+                if (arg_json) {
+                        json_object *j = json_object_new_object();
+
+                        if (!j)
+                                return log_oom();
+                        json_object_object_add(j, "name", json_object_new_string(name));
+                        json_object_object_add(j, "type", json_object_new_string("ephemeral"));
+                        template_show(name, j);
+                        r = machine_glue_show(name, j);
+                        if (r < 0) {
+                                json_object_put(j);
+                                return r;
+                        }
+                        return print_json(j);
+                }
+                printf("       Name: %s\n", name);
+                template_show(name, NULL);
+                return machine_glue_show(name, NULL);
+        }
         if (r == -EINVAL)
                 return log_error_errno(r, "Invalid machine name '%s'.", name);
         if (r == -ENOENT)
@@ -490,6 +574,7 @@ static int show_machine(Store *s, const char *name) {
 
                 if (!j)
                         return log_oom();
+                template_show(name, j);
                 r = machine_glue_show(name, j);
                 if (r < 0) {
                         json_object_put(j);
@@ -532,6 +617,7 @@ static int show_machine(Store *s, const char *name) {
                 json_object_put(o);
         } else
                 printf("     Source: unknown (not made by mkmachine)\n");
+        template_show(name, NULL);
         return machine_glue_show(name, NULL);
 }
 
@@ -1279,6 +1365,18 @@ static int verb_remove(int argc, char *argv[]) {
         r = open_store(false, &s);
         if (r < 0)
                 return r;
+        {
+                _cleanup_(machine_instance_done) MachineInstance i = {};
+
+                r = template_lookup(argv[1], &i);
+                if (r >= 0)
+                        return template_remove_instance(&s, &i, arg_force, arg_quiet);
+                if (r != -ENOENT)
+                        return r;
+        }
+        r = template_check_remove(argv[1]);
+        if (r < 0)
+                return r;
         r = machine_glue_remove_begin(argv[1], arg_force);
         if (r < 0)
                 return r;
@@ -1311,6 +1409,8 @@ static int require_machine(const char *verb, const char *name) {
         if (r < 0)
                 return r;
         r = store_get(&s, name, false, &info);
+        if (r == -ENOENT && template_lookup(name, NULL) >= 0)
+                return 0;       /* an ephemeral instance: no tree of its own */
         if (r < 0)
                 return log_store_error(r, verb, name, &s);
         return 0;
@@ -1322,8 +1422,45 @@ static int verb_set(int argc, char *argv[]) {
 }
 
 static int verb_start(int argc, char *argv[]) {
-        int r = require_machine("start", argv[1]);
+        const MachineInstance *i = template_arg_instance();
+        int r;
+
+        if (i) {
+                /* "start web@a" makes a missing instance first (a clone of web). */
+                _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+
+                r = open_store(false, &s);
+                if (r < 0)
+                        return r;
+                r = template_create(&s, i, true, arg_quiet);
+                if (r < 0)
+                        return r;
+        }
+        r = require_machine("start", argv[1]);
         return r < 0 ? r : machine_glue_start(argv[1]);
+}
+
+static int verb_create(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        const MachineInstance *i = template_arg_instance();
+        MachineInstance want;
+        int r;
+
+        if (!i)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "'%s' is no instance name: use "
+                                       "TEMPLATE@INSTANCE (to copy a machine, use 'mkmachine clone').",
+                                       argv[1]);
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        want = *i;
+        want.mode = arg_ephemeral ? INSTANCE_EPHEMERAL : INSTANCE_CLONE;
+        r = template_create(&s, &want, false, arg_quiet || arg_json);
+        if (r < 0)
+                return r;
+        if (arg_json)
+                return verb_show(argc, argv);
+        return 0;
 }
 
 static int verb_stop(int argc, char *argv[]) {
@@ -2134,6 +2271,7 @@ static const Verb verbs[] = {
         { "status",     1, 1, verb_status     },
         { "doctor",     0, 0, verb_doctor     },
         { "remove",     1, 1, verb_remove     },
+        { "create",     1, 1, verb_create     },
         { "rename",     2, 2, verb_rename     },
         { "clone",      2, 2, verb_clone      },
         { "export",     2, 2, verb_export     },
@@ -2165,6 +2303,7 @@ enum {
         ARG_PLATFORM,
         ARG_TLS_VERIFY,
         ARG_FORMAT,
+        ARG_EPHEMERAL,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -2188,6 +2327,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "platform",   required_argument, NULL, ARG_PLATFORM   },
                 { "tls-verify", required_argument, NULL, ARG_TLS_VERIFY },
                 { "format",     required_argument, NULL, ARG_FORMAT     },
+                { "ephemeral",  no_argument,       NULL, ARG_EPHEMERAL  },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -2267,6 +2407,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_FORMAT:
                         arg_format = optarg;
                         break;
+                case ARG_EPHEMERAL:
+                        arg_ephemeral = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default: {
@@ -2297,6 +2440,10 @@ static int dispatch_verb(int argc, char *argv[]) {
                 if (v->max_args >= 0 && n > v->max_args)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Too many arguments for '%s'.",
                                                name);
+                /* TEMPLATE@INSTANCE → TEMPLATE.INSTANCE, for every verb that takes a machine name. */
+                int r = template_resolve_args(name, argc, argv);
+                if (r < 0)
+                        return r;
                 return v->run(argc, argv);
         }
 
@@ -2325,6 +2472,7 @@ int main(int argc, char *argv[]) {
 
         r = dispatch_verb(argc - optind, argv + optind);
         machine_glue_done();
+        template_done();
         if (r == -EINTR && store_interrupted_signal() > 0) {
                 /* Die by the signal, as the caller expects of an interrupted command. */
                 (void) signal(store_interrupted_signal(), SIG_DFL);
