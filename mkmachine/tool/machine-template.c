@@ -105,7 +105,8 @@ static int copy_settings(const char *template, const char *machine, bool *ret_co
         if (r == -ENOENT) {
                 /* No settings of the template: none left over from an earlier instance either. */
                 if (unlinkat(fd, strjoina(machine, ".nspawn"), 0) < 0 && errno != ENOENT)
-                        return log_error_errno(errno, "Cannot remove %s/%s.nspawn: %m", nspawn_dir(), machine);
+                        return log_error_errno(errno, "Cannot remove %s/%s.nspawn: %m", nspawn_dir(),
+                                               machine);
                 return 0;
         }
         if (r < 0)
@@ -138,8 +139,8 @@ int template_create(Store *s, const MachineInstance *want, bool exist_ok, bool q
         if (r < 0)
                 return log_error_errno(r, "Failed to look up template machine '%s': %m", want->template);
         if (t.type != MACHINE_DIRECTORY)
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Template '%s' is a raw disk image; only "
-                                       "directory machines can be templates.", want->template);
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Template '%s' is a raw disk image; "
+                                       "only directory machines can be templates.", want->template);
         r = template_lookup(want->template, &rec);
         if (r >= 0) {
                 machine_instance_done(&rec);
@@ -192,10 +193,13 @@ int template_create(Store *s, const MachineInstance *want, bool exist_ok, bool q
                         r = -EEXIST;
                 }
                 if (r < 0) {
-                        log_error_errno(r, r == -EBUSY ? "Template '%s' is busy (being changed, or running)." :
-                                        r == -EEXIST ? "Machine '%s' exists already." :
-                                        "Failed to clone '%s': %m", r == -EEXIST ? want->machine :
-                                        want->template);
+                        if (r == -EBUSY)
+                                log_error_errno(r, "Template '%s' is busy (being changed, or running).",
+                                                want->template);
+                        else if (r == -EEXIST)
+                                log_error_errno(r, "Machine '%s' exists already.", want->machine);
+                        else
+                                log_error_errno(r, "Failed to clone '%s': %m", want->template);
                         goto fail;
                 }
                 cloned = true;
@@ -239,7 +243,8 @@ int template_check_remove(const char *name) {
 
         r = machine_instance_list(unit_dir(), name, &l, &n);
         if (r < 0)
-                return log_error_errno(r, "Failed to look for instances of '%s' in %s: %m", name, unit_dir());
+                return log_error_errno(r, "Failed to look for instances of '%s' in %s: %m", name,
+                                       unit_dir());
         if (n == 0)
                 return 0;
         for (size_t i = 0; i < n; i++) {
@@ -275,8 +280,8 @@ int template_remove_instance(Store *s, const MachineInstance *i, bool force, boo
         if (i->mode == INSTANCE_CLONE) {
                 r = store_remove(s, i->machine);
                 if (r == -EBUSY)
-                        return log_error_errno(r, "Machine '%s' is in use: it is running, or another mkmachine "
-                                               "or machinectl is changing it.", i->machine);
+                        return log_error_errno(r, "Machine '%s' is in use: it is running, or another "
+                                               "mkmachine or machinectl is changing it.", i->machine);
                 if (r < 0 && r != -ENOENT)
                         return log_error_errno(r, "Failed to remove machine '%s': %m", i->machine);
                 removed = r >= 0;
@@ -327,6 +332,7 @@ void template_show(const char *machine, json_object *j) {
         } else
                 printf("   Instance: %s@%s of template %s (%s%s)\n", i.template, i.instance, i.template,
                        instance_mode_to_string(i.mode),
-                       i.mode == INSTANCE_EPHEMERAL ? ": the template's tree under a throw-away overlay" : "");
+                       i.mode == INSTANCE_EPHEMERAL ? ": the template's tree under a throw-away overlay" :
+                       "");
         machine_instance_done(&i);
 }

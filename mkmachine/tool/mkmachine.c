@@ -424,7 +424,8 @@ static int verb_list(int argc, char *argv[]) {
                         json_object_object_add(j, "kind", json_object_new_string("machine"));
                         json_object_object_add(j, "type", json_object_new_string("ephemeral"));
                         json_object_object_add(j, "state", json_object_new_string(
-                                        find_machined(machines, n_machines, in->machine) ? "running" : "stopped"));
+                                        find_machined(machines, n_machines, in->machine) ? "running" :
+                                        "stopped"));
                         json_object_object_add(j, "in_store", json_object_new_boolean(false));
                         json_object_object_add(j, "instance", instance_to_json(in));
                         json_object_array_add(a, j);
@@ -491,7 +492,8 @@ static int verb_list(int argc, char *argv[]) {
                                image_state(l + i, find_machined(machines, n_machines, l[i].name)),
                                format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t),
                                                                                    l[i].created),
-                               in ? template_summary(in, src, sizeof(src)) : origin_summary(o, src, sizeof(src)));
+                               in ? template_summary(in, src, sizeof(src)) :
+                               origin_summary(o, src, sizeof(src)));
                         json_object_put(o);
                 }
                 for (size_t i = 0; i < n_instances; i++) {
@@ -500,7 +502,8 @@ static int verb_list(int argc, char *argv[]) {
 
                         if (in->mode == INSTANCE_EPHEMERAL)
                                 printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, in->machine, "ephemeral",
-                                       find_machined(machines, n_machines, in->machine) ? "running" : "stopped",
+                                       find_machined(machines, n_machines, in->machine) ? "running" :
+                                       "stopped",
                                        "-", "-", template_summary(in, src, sizeof(src)));
                 }
                 for (size_t i = 0; i < n_machines; i++) {
