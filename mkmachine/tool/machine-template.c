@@ -124,7 +124,8 @@ static void unlink_settings(const char *machine) {
 
 int template_create(Store *s, const MachineInstance *want, bool exist_ok, bool quiet) {
         _cleanup_(machine_info_done) MachineInfo t = {}, existing = {};
-        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_(release_lock_file) LockFile lock = LOCK_FILE_INIT;
+        _cleanup_free_ char *lock_path = NULL;
         MachineInstance rec = {};
         bool copied = false, cloned = false;
         int r;
@@ -150,13 +151,15 @@ int template_create(Store *s, const MachineInstance *want, bool exist_ok, bool q
         if (r != -ENOENT)
                 return r;
 
-        /* One creator at a time per instance name; store_clone() takes this lock itself. */
-        if (want->mode == INSTANCE_EPHEMERAL) {
-                r = image_lock(s, want->machine, LOCK_EX|LOCK_NB, &lock);
-                if (r < 0)
-                        return log_error_errno(r, "Machine '%s' is busy: another mkmachine or machinectl "
-                                               "works on it.", want->machine);
-        }
+        /* One creator at a time per instance: two first "start web@a" at once make one instance, the
+         * second waits and finds it. Not the image lock, which store_clone() takes itself; '@' keeps the
+         * name apart from the image locks (".#NAME.lck") of any machine. */
+        if (asprintf(&lock_path, "%s/.#%s@instance.lck", streq(s->root, "/") ? "" : s->root,
+                     want->machine) < 0)
+                return log_oom();
+        r = make_lock_file(lock_path, LOCK_EX, &lock);
+        if (r < 0)
+                return log_error_errno(r, "Cannot lock %s: %m", lock_path);
 
         r = template_lookup(want->machine, &rec);
         if (r >= 0) {
@@ -185,13 +188,6 @@ int template_create(Store *s, const MachineInstance *want, bool exist_ok, bool q
 
         if (want->mode == INSTANCE_CLONE) {
                 r = store_clone(s, want->template, want->machine, 0);
-                if (r == -EEXIST && exist_ok) {
-                        /* Another "start web@a" made it in the meantime: its settings are the ones. */
-                        r = template_lookup(want->machine, NULL);
-                        if (r >= 0)
-                                return 0;
-                        r = -EEXIST;
-                }
                 if (r < 0) {
                         if (r == -EBUSY)
                                 log_error_errno(r, "Template '%s' is busy (being changed, or running).",

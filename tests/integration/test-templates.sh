@@ -68,6 +68,16 @@ fails "create of an instance whose machine name is taken" "is no instance of 'we
 shows_e() { out show web@e | grep -q 'Instance: web@e of template web (ephemeral'; }
 check "show web@e says what it is" shows_e
 check "set web@e (an ephemeral instance has no tree, and still has settings)" out set web@e --env=A=1
+# Two first starts at once (they fail to start without systemd, after making the instance).
+out start web@c --port=tcp:8091:80 2>"$tmp/e1" & p1=$!
+out start web@c --port=tcp:8092:80 2>"$tmp/e2" & p2=$!
+wait "$p1" || true
+wait "$p2" || true
+one_c() { [ -d "$tmp/store/web.c/etc" ] && [ "$(grep -c '^Port=' "$tmp/nspawn/web.c.nspawn")" = 1 ] &&
+    [ "$(ls -A "$tmp/store" | tr '\n' ' ')" = "web web.a web.c web.x " ] &&
+    grep -q 'not booted with systemd' "$tmp/e1" && grep -q 'not booted with systemd' "$tmp/e2"; }
+check "two first 'start web@c' at once make one instance, no leftovers" one_c
+check "... which remove web@c removes" out remove web@c
 list=$(out list 2>/dev/null)
 while IFS= read -r line; do echo "# $line"; done <<<"$list"
 list_ok() { grep -q '^web.a .*instance web@a of web (clone)' <<<"$list" &&
