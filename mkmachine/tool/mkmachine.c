@@ -373,6 +373,21 @@ static json_object* instance_to_json(const MachineInstance *i) {
         return o;
 }
 
+/* As image_state(), and a template is in use while one of its ephemeral instances runs on its tree
+ * (their locks are shared ones, which the store's probe does not see). */
+static const char* list_state(const MachineInfo *i, const MachineListEntry *machines, size_t n_machines,
+                              const MachineInstance *instances, size_t n_instances) {
+        const MachineListEntry *m = find_machined(machines, n_machines, i->name);
+
+        if (!m && !i->in_use)
+                for (size_t k = 0; k < n_instances; k++)
+                        if (instances[k].mode == INSTANCE_EPHEMERAL &&
+                            streq(instances[k].template, i->name) &&
+                            find_machined(machines, n_machines, instances[k].machine))
+                                return "in-use";
+        return image_state(i, m);
+}
+
 static int verb_list(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         MachineInstance *instances = NULL;
@@ -401,13 +416,13 @@ static int verb_list(int argc, char *argv[]) {
         if (arg_json) {
                 a = json_object_new_array();
                 for (size_t i = 0; a && i < n; i++) {
-                        const MachineListEntry *m = find_machined(machines, n_machines, l[i].name);
                         json_object *j = machine_info_to_json(l + i);
 
                         if (!j)
                                 continue;
                         json_object_object_add(j, "kind", json_object_new_string("machine"));
-                        json_object_object_add(j, "state", json_object_new_string(image_state(l + i, m)));
+                        json_object_object_add(j, "state", json_object_new_string(
+                                        list_state(l + i, machines, n_machines, instances, n_instances)));
                         json_object_object_add(j, "in_store", json_object_new_boolean(true));
                         if (find_instance(instances, n_instances, l[i].name))
                                 json_object_object_add(j, "instance", instance_to_json(
@@ -489,7 +504,7 @@ static int verb_list(int argc, char *argv[]) {
 
                         printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
                                machine_type_to_string(l[i].type),
-                               image_state(l + i, find_machined(machines, n_machines, l[i].name)),
+                               list_state(l + i, machines, n_machines, instances, n_instances),
                                format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t),
                                                                                    l[i].created),
                                in ? template_summary(in, src, sizeof(src)) :
@@ -728,12 +743,14 @@ static int verb_status(int argc, char *argv[]) {
                                        "(is systemd-container installed?)", name, msg ?: strerror(-r));
         msg = mfree(msg);
 
-        if (!in_store && !running)
+        /* An ephemeral instance has no image of its own. */
+        if (!in_store && !running && template_lookup(name, NULL) < 0)
                 return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
                                        "No machine '%s': it is neither in '%s' nor known to machined.", name,
                                        arg_image_root);
 
-        unit = nspawn_unit_name(name);
+        /* The unit it runs in: an instance may run in systemd-nspawn@TEMPLATE@INSTANCE.service. */
+        unit = running && !isempty(m.unit) ? strdup(m.unit) : nspawn_unit_name(name);
         if (!unit)
                 return log_oom();
         r = unit_bus_get_status(bus, unit, &u, &msg);
@@ -741,9 +758,13 @@ static int verb_status(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to get the state of %s: %s", unit, msg ?: strerror(-r));
 
         state = running ? m.state : "stopped";
-        if (arg_json)
-                return print_json(status_to_json(name, state, &u, unit, running ? &m : NULL,
-                                                 in_store ? &info : NULL, now));
+        if (arg_json) {
+                json_object *j = status_to_json(name, state, &u, unit, running ? &m : NULL,
+                                                in_store ? &info : NULL, now);
+                if (j)
+                        template_show(name, j);
+                return print_json(j);
+        }
 
         printf("       Name: %s\n"
                "      State: %s\n"
@@ -776,8 +797,9 @@ static int verb_status(int argc, char *argv[]) {
                 printf("      Image: %s/%s%s (%s, %s)\n", s.root, info.name,
                        info.type == MACHINE_RAW ? ".raw" : "", machine_type_to_string(info.type),
                        format_bytes(u_, sizeof(u_), info.usage));
-        } else
+        } else if (template_lookup(name, NULL) < 0)
                 printf("      Image: not in %s\n", arg_image_root);
+        template_show(name, NULL);
         return 0;
 }
 

@@ -157,12 +157,18 @@ check "machinectl: web.f runs under systemd-nspawn@web@f.service" sh -c \
     "[ \"\$(nsenter -t $TH_LEADER -a machinectl show web.f -p Unit --value)\" = 'systemd-nspawn@web@f.service' ]"
 list=$(th_run mkmachine list 2>/dev/null || true)
 while IFS= read -r line; do echo "# $line"; done <<<"$list"
-list_ok() { grep -q '^web.a .* running .*instance web@a of web (clone)' <<<"$list" &&
+list_ok() { grep -q '^web  *directory in-use ' <<<"$list" &&
+    grep -q '^web.a .* running .*instance web@a of web (clone)' <<<"$list" &&
     grep -q '^web.b .* running .*instance web@b of web (clone)' <<<"$list" &&
     grep -q '^web.e  *ephemeral running .*instance web@e of web (ephemeral)' <<<"$list" &&
     grep -q '^web.f  *ephemeral running .*instance web@f of web (ephemeral)' <<<"$list" &&
     ! grep -q 'not in the store' <<<"$list"; }
-check "list marks the instances" list_ok
+check "list marks the instances, the template is in use" list_ok
+status_f() { th_run mkmachine status web@f >"$TH_ROOT/tmp/status" 2>"$err" &&
+    grep -q 'Unit: systemd-nspawn@web@f.service: active' "$TH_ROOT/tmp/status" &&
+    grep -q 'Instance: web@f of template web (ephemeral' "$TH_ROOT/tmp/status" &&
+    grep -q 'Name: web.f' "$TH_ROOT/tmp/status"; }
+check "status web@f: its unit (the @ one), that it is an instance" status_f
 
 if th_run mkmachine remove --force web 2>"$err"; then
     not_ok "remove of the template while instances run must fail"
@@ -179,6 +185,9 @@ fi
 
 run "stop web@e" mkmachine stop web@e
 check "... stopped" th_wait_for 10 sh -c "! machinectl show web.e >/dev/null 2>&1"
+status_e() { th_run mkmachine status web@e >"$TH_ROOT/tmp/status" 2>"$err" &&
+    grep -q 'State: stopped' "$TH_ROOT/tmp/status" && grep -q 'Instance: web@e' "$TH_ROOT/tmp/status"; }
+check "status of the stopped ephemeral instance" status_e
 run "start web@e again" mkmachine start web@e
 check "... it answers again" wait_answers 8083 web.e
 check "... and the change is gone" th_wait_for 30 systemd-run -M web.e --wait -q -G -P \
