@@ -231,7 +231,7 @@ fail:
         return r;
 }
 
-int template_check_remove(const char *name) {
+int template_check_change(const char *verb, const char *name) {
         MachineInstance *l = NULL;
         _cleanup_free_ char *names = NULL;
         size_t n = 0;
@@ -255,9 +255,9 @@ int template_check_remove(const char *name) {
                 names = p;
         }
         machine_instance_array_free(l, n);
-        return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "Machine '%s' is the template of %s; remove %s first "
-                               "(nothing was changed).", name, names, n == 1 ? "that instance" :
-                               "those instances");
+        return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "Machine '%s' is the template of %s; remove %s "
+                               "before you %s it (nothing was changed).", name, names,
+                               n == 1 ? "that instance" : "those instances", verb);
 }
 
 int template_remove_instance(Store *s, const MachineInstance *i, bool force, bool quiet) {

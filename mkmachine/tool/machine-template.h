@@ -27,8 +27,9 @@ int template_lookup(const char *machine, MachineInstance *ret);
  * locks and atomically; a failure leaves nothing behind. Returns 1 if it made the instance. */
 int template_create(Store *s, const MachineInstance *want, bool exist_ok, bool quiet);
 
-/* Before removing machine name: refuses (-EBUSY) a template that has instances. */
-int template_check_remove(const char *name);
+/* Before removing or renaming (verb) machine name: refuses (-EBUSY) a template that has instances
+ * (their records and the ephemeral ones' units name it). */
+int template_check_change(const char *verb, const char *name);
 
 /* Removes machine (an instance, with its record i): its tree (clone), settings, both units' drop-ins
  * and enablement. Refuses a running instance unless force (then it is stopped). */

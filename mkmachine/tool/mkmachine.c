@@ -1399,7 +1399,7 @@ static int verb_remove(int argc, char *argv[]) {
                 if (r != -ENOENT)
                         return r;
         }
-        r = template_check_remove(argv[1]);
+        r = template_check_change("remove", argv[1]);
         if (r < 0)
                 return r;
         r = machine_glue_remove_begin(argv[1], arg_force);
@@ -1513,6 +1513,12 @@ static int verb_rename(int argc, char *argv[]) {
         r = open_store_for_two(argv[1], argv[2], &s);
         if (r < 0)
                 return r;
+        r = template_check_change("rename", argv[1]);
+        if (r < 0)
+                return r;
+        if (template_lookup(argv[1], NULL) >= 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Machine '%s' is an instance: its name comes "
+                                       "from its template and instance name, it cannot be renamed.", argv[1]);
         r = store_rename(&s, argv[1], argv[2]);
         if (r < 0)
                 /* Which name: the new one is taken, the old one is missing, either may be locked. */

@@ -85,6 +85,8 @@ list_ok() { grep -q '^web.a .*instance web@a of web (clone)' <<<"$list" &&
     ! grep -q '^web.x .*instance' <<<"$list"; }
 check "list marks web.a and web.e as instances, web.x not" list_ok
 fails "remove of the template while it has instances" "template of web@a, web@e" remove --force web
+fails "rename of the template while it has instances" "template of web@a, web@e" rename web web2
+fails "rename of an instance" "is an instance" rename web.a other
 check "remove web@e" out remove web@e
 check "remove web.a (by its machine name)" out remove web.a
 check "... only the instances are gone" sh -c "[ -d '$tmp/store/web' ] && [ -d '$tmp/store/web.x' ] &&
@@ -207,8 +209,14 @@ check "... web.a is gone: tree, settings, drop-ins, unit" sh -c "[ ! -e '$TH_ROO
     ! nsenter -t $TH_LEADER -a machinectl show web.a >/dev/null 2>&1"
 left_ok() { [ -d "$w/etc" ] && running web.b && answers 8082 web.b; }
 check "... web and web@b are left, web@b still answers" left_ok
-run "remove web@e and web@f" sh -c "mkmachine remove web@e && mkmachine remove web@f"
-run "remove --force web@b" mkmachine remove --force web@b
+run "remove web@f" mkmachine remove web@f
+run "set web@e --enable" mkmachine set web@e --enable
+th_reboot
+check "after a reboot of the test host the enabled ephemeral instance is back" wait_answers 8083 web.e
+b_down() { ! running web.b && ! answers 8082 web.b; }
+check "... and web@b, not enabled, is not" b_down
+run "remove --force web@e" mkmachine remove --force web@e
+run "remove web@b" mkmachine remove web@b
 run "now the template can be removed" mkmachine remove web
 check "... nothing is left" sh -c "[ -z \"\$(ls '$TH_ROOT/var/lib/machines')\" ] &&
     [ -z \"\$(find '$TH_ROOT/etc/systemd' -name '*web*')\" ]"
