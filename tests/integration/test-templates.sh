@@ -84,6 +84,9 @@ list_ok() { grep -q '^web.a .*instance web@a of web (clone)' <<<"$list" &&
     grep -q '^web.e  *ephemeral .*instance web@e of web (ephemeral)' <<<"$list" &&
     ! grep -q '^web.x .*instance' <<<"$list"; }
 check "list marks web.a and web.e as instances, web.x not" list_ok
+json_ok() { out list --json 2>/dev/null | tr -d ' \n' | grep -q \
+    '"name":"web.e","kind":"machine","type":"ephemeral","state":"stopped","in_store":false,"instance":{"template":"web","instance":"e","mode":"ephemeral"}'; }
+check "list --json: the ephemeral instance with its template" json_ok
 fails "remove of the template while it has instances" "template of web@a, web@e" remove --force web
 fails "rename of the template while it has instances" "template of web@a, web@e" rename web web2
 fails "rename of an instance" "is an instance" rename web.a other
