@@ -295,6 +295,21 @@ int template_remove_instance(Store *s, const MachineInstance *i, bool force, boo
         return 0;
 }
 
+int template_stop_alias(const char *machine) {
+        _cleanup_(machine_instance_done) MachineInstance i = {};
+        _cleanup_free_ char *at = NULL;
+        int r;
+
+        r = template_lookup(machine, &i);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (asprintf(&at, "%s@%s", i.template, i.instance) < 0)
+                return log_oom();
+        return machine_glue_stop(at);
+}
+
 int template_list(MachineInstance **ret, size_t *ret_n) {
         int r;
 

@@ -35,6 +35,10 @@ int template_check_change(const char *verb, const char *name);
  * and enablement. Refuses a running instance unless force (then it is stopped). */
 int template_remove_instance(Store *s, const MachineInstance *i, bool force, bool quiet);
 
+/* After machine's own unit is stopped: if it is an instance, stops systemd-nspawn@TEMPLATE@INSTANCE.service
+ * too (it may run the machine instead). 0 for a machine that is no instance. */
+int template_stop_alias(const char *machine);
+
 /* All instances (for list), sorted by machine name. */
 int template_list(MachineInstance **ret, size_t *ret_n);
 

@@ -1494,7 +1494,10 @@ static int verb_stop(int argc, char *argv[]) {
         r = check_machine_name(argv[1]);
         if (r < 0)
                 return r;
-        return machine_glue_stop(argv[1]);
+        r = machine_glue_stop(argv[1]);
+        if (r < 0)
+                return r;
+        return template_stop_alias(argv[1]);
 }
 
 static int verb_unit_helper(int argc, char *argv[]) {

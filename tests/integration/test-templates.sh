@@ -197,7 +197,9 @@ run "start web@e again" mkmachine start web@e
 check "... it answers again" wait_answers 8083 web.e
 check "... and the change is gone" th_wait_for 30 systemd-run -M web.e --wait -q -G -P \
     sh -c '[ ! -e /etc/ephemeral-mark ] && [ -e /etc/motd ]'
-run "systemctl stop systemd-nspawn@web@f.service" systemctl stop systemd-nspawn@web@f.service
+run "mkmachine stop web@f (running in systemd-nspawn@web@f.service)" mkmachine stop web@f
+check "... stopped" th_wait_for 10 sh -c "! machinectl show web.f >/dev/null 2>&1 &&
+    ! systemctl is-active -q systemd-nspawn@web@f.service"
 run "stop web@e" mkmachine stop web@e
 check "the template's tree is unchanged (manifest)" test "$before" = "$(manifest)"
 
