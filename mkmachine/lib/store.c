@@ -369,6 +369,16 @@ static int lock_existing(Store *s, const char *name, int operation, ImageLock *r
         return 0;
 }
 
+int store_lock_machine(Store *s, const char *name, int operation, ImageLock *ret_lock,
+                       MachineType *ret_type) {
+        int r;
+
+        r = machine_name_check(name);
+        if (r < 0)
+                return r;
+        return lock_existing(s, name, operation, ret_lock, ret_type);
+}
+
 int store_remove(Store *s, const char *name) {
         _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
         _cleanup_free_ char *tmp = NULL;

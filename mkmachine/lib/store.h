@@ -88,6 +88,11 @@ typedef enum MachineType {
 const char* machine_type_to_string(MachineType t);
 MachineType machine_type_from_string(const char *s);
 
+/* Locks an existing machine with the image lock (operation as for image_lock(): LOCK_SH lets other
+ * readers in, LOCK_NB gives -EBUSY instead of waiting) and tells its type. -ENOENT if there is none. */
+int store_lock_machine(Store *s, const char *name, int operation, ImageLock *ret_lock,
+                       MachineType *ret_type);
+
 typedef struct MachineInfo {
         char *name;
         MachineType type;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +20,9 @@
 #include "config.h"
 #include "fd-util.h"
 #include "log.h"
+#include "machine-file.h"
 #include "machine-glue.h"
+#include "machine-template.h"
 #include "macro.h"
 #include "progress.h"
 #include "bootstrap.h"
@@ -37,6 +40,7 @@
 #include "store.h"
 #include "strv.h"
 #include "string-util.h"
+#include "tar-pack.h"
 #include "tar-unpack.h"
 
 static const char *arg_image_root = MKMACHINE_IMAGE_ROOT;
@@ -55,6 +59,8 @@ static bool arg_no_verify = false;
 static bool arg_fresh = false;
 static const char *arg_platform = NULL;
 static int arg_tls_verify = -1;
+static const char *arg_format = NULL;
+static bool arg_ephemeral = false;
 
 typedef struct Verb {
         const char *name;
@@ -77,9 +83,11 @@ static int help(void) {
                "  status NAME                 Show whether a machine runs: its unit, leader, addresses\n"
                "  doctor                      Check what machines need from this host, with fixes\n"
                "  remove NAME                 Remove a machine, its settings and its enablement\n"
+               "  create TEMPLATE@INSTANCE    Make an instance of a template machine (see TEMPLATES)\n"
                "  set NAME                    Change the settings of a machine (see below)\n"
                "  start NAME                  Start a machine (systemd-nspawn@NAME.service)\n"
                "  stop NAME                   Stop a machine\n"
+               "  export NAME FILE|-          Write a machine's tree to a tar archive\n"
                "  rename OLD NEW              Rename a machine\n"
                "  clone SOURCE NAME           Copy a machine\n"
                "  help                        Show this help\n"
@@ -89,7 +97,8 @@ static int help(void) {
                "     --image-root=DIR         Machine store (default: %s)\n"
                "     --json                   Print data as JSON\n"
                "  -q --quiet                  No progress output\n"
-               "     --force                  Replace an existing machine; remove: stop it first\n"
+               "     --force                  Replace an existing machine; remove: stop it first;\n"
+               "                              export: also a running machine\n"
                "     --strip-top              Unpack the archive's single top-level directory\n"
                "     --name=NAME              Name of the machine to bootstrap (default: the recipe's)\n"
                "     --recipe=FILE            Bootstrap from this recipe file\n"
@@ -101,7 +110,13 @@ static int help(void) {
                "     --fresh                  Bootstrap anew, not from the cached tree of the recipe\n"
                "     --cache-dir=DIR          Package and image blob cache (default: %s)\n"
                "     --platform=OS/ARCH[/VAR] Image platform to import (default: the host's)\n"
-               "     --tls-verify=BOOL        pull: false accepts any certificate and plain HTTP\n",
+               "     --tls-verify=BOOL        pull: false accepts any certificate and plain HTTP\n"
+               "     --format=FORMAT          export: tar, tar.gz, tar.zst or tar.xz (default: from\n"
+               "                              the file name)\n"
+               "     --ephemeral              create: run the instance on the template's tree under a\n"
+               "                              throw-away overlay, not on a clone\n"
+               "\nA machine name can be TEMPLATE@INSTANCE: instance INSTANCE of machine TEMPLATE, which\n"
+               "runs as machine TEMPLATE.INSTANCE ('start' creates a missing one as a clone).\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         return 0;
@@ -340,8 +355,43 @@ static const char* image_state(const MachineInfo *i, const MachineListEntry *m) 
 }
 
 
+static const MachineInstance* find_instance(const MachineInstance *l, size_t n, const char *machine) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i].machine, machine))
+                        return l + i;
+        return NULL;
+}
+
+static json_object* instance_to_json(const MachineInstance *i) {
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "template", json_object_new_string(i->template));
+        json_object_object_add(o, "instance", json_object_new_string(i->instance));
+        json_object_object_add(o, "mode", json_object_new_string(instance_mode_to_string(i->mode)));
+        return o;
+}
+
+/* As image_state(), and a template is in use while one of its ephemeral instances runs on its tree
+ * (their locks are shared ones, which the store's probe does not see). */
+static const char* list_state(const MachineInfo *i, const MachineListEntry *machines, size_t n_machines,
+                              const MachineInstance *instances, size_t n_instances) {
+        const MachineListEntry *m = find_machined(machines, n_machines, i->name);
+
+        if (!m && !i->in_use)
+                for (size_t k = 0; k < n_instances; k++)
+                        if (instances[k].mode == INSTANCE_EPHEMERAL &&
+                            streq(instances[k].template, i->name) &&
+                            find_machined(machines, n_machines, instances[k].machine))
+                                return "in-use";
+        return image_state(i, m);
+}
+
 static int verb_list(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        MachineInstance *instances = NULL;
+        size_t n_instances = 0;
         MachineListEntry *machines = NULL;
         PodmanContainer *containers = NULL;
         size_t n = 0, n_machines = 0, n_containers = 0;
@@ -355,7 +405,9 @@ static int verb_list(int argc, char *argv[]) {
         r = store_list(&s, true, &l, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to list machines in '%s': %m", s.root);
-        r = collect_machined(&machines, &n_machines);
+        r = template_list(&instances, &n_instances);
+        if (r >= 0)
+                r = collect_machined(&machines, &n_machines);
         if (r >= 0)
                 r = collect_podman(&containers, &n_containers);
         if (r < 0)
@@ -364,14 +416,33 @@ static int verb_list(int argc, char *argv[]) {
         if (arg_json) {
                 a = json_object_new_array();
                 for (size_t i = 0; a && i < n; i++) {
-                        const MachineListEntry *m = find_machined(machines, n_machines, l[i].name);
                         json_object *j = machine_info_to_json(l + i);
 
                         if (!j)
                                 continue;
                         json_object_object_add(j, "kind", json_object_new_string("machine"));
-                        json_object_object_add(j, "state", json_object_new_string(image_state(l + i, m)));
+                        json_object_object_add(j, "state", json_object_new_string(
+                                        list_state(l + i, machines, n_machines, instances, n_instances)));
                         json_object_object_add(j, "in_store", json_object_new_boolean(true));
+                        if (find_instance(instances, n_instances, l[i].name))
+                                json_object_object_add(j, "instance", instance_to_json(
+                                                find_instance(instances, n_instances, l[i].name)));
+                        json_object_array_add(a, j);
+                }
+                for (size_t i = 0; a && i < n_instances; i++) {
+                        const MachineInstance *in = instances + i;
+                        json_object *j;
+
+                        if (in->mode != INSTANCE_EPHEMERAL || !(j = json_object_new_object()))
+                                continue;
+                        json_object_object_add(j, "name", json_object_new_string(in->machine));
+                        json_object_object_add(j, "kind", json_object_new_string("machine"));
+                        json_object_object_add(j, "type", json_object_new_string("ephemeral"));
+                        json_object_object_add(j, "state", json_object_new_string(
+                                        find_machined(machines, n_machines, in->machine) ? "running" :
+                                        "stopped"));
+                        json_object_object_add(j, "in_store", json_object_new_boolean(false));
+                        json_object_object_add(j, "instance", instance_to_json(in));
                         json_object_array_add(a, j);
                 }
                 for (size_t i = 0; a && i < n_machines; i++) {
@@ -380,6 +451,8 @@ static int verb_list(int argc, char *argv[]) {
 
                         for (size_t k = 0; k < n && !in_store; k++)
                                 in_store = streq(l[k].name, machines[i].name);
+                        /* Ephemeral instances are listed above. */
+                        in_store = in_store || find_instance(instances, n_instances, machines[i].name);
                         if (in_store || !(j = json_object_new_object()))
                                 continue;
                         json_object_object_add(j, "name", json_object_new_string(machines[i].name));
@@ -417,6 +490,8 @@ static int verb_list(int argc, char *argv[]) {
                         w = MAX(w, strlen(l[i].name));
                 for (size_t i = 0; i < n_machines; i++)
                         w = MAX(w, strlen(machines[i].name));
+                for (size_t i = 0; i < n_instances; i++)
+                        w = MAX(w, strlen(instances[i].machine));
                 for (size_t i = 0; i < n_containers; i++)
                         w = MAX(w, strlen(containers[i].name));
 
@@ -425,20 +500,33 @@ static int verb_list(int argc, char *argv[]) {
                 for (size_t i = 0; i < n; i++) {
                         char u[FORMAT_BYTES_MAX], t[64], src[PATH_MAX];
                         json_object *o = origin_json(l + i);
+                        const MachineInstance *in = find_instance(instances, n_instances, l[i].name);
 
                         printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
                                machine_type_to_string(l[i].type),
-                               image_state(l + i, find_machined(machines, n_machines, l[i].name)),
+                               list_state(l + i, machines, n_machines, instances, n_instances),
                                format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t),
                                                                                    l[i].created),
+                               in ? template_summary(in, src, sizeof(src)) :
                                origin_summary(o, src, sizeof(src)));
                         json_object_put(o);
+                }
+                for (size_t i = 0; i < n_instances; i++) {
+                        const MachineInstance *in = instances + i;
+                        char src[PATH_MAX];
+
+                        if (in->mode == INSTANCE_EPHEMERAL)
+                                printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, in->machine, "ephemeral",
+                                       find_machined(machines, n_machines, in->machine) ? "running" :
+                                       "stopped",
+                                       "-", "-", template_summary(in, src, sizeof(src)));
                 }
                 for (size_t i = 0; i < n_machines; i++) {
                         bool in_store = false;
 
                         for (size_t k = 0; k < n && !in_store; k++)
                                 in_store = streq(l[k].name, machines[i].name);
+                        in_store = in_store || find_instance(instances, n_instances, machines[i].name);
                         if (!in_store)
                                 printf("%-*s %-9s %-8s %7s %-23s %s (not in the store)\n", (int) w,
                                        machines[i].name, machines[i].class, "running", "-", "-",
@@ -459,6 +547,7 @@ finish:
                 machine_info_done(l + i);
         free(l);
         machine_list_free(machines, n_machines);
+        machine_instance_array_free(instances, n_instances);
         podman_container_array_free(containers, n_containers);
         return r;
 }
@@ -470,6 +559,27 @@ static int show_machine(Store *s, const char *name) {
         int r;
 
         r = store_get(s, name, true, &i);
+        if (r == -ENOENT && template_lookup(name, NULL) >= 0) {
+                /* An ephemeral instance: the template's tree, nothing of its own. */
+                if (arg_json) {
+                        json_object *j = json_object_new_object();
+
+                        if (!j)
+                                return log_oom();
+                        json_object_object_add(j, "name", json_object_new_string(name));
+                        json_object_object_add(j, "type", json_object_new_string("ephemeral"));
+                        template_show(name, j);
+                        r = machine_glue_show(name, j);
+                        if (r < 0) {
+                                json_object_put(j);
+                                return r;
+                        }
+                        return print_json(j);
+                }
+                printf("       Name: %s\n", name);
+                template_show(name, NULL);
+                return machine_glue_show(name, NULL);
+        }
         if (r == -EINVAL)
                 return log_error_errno(r, "Invalid machine name '%s'.", name);
         if (r == -ENOENT)
@@ -482,6 +592,7 @@ static int show_machine(Store *s, const char *name) {
 
                 if (!j)
                         return log_oom();
+                template_show(name, j);
                 r = machine_glue_show(name, j);
                 if (r < 0) {
                         json_object_put(j);
@@ -524,6 +635,7 @@ static int show_machine(Store *s, const char *name) {
                 json_object_put(o);
         } else
                 printf("     Source: unknown (not made by mkmachine)\n");
+        template_show(name, NULL);
         return machine_glue_show(name, NULL);
 }
 
@@ -631,12 +743,14 @@ static int verb_status(int argc, char *argv[]) {
                                        "(is systemd-container installed?)", name, msg ?: strerror(-r));
         msg = mfree(msg);
 
-        if (!in_store && !running)
+        /* An ephemeral instance has no image of its own. */
+        if (!in_store && !running && template_lookup(name, NULL) < 0)
                 return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
                                        "No machine '%s': it is neither in '%s' nor known to machined.", name,
                                        arg_image_root);
 
-        unit = nspawn_unit_name(name);
+        /* The unit it runs in: an instance may run in systemd-nspawn@TEMPLATE@INSTANCE.service. */
+        unit = running && !isempty(m.unit) ? strdup(m.unit) : nspawn_unit_name(name);
         if (!unit)
                 return log_oom();
         r = unit_bus_get_status(bus, unit, &u, &msg);
@@ -644,9 +758,13 @@ static int verb_status(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to get the state of %s: %s", unit, msg ?: strerror(-r));
 
         state = running ? m.state : "stopped";
-        if (arg_json)
-                return print_json(status_to_json(name, state, &u, unit, running ? &m : NULL,
-                                                 in_store ? &info : NULL, now));
+        if (arg_json) {
+                json_object *j = status_to_json(name, state, &u, unit, running ? &m : NULL,
+                                                in_store ? &info : NULL, now);
+                if (j)
+                        template_show(name, j);
+                return print_json(j);
+        }
 
         printf("       Name: %s\n"
                "      State: %s\n"
@@ -679,8 +797,9 @@ static int verb_status(int argc, char *argv[]) {
                 printf("      Image: %s/%s%s (%s, %s)\n", s.root, info.name,
                        info.type == MACHINE_RAW ? ".raw" : "", machine_type_to_string(info.type),
                        format_bytes(u_, sizeof(u_), info.usage));
-        } else
+        } else if (template_lookup(name, NULL) < 0)
                 printf("      Image: not in %s\n", arg_image_root);
+        template_show(name, NULL);
         return 0;
 }
 
@@ -1070,11 +1189,10 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         return 0;
 }
 
-static int verb_import_tar(int argc, char *argv[]) {
+static int run_import_tar(const char *file, const char *name) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *abs = NULL;
-        const char *file = argv[1], *name = argv[2];
         ImportTar t = {};
         struct stat st;
         int r;
@@ -1116,6 +1234,10 @@ static int verb_import_tar(int argc, char *argv[]) {
         if (arg_json)
                 return show_machine(&s, name);
         return 0;
+}
+
+static int verb_import_tar(int argc, char *argv[]) {
+        return run_import_tar(argv[1], argv[2]);
 }
 
 /* Where recipes are found: the administrator's first, then the installed ones, then (for a build
@@ -1268,6 +1390,18 @@ static int verb_remove(int argc, char *argv[]) {
         r = open_store(false, &s);
         if (r < 0)
                 return r;
+        {
+                _cleanup_(machine_instance_done) MachineInstance i = {};
+
+                r = template_lookup(argv[1], &i);
+                if (r >= 0)
+                        return template_remove_instance(&s, &i, arg_force, arg_quiet);
+                if (r != -ENOENT)
+                        return r;
+        }
+        r = template_check_change("remove", argv[1]);
+        if (r < 0)
+                return r;
         r = machine_glue_remove_begin(argv[1], arg_force);
         if (r < 0)
                 return r;
@@ -1300,6 +1434,8 @@ static int require_machine(const char *verb, const char *name) {
         if (r < 0)
                 return r;
         r = store_get(&s, name, false, &info);
+        if (r == -ENOENT && template_lookup(name, NULL) >= 0)
+                return 0;       /* an ephemeral instance: no tree of its own */
         if (r < 0)
                 return log_store_error(r, verb, name, &s);
         return 0;
@@ -1311,8 +1447,45 @@ static int verb_set(int argc, char *argv[]) {
 }
 
 static int verb_start(int argc, char *argv[]) {
-        int r = require_machine("start", argv[1]);
+        const MachineInstance *i = template_arg_instance();
+        int r;
+
+        if (i) {
+                /* "start web@a" makes a missing instance first (a clone of web). */
+                _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+
+                r = open_store(false, &s);
+                if (r < 0)
+                        return r;
+                r = template_create(&s, i, true, arg_quiet);
+                if (r < 0)
+                        return r;
+        }
+        r = require_machine("start", argv[1]);
         return r < 0 ? r : machine_glue_start(argv[1]);
+}
+
+static int verb_create(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        const MachineInstance *i = template_arg_instance();
+        MachineInstance want;
+        int r;
+
+        if (!i)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "'%s' is no instance name: use "
+                                       "TEMPLATE@INSTANCE (to copy a machine, use 'mkmachine clone').",
+                                       argv[1]);
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        want = *i;
+        want.mode = arg_ephemeral ? INSTANCE_EPHEMERAL : INSTANCE_CLONE;
+        r = template_create(&s, &want, false, arg_quiet || arg_json);
+        if (r < 0)
+                return r;
+        if (arg_json)
+                return verb_show(argc, argv);
+        return 0;
 }
 
 static int verb_stop(int argc, char *argv[]) {
@@ -1321,7 +1494,10 @@ static int verb_stop(int argc, char *argv[]) {
         r = check_machine_name(argv[1]);
         if (r < 0)
                 return r;
-        return machine_glue_stop(argv[1]);
+        r = machine_glue_stop(argv[1]);
+        if (r < 0)
+                return r;
+        return template_stop_alias(argv[1]);
 }
 
 static int verb_unit_helper(int argc, char *argv[]) {
@@ -1340,6 +1516,13 @@ static int verb_rename(int argc, char *argv[]) {
         r = open_store_for_two(argv[1], argv[2], &s);
         if (r < 0)
                 return r;
+        r = template_check_change("rename", argv[1]);
+        if (r < 0)
+                return r;
+        if (template_lookup(argv[1], NULL) >= 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Machine '%s' is an instance: its name comes from its template and "
+                                       "instance name, it cannot be renamed.", argv[1]);
         r = store_rename(&s, argv[1], argv[2]);
         if (r < 0)
                 /* Which name: the new one is taken, the old one is missing, either may be locked. */
@@ -1928,6 +2111,222 @@ static int verb_prune(int argc, char *argv[]) {
         return 0;
 }
 
+static volatile sig_atomic_t export_signal = 0;
+
+static void export_on_signal(int sig) {
+        export_signal = sig;
+}
+
+/* The compression of the export: --format, else the file name's, else (stdout) none. */
+static int export_compression(const char *file, Compression *ret) {
+        if (arg_format) {
+                if (tar_pack_compression_from_filename(strjoina("x.", arg_format), ret) < 0 ||
+                    strchr(arg_format, '.') != strrchr(arg_format, '.') || !startswith(arg_format, "tar"))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --format='%s': use tar, "
+                                               "tar.gz, tar.zst or tar.xz.", arg_format);
+                return 0;
+        }
+        if (streq(file, "-")) {
+                *ret = COMPRESSION_NONE;
+                return 0;
+        }
+        if (tar_pack_compression_from_filename(file, ret) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Cannot tell the format from the name '%s': "
+                                       "end it in .tar, .tar.gz, .tar.zst or .tar.xz, or give --format=.",
+                                       file);
+        return 0;
+}
+
+static int verb_export(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_close_ int tree_fd = -EBADF, out_fd = -EBADF;
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_free_ char *tmp = NULL, *msg = NULL;
+        const char *name = argv[1], *file = argv[2];
+        struct sigaction sa = { .sa_handler = export_on_signal }, old[3];
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+        bool to_stdout = streq(file, "-");
+        Progress progress = {};
+        TarPackStats stats;
+        MachineType type;
+        Compression c;
+        mode_t mask;
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        r = export_compression(file, &c);
+        if (r < 0)
+                return r;
+        if (to_stdout && isatty(STDOUT_FILENO))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Refusing to write an archive to a terminal: redirect standard "
+                                       "output or give a file name.");
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+
+        /* A shared lock: other readers (clone, another export) may run too, but nothing that changes
+         * the machine. A running machine holds the lock exclusively (systemd-nspawn takes it so): its
+         * tree changes while it is read, so that needs --force (machinectl export-tar does it anyway). */
+        r = store_lock_machine(&s, name, LOCK_SH|LOCK_NB, &lock, &type);
+        if (r == -EBUSY && arg_force) {
+                log_warning("Machine '%s' is in use (running?): exporting it as it is, --force.", name);
+                r = store_get(&s, name, false, &info) < 0 ? -ENOENT : 0;
+                type = MACHINE_DIRECTORY;
+        } else if (r == -EBUSY)
+                return log_error_errno(r, "Machine '%s' is in use: it is running, or another mkmachine or "
+                                       "machinectl is changing it. Stop it first, or use --force to export "
+                                       "it as it is (its files may change while they are read).", name);
+        if (r < 0)
+                return log_store_error(r, "export", name, &s);
+        if (type != MACHINE_DIRECTORY)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Machine '%s' is a raw disk image; "
+                                       "exporting those is not supported.", name);
+        tree_fd = openat(s.root_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (tree_fd < 0)
+                return log_error_errno(errno, "Failed to open machine '%s': %m", name);
+
+        if (to_stdout)
+                out_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        else {
+                /* Next to the destination (same file system, for the rename), hidden from globs. */
+                if (asprintf(&tmp, "%s.XXXXXX.tmp", file) < 0)
+                        return log_oom();
+                out_fd = mkostemps(tmp, 4, O_CLOEXEC);
+                if (out_fd < 0) {
+                        tmp = mfree(tmp);
+                        return log_error_errno(errno, "Failed to create '%s': %m", file);
+                }
+                mask = umask(0);
+                umask(mask);
+                (void) fchmod(out_fd, 0666 & ~mask);
+        }
+        if (out_fd < 0)
+                return log_error_errno(errno, "Failed to duplicate standard output: %m");
+
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void) sigaction(sigs[i], &sa, old + i);
+        r = tar_pack(tree_fd, out_fd, c, ORIGIN_XATTR, &export_signal, &progress, &stats, &msg);
+        if (r >= 0 && !to_stdout && fsync(out_fd) < 0)
+                r = -errno;
+        if (r >= 0 && !to_stdout && rename(tmp, file) < 0)
+                r = -errno;
+        if (r < 0 && tmp)
+                (void) unlink(tmp);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void) sigaction(sigs[i], old + i, NULL);
+
+        if (export_signal > 0) {
+                log_error("Interrupted; removed the unfinished '%s'.", file);
+                /* Die by the signal, as the caller expects of an interrupted command. */
+                (void) signal(export_signal, SIG_DFL);
+                (void) raise(export_signal);
+                return -EINTR;
+        }
+        if (r < 0) {
+                progress_clear_line();
+                return log_error_errno(r, "Failed to export machine '%s' to '%s': %s", name, file,
+                                       msg ?: strerror(-r));
+        }
+        if (!arg_quiet && !to_stdout)
+                log_info("Exported '%s' to %s: %" PRIu64 " entries, %s compression.", name, file,
+                         stats.entries, compression_to_string(c));
+        return 0;
+}
+
+static const char* machines_dir(void) {
+        return getenv("MKMACHINE_MACHINES_DIR") ?: MACHINE_FILE_DIR_DEFAULT;
+}
+
+/* "mkmachine VERB ARG NAME" for the sources that other verbs handle, in a child (the ensure lock stays
+ * held meanwhile). */
+static int run_self(const char *verb, const char *arg, const char *name) {
+        char *argv[] = { (char*) "mkmachine", strjoina("--image-root=", arg_image_root), (char*) verb,
+                         (char*) arg, (char*) name, NULL };
+        int status;
+        pid_t pid;
+
+        pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork: %m");
+        if (pid == 0) {
+                execv("/proc/self/exe", argv);
+                log_error_errno(errno, "Failed to run 'mkmachine %s': %m", verb);
+                _exit(EXIT_FAILURE);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return log_error_errno(errno, "Failed to wait for 'mkmachine %s': %m", verb);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "'mkmachine %s %s %s' failed.", verb, arg,
+                                       name);
+        return 0;
+}
+
+/* The hidden verb of mkmachine-build@NAME.service (see mkmachine-generator): builds machine NAME from
+ * its .machine file unless it is in the store already. Two at once: the second waits for the first and
+ * then finds the machine there. */
+static int verb_ensure(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(machine_file_freep) MachineFile *m = NULL;
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_(release_lock_file) LockFile lock = LOCK_FILE_INIT;
+        _cleanup_free_ char *lock_path = NULL;
+        const char *name = argv[1], *reason = NULL;
+        unsigned line = 0;
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        r = machine_file_load(machines_dir(), name, &m, &line, &reason);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No %s/%s" MACHINE_FILE_SUFFIX ": nothing declares machine '%s'.",
+                                       machines_dir(), name, name);
+        if (r == -EBADMSG && line > 0)
+                return log_error_errno(r, "%s/%s" MACHINE_FILE_SUFFIX ":%u: %s.", machines_dir(), name, line,
+                                       reason);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s/%s" MACHINE_FILE_SUFFIX ": %s.", machines_dir(), name, reason);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s/%s" MACHINE_FILE_SUFFIX ": %m", machines_dir(),
+                                       name);
+
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        if (asprintf(&lock_path, "%s/.#%s.ensure.lck", streq(s.root, "/") ? "" : s.root, name) < 0)
+                return log_oom();
+        r = make_lock_file(lock_path, LOCK_EX, &lock);
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock '%s': %m", lock_path);
+
+        if (store_get(&s, name, false, &info) >= 0) {
+                if (!arg_quiet)
+                        log_info("Machine '%s' is in the store already.", name);
+                return 0;
+        }
+        if (!arg_quiet)
+                log_info("Machine '%s' is missing: building it from %s (%s).", name, m->source,
+                         machine_source_type_to_string(m->source_type));
+
+        switch (m->source_type) {
+        case MACHINE_SOURCE_RECIPE:
+                arg_name = name;
+                return run_bootstrap(m->source);
+        case MACHINE_SOURCE_TAR:
+                return run_import_tar(m->source, name);
+        case MACHINE_SOURCE_PULL:
+                return run_self("pull", m->source, name);
+        case MACHINE_SOURCE_OCI:
+                return run_self("import-oci", m->source + strlen("oci:"), name);
+        default:
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown source type.");
+        }
+}
+
 static const Verb verbs[] = {
         { "bootstrap",  0, 1, verb_bootstrap  },
         { "import-tar", 2, 2, verb_import_tar },
@@ -1939,13 +2338,17 @@ static const Verb verbs[] = {
         { "status",     1, 1, verb_status     },
         { "doctor",     0, 0, verb_doctor     },
         { "remove",     1, 1, verb_remove     },
+        { "create",     1, 1, verb_create     },
         { "rename",     2, 2, verb_rename     },
         { "clone",      2, 2, verb_clone      },
+        { "export",     2, 2, verb_export     },
         { "set",        1, 1, verb_set        },
         { "start",      1, 1, verb_start      },
         { "stop",       1, 1, verb_stop       },
         /* Called by the restart drop-in (machine-config.h), not by people: not in --help. */
         { "__unit-helper", 2, 2, verb_unit_helper },
+        /* Called by mkmachine-build@NAME.service (mkmachine-generator), not by people. */
+        { "__ensure",   1, 1, verb_ensure     },
         { "help",       0, 0, verb_help       },
 };
 
@@ -1966,6 +2369,8 @@ enum {
         ARG_FRESH,
         ARG_PLATFORM,
         ARG_TLS_VERIFY,
+        ARG_FORMAT,
+        ARG_EPHEMERAL,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -1988,6 +2393,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "fresh",      no_argument,       NULL, ARG_FRESH      },
                 { "platform",   required_argument, NULL, ARG_PLATFORM   },
                 { "tls-verify", required_argument, NULL, ARG_TLS_VERIFY },
+                { "format",     required_argument, NULL, ARG_FORMAT     },
+                { "ephemeral",  no_argument,       NULL, ARG_EPHEMERAL  },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -2065,6 +2472,12 @@ static int parse_argv(int argc, char *argv[]) {
                                                        "Invalid --tls-verify='%s': use true or false.",
                                                        optarg);
                         break;
+                case ARG_FORMAT:
+                        arg_format = optarg;
+                        break;
+                case ARG_EPHEMERAL:
+                        arg_ephemeral = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default: {
@@ -2095,6 +2508,10 @@ static int dispatch_verb(int argc, char *argv[]) {
                 if (v->max_args >= 0 && n > v->max_args)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Too many arguments for '%s'.",
                                                name);
+                /* TEMPLATE@INSTANCE → TEMPLATE.INSTANCE, for every verb that takes a machine name. */
+                int r = template_resolve_args(name, argc, argv);
+                if (r < 0)
+                        return r;
                 return v->run(argc, argv);
         }
 
@@ -2123,6 +2540,7 @@ int main(int argc, char *argv[]) {
 
         r = dispatch_verb(argc - optind, argv + optind);
         machine_glue_done();
+        template_done();
         if (r == -EINTR && store_interrupted_signal() > 0) {
                 /* Die by the signal, as the caller expects of an interrupted command. */
                 (void) signal(store_interrupted_signal(), SIG_DFL);
