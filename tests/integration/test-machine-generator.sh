@@ -94,6 +94,24 @@ gen 2>"$tmp/err" || rc=$?
 check "no machines directory at all: exit 0, silent, nothing generated" \
     sh -c "[ $rc = 0 ] && [ ! -s '$tmp/err' ] && [ ! -e '$tmp/ns/web.nspawn' ]"
 
+# __ensure (what mkmachine-build@NAME.service runs) with a tar source, twice at once: built once.
+mkdir -p "$tmp/machines" "$tmp/tree/etc"
+echo hi >"$tmp/tree/etc/motd"
+tar -C "$tmp/tree" -cf "$tmp/small.tar" .
+printf '[Machine]\nSource=%s\n' "$tmp/small.tar" >"$tmp/machines/small.machine"
+ens() { MKMACHINE_MACHINES_DIR="$tmp/machines" "$MKMACHINE" --image-root="$tmp/store" __ensure small; }
+ens 2>"$tmp/e1" &
+p1=$!
+ens 2>"$tmp/e2" &
+p2=$!
+rc1=0 rc2=0
+wait $p1 || rc1=$?
+wait $p2 || rc2=$?
+check "two __ensure at once both succeed (rc $rc1, $rc2)" test "$rc1$rc2" = 00
+check "... one built the machine, the other found it there" sh -c \
+    "cat '$tmp/e1' '$tmp/e2' | grep -c 'is missing: building it' | grep -qx 1 &&
+     cat '$tmp/e1' '$tmp/e2' | grep -q 'in the store already' && [ -f '$tmp/store/small/etc/motd' ]"
+
 # --- Inside the test host. ---
 # The machine inside shuts down with the test host: give the power off time to be clean.
 TH_STOP_TIMEOUT=30
