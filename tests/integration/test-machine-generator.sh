@@ -177,6 +177,7 @@ th_run sh -c "kill -9 $pid"
 check "after kill -9 of nspawn ($pid) the unit restarts (Restart=always)" th_wait_for 30 sh -c \
     "p=\$(systemctl show -p MainPID --value systemd-nspawn@web.service); [ \"\$p\" != 0 ] && [ \"\$p\" != $pid ]"
 check "... the machine runs again" th_wait_for 30 sh -c "[ \"\$(machinectl show web -p State --value)\" = running ]"
+check "... and its systemd is up" th_wait_for 60 systemd-run -M web --wait -q -G -P true
 
 th_reboot
 check "after a reboot the machine is back by itself" th_wait_for 60 sh -c \
