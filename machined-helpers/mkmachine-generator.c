@@ -53,7 +53,7 @@ static int kmsg_fd = -EBADF;
  * fails at once), else to /dev/kmsg if it is the real one, and always to stderr (a terminal, a test, or
  * systemd ≥ 256, which connects it to the journal). */
 _printf_(2, 3)
-static int log_gen(int level, const char *format, ...) {
+static void log_gen(int level, const char *format, ...) {
         char buf[2048];
         va_list ap;
 
@@ -69,7 +69,6 @@ static int log_gen(int level, const char *format, ...) {
         else if (kmsg_fd >= 0)
                 (void) dprintf(kmsg_fd, "<%i>mkmachine-generator[%i]: %s\n", level, (int) getpid(), buf);
         (void) fprintf(stderr, "mkmachine-generator: %s\n", buf);
-        return -EINVAL;
 }
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -195,9 +194,16 @@ static int generate(const char *normal_dir, const MachineFile *m, const char *pa
                      path, path, m->name, m->name, nspawn_run_dir()) < 0)
                 return -ENOMEM;
         if (m->restart != RESTART_NO) {
-                r = restart_dropin_format(m->restart, helper, &restart);
+                _cleanup_free_ char *body = NULL;
+
+                /* The very drop-in "mkmachine set --restart" writes (with its systemd 252 workaround). */
+                r = restart_dropin_format(m->restart, helper, &body);
                 if (r < 0)
                         return r;
+                /* Its own comment speaks of "mkmachine set": ours replaces it. */
+                if (asprintf(&restart, GENERATED_MARKER " from %s (Restart=%s).\n%s", path,
+                             restart_policy_to_string(m->restart), strstr(body, "[Unit]") ?: body) < 0)
+                        return -ENOMEM;
         }
         if (asprintf(&dropin_dir, "%s/systemd-nspawn@%s.service.d", normal_dir, m->name) < 0 ||
             asprintf(&unit, "systemd-nspawn@%s.service", m->name) < 0)

@@ -10,7 +10,7 @@ packages=(
     libacl1-dev libzstd-dev liblzma-dev libbz2-dev
     # tests: test host, archives, checks
     mmdebstrap gpg gpg-agent gpgv debian-archive-keyring systemd-container iproute2 nftables util-linux busybox
-    libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz isal python3 shellcheck
+    libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz isal python3 shellcheck file e2fsprogs
     # tests: OCI image fixtures
     umoci skopeo
     # tests: registries for pull (token endpoint in Python with JWT)

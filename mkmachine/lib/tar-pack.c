@@ -129,7 +129,8 @@ static int copy_data(struct archive *disk, struct archive *out, struct archive_e
                                     archive_error_string(out));
                 done += n;
                 stats->bytes += n;
-                progress_update(progress, stats->bytes);
+                if (progress)
+                        progress_update(progress, stats->bytes);
         }
         if (k != ARCHIVE_EOF)
                 return fail(reterr_message, archive_errno_or_eio(disk), "Failed to read '%s': %s",
@@ -283,7 +284,8 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
         if (cwd_fd < 0 || fchdir(tree_fd) < 0)
                 return fail(reterr_message, -errno, "Failed to enter the tree: %m");
 
-        progress_begin(progress, "Exporting", 0);
+        if (progress)
+                progress_begin(progress, "Exporting", 0);
         if (archive_read_disk_open(disk, ".") != ARCHIVE_OK)
                 r = fail(reterr_message, archive_errno_or_eio(disk), "Failed to open the tree: %s",
                          archive_error_string(disk));
@@ -292,7 +294,8 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
         if (r >= 0 && archive_write_close(out) != ARCHIVE_OK)
                 r = fail(reterr_message, archive_errno_or_eio(out), "Failed to finish the archive: %s",
                          archive_error_string(out));
-        progress_end(progress);
+        if (progress)
+                progress_end(progress);
         (void) archive_read_close(disk);
         if (fchdir(cwd_fd) < 0 && r >= 0)
                 r = -errno;

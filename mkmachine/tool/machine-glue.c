@@ -42,6 +42,34 @@ static const char* unit_dir(void) {
         return getenv("MKMACHINE_UNIT_DIR") ?: MACHINE_UNIT_DIR_DEFAULT;
 }
 
+/* Where mkmachine-generator puts the files of machines declared in .machine files. */
+#define GENERATOR_NSPAWN_DIR "/run/systemd/nspawn"
+#define GENERATOR_UNIT_DIR   "/run/systemd/generator"
+
+/* For showing a machine: its settings file in the usual place, else (a declared machine) the
+ * generator's. */
+static const char* show_nspawn_dir(const char *name) {
+        if (getenv("MKMACHINE_NSPAWN_DIR") ||
+            access(strjoina(nspawn_dir(), "/", name, ".nspawn"), F_OK) >= 0 ||
+            access(strjoina(GENERATOR_NSPAWN_DIR "/", name, ".nspawn"), F_OK) < 0)
+                return nspawn_dir();
+        return GENERATOR_NSPAWN_DIR;
+}
+
+static const char* show_unit_dir(const char *name) {
+        const char *dropin = strjoina("/systemd-nspawn@", name, ".service.d/" MACHINE_DROPIN_NAME);
+
+        if (getenv("MKMACHINE_UNIT_DIR") || access(strjoina(unit_dir(), dropin), F_OK) >= 0 ||
+            access(strjoina(GENERATOR_UNIT_DIR, dropin), F_OK) < 0)
+                return unit_dir();
+        return GENERATOR_UNIT_DIR;
+}
+
+static bool unit_enabled(const char *dir, const char *unit) {
+        return access(strjoina(dir, "/machines.target.wants/", unit), F_OK) >= 0 ||
+                access(strjoina(dir, "/multi-user.target.wants/", unit), F_OK) >= 0;
+}
+
 bool machine_glue_any(void) {
         return arg_settings_given || arg_restart >= 0 || arg_enable || arg_start || arg_after_dashdash;
 }
@@ -530,6 +558,7 @@ static json_object* settings_to_json(const NspawnSettings *s, RestartPolicy rest
 int machine_glue_show(const char *name, json_object *j) {
         _cleanup_(nspawn_settings_done) NspawnSettings s;
         _cleanup_free_ char *unit = nspawn_unit_name(name);
+        const char *sdir = show_nspawn_dir(name);
         RestartPolicy restart;
         unsigned line = 0;
         bool enabled, file;
@@ -538,24 +567,24 @@ int machine_glue_show(const char *name, json_object *j) {
         if (!unit)
                 return log_oom();
         nspawn_settings_init(&s);
-        r = machine_settings_load(nspawn_dir(), name, &s, NULL, &line);
+        r = machine_settings_load(sdir, name, &s, NULL, &line);
         if (r < 0)
                 return log_settings_error(r, name, line);
-        r = machine_restart_read(unit_dir(), name, &restart);
+        r = machine_restart_read(show_unit_dir(name), name, &restart);
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s/%s.d/%s: %m", unit_dir(), unit,
+                return log_error_errno(r, "Cannot read %s/%s.d/%s: %m", show_unit_dir(name), unit,
                                        MACHINE_DROPIN_NAME);
-        enabled = access(strjoina(unit_dir(), "/machines.target.wants/", unit), F_OK) >= 0;
-        file = access(strjoina(nspawn_dir(), "/", name, ".nspawn"), F_OK) >= 0;
+        enabled = unit_enabled(unit_dir(), unit) || unit_enabled(GENERATOR_UNIT_DIR, unit);
+        file = access(strjoina(sdir, "/", name, ".nspawn"), F_OK) >= 0;
 
         if (j) {
                 json_object_object_add(j, "settings_file", file ? json_object_new_string(
-                                               strjoina(nspawn_dir(), "/", name, ".nspawn")) : NULL);
+                                               strjoina(sdir, "/", name, ".nspawn")) : NULL);
                 json_object_object_add(j, "settings", settings_to_json(&s, restart, enabled));
                 return 0;
         }
 
-        printf("   Settings: %s%s\n", file ? nspawn_dir() : "none (systemd-nspawn@.service defaults)",
+        printf("   Settings: %s%s\n", file ? sdir : "none (systemd-nspawn@.service defaults)",
                file ? strjoina("/", name, ".nspawn") : "");
         printf("    Network: %s%s%s\n",
                s.network >= 0 ? network_mode_to_string(s.network) : "veth (default)",

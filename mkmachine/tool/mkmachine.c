@@ -135,6 +135,10 @@ static int open_store(bool create, Store *ret) {
         return 0;
 }
 
+static const char* machines_dir(void) {
+        return getenv("MKMACHINE_MACHINES_DIR") ?: MACHINE_FILE_DIR_DEFAULT;
+}
+
 static int check_machine_name(const char *name) {
         if (!machine_name_is_valid(name))
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
@@ -1443,7 +1447,15 @@ static int require_machine(const char *verb, const char *name) {
 
 static int verb_set(int argc, char *argv[]) {
         int r = require_machine("set", argv[1]);
-        return r < 0 ? r : machine_glue_set(argv[1], arg_quiet);
+        if (r < 0)
+                return r;
+        /* Its settings come from the .machine file (through the generator): a NAME.nspawn written here
+         * would silently replace all of them. */
+        if (access(strjoina(machines_dir(), "/", argv[1], MACHINE_FILE_SUFFIX), F_OK) >= 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM), "Machine '%s' is declared in %s/%s"
+                                       MACHINE_FILE_SUFFIX ": change its settings there, then run "
+                                       "'systemctl daemon-reload'.", argv[1], machines_dir(), argv[1]);
+        return machine_glue_set(argv[1], arg_quiet);
 }
 
 static int verb_start(int argc, char *argv[]) {
@@ -2235,10 +2247,6 @@ static int verb_export(int argc, char *argv[]) {
                 log_info("Exported '%s' to %s: %" PRIu64 " entries, %s compression.", name, file,
                          stats.entries, compression_to_string(c));
         return 0;
-}
-
-static const char* machines_dir(void) {
-        return getenv("MKMACHINE_MACHINES_DIR") ?: MACHINE_FILE_DIR_DEFAULT;
 }
 
 /* "mkmachine VERB ARG NAME" for the sources that other verbs handle, in a child (the ensure lock stays

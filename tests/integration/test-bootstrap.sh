@@ -252,5 +252,30 @@ else
     not_ok "mkmachine jammy: $(tail -n 20 "$work/err")"
 fi
 
+# --- A declared machine whose source is a recipe: what mkmachine-build@NAME.service runs ----------------
+mkdir -p "$work/machines"
+printf '[Machine]\nSource=%s\nPort=8080:80\n' "$work/test.conf" >"$work/machines/declared.machine"
+printf '[Machine]\nSource=%s\nRestart=maybe\n' "$work/test.conf" >"$work/machines/broken.machine"
+export MKMACHINE_MACHINES_DIR=$work/machines
+# The test server moved since test.conf was written: --mirror applies to the build as it would to bootstrap.
+ensure() { mkm --cache-dir="$cache" --mirror="$APTREPO_URL" __ensure "$@"; }
+if ensure declared 2>"$work/err"; then
+    ok "__ensure builds a missing declared machine from its recipe"
+    check "... under the name of its file" test -d "$store/declared/usr"
+    check "... bootstrapped (its origin)" sh -c \
+        "'$MKMACHINE' --image-root='$store' show declared | grep -q 'Source type: bootstrap'"
+    check "... and said so" grep -q "Machine 'declared' is missing: building it from $work/test.conf (recipe)" \
+        "$work/err"
+else
+    not_ok "__ensure declared: $(tail -n 20 "$work/err")"
+fi
+check "__ensure again: the machine is there, nothing is done" \
+    sh -c "'$MKMACHINE' --image-root='$store' __ensure declared 2>&1 |
+           grep -q 'in the store already'"
+expect_failure "__ensure of a broken .machine file" "broken.machine:3: Restart= must be" "$cache" \
+    __ensure broken
+expect_failure "__ensure of an undeclared machine" "nothing declares machine 'nothere'" "$cache" __ensure nothere
+mkm remove declared || true
+
 check "no temporaries left in the store" sh -c "! ls -A '$store' | grep -q mkmachine"
 tap_done

@@ -20,7 +20,7 @@ skip() {
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
-for tool in tar setfacl setfattr python3 zstd xz gzip flock; do
+for tool in tar setfacl setfattr getfattr python3 zstd xz gzip file chattr; do
     command -v "$tool" >/dev/null || skip "$tool missing"
 done
 

@@ -94,6 +94,24 @@ gen 2>"$tmp/err" || rc=$?
 check "no machines directory at all: exit 0, silent, nothing generated" \
     sh -c "[ $rc = 0 ] && [ ! -s '$tmp/err' ] && [ ! -e '$tmp/ns/web.nspawn' ]"
 
+# __ensure (what mkmachine-build@NAME.service runs) with a tar source, twice at once: built once.
+mkdir -p "$tmp/machines" "$tmp/tree/etc"
+echo hi >"$tmp/tree/etc/motd"
+tar -C "$tmp/tree" -cf "$tmp/small.tar" .
+printf '[Machine]\nSource=%s\n' "$tmp/small.tar" >"$tmp/machines/small.machine"
+ens() { MKMACHINE_MACHINES_DIR="$tmp/machines" "$MKMACHINE" --image-root="$tmp/store" __ensure small; }
+ens 2>"$tmp/e1" &
+p1=$!
+ens 2>"$tmp/e2" &
+p2=$!
+rc1=0 rc2=0
+wait $p1 || rc1=$?
+wait $p2 || rc2=$?
+check "two __ensure at once both succeed (rc $rc1, $rc2)" test "$rc1$rc2" = 00
+check "... one built the machine, the other found it there" sh -c \
+    "cat '$tmp/e1' '$tmp/e2' | grep -c 'is missing: building it' | grep -qx 1 &&
+     cat '$tmp/e1' '$tmp/e2' | grep -q 'in the store already' && [ -f '$tmp/store/small/etc/motd' ]"
+
 # --- Inside the test host. ---
 # The machine inside shuts down with the test host: give the power off time to be clean.
 TH_STOP_TIMEOUT=30
@@ -151,6 +169,17 @@ check "... and it runs" th_wait_for 30 sh -c "[ \"\$(machinectl show web -p Stat
 check "... its systemd is up" th_wait_for 60 systemd-run -M web --wait -q -G -P true
 check "... with the forward of its .machine file" th_wait_for 30 sh -c \
     "nft list map ip io.systemd.nat map_port_ipport | grep -q 7777"
+show=$(th_run mkmachine show web 2>&1 || true)
+shows() { grep -q 'Settings: /run/systemd/nspawn/web.nspawn' <<<"$show" && grep -q 'tcp:7777:80' <<<"$show" &&
+    grep -q 'Restart: always' <<<"$show" && grep -q 'At boot: enabled' <<<"$show"; }
+check "mkmachine show: the generated settings, restart always, enabled" shows
+if th_run mkmachine set web --port=8080:80 2>"$TH_ROOT/tmp/err"; then
+    not_ok "set on a declared machine must be refused"
+else
+    check "set on a declared machine is refused ($(cat "$TH_ROOT/tmp/err"))" \
+        grep -q "declared in /etc/mkmachine/machines/web.machine" "$TH_ROOT/tmp/err"
+fi
+check "... and wrote nothing" test ! -e "$TH_ROOT/etc/systemd/nspawn/web.nspawn"
 check "__ensure again: the machine is there, nothing done" sh -c \
     "nsenter -t $TH_LEADER -a mkmachine __ensure web 2>&1 | grep -q 'in the store already'"
 
@@ -159,6 +188,7 @@ th_run sh -c "kill -9 $pid"
 check "after kill -9 of nspawn ($pid) the unit restarts (Restart=always)" th_wait_for 30 sh -c \
     "p=\$(systemctl show -p MainPID --value systemd-nspawn@web.service); [ \"\$p\" != 0 ] && [ \"\$p\" != $pid ]"
 check "... the machine runs again" th_wait_for 30 sh -c "[ \"\$(machinectl show web -p State --value)\" = running ]"
+check "... and its systemd is up" th_wait_for 60 systemd-run -M web --wait -q -G -P true
 
 th_reboot
 check "after a reboot the machine is back by itself" th_wait_for 60 sh -c \
@@ -169,6 +199,15 @@ th_run systemctl is-system-running --wait >"$TH_ROOT/tmp/sysstate" 2>&1 || true
 check "the boot is not degraded by the broken file ($(cat "$TH_ROOT/tmp/sysstate"))" \
     grep -qx running "$TH_ROOT/tmp/sysstate"
 check "no failed units" sh -c "[ -z \"\$(nsenter -t $TH_LEADER -a systemctl list-units --failed --plain --no-legend)\" ]"
+
+# A hand-written /etc/systemd/nspawn/NAME.nspawn wins over the generated one: the generator says so.
+mkdir -p "$TH_ROOT/etc/systemd/nspawn"
+printf '[Exec]\nBoot=yes\n' >"$TH_ROOT/etc/systemd/nspawn/other.nspawn"
+printf '[Machine]\nSource=/root/guest.tar\n' >"$TH_ROOT/etc/mkmachine/machines/other.machine"
+th_run systemctl daemon-reload
+check "a conflicting /etc/systemd/nspawn file is warned about" th_wait_for 10 sh -c \
+    "journalctl -b --no-pager | grep -q 'other.machine: /etc/systemd/nspawn/other.nspawn exists and takes precedence'"
+rm "$TH_ROOT/etc/systemd/nspawn/other.nspawn" "$TH_ROOT/etc/mkmachine/machines/other.machine"
 
 # The file goes: after a reload, its settings go too (the image stays: removing it is 'mkmachine remove').
 th_run systemctl stop systemd-nspawn@web.service

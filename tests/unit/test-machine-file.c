@@ -8,7 +8,6 @@
 #include "machine-file.h"
 #include "string-util.h"
 #include "strv.h"
-#include "tar-pack.h"
 #include "tests.h"
 
 /* Parses s as machine "m"; returns the error, with line and reason. */
@@ -259,22 +258,6 @@ TEST(string_tables) {
                 ASSERT_EQ((int) machine_install_from_string(machine_install_to_string(i)), i);
         ASSERT_EQ((int) machine_source_type_from_string("nope"), -EINVAL);
         ASSERT_EQ((int) machine_install_from_string("default.target"), -EINVAL);
-}
-
-TEST(export_compression_from_filename) {
-        Compression c;
-
-        ASSERT_OK(tar_pack_compression_from_filename("a.tar", &c));
-        ASSERT_EQ(c, COMPRESSION_NONE);
-        ASSERT_OK(tar_pack_compression_from_filename("/x/a.tar.gz", &c));
-        ASSERT_EQ(c, COMPRESSION_GZIP);
-        ASSERT_OK(tar_pack_compression_from_filename("a.tar.zst", &c));
-        ASSERT_EQ(c, COMPRESSION_ZSTD);
-        ASSERT_OK(tar_pack_compression_from_filename("a.txz", &c));
-        ASSERT_EQ(c, COMPRESSION_XZ);
-        ASSERT_ERROR(tar_pack_compression_from_filename("a.tar.bz2", &c), EINVAL);
-        ASSERT_ERROR(tar_pack_compression_from_filename(".tar", &c), EINVAL);
-        ASSERT_ERROR(tar_pack_compression_from_filename("a.zip", &c), EINVAL);
 }
 
 DEFINE_TEST_MAIN
