@@ -12,7 +12,8 @@ zsh_comp=$src/mkmachine/shell-completion/zsh/_mkmachine
 
 help=$("$bin" --help) || { echo "1..0 # SKIP mkmachine --help failed"; exit 1; }
 mapfile -t verbs < <(printf '%s\n' "$help" | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
-mapfile -t options < <(printf '%s\n' "$help" | sed -n '/^Options:/,/^$/p' | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
+# All options from "Options:" on, also those of later groups (machine settings).
+mapfile -t options < <(printf '%s\n' "$help" | sed -n '/^Options:/,$p' | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
 
 echo "1..$(( (${#verbs[@]} + ${#options[@]}) * 3 + 1 ))"
 n=0

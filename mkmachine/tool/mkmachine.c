@@ -114,11 +114,11 @@ static int help(void) {
                "     --format=FORMAT          export: tar, tar.gz, tar.zst or tar.xz (default: from\n"
                "                              the file name)\n"
                "     --ephemeral              create: run the instance on the template's tree under a\n"
-               "                              throw-away overlay, not on a clone\n"
-               "\nA machine name can be TEMPLATE@INSTANCE: instance INSTANCE of machine TEMPLATE, which\n"
-               "runs as machine TEMPLATE.INSTANCE ('start' creates a missing one as a clone).\n",
+               "                              throw-away overlay, not on a clone\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
+        printf("\nA machine name can be TEMPLATE@INSTANCE: instance INSTANCE of machine TEMPLATE, which\n"
+               "runs as machine TEMPLATE.INSTANCE ('start' creates a missing one as a clone).\n");
         return 0;
 }
 
