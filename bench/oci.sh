@@ -27,7 +27,10 @@ done
 
 registry_pid=
 cleanup() {
-    [ -z "$registry_pid" ] || kill "$registry_pid" 2>/dev/null || true
+    if [ -n "$registry_pid" ]; then
+        kill "$registry_pid" 2>/dev/null || true
+        wait "$registry_pid" 2>/dev/null || true     # its files must be closed before the umount
+    fi
     umount "$ram/mnt" 2>/dev/null || true
     rm -rf "$ram"
 }
