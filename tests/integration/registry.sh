@@ -13,15 +13,25 @@ registry_start() {
     mkdir -p "$dir/data"
     {
         echo "version: 0.1"
-        echo "log: {level: error}"
-        echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
-        echo "http: {addr: '$addr:$port'}"
+        echo "log:"
+        echo "  level: error"
+        echo "storage:"
+        echo "  filesystem:"
+        echo "    rootdirectory: $dir/data"
+        echo "  delete:"
+        echo "    enabled: true"
+        echo "http:"
+        echo "  addr: $addr:$port"
         if [ -n "$user" ]; then
             htpasswd -bBc "$dir/htpasswd" "$user" "$password" >/dev/null 2>&1
-            echo "auth: {htpasswd: {realm: test, path: $dir/htpasswd}}"
+            echo "auth:"
+            echo "  htpasswd:"
+            echo "    realm: test"
+            echo "    path: $dir/htpasswd"
         fi
     } >"$dir/config.yml"
-    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    # It reads REGISTRY_* variables as configuration: REGISTRY_AUTH_FILE (our auth.json) would break it.
+    env -u REGISTRY_AUTH_FILE docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
     REGISTRY_PID=$!
     for _ in $(seq 100); do
         if curl -s -o /dev/null -w '%{http_code}' "http://$addr:$port/v2/" 2>/dev/null | grep -qE '200|401'; then
