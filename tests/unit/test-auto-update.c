@@ -28,7 +28,8 @@ TEST(from_origin) {
         ASSERT_NULL(cmd);
         ASSERT_OK(auto_update_from_origin("{\"type\":\"registry\"}", &p, &cmd));
         ASSERT_EQ(p, AUTO_UPDATE_NO);
-        ASSERT_OK(auto_update_from_origin("{\"auto_update\":\"registry\",\"health_cmd\":\"true\"}", &p, &cmd));
+        ASSERT_OK(auto_update_from_origin("{\"auto_update\":\"registry\",\"health_cmd\":\"true\"}", &p,
+                                          &cmd));
         ASSERT_EQ(p, AUTO_UPDATE_REGISTRY);
         ASSERT_STREQ(cmd, "true");
         cmd = mfree(cmd);
@@ -113,7 +114,8 @@ TEST(push_documents) {
         char *j = NULL;
 
         ASSERT_OK(oci_push_config_json(&p, "sha256:2222", false, &s, &j));
-        ASSERT_STREQ(j, "{\"architecture\":\"arm64\",\"variant\":\"v8\",\"os\":\"linux\",\"rootfs\":{\"type\":"
+        ASSERT_STREQ(j, "{\"architecture\":\"arm64\",\"variant\":\"v8\",\"os\":\"linux\","
+                     "\"rootfs\":{\"type\":"
                      "\"layers\",\"diff_ids\":[\"sha256:2222\"]},\"config\":{\"Entrypoint\":[\"/bin/app\","
                      "\"--serve\"],\"Env\":[\"A=b\"],\"WorkingDir\":\"/srv\",\"User\":\"www\"}}");
         j = mfree(j);
@@ -126,7 +128,8 @@ TEST(push_documents) {
         ASSERT_STREQ(j, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
                      "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":"
                      "\"sha256:3333\",\"size\":7},\"layers\":[{\"mediaType\":"
-                     "\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"sha256:1111\",\"size\":42}]}");
+                     "\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"sha256:1111\","
+                     "\"size\":42}]}");
         free(j);
 }
 
@@ -136,7 +139,8 @@ TEST(layer_pack_refuses_other_compression) {
         OciPackedLayer l;
         int fd = -EBADF;
 
-        ASSERT_ERROR(oci_layer_pack(0, COMPRESSION_XZ, "/tmp", NULL, &progress, &fd, &l, &msg), EOPNOTSUPP);
+        ASSERT_ERROR(oci_layer_pack(0, COMPRESSION_XZ, "/tmp", NULL, &progress, &fd, &l, &msg),
+                     EOPNOTSUPP);
         ASSERT_TRUE(msg && strstr(msg, "gzip or zstd"));
         free(msg);
 }
