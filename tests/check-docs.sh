@@ -27,7 +27,7 @@ result $? "help lists the verbs (${#verbs[@]})"
 
 for v in "${verbs[@]}"; do
     grep -q "^\*$v\*" "$man"; result $? "man page documents verb '$v'"
-    grep -qE "verbs=\".*\<$v\>" "$bash_comp"; result $? "bash completion offers verb '$v'"
+    grep -qE "verbs\+?=\".*\<$v\>" "$bash_comp"; result $? "bash completion offers verb '$v'"
     grep -q "'$v:" "$zsh_comp"; result $? "zsh completion offers verb '$v'"
 done
 for o in "${options[@]}"; do
