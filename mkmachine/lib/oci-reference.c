@@ -612,7 +612,6 @@ static int parse_yes_no(const char *v) {
 int registry_settings_parse(const char *text, const char *registry, RegistrySettings *ret,
                             unsigned *ret_line) {
         _cleanup_(ini_freep) IniFile *ini = NULL;
-        _cleanup_free_ char *section = NULL;
         RegistrySettings s = { .tls_verify = -1 };
         unsigned line = 0;
         FILE *f;

@@ -833,7 +833,7 @@ static void* download_thread(void *userdata) {
                         if (p->states[k] == LAYER_DONE)
                                 continue;
                         transient[m] = false;
-                        items[m++] = (DownloadItem) {
+                        items[m] = (DownloadItem) {
                                 .url = urls[k],
                                 .dir_fd = p->cache_fd,
                                 .name = p->layer_digests[k] + strlen("sha256:"),
@@ -847,6 +847,7 @@ static void* download_thread(void *userdata) {
                                 .done = layer_done,
                                 .userdata = p,
                         };
+                        m++;
                 }
                 pthread_mutex_unlock(&p->lock);
 

@@ -2562,10 +2562,12 @@ static int update_resolve(Update *u, json_object *origin, int cache_fd, const Oc
                         return -ENOMEM;
                 if (src->ref.digest)
                         return 0;       /* pinned */
+                /* Pulled with --tls-verify=false: so is the update, and the new origin record says so. */
+                if (arg_tls_verify < 0 && json_object_object_get_ex(origin, "tls_verify", &t) &&
+                    !json_object_get_boolean(t))
+                        arg_tls_verify = 0;
                 r = registry_client_new(&src->ref, &(RegistryOptions) {
-                                .tls_verify = arg_tls_verify >= 0 ? arg_tls_verify :
-                                        json_object_object_get_ex(origin, "tls_verify", &t) &&
-                                        !json_object_get_boolean(t) ? 0 : -1,
+                                .tls_verify = arg_tls_verify,
                         }, &src->client, &msg);
                 if (r >= 0)
                         r = oci_pull_new(src->client, cache_fd, &src->pull);
@@ -2621,6 +2623,7 @@ static bool unit_running(sd_bus *bus, const char *name) {
 /* The exec settings of the new image replace the machine's (its command may have changed); the rest of
  * the machine's settings stay. */
 static int update_settings(const char *name, int tree_fd, const OciImage *image, char **reterr) {
+        static char *no_environment[] = { NULL };
         _cleanup_(nspawn_settings_done) NspawnSettings image_settings = {};
         NspawnSettings s = { .boot = -1 };
         unsigned line = 0;
@@ -2635,8 +2638,9 @@ static int update_settings(const char *name, int tree_fd, const OciImage *image,
         s.environment = image_settings.environment;
         s.working_directory = image_settings.working_directory;
         s.user = image_settings.user;
+        /* An image without Env replaces the old image's environment too. */
         if (!s.environment)
-                s.environment = (char*[]) { NULL };
+                s.environment = no_environment;
         r = machine_settings_write(getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT, name, &s,
                                    &line);
         if (r < 0 && reterr && asprintf(reterr, "cannot write its settings (line %u): %s", line,
@@ -2852,7 +2856,10 @@ static int verb_auto_update(int argc, char *argv[]) {
                 if (!named)
                         continue;
 
+                int tls_verify = arg_tls_verify;
+
                 r = update_machine(&s, bus, cache_fd, &want, machines + i, &u);
+                arg_tls_verify = tls_verify;
                 if (r == -ENOMEM) {
                         ret = log_oom();
                         goto finish;

@@ -48,8 +48,8 @@ TEST(reference_valid) {
 TEST(reference_invalid) {
         static const char *const bad[] = {
                 "", "UPPER/x", "quay.io/Upper", "quay.io/", "quay.io//x", "quay.io/x/", "x:", "x:-tag",
-                "x@sha256:1234", "x@" D1 "0", "quay.io:0/x", "quay.io:99999/x", "quay.io:/x", "a..b/x:1",
-                "-a.b/x", "x__-y", "x_", ".x", "x y", "quay.io/x:t:u", "x@", "@" D1,
+                "x@sha256:1234", ("x@" D1 "0"), "quay.io:0/x", "quay.io:99999/x", "quay.io:/x", "a..b/x:1",
+                "-a.b/x", "x__-y", "x_", ".x", "x y", "quay.io/x:t:u", "x@", ("@" D1),
         };
         OciReference r = {};
 
