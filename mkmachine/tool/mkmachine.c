@@ -2649,6 +2649,18 @@ static int update_settings(const char *name, int tree_fd, const OciImage *image,
         return r;
 }
 
+/* Puts the machine's .nspawn file back as it was before the update (old NULL: there was none). */
+static int restore_settings(const char *nspawn_dir, const char *name, const char *old) {
+        _cleanup_close_ int fd = open(nspawn_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        const char *file = strjoina(name, ".nspawn");
+
+        if (fd < 0)
+                return -errno;
+        if (!old)
+                return unlinkat(fd, file, 0) < 0 && errno != ENOENT ? -errno : 0;
+        return write_file_atomic_at(fd, file, old, strlen(old), 0644);
+}
+
 /* Updates one machine. 0 if it was current or updated (or would be, with --dry-run), <0 if it failed or
  * was rolled back; u says which. */
 static int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform *want,
@@ -2762,9 +2774,7 @@ static int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform
         tmp_fd = safe_close(tmp_fd);
         if (r < 0) {
                 (void) store_roll_back(s, u->name);
-                if (old_settings)
-                        (void) write_file_atomic_at(AT_FDCWD, settings_path, old_settings,
-                                                    strlen(old_settings), 0644);
+                (void) restore_settings(nspawn_dir, u->name, old_settings);
                 if (running)
                         (void) machine_glue_start(u->name);
                 update_fail(u, "%s", strna(why));
@@ -2794,15 +2804,25 @@ static int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform
 
         /* Roll back: the old tree, the old settings, and running again. */
         log_warning("Machine '%s' is not healthy after the update (%s); rolling back.", u->name, strna(why));
-        (void) machine_glue_stop(u->name);
-        k = store_roll_back(s, u->name);
-        if (k >= 0 && old_settings)
-                k = write_file_atomic_at(AT_FDCWD, settings_path, old_settings, strlen(old_settings), 0644);
-        if (k >= 0)
+        const char *step = "stop it";
+        k = machine_glue_stop(u->name);
+        if (k >= 0) {
+                step = "put the previous tree back";
+                k = store_roll_back(s, u->name);
+        }
+        if (k >= 0) {
+                step = "put the previous settings back";
+                k = restore_settings(nspawn_dir, u->name, old_settings);
+        }
+        if (k >= 0) {
+                step = "start it again";
                 k = machine_glue_start(u->name);
+        }
         u->result = "rolled-back";
         free(u->reason);
-        if (asprintf(&u->reason, "%s%s", strna(why), k < 0 ? "; the rollback failed too" : "") < 0)
+        if (asprintf(&u->reason, "%s%s%s%s%s", strna(why),
+                     k < 0 ? "; the rollback failed too: cannot " : "", k < 0 ? step : "",
+                     k < 0 ? ": " : "", k < 0 ? strerror(-k) : "") < 0)
                 u->reason = NULL;
         if (k < 0)
                 u->result = "failed";

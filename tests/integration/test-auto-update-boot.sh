@@ -42,6 +42,8 @@ mkm() {
 mkdir -p "$work/tree/bin" "$work/tree/etc" "$work/tree/usr/lib"
 # systemd-nspawn wants an os-release to call a directory an OS tree.
 printf 'ID=busybox\nNAME=busybox\n' >"$work/tree/usr/lib/os-release"
+# The health command runs with /bin/sh -c.
+ln -s busybox "$work/tree/bin/sh"
 for f in /bin/busybox $(ldd /bin/busybox | grep -o '/[^ ]*'); do
     cp --parents -L "$f" "$work/tree"
 done
@@ -122,7 +124,7 @@ for u in mkmachine-auto-update.service mkmachine-auto-update.timer; do
     th_copy_in "$MKMACHINE_BUILD_ROOT/units/$u" "/etc/systemd/system/$u" 2>/dev/null ||
         th_copy_in "$here/../../units/$u" "/etc/systemd/system/$u"
 done
-if out=$(th_run systemd-analyze verify /etc/systemd/system/mkmachine-auto-update.service \
+if out=$(th_run systemd-analyze verify --man=no /etc/systemd/system/mkmachine-auto-update.service \
         /etc/systemd/system/mkmachine-auto-update.timer 2>&1); then
     ok "systemd-analyze verify accepts the service and the timer"
 else
