@@ -190,8 +190,8 @@ int oci_reference_parse(const char *s, OciReference *ret) {
         slash = strchr(copy, '/');
         if (slash) {
                 size_t n = (size_t) (slash - copy);
-                if (memchr(copy, '.', n) || memchr(copy, ':', n) || (n == 9 && startswith(copy, "localhost")) ||
-                    copy[0] == '[') {
+                if (memchr(copy, '.', n) || memchr(copy, ':', n) ||
+                    (n == 9 && startswith(copy, "localhost")) || copy[0] == '[') {
                         registry = strndup(copy, n);
                         if (!registry)
                                 return -ENOMEM;

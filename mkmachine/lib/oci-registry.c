@@ -432,7 +432,8 @@ static int bearer_token(RegistryClient *c, const AuthChallenge *ch, char **reter
                 return describe_failure(ch->realm, &resp, reterr_message);
 
         j = json_tokener_parse(resp.body ?: "");
-        if (j && (json_object_object_get_ex(j, "token", &t) || json_object_object_get_ex(j, "access_token", &t)) &&
+        if (j && (json_object_object_get_ex(j, "token", &t) ||
+                  json_object_object_get_ex(j, "access_token", &t)) &&
             json_object_is_type(t, json_type_string) && !isempty(json_object_get_string(t)) &&
             !strpbrk(json_object_get_string(t), "\r\n"))
                 token = strdup(json_object_get_string(t));
@@ -786,7 +787,8 @@ int oci_pull_resolve(OciPull *p, const OciReference *ref, const OciPlatform *wan
 
         r = cache_store(p, hex, resp.body ?: "", resp.size);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to store the manifest in the cache: %s", strerror(-r));
+                return fail(reterr_message, r, "Failed to store the manifest in the cache: %s",
+                            strerror(-r));
 
         r = oci_image_resolve_blobs(&p->blobs, digest, type, resp.size, want, ret_image, reterr_message);
         if (r < 0)

@@ -1668,7 +1668,8 @@ static int pull_fill(int tree_fd, void *userdata) {
                 json_object_object_add(o, "tag", json_object_new_string(t->ref->tag));
         /* What the tag resolved to (an index for a multi-platform image), and the platform's manifest. */
         json_object_object_add(o, "manifest_digest", json_object_new_string(t->root_digest));
-        json_object_object_add(o, "image_manifest_digest", json_object_new_string(t->image->manifest_digest));
+        json_object_object_add(o, "image_manifest_digest",
+                               json_object_new_string(t->image->manifest_digest));
         /* Every blob of the image, for "prune" to keep. */
         STRV_FOREACH(d, oci_pull_digests(t->pull))
                 json_object_array_add(blobs, json_object_new_string(*d));
@@ -1746,9 +1747,9 @@ static int verb_pull(int argc, char *argv[]) {
                         return log_error_errno(r, "%s", msg ?: strerror(-r));
                 if (strv_length(search) == 0)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                               "'%s' is a short name and no registry to search is configured "
-                                               "(unqualified-search-registries in %s): give the full "
-                                               "reference, e.g. docker.io/library/%s.", argv[1],
+                                               "'%s' is a short name and no registry to search is "
+                                               "configured (unqualified-search-registries in %s): give "
+                                               "the full reference, e.g. docker.io/library/%s.", argv[1],
                                                getenv("CONTAINERS_REGISTRIES_CONF") ?:
                                                CONTAINERS_REGISTRIES_CONF_DEFAULT, argv[1]);
         }
@@ -1887,7 +1888,8 @@ static int referenced_blobs(Store *s, char ***ret) {
                 if (!machines[i].origin)
                         continue;
                 o = json_tokener_parse(machines[i].origin);
-                if (o && json_object_object_get_ex(o, "blobs", &b) && json_object_is_type(b, json_type_array))
+                if (o && json_object_object_get_ex(o, "blobs", &b) &&
+                    json_object_is_type(b, json_type_array))
                         for (size_t k = 0; k < json_object_array_length(b); k++) {
                                 const char *d = json_object_get_string(json_object_array_get_idx(b, k));
                                 if (d && !strv_contains(l, d) && strv_extend(&l, d) < 0) {

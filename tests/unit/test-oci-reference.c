@@ -87,7 +87,8 @@ TEST(reference_short_names_and_machine_names) {
 TEST(www_authenticate) {
         _cleanup_(auth_challenge_done) AuthChallenge c = {};
 
-        ASSERT_OK(auth_challenge_parse("Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
+        ASSERT_OK(auth_challenge_parse("Bearer realm=\"https://auth.docker.io/token\","
+                                       "service=\"registry.docker.io\","
                                        "scope=\"repository:library/nginx:pull\"", &c));
         ASSERT_EQ(c.scheme, AUTH_SCHEME_BEARER);
         ASSERT_STREQ(c.realm, "https://auth.docker.io/token");
@@ -161,17 +162,18 @@ TEST(auth_json) {
         ASSERT_ERROR(auth_json_lookup("{\"auths\": {", 11, "a", "b", &u, &p), EINVAL);
         ASSERT_ERROR(auth_json_lookup("[]", 2, "a", "b", &u, &p), EINVAL);
         /* "nocolon" has no password separator. */
-        ASSERT_ERROR(auth_json_lookup("{\"auths\":{\"a\":{\"auth\":\"bm9jb2xvbg==\"}}}", 38, "a", "b", &u, &p),
-                     EINVAL);
+        ASSERT_ERROR(auth_json_lookup("{\"auths\":{\"a\":{\"auth\":\"bm9jb2xvbg==\"}}}", 38, "a", "b", &u,
+                                      &p), EINVAL);
 }
 
 TEST(containers_registries_conf) {
         _cleanup_strv_free_ char **l = NULL;
         unsigned line = 0;
 
-        ASSERT_OK(containers_registries_parse("# comment\nunqualified-search-registries = [\"docker.io\", "
-                                              "'quay.io' ] # x\n[[registry]]\nunqualified-search-registries = "
-                                              "[\"ignored.example\"]\n", &l, &line));
+        ASSERT_OK(containers_registries_parse("# comment\nunqualified-search-registries = "
+                                              "[\"docker.io\", 'quay.io' ] # x\n[[registry]]\n"
+                                              "unqualified-search-registries = [\"ignored.example\"]\n", &l,
+                                              &line));
         ASSERT_EQ(strv_length(l), 2U);
         ASSERT_STREQ(l[0], "docker.io");
         ASSERT_STREQ(l[1], "quay.io");
@@ -193,8 +195,8 @@ TEST(containers_registries_conf) {
         ASSERT_EQ(line, 3U);
         ASSERT_ERROR(containers_registries_parse("unqualified-search-registries = [\"a\"\n", &l, &line),
                      EINVAL);
-        ASSERT_ERROR(containers_registries_parse("unqualified-search-registries = [\"bad host\"]", &l, &line),
-                     EINVAL);
+        ASSERT_ERROR(containers_registries_parse("unqualified-search-registries = [\"bad host\"]", &l,
+                                                 &line), EINVAL);
 }
 
 TEST(registry_settings) {
