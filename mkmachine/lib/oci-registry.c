@@ -499,6 +499,7 @@ static int ping(RegistryClient *c, char **reterr_message) {
                 return fail(reterr_message, -EACCES, "%s requires a user name and password, and none is "
                             "configured: log in with 'podman login %s', or name an auth.json in "
                             "REGISTRY_AUTH_FILE.", c->registry, c->registry);
+        url = mfree(url);
         r = basic_header(c->user, c->password, &url);
         if (r < 0)
                 return r;
