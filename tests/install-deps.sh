@@ -13,6 +13,8 @@ packages=(
     libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz isal python3 shellcheck
     # tests: OCI image fixtures
     umoci skopeo
+    # tests: local registries (push, pull, auto-update)
+    docker-registry apache2-utils curl
     # benchmarks
     hyperfine time debootstrap
 )

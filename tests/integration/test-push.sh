@@ -22,7 +22,7 @@ skip() {
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
-for tool in docker-registry htpasswd curl tar setfacl setfattr python3; do
+for tool in docker-registry htpasswd curl tar setfacl setfattr python3 umoci getfattr; do
     command -v "$tool" >/dev/null || skip "$tool missing"
 done
 
@@ -151,5 +151,36 @@ if mkm auto-update nosuch 2>"$work/err"; then
 else
     check "auto-update of a missing machine fails, naming it" grep -q nosuch "$work/err"
 fi
+
+# --auto-update=local: import-oci's source, read again.
+img=$work/layout
+(
+    cd "$work"
+    umoci init --layout "$img"
+    umoci new --image "$img:v1"
+    umoci unpack --image "$img:v1" b >/dev/null
+    printf 'one\n' >b/rootfs/version
+    umoci repack --image "$img:v1" b >/dev/null
+    umoci config --image "$img:v1" --config.entrypoint /bin/true >/dev/null
+    rm -rf b
+)
+check "import-oci --auto-update=local" mkm --auto-update=local import-oci "$img:v1" loc
+mkm --json auto-update loc >"$work/loc.json"
+check "an unchanged local source is up to date" python3 -c "
+import json; l = json.load(open('$work/loc.json')); assert l[0]['result'] == 'up-to-date', l"
+(
+    cd "$work"
+    umoci unpack --image "$img:v1" b >/dev/null
+    printf 'two\n' >b/rootfs/version
+    umoci repack --image "$img:v1" b >/dev/null
+    rm -rf b
+)
+mkm --json auto-update --dry-run loc >"$work/loc.json"
+check "a changed local source is pending" python3 -c "
+import json; l = json.load(open('$work/loc.json')); assert l[0]['result'] == 'pending', l"
+check "--dry-run left the tree" grep -qx one "$store/loc/version"
+mkm auto-update loc
+check "the local update is applied" grep -qx two "$store/loc/version"
+check "the local policy survives" test "$(field loc auto_update)" = local
 
 tap_done
