@@ -109,6 +109,20 @@ check "the machine runs again after the rollback" th_wait_for 20 sh -c \
     "[ \"\$(systemctl is-active systemd-nspawn@app.service)\" = active ]"
 check "no temporary is left" test -z "$(find "$TH_ROOT/var/lib/machines" -maxdepth 1 -name '.#app.mkmachine-*')"
 
+# A health command that fails: rolled back too, after the timeout.
+push_version v4 /bin/busybox sleep 100000
+inside mkmachine -q set app --health-cmd='test -e /etc/missing'
+rc=0
+th_run env MKMACHINE_HEALTH_SETTLE_SEC=2 MKMACHINE_HEALTH_TIMEOUT_SEC=8 mkmachine auto-update app \
+    >"$work/out" 2>"$work/err" || rc=$?
+check "a failing health command makes auto-update fail" test "$rc" != 0
+check "the message names the health command" grep -q "Machine 'app': update rolled back: the health command" \
+    "$work/err"
+check "the tree before it is back" grep -qx v2 "$TH_ROOT/var/lib/machines/app/etc/version"
+check "the machine runs again after that rollback" th_wait_for 20 sh -c \
+    "[ \"\$(systemctl is-active systemd-nspawn@app.service)\" = active ]"
+inside mkmachine -q set app --health-cmd='test -e /etc/version'
+
 # --dry-run: the pending update reported, nothing changed, the machine untouched.
 pid_before=$(th_run systemctl show -p MainPID --value systemd-nspawn@app.service)
 inside mkmachine auto-update --dry-run --json >"$work/dry.json"
