@@ -133,6 +133,26 @@ check "--dry-run changes nothing" test "$(origin_digest)" = "$d2" -a \
 
 inside mkmachine stop app || true
 
+# A booted machine (the test host's Debian guest tree): healthy when is-system-running inside says
+# so, and the health command runs in it with systemd-run -M.
+mkm import-tar "$TH_GUEST_TAR" deb
+mkm --tls-verify=false push deb "$reg/test/deb:latest"
+inside mkmachine -q --tls-verify=false pull --auto-update=registry --health-cmd='test -e /etc/debian_version' \
+    "$reg/test/deb:latest" deb
+check "the pulled Debian machine boots" grep -qx 'Boot=yes' "$TH_ROOT/etc/systemd/nspawn/deb.nspawn"
+inside mkmachine start deb
+check "it reaches running" th_wait_for 60 sh -c \
+    "systemd-run -M deb --wait -q -P systemctl is-system-running 2>/dev/null | grep -qE 'running|degraded'"
+printf 'v2\n' >"$work/store/deb/etc/mkmachine-version"
+mkm --tls-verify=false push deb "$reg/test/deb:latest"
+rc=0
+th_run env MKMACHINE_HEALTH_TIMEOUT_SEC=90 mkmachine auto-update deb >"$work/out" 2>"$work/err" || rc=$?
+check "the booted machine is updated ($(tr '\n' ' ' <"$work/err"))" test "$rc" = 0
+check "its new tree is in place" grep -qx v2 "$TH_ROOT/var/lib/machines/deb/etc/mkmachine-version"
+check "and it runs" th_wait_for 30 sh -c \
+    "[ \"\$(systemctl is-active systemd-nspawn@deb.service)\" = active ]"
+inside mkmachine stop deb || true
+
 # The shipped units.
 for u in mkmachine-auto-update.service mkmachine-auto-update.timer; do
     th_copy_in "$MKMACHINE_BUILD_ROOT/units/$u" "/etc/systemd/system/$u" 2>/dev/null ||
