@@ -37,6 +37,7 @@ struct RegistryClient {
         char *user, *password;
         bool tls_verify;
         char *ca_file;
+        bool push;
 };
 
 static char* strjoin_alloc(const char *a, const char *b) {
@@ -82,6 +83,7 @@ typedef struct Response {
         char *content_type;
         char *www_authenticate;
         char *docker_digest;
+        char *location;
         char error[CURL_ERROR_SIZE];
 } Response;
 
@@ -90,6 +92,7 @@ static void response_done(Response *r) {
         free(r->content_type);
         free(r->www_authenticate);
         free(r->docker_digest);
+        free(r->location);
         *r = (Response) {};
 }
 
@@ -129,6 +132,7 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata) {
                 { "content-type:",          offsetof(Response, content_type)     },
                 { "www-authenticate:",      offsetof(Response, www_authenticate) },
                 { "docker-content-digest:", offsetof(Response, docker_digest)    },
+                { "location:",              offsetof(Response, location)         },
         };
 
         /* A new response (after a redirect or 100): forget the last one's headers. */
@@ -407,7 +411,8 @@ static int bearer_token(RegistryClient *c, const AuthChallenge *ch, char **reter
                 return fail(reterr_message, -EACCES, "%s asks for a token from '%.200s', which is not an "
                             "https:// URL (allowed only with --tls-verify=false).", c->registry, ch->realm);
 
-        scope = url_escape(strjoina("repository:", c->repository, ":pull"));
+        scope = url_escape(strjoina("repository:", c->repository,
+                                    c->push ? ":pull,push" : ":pull"));
         service = ch->service ? url_escape(ch->service) : NULL;
         if (!scope || (ch->service && !service))
                 return -ENOMEM;
@@ -536,6 +541,7 @@ int registry_client_new(const OciReference *ref, const RegistryOptions *o, Regis
         c->headers = calloc(1, sizeof(char*));
         if (!c->registry || !c->repository || !c->headers)
                 return -ENOMEM;
+        c->push = o && o->push;
 
         r = load_settings(c, o, reterr_message);
         if (r < 0)
@@ -936,4 +942,195 @@ int registries_search_list(char ***ret, char **reterr_message) {
                 return fail(reterr_message, r, "%s:%u: cannot parse unqualified-search-registries (expected "
                             "a list of quoted registry names).", path, line);
         return r;
+}
+
+/* What a request sends: a buffer, or size bytes of fd from its start. */
+typedef struct Upload {
+        int fd;
+        const void *data;
+        uint64_t size, offset;
+} Upload;
+
+static size_t upload_read(char *buf, size_t size, size_t nitems, void *userdata) {
+        Upload *u = userdata;
+        size_t n = MIN(size * nitems, (size_t) (u->size - u->offset));
+        ssize_t k;
+
+        if (n == 0)
+                return 0;
+        if (u->data) {
+                memcpy(buf, (const uint8_t*) u->data + u->offset, n);
+                k = (ssize_t) n;
+        } else {
+                k = pread(u->fd, buf, n, (off_t) u->offset);
+                if (k <= 0)
+                        return CURL_READFUNC_ABORT;
+        }
+        u->offset += (uint64_t) k;
+        return (size_t) k;
+}
+
+/* One HEAD, POST (empty) or PUT (of up) to url with our credentials, without retries. */
+static int request(const RegistryClient *c, const char *method, const char *url, const char *header,
+                   Upload *up, Response *ret) {
+        struct curl_slist *h = NULL, *t;
+        CURL *curl;
+        int r = 0;
+
+        *ret = (Response) { .max = 64 * 1024 };
+        curl = curl_easy_init();
+        if (!curl)
+                return -ENOMEM;
+        for (size_t k = 0; k < 2 && r >= 0; k++) {
+                const char *x = k == 0 ? c->auth_header : header;
+                if (!x)
+                        continue;
+                t = curl_slist_append(h, x);
+                if (!t)
+                        r = -ENOMEM;
+                else
+                        h = t;
+        }
+        if (r >= 0 &&
+            (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_cb) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_WRITEDATA, ret) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_HEADERDATA, ret) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ret->error) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_USERAGENT, "mkmachine") != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+             (h && curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h) != CURLE_OK) ||
+             (c->ca_file && curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) ||
+             (!c->tls_verify && (curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+                                 curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))))
+                r = -EIO;
+        if (r >= 0 && streq(method, "HEAD") && curl_easy_setopt(curl, CURLOPT_NOBODY, 1L) != CURLE_OK)
+                r = -EIO;
+        if (r >= 0 && streq(method, "POST") &&
+            (curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK))
+                r = -EIO;
+        if (r >= 0 && streq(method, "PUT") &&
+            (curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_READFUNCTION, upload_read) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_READDATA, up) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) up->size) != CURLE_OK))
+                r = -EIO;
+        if (r >= 0) {
+                ret->code = curl_easy_perform(curl);
+                (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ret->status);
+                if (!ret->error[0])
+                        snprintf(ret->error, sizeof(ret->error), "%s", curl_easy_strerror(ret->code));
+        }
+        curl_slist_free_all(h);
+        curl_easy_cleanup(curl);
+        return r;
+}
+
+static int push_failure(const RegistryClient *c, const char *what, const Response *resp,
+                        char **reterr_message) {
+        if (resp->code == CURLE_OK && (resp->status == 401 || resp->status == 403))
+                return fail(reterr_message, -EACCES, "%s refused to let us push to %s (HTTP %li): %s",
+                            c->registry, c->repository, resp->status, c->user ?
+                            "do the credentials allow pushing?" :
+                            "log in with 'podman login' or name an auth file in REGISTRY_AUTH_FILE.");
+        return describe_failure(what, resp, reterr_message);
+}
+
+int registry_blob_exists(RegistryClient *c, const char *digest, char **reterr_message) {
+        _cleanup_(response_done) Response resp = {};
+        _cleanup_free_ char *url = NULL;
+        int r;
+
+        if (asprintf(&url, "%s/v2/%s/blobs/%s", c->base, c->repository, digest) < 0)
+                return -ENOMEM;
+        r = request(c, "HEAD", url, NULL, NULL, &resp);
+        if (r < 0)
+                return r;
+        if (resp.code == CURLE_OK && resp.status == 200)
+                return 1;
+        if (resp.code == CURLE_OK && resp.status == 404)
+                return 0;
+        return push_failure(c, url, &resp, reterr_message);
+}
+
+static int upload(RegistryClient *c, const char *digest, Upload *up, char **reterr_message) {
+        _cleanup_(response_done) Response resp = {};
+        _cleanup_free_ char *url = NULL, *put = NULL, *escaped = NULL;
+        const char *loc;
+        int r;
+
+        if (asprintf(&url, "%s/v2/%s/blobs/uploads/", c->base, c->repository) < 0)
+                return -ENOMEM;
+        r = request(c, "POST", url, NULL, NULL, &resp);
+        if (r < 0)
+                return r;
+        if (resp.code != CURLE_OK || resp.status != 202)
+                return push_failure(c, url, &resp, reterr_message);
+        loc = resp.location;
+        if (isempty(loc) || strpbrk(loc, "\r\n"))
+                return fail(reterr_message, -EBADMSG, "%s: the registry named no upload location.", url);
+
+        escaped = url_escape(digest);
+        if (!escaped)
+                return -ENOMEM;
+        /* The location may be relative to the registry, and may have a query of its own. */
+        if (asprintf(&put, "%s%s%sdigest=%s", loc[0] == '/' ? c->base : "", loc,
+                     strchr(loc, '?') ? "&" : "?", escaped) < 0)
+                return -ENOMEM;
+        response_done(&resp);
+        r = request(c, "PUT", put, "Content-Type: application/octet-stream", up, &resp);
+        if (r < 0)
+                return r;
+        if (resp.code != CURLE_OK || resp.status != 201)
+                return push_failure(c, url, &resp, reterr_message);
+        return 0;
+}
+
+int registry_blob_upload(RegistryClient *c, const char *digest, int fd, uint64_t size,
+                         char **reterr_message) {
+        return upload(c, digest, &(Upload) { .fd = fd, .size = size }, reterr_message);
+}
+
+int registry_blob_upload_data(RegistryClient *c, const char *digest, const void *data, size_t size,
+                              char **reterr_message) {
+        return upload(c, digest, &(Upload) { .fd = -EBADF, .data = data, .size = size }, reterr_message);
+}
+
+int registry_manifest_put(RegistryClient *c, const char *tag, const char *media_type, const char *data,
+                          size_t size, char **reterr_message) {
+        _cleanup_(response_done) Response resp = {};
+        _cleanup_free_ char *url = NULL;
+        int r;
+
+        if (asprintf(&url, "%s/v2/%s/manifests/%s", c->base, c->repository, tag) < 0)
+                return -ENOMEM;
+        r = request(c, "PUT", url, strjoina("Content-Type: ", media_type),
+                    &(Upload) { .fd = -EBADF, .data = data, .size = size }, &resp);
+        if (r < 0)
+                return r;
+        if (resp.code != CURLE_OK || resp.status != 201)
+                return push_failure(c, url, &resp, reterr_message);
+        return 0;
+}
+
+int registry_manifest_digest(RegistryClient *c, const char *tag, char **ret, char **reterr_message) {
+        _cleanup_(response_done) Response resp = {};
+        char hex[65];
+
+        /* A GET and our own hash rather than a HEAD and the registry's header: the header is optional,
+         * and the manifest is small. */
+        int r = fetch_small(c, "manifests", tag, &resp, reterr_message);
+        if (r < 0)
+                return r;
+        sha256_hex(resp.body ?: "", resp.size, hex);
+        if (asprintf(ret, "sha256:%s", hex) < 0)
+                return -ENOMEM;
+        return 0;
 }

@@ -17,6 +17,7 @@
 typedef struct RegistryOptions {
         int tls_verify;         /* -1: as the config file says (default yes) */
         const char *ca_file;    /* NULL: as the config file says (default the system's bundle) */
+        bool push;              /* ask for a token that may push (scope repository:REPO:pull,push) */
 } RegistryOptions;
 
 typedef struct RegistryClient RegistryClient;
@@ -67,3 +68,24 @@ uint64_t oci_pull_downloaded(const OciPull *p);
 /* The short-name search list of containers-registries.conf(5) (CONTAINERS_REGISTRIES_CONF or the
  * default file); *ret NULL if not configured. */
 int registries_search_list(char ***ret, char **reterr_message);
+
+/* Pushing (the client made with RegistryOptions.push). Errors: -EACCES (refused: credentials missing or
+ * without the right), -EIO (transfer or HTTP error), with a sentence in *reterr_message. */
+
+/* HEAD of a blob: 1 if the registry has it, 0 if not. */
+int registry_blob_exists(RegistryClient *c, const char *digest, char **reterr_message);
+
+/* A monolithic upload (POST /v2/REPO/blobs/uploads/, then PUT LOCATION?digest=DIGEST) of size bytes of
+ * fd (read with pread() from offset 0), or of a buffer. The registry checks the digest. */
+int registry_blob_upload(RegistryClient *c, const char *digest, int fd, uint64_t size,
+                         char **reterr_message);
+int registry_blob_upload_data(RegistryClient *c, const char *digest, const void *data, size_t size,
+                              char **reterr_message);
+
+/* PUT /v2/REPO/manifests/TAG of a manifest of media_type. */
+int registry_manifest_put(RegistryClient *c, const char *tag, const char *media_type, const char *data,
+                          size_t size, char **reterr_message);
+
+/* The digest of the manifest (or index) tag names now: what "auto-update" compares with the recorded
+ * one. -ENOENT if the registry has no such tag. */
+int registry_manifest_digest(RegistryClient *c, const char *tag, char **ret, char **reterr_message);

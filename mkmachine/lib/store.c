@@ -369,6 +369,114 @@ static int lock_existing(Store *s, const char *name, int operation, ImageLock *r
         return 0;
 }
 
+static char* previous_name(const char *name) {
+        char *p;
+
+        if (asprintf(&p, ".#%s" STORE_PREVIOUS_SUFFIX, name) < 0)
+                return NULL;
+        return p;
+}
+
+int store_prepare(Store *s, const char *name, StoreFillFunc fill, void *userdata, char **ret_tmp,
+                  int *ret_tmp_fd, int *reterr_fill) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int tmp_fd = -EBADF;
+        MachineType type;
+        int r;
+
+        r = machine_name_check(name);
+        if (r < 0)
+                return r;
+        r = machine_exists(s, name, &type);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        if (type == MACHINE_RAW)
+                return -EOPNOTSUPP;
+
+        r = store_clean_temporaries(s);
+        if (r < 0)
+                log_debug_errno(r, "Failed to remove stale temporaries, ignoring: %m");
+        r = make_temporary(s, name, &tmp, &tmp_fd);
+        if (r < 0)
+                return r;
+        r = run_fill(tmp_fd, fill, userdata, reterr_fill);
+        if (r < 0) {
+                (void) rm_rf_at(s->root_fd, tmp);
+                return r;
+        }
+        *ret_tmp = TAKE_PTR(tmp);
+        *ret_tmp_fd = TAKE_FD(tmp_fd);
+        return 0;
+}
+
+int store_discard(Store *s, const char *tmp) {
+        if (!startswith(tmp, ".#") || !strstr(tmp, TEMP_MARKER))
+                return -EINVAL;
+        return rm_rf_at(s->root_fd, tmp);
+}
+
+int store_swap_in(Store *s, const char *name, const char *tmp) {
+        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_free_ char *prev = previous_name(name);
+        MachineType type;
+        int r;
+
+        if (!prev)
+                return -ENOMEM;
+        r = lock_existing(s, name, LOCK_EX|LOCK_NB, &lock, &type);
+        if (r < 0)
+                return r;
+        if (type == MACHINE_RAW)
+                return -EOPNOTSUPP;
+
+        /* One step: NAME is the old or the new tree at every moment. */
+        r = rename_exchange(s->root_fd, tmp, s->root_fd, name);
+        if (r < 0)
+                return r;
+        r = rm_rf_at(s->root_fd, prev);
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Failed to remove the older tree '%s/%s', ignoring: %m", s->root, prev);
+        r = rename_noreplace(s->root_fd, tmp, s->root_fd, prev);
+        if (r < 0) {
+                /* Without a previous tree there is nothing to roll back to: undo. */
+                (void) rename_exchange(s->root_fd, tmp, s->root_fd, name);
+                return r;
+        }
+        return 0;
+}
+
+int store_roll_back(Store *s, const char *name) {
+        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_free_ char *prev = previous_name(name);
+        int r;
+
+        if (!prev)
+                return -ENOMEM;
+        r = lock_existing(s, name, LOCK_EX|LOCK_NB, &lock, NULL);
+        if (r < 0)
+                return r;
+        r = rename_exchange(s->root_fd, prev, s->root_fd, name);
+        if (r < 0)
+                return r;
+        r = rm_rf_at(s->root_fd, prev);
+        if (r < 0)
+                log_debug_errno(r, "Failed to remove the failed tree '%s/%s', ignoring: %m", s->root, prev);
+        return 0;
+}
+
+int store_has_previous(Store *s, const char *name) {
+        _cleanup_free_ char *prev = previous_name(name);
+        struct stat st;
+
+        if (!prev)
+                return -ENOMEM;
+        if (fstatat(s->root_fd, prev, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return S_ISDIR(st.st_mode);
+}
+
 int store_lock_machine(Store *s, const char *name, int operation, ImageLock *ret_lock,
                        MachineType *ret_type) {
         int r;
@@ -381,7 +489,7 @@ int store_lock_machine(Store *s, const char *name, int operation, ImageLock *ret
 
 int store_remove(Store *s, const char *name) {
         _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
-        _cleanup_free_ char *tmp = NULL;
+        _cleanup_free_ char *tmp = NULL, *prev = NULL;
         MachineType type;
         int r;
 
@@ -405,6 +513,13 @@ int store_remove(Store *s, const char *name) {
         r = rename_noreplace(s->root_fd, name, s->root_fd, tmp);
         if (r < 0)
                 return r;
+        /* The tree an auto-update kept for rolling back goes with the machine. */
+        prev = previous_name(name);
+        if (!prev)
+                return -ENOMEM;
+        r = rm_rf_at(s->root_fd, prev);
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Failed to remove '%s/%s': %m", s->root, prev);
         r = rm_rf_at(s->root_fd, tmp);
         if (r < 0)
                 /* The machine is gone; the rest is a stale temporary the next run removes. */
@@ -439,6 +554,16 @@ int store_rename(Store *s, const char *old_name, const char *new_name) {
                 r = rename_noreplace(s->root_fd, old_name, s->root_fd, new_name);
         if (r < 0)
                 return r;
+        if (type == MACHINE_DIRECTORY) {
+                _cleanup_free_ char *p = previous_name(old_name), *q = previous_name(new_name);
+
+                if (!p || !q)
+                        return -ENOMEM;
+                (void) rm_rf_at(s->root_fd, q);
+                r = rename_noreplace(s->root_fd, p, s->root_fd, q);
+                if (r < 0 && r != -ENOENT)
+                        log_debug_errno(r, "Failed to rename '%s' to '%s', ignoring: %m", p, q);
+        }
         return 0;
 }
 

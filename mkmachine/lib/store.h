@@ -74,8 +74,32 @@ int store_interrupted_signal(void);
 /* Removes temporaries left behind by killed runs (those no running mkmachine holds). */
 int store_clean_temporaries(Store *s);
 
+/* Also removes the previous tree an auto-update kept. */
 int store_remove(Store *s, const char *name);
+/* Renames the previous tree an auto-update kept along with the machine. */
 int store_rename(Store *s, const char *old_name, const char *new_name);
+
+/* Updating a machine in place with a way back (auto-update). The old tree is kept as the hidden
+ * ".#NAME.previous", which neither store_list() nor store_clean_temporaries() touch, until the next
+ * update replaces it or store_remove() removes it. */
+#define STORE_PREVIOUS_SUFFIX ".previous"
+
+/* Builds the new tree for the existing directory machine NAME in a fresh temporary (fill in a child, as
+ * store_install()) without touching NAME or taking its lock (it may run meanwhile). *ret_tmp names the
+ * temporary, *ret_tmp_fd keeps it locked (and safe from store_clean_temporaries()) while open.
+ * -EOPNOTSUPP for a raw image. */
+int store_prepare(Store *s, const char *name, StoreFillFunc fill, void *userdata, char **ret_tmp,
+                  int *ret_tmp_fd, int *reterr_fill);
+/* Removes a temporary of store_prepare() that is not wanted after all. */
+int store_discard(Store *s, const char *tmp);
+/* Under NAME's image lock (-EBUSY while it runs): exchanges tmp and NAME atomically (RENAME_EXCHANGE),
+ * then keeps the old tree as ".#NAME.previous" (replacing an older one). */
+int store_swap_in(Store *s, const char *name, const char *tmp);
+/* Under NAME's image lock: exchanges ".#NAME.previous" and NAME back, and removes the tree that failed.
+ * -ENOENT if there is no previous tree. */
+int store_roll_back(Store *s, const char *name);
+/* Whether ".#NAME.previous" exists (1) or not (0). */
+int store_has_previous(Store *s, const char *name);
 int store_clone(Store *s, const char *src, const char *dst, StoreInstallFlags flags);
 
 typedef enum MachineType {

@@ -25,6 +25,7 @@
 #include "machine-template.h"
 #include "macro.h"
 #include "progress.h"
+#include "auto-update.h"
 #include "bootstrap.h"
 #include "bus-util.h"
 #include "host-check.h"
@@ -35,7 +36,9 @@
 #include "download.h"
 #include "lock-util.h"
 #include "oci-import.h"
+#include "oci-push.h"
 #include "oci-registry.h"
+#include "systemd-manager.h"
 #include "recipe.h"
 #include "store.h"
 #include "strv.h"
@@ -61,6 +64,12 @@ static const char *arg_platform = NULL;
 static int arg_tls_verify = -1;
 static const char *arg_format = NULL;
 static bool arg_ephemeral = false;
+static AutoUpdatePolicy arg_auto_update = _AUTO_UPDATE_POLICY_INVALID;
+static const char *arg_health_cmd = NULL;
+static bool arg_dry_run = false;
+static Compression arg_compress = COMPRESSION_GZIP;
+
+static int refuse_update_options(const char *verb, AutoUpdatePolicy allowed);
 
 typedef struct Verb {
         const char *name;
@@ -90,6 +99,8 @@ static int help(void) {
                "  export NAME FILE|-          Write a machine's tree to a tar archive\n"
                "  rename OLD NEW              Rename a machine\n"
                "  clone SOURCE NAME           Copy a machine\n"
+               "  push NAME REFERENCE         Upload a machine as an OCI image to a registry\n"
+               "  auto-update [NAME…]         Update machines whose image has changed, with rollback\n"
                "  help                        Show this help\n"
                "\nOptions:\n"
                "  -h --help                   Show this help\n"
@@ -114,7 +125,12 @@ static int help(void) {
                "     --format=FORMAT          export: tar, tar.gz, tar.zst or tar.xz (default: from\n"
                "                              the file name)\n"
                "     --ephemeral              create: run the instance on the template's tree under a\n"
-               "                              throw-away overlay, not on a clone\n",
+               "                              throw-away overlay, not on a clone\n"
+               "     --auto-update=POLICY     pull, import-oci, set: registry, local or no\n"
+               "     --health-cmd=CMD         set: command that must succeed in the machine after\n"
+               "                              an update (\"\" removes it)\n"
+               "     --dry-run                auto-update: only report what would be updated\n"
+               "     --compress=gzip|zstd     push: layer compression (default: gzip)\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         printf("\nA machine name can be TEMPLATE@INSTANCE: instance INSTANCE of machine TEMPLATE, which\n"
@@ -1131,6 +1147,11 @@ static void origin_write(int tree_fd, json_object *o, const char *what) {
         json_object_object_add(o, "created_usec", json_object_new_uint64(now));
         json_object_object_add(o, "created", json_object_new_string(format_time(when, sizeof(when), now)));
         json_object_object_add(o, "tool", json_object_new_string("mkmachine " PACKAGE_VERSION));
+        if (arg_auto_update > AUTO_UPDATE_NO)
+                json_object_object_add(o, "auto_update", json_object_new_string(
+                                               auto_update_policy_to_string(arg_auto_update)));
+        if (!isempty(arg_health_cmd))
+                json_object_object_add(o, "health_cmd", json_object_new_string(arg_health_cmd));
 
         j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
         if (fsetxattr(tree_fd, ORIGIN_XATTR, j, strlen(j), 0) < 0)
@@ -1200,6 +1221,10 @@ static int run_import_tar(const char *file, const char *name) {
         ImportTar t = {};
         struct stat st;
         int r;
+
+        r = refuse_update_options("import-tar", _AUTO_UPDATE_POLICY_INVALID);
+        if (r < 0)
+                return r;
 
         r = check_machine_name(name);
         if (r < 0)
@@ -1315,6 +1340,10 @@ static int run_bootstrap(const char *recipe_name) {
         Progress progress = {};
         const char *name;
         int r;
+
+        r = refuse_update_options("bootstrap", _AUTO_UPDATE_POLICY_INVALID);
+        if (r < 0)
+                return r;
 
         r = recipe_load(recipe_name, recipe_dirs(), &recipe, &msg);
         if (r < 0)
@@ -1445,6 +1474,8 @@ static int require_machine(const char *verb, const char *name) {
         return 0;
 }
 
+static int set_update_policy(const char *name);
+
 static int verb_set(int argc, char *argv[]) {
         int r = require_machine("set", argv[1]);
         if (r < 0)
@@ -1455,6 +1486,11 @@ static int verb_set(int argc, char *argv[]) {
                 return log_error_errno(SYNTHETIC_ERRNO(EPERM), "Machine '%s' is declared in %s/%s"
                                        MACHINE_FILE_SUFFIX ": change its settings there, then run "
                                        "'systemctl daemon-reload'.", argv[1], machines_dir(), argv[1]);
+        if (arg_auto_update >= 0 || arg_health_cmd) {
+                r = set_update_policy(argv[1]);
+                if (r < 0 || !machine_glue_any())
+                        return r;
+        }
         return machine_glue_set(argv[1], arg_quiet);
 }
 
@@ -1648,6 +1684,8 @@ static int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, c
         return 0;
 }
 
+/* The image's settings, merged under the user's options in this process: oci_fill_finish() runs in
+ * store_install()'s child, whose machine_glue_apply_image() does not reach machine_glue_commit() here. */
 static int import_oci_fill(int tree_fd, void *userdata) {
         ImportOci *t = userdata;
         _cleanup_free_ char *msg = NULL;
@@ -1707,6 +1745,10 @@ static int verb_import_oci(int argc, char *argv[]) {
         const char *spec = argv[1], *name = argv[2];
         Progress progress = {};
         int r;
+
+        r = refuse_update_options("import-oci", AUTO_UPDATE_LOCAL);
+        if (r < 0)
+                return r;
 
         r = check_machine_name(name);
         if (r < 0)
@@ -1808,6 +1850,8 @@ static int pull_fill(int tree_fd, void *userdata) {
                 return log_oom();
         }
         json_object_object_add(o, "type", json_object_new_string("registry"));
+        if (arg_tls_verify == 0)
+                json_object_object_add(o, "tls_verify", json_object_new_boolean(false));
         json_object_object_add(o, "reference", json_object_new_string(t->reference));
         json_object_object_add(o, "registry", json_object_new_string(t->ref->registry));
         json_object_object_add(o, "repository", json_object_new_string(t->ref->repository));
@@ -1880,6 +1924,10 @@ static int verb_pull(int argc, char *argv[]) {
         _cleanup_close_ int cache_fd = -EBADF;
         char p[OCI_PLATFORM_STRING_MAX];
         int r;
+
+        r = refuse_update_options("pull", AUTO_UPDATE_REGISTRY);
+        if (r < 0)
+                return r;
 
         r = oci_reference_parse(argv[1], &ref);
         if (r == -ENOMEM)
@@ -2335,6 +2383,734 @@ static int verb_ensure(int argc, char *argv[]) {
         }
 }
 
+/* --auto-update and --health-cmd of "set": they live in the origin record. */
+static int set_update_policy(const char *name) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        _cleanup_free_ char *msg = NULL, *origin = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        json_object *o;
+        int r;
+
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        r = store_get(&s, name, false, &info);
+        if (r < 0)
+                return log_store_error(r, "set", name, &s);
+        o = origin_json(&info);
+        r = auto_update_policy_check(arg_auto_update >= 0 ? arg_auto_update : AUTO_UPDATE_NO,
+                                     origin_string(o, "type"), &msg);
+        json_object_put(o);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set the update policy of '%s': %s", name,
+                                       msg ?: strerror(-r));
+        r = auto_update_origin_set(info.origin, arg_auto_update, arg_health_cmd, &origin);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "The origin record of '%s' is damaged; cannot set its update "
+                                       "policy.", name);
+        fd = openat(s.root_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open machine '%s': %m", name);
+        if (fsetxattr(fd, ORIGIN_XATTR, origin, strlen(origin), 0) < 0)
+                return log_error_errno(errno, "Failed to record the update policy of '%s': %m", name);
+        if (!arg_quiet)
+                log_info("Machine '%s': auto-update %s%s%s.", name,
+                         auto_update_policy_to_string(arg_auto_update >= 0 ? arg_auto_update :
+                                                      AUTO_UPDATE_NO),
+                         arg_health_cmd ? ", health command " : "",
+                         arg_health_cmd ? (isempty(arg_health_cmd) ? "none" : arg_health_cmd) : "");
+        return 0;
+}
+
+/* Verbs that cannot record an update policy refuse one, rather than ignore it. */
+static int refuse_update_options(const char *verb, AutoUpdatePolicy allowed) {
+        if (arg_auto_update > AUTO_UPDATE_NO && arg_auto_update != allowed)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s: --auto-update=%s is for machines made "
+                                       "by %s.", verb, auto_update_policy_to_string(arg_auto_update),
+                                       arg_auto_update == AUTO_UPDATE_REGISTRY ? "'pull'" : "'import-oci'");
+        return 0;
+}
+
+static volatile sig_atomic_t push_signal = 0;
+
+static void push_on_signal(int sig) {
+        push_signal = sig;
+}
+
+static int verb_push(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
+        _cleanup_(oci_reference_done) OciReference ref = {};
+        _cleanup_(oci_platform_done) OciPlatform platform = {};
+        _cleanup_(nspawn_settings_done) NspawnSettings settings = {};
+        _cleanup_(registry_client_freep) RegistryClient *client = NULL;
+        _cleanup_free_ char *msg = NULL, *config = NULL, *manifest = NULL, *reference = NULL;
+        _cleanup_close_ int tree_fd = -EBADF, layer_fd = -EBADF;
+        const char *name = argv[1], *tmp_dir = strjoina(arg_cache_dir, "/push");
+        char config_digest[OCI_DIGEST_STRING_MAX], hex[65], manifest_hex[65];
+        OciPackedLayer layer;
+        Progress progress = {};
+        MachineType type;
+        unsigned line = 0;
+        bool boot;
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        r = oci_reference_parse(argv[2], &ref);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0 || !ref.registry || ref.digest)
+                return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EINVAL), "Invalid reference to push to "
+                                       "'%s': use REGISTRY[:PORT]/REPOSITORY[:TAG] (no digest).", argv[2]);
+        r = oci_reference_format(&ref, &reference);
+        if (r < 0)
+                return log_oom();
+
+        r = open_store(false, &s);
+        if (r < 0)
+                return r;
+        r = store_lock_machine(&s, name, LOCK_SH|LOCK_NB, &lock, &type);
+        if (r == -EBUSY)
+                return log_error_errno(r, "Machine '%s' is running or being changed: stop it first, so that "
+                                       "its tree is pushed as one consistent state.", name);
+        if (r < 0)
+                return log_store_error(r, "push", name, &s);
+        if (type != MACHINE_DIRECTORY)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Machine '%s' is a raw image; only "
+                                       "directory machines can be pushed.", name);
+        tree_fd = openat(s.root_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (tree_fd < 0)
+                return log_error_errno(errno, "Failed to open machine '%s': %m", name);
+
+        r = machine_settings_load(getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT, name,
+                                  &settings, NULL, &line);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the settings of '%s' (line %u): %m", name, line);
+        boot = settings.boot > 0 || (settings.boot < 0 && oci_tree_has_init(tree_fd));
+        if (!boot && !settings.parameters)
+                log_warning("Machine '%s' neither boots nor has a command line (Parameters=): the image "
+                            "will have no entrypoint.", name);
+        r = oci_platform_host(&platform);
+        if (r < 0)
+                return log_error_errno(r, "Failed to determine the host's platform: %m");
+
+        /* Ask for the registry before the work: a refusal (credentials) comes at once. */
+        r = registry_client_new(&ref, &(RegistryOptions) { .tls_verify = arg_tls_verify, .push = true },
+                                &client, &msg);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Failed to push to %s: %s", reference, msg ?: strerror(-r));
+
+        r = mkdir_parents_and(tmp_dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", tmp_dir);
+        (void) signal(SIGINT, push_on_signal);
+        (void) signal(SIGTERM, push_on_signal);
+        if (!arg_quiet)
+                log_info("Packing machine '%s' (%s)…", name, compression_to_string(arg_compress));
+        r = oci_layer_pack(tree_fd, arg_compress, tmp_dir, &push_signal, &progress, &layer_fd, &layer, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to pack machine '%s': %s", name, msg ?: strerror(-r));
+
+        r = oci_push_config_json(&platform, layer.diff_id, boot, &settings, &config);
+        if (r < 0)
+                return log_oom();
+        sha256_hex(config, strlen(config), hex);
+        snprintf(config_digest, sizeof(config_digest), "sha256:%s", hex);
+        r = oci_push_manifest_json(config_digest, strlen(config), &layer, &manifest);
+        if (r < 0)
+                return log_oom();
+
+        r = registry_blob_exists(client, layer.digest, &msg);
+        if (r == 0) {
+                char b[FORMAT_BYTES_MAX];
+                if (!arg_quiet)
+                        log_info("Uploading the layer %s (%s)…", layer.digest,
+                                 format_bytes(b, sizeof(b), layer.size));
+                r = registry_blob_upload(client, layer.digest, layer_fd, layer.size, &msg);
+        }
+        if (r >= 0) {
+                r = registry_blob_exists(client, config_digest, &msg);
+                if (r == 0)
+                        r = registry_blob_upload_data(client, config_digest, config, strlen(config), &msg);
+        }
+        if (r >= 0)
+                r = registry_manifest_put(client, ref.tag, "application/vnd.oci.image.manifest.v1+json",
+                                          manifest, strlen(manifest), &msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to push machine '%s' to %s: %s", name, reference,
+                                       msg ?: strerror(-r));
+
+        sha256_hex(manifest, strlen(manifest), manifest_hex);
+        if (arg_json) {
+                json_object *j = json_object_new_object();
+                if (!j)
+                        return log_oom();
+                json_object_object_add(j, "name", json_object_new_string(name));
+                json_object_object_add(j, "reference", json_object_new_string(reference));
+                json_object_object_add(j, "manifest_digest",
+                                       json_object_new_string(strjoina("sha256:", manifest_hex)));
+                json_object_object_add(j, "layer_digest", json_object_new_string(layer.digest));
+                json_object_object_add(j, "layer_size", json_object_new_uint64(layer.size));
+                json_object_object_add(j, "boot", json_object_new_boolean(boot));
+                return print_json(j);
+        }
+        if (!arg_quiet)
+                log_info("Pushed machine '%s' to %s (sha256:%s).", name, reference, manifest_hex);
+        return 0;
+}
+
+/* auto-update */
+
+static usec_t env_seconds(const char *name, usec_t def) {
+        const char *e = getenv(name);
+        char *end;
+        unsigned long v;
+
+        if (!e)
+                return def;
+        errno = 0;
+        v = strtoul(e, &end, 10);
+        if (errno != 0 || *end || end == e)
+                return def;
+        return (usec_t) v * USEC_PER_SEC;
+}
+
+static char* trim_line(char *s) {
+        if (s)
+                s[strcspn(s, "\r\n")] = 0;
+        return s;
+}
+
+/* Runs the health command in the machine: with systemd-run -M for a booted machine, else with nsenter
+ * into its leader's namespaces. */
+static int run_health_cmd(const char *name, bool boot, const char *cmd, char **ret_reason) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *leader = NULL;
+        int r;
+
+        if (boot) {
+                char *argv[] = { (char*) "systemd-run", (char*) "-M", (char*) name, (char*) "--wait",
+                                 (char*) "-P", (char*) "-q", (char*) "/bin/sh", (char*) "-c", (char*) cmd,
+                                 NULL };
+                r = spawn_capture(argv, 60 * USEC_PER_SEC, &out, NULL, &err);
+        } else {
+                char *largv[] = { (char*) "machinectl", (char*) "show", (char*) name, (char*) "-p",
+                                  (char*) "Leader", (char*) "--value", NULL };
+                r = spawn_capture(largv, 10 * USEC_PER_SEC, &leader, NULL, NULL);
+                if (r < 0 || isempty(trim_line(leader))) {
+                        free(*ret_reason);
+                        *ret_reason = strdup("machined does not know its leader process");
+                        return -ESRCH;
+                }
+                char *argv[] = { (char*) "nsenter", (char*) "-t", leader, (char*) "-a", (char*) "/bin/sh",
+                                 (char*) "-c", (char*) cmd, NULL };
+                r = spawn_capture(argv, 60 * USEC_PER_SEC, &out, NULL, &err);
+        }
+        if (r < 0) {
+                free(*ret_reason);
+                if (asprintf(ret_reason, "the health command '%s' failed%s%s", cmd, err ? ": " : "",
+                             err ? trim_line(err) : "") < 0)
+                        *ret_reason = NULL;
+        }
+        return r;
+}
+
+/* After a start: whether the machine is healthy. The unit must be (and stay) active; a booted machine's
+ * is-system-running must reach running or degraded, a command's machine must stay up for the settle
+ * time (MKMACHINE_HEALTH_SETTLE_SEC, 5 s); then the health command (if any) must succeed, all within
+ * MKMACHINE_HEALTH_TIMEOUT_SEC (120 s). 1 if healthy, 0 if not (with *ret_reason), <0 on errors. */
+static int machine_healthy(sd_bus *bus, const char *name, bool boot, const char *health_cmd,
+                           char **ret_reason) {
+        _cleanup_free_ char *unit = nspawn_unit_name(name), *system_state = NULL;
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        usec_t deadline = start + env_seconds("MKMACHINE_HEALTH_TIMEOUT_SEC", 120 * USEC_PER_SEC);
+        usec_t settled = start + env_seconds("MKMACHINE_HEALTH_SETTLE_SEC", 5 * USEC_PER_SEC);
+
+        if (!unit)
+                return -ENOMEM;
+        for (;;) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *state = NULL;
+                bool up = false;
+                int r;
+
+                r = manager_unit_active_state(bus, unit, &state, &error);
+                if (r < 0)
+                        return r;
+                if (!streq(state, "active") && !streq(state, "activating")) {
+                        if (asprintf(ret_reason, "%s is %s", unit, state) < 0)
+                                return -ENOMEM;
+                        return 0;
+                }
+                if (boot) {
+                        char *argv[] = { (char*) "systemctl", (char*) "-M", (char*) name,
+                                         (char*) "is-system-running", NULL };
+                        free(system_state);
+                        system_state = NULL;
+                        /* Non-zero while starting and when degraded: the output is what counts. */
+                        (void) spawn_capture(argv, 10 * USEC_PER_SEC, &system_state, NULL, NULL);
+                        trim_line(system_state);
+                        up = streq_ptr(system_state, "running") || streq_ptr(system_state, "degraded");
+                } else
+                        up = streq(state, "active") && now_usec(CLOCK_MONOTONIC) >= settled;
+
+                if (up && (!health_cmd || run_health_cmd(name, boot, health_cmd, ret_reason) >= 0)) {
+                        *ret_reason = mfree(*ret_reason);
+                        return 1;
+                }
+                if (now_usec(CLOCK_MONOTONIC) >= deadline) {
+                        if (!*ret_reason && asprintf(ret_reason, "not healthy in time (%s)", boot ?
+                                                     strjoina("is-system-running: ", strna(system_state)) :
+                                                     state) < 0)
+                                return -ENOMEM;
+                        return 0;
+                }
+                (void) usleep(500 * 1000);
+        }
+}
+
+typedef struct Update {
+        const char *name;
+        AutoUpdatePolicy policy;
+        char *health_cmd;
+        char *reference;        /* registry reference, or the local source */
+        char *recorded;
+        char *current;
+        AutoUpdateAction action;
+        const char *result;     /* "up-to-date", "pending", "updated", "rolled-back", "failed", … */
+        char *reason;
+} Update;
+
+static void update_done(Update *u) {
+        free(u->health_cmd);
+        free(u->reference);
+        free(u->recorded);
+        free(u->current);
+        free(u->reason);
+}
+
+_printf_(2, 3)
+static void update_fail(Update *u, const char *format, ...) {
+        va_list ap;
+
+        u->result = "failed";
+        free(u->reason);
+        va_start(ap, format);
+        if (vasprintf(&u->reason, format, ap) < 0)
+                u->reason = NULL;
+        va_end(ap);
+}
+
+/* The source's image, resolved: for a registry machine the pull, for a local one the OCI source. */
+typedef struct UpdateSource {
+        OciReference ref;
+        RegistryClient *client;
+        OciPull *pull;
+        OciSource *source;
+        OciImage *image;
+        char *root_digest;
+} UpdateSource;
+
+static void update_source_done(UpdateSource *s) {
+        oci_image_free(s->image);
+        oci_pull_free(s->pull);
+        registry_client_free(s->client);
+        oci_source_free(s->source);
+        oci_reference_done(&s->ref);
+        free(s->root_digest);
+}
+
+/* Resolves the machine's source now; sets u->current. */
+static int update_resolve(Update *u, json_object *origin, int cache_fd, const OciPlatform *want,
+                          UpdateSource *src) {
+        _cleanup_free_ char *msg = NULL;
+        json_object *t;
+        int r;
+
+        if (u->policy == AUTO_UPDATE_REGISTRY) {
+                const char *reference = origin_string(origin, "reference");
+
+                if (!reference || oci_reference_parse(reference, &src->ref) < 0 || !src->ref.registry) {
+                        update_fail(u, "its origin record has no valid reference");
+                        return -EBADMSG;
+                }
+                u->reference = strdup(reference);
+                if (!u->reference)
+                        return -ENOMEM;
+                if (src->ref.digest)
+                        return 0;       /* pinned */
+                /* Pulled with --tls-verify=false: so is the update, and the new origin record says so. */
+                if (arg_tls_verify < 0 && json_object_object_get_ex(origin, "tls_verify", &t) &&
+                    !json_object_get_boolean(t))
+                        arg_tls_verify = 0;
+                r = registry_client_new(&src->ref, &(RegistryOptions) {
+                                .tls_verify = arg_tls_verify,
+                        }, &src->client, &msg);
+                if (r >= 0)
+                        r = oci_pull_new(src->client, cache_fd, &src->pull);
+                if (r >= 0)
+                        r = oci_pull_resolve(src->pull, &src->ref, want, &src->image, &src->root_digest,
+                                             &msg);
+                if (r < 0) {
+                        update_fail(u, "cannot check %s: %s", reference, msg ?: strerror(-r));
+                        return r;
+                }
+                u->current = strdup(src->root_digest);
+        } else {
+                const char *path = origin_string(origin, "source");
+                const char *tag = origin_string(origin, "reference");
+                _cleanup_free_ char *spec = NULL;
+                Progress progress = {};
+
+                if (!path) {
+                        update_fail(u, "its origin record names no source");
+                        return -EBADMSG;
+                }
+                if (asprintf(&spec, "%s%s%s", path, tag ? (startswith(tag, "sha256:") ? "@" : ":") : "",
+                             tag ?: "") < 0)
+                        return -ENOMEM;
+                u->reference = strdup(spec);
+                if (!u->reference)
+                        return -ENOMEM;
+                r = oci_source_open(spec, strjoina(arg_cache_dir, "/oci"), &progress, &src->source, &msg);
+                if (r >= 0)
+                        r = oci_image_resolve(src->source, want, &src->image, &msg);
+                if (r < 0) {
+                        update_fail(u, "cannot read %s: %s", spec, msg ?: strerror(-r));
+                        return r;
+                }
+                if (!src->image->manifest_digest) {
+                        update_fail(u, "%s has no manifest digest to compare (a docker-archive)", spec);
+                        return -EOPNOTSUPP;
+                }
+                u->current = strdup(src->image->manifest_digest);
+        }
+        return u->current ? 0 : -ENOMEM;
+}
+
+static bool unit_running(sd_bus *bus, const char *name) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *unit = nspawn_unit_name(name), *state = NULL;
+
+        if (!bus || !unit || manager_unit_active_state(bus, unit, &state, &error) < 0)
+                return false;
+        return streq(state, "active") || streq(state, "activating") || streq(state, "reloading");
+}
+
+/* The exec settings of the new image replace the machine's (its command may have changed); the rest of
+ * the machine's settings stay. */
+static int update_settings(const char *name, int tree_fd, const OciImage *image, char **reterr) {
+        static char *no_environment[] = { NULL };
+        _cleanup_(nspawn_settings_done) NspawnSettings image_settings = {};
+        NspawnSettings s = { .boot = -1 };
+        unsigned line = 0;
+        bool boot = oci_tree_has_init(tree_fd);
+        int r;
+
+        r = oci_config_to_nspawn_settings(image->config, boot, false, &image_settings, reterr);
+        if (r < 0)
+                return r;
+        s.boot = boot;
+        s.parameters = image_settings.parameters;
+        s.environment = image_settings.environment;
+        s.working_directory = image_settings.working_directory;
+        s.user = image_settings.user;
+        /* An image without Env replaces the old image's environment too. */
+        if (!s.environment)
+                s.environment = no_environment;
+        r = machine_settings_write(getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT, name, &s,
+                                   &line);
+        if (r < 0 && reterr && asprintf(reterr, "cannot write its settings (line %u): %s", line,
+                                        strerror(-r)) < 0)
+                *reterr = NULL;
+        return r;
+}
+
+/* Puts the machine's .nspawn file back as it was before the update (old NULL: there was none). */
+static int restore_settings(const char *nspawn_dir, const char *name, const char *old) {
+        _cleanup_close_ int fd = open(nspawn_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        const char *file = strjoina(name, ".nspawn");
+
+        if (fd < 0)
+                return -errno;
+        if (!old)
+                return unlinkat(fd, file, 0) < 0 && errno != ENOENT ? -errno : 0;
+        return write_file_atomic_at(fd, file, old, strlen(old), 0644);
+}
+
+/* Updates one machine. 0 if it was current or updated (or would be, with --dry-run), <0 if it failed or
+ * was rolled back; u says which. */
+static int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform *want,
+                          const MachineInfo *info, Update *u) {
+        _cleanup_(update_source_done) UpdateSource src = {};
+        _cleanup_free_ char *tmp = NULL, *settings_path = NULL, *old_settings = NULL, *why = NULL;
+        _cleanup_close_ int tmp_fd = -EBADF;
+        json_object *origin = origin_json(info);
+        const char *nspawn_dir = getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT;
+        char p[OCI_PLATFORM_STRING_MAX];
+        bool running, boot;
+        int r, k;
+
+        u->result = "skipped";
+        r = auto_update_from_origin(info->origin, &u->policy, &u->health_cmd);
+        if (r < 0) {
+                json_object_put(origin);
+                update_fail(u, "its origin record is damaged");
+                return r;
+        }
+        if (u->policy == AUTO_UPDATE_NO) {
+                json_object_put(origin);
+                u->action = AUTO_UPDATE_SKIP;
+                return 0;
+        }
+        if (origin_string(origin, "manifest_digest"))
+                u->recorded = strdup(origin_string(origin, "manifest_digest"));
+        r = update_resolve(u, origin, cache_fd, want, &src);
+        json_object_put(origin);
+        if (r < 0)
+                return r;
+
+        u->action = auto_update_decide(u->policy, !!src.ref.digest, u->recorded, u->current);
+        u->result = auto_update_action_to_string(u->action);
+        if (u->action != AUTO_UPDATE_PENDING || arg_dry_run)
+                return 0;
+
+        if (!arg_quiet)
+                log_info("Updating '%s' from %s (%s → %s).", u->name, u->reference, strna(u->recorded),
+                         u->current);
+        arg_auto_update = u->policy;
+        arg_health_cmd = u->health_cmd;
+        oci_platform_format(&src.image->config->platform, p, sizeof(p));
+        if (u->policy == AUTO_UPDATE_REGISTRY) {
+                _cleanup_free_ char *reference = NULL;
+
+                r = oci_reference_format(&src.ref, &reference);
+                if (r < 0)
+                        return r;
+                _cleanup_free_ char *dmsg = NULL;
+
+                r = oci_pull_start(src.pull, src.image, NULL);
+                if (r >= 0)
+                        r = oci_pull_finish(src.pull, &dmsg);
+                if (r < 0) {
+                        update_fail(u, "cannot download the new image: %s", dmsg ?: strerror(-r));
+                        return r;
+                }
+                r = store_prepare(s, u->name, pull_fill, &(Pull) {
+                                .pull = src.pull,
+                                .image = src.image,
+                                .ref = &src.ref,
+                                .reference = reference,
+                                .root_digest = src.root_digest,
+                                .name = u->name,
+                                .platform = p,
+                        }, &tmp, &tmp_fd, NULL);
+                (void) oci_pull_finish(src.pull, NULL);
+        } else
+                r = store_prepare(s, u->name, import_oci_fill, &(ImportOci) {
+                                .source = src.source,
+                                .image = src.image,
+                                .name = u->name,
+                                .platform = p,
+                        }, &tmp, &tmp_fd, NULL);
+        if (r < 0) {
+                update_fail(u, "the new image could not be unpacked%s",
+                            r == -ECANCELED ? " (see above)" : "");
+                return r;
+        }
+
+        /* Keep the settings as they are, for a rollback. */
+        if (asprintf(&settings_path, "%s/%s.nspawn", nspawn_dir, u->name) < 0)
+                return -ENOMEM;
+        k = read_full_file_at(AT_FDCWD, settings_path, 1024 * 1024, &old_settings, NULL);
+        if (k < 0 && k != -ENOENT) {
+                (void) store_discard(s, tmp);
+                update_fail(u, "cannot read %s: %s", settings_path, strerror(-k));
+                return k;
+        }
+
+        running = unit_running(bus, u->name);
+        if (running) {
+                r = machine_glue_stop(u->name);
+                if (r < 0) {
+                        (void) store_discard(s, tmp);
+                        update_fail(u, "it could not be stopped");
+                        return r;
+                }
+        }
+        r = store_swap_in(s, u->name, tmp);
+        if (r < 0) {
+                /* Nothing changed: tmp is still the new tree. */
+                (void) store_discard(s, tmp);
+                if (running)
+                        (void) machine_glue_start(u->name);
+                update_fail(u, "cannot put the new tree in place: %s", strerror(-r));
+                return r;
+        }
+        r = update_settings(u->name, tmp_fd, src.image, &why);
+        tmp_fd = safe_close(tmp_fd);
+        if (r < 0) {
+                (void) store_roll_back(s, u->name);
+                (void) restore_settings(nspawn_dir, u->name, old_settings);
+                if (running)
+                        (void) machine_glue_start(u->name);
+                update_fail(u, "%s", strna(why));
+                return r;
+        }
+        if (!running) {
+                u->result = "updated";
+                return 0;
+        }
+
+        boot = false;
+        {
+                _cleanup_(nspawn_settings_done) NspawnSettings now = {};
+                unsigned line;
+                if (machine_settings_load(nspawn_dir, u->name, &now, NULL, &line) >= 0)
+                        boot = now.boot > 0;
+        }
+        r = machine_glue_start(u->name);
+        if (r >= 0)
+                r = machine_healthy(bus, u->name, boot, u->health_cmd, &why);
+        if (r > 0) {
+                u->result = "updated";
+                return 0;
+        }
+        if (r < 0 && !why)
+                why = strdup("it did not start");
+
+        /* Roll back: the old tree, the old settings, and running again. */
+        log_warning("Machine '%s' is not healthy after the update (%s); rolling back.", u->name, strna(why));
+        const char *step = "stop it";
+        k = machine_glue_stop(u->name);
+        if (k >= 0) {
+                step = "put the previous tree back";
+                k = store_roll_back(s, u->name);
+        }
+        if (k >= 0) {
+                step = "put the previous settings back";
+                k = restore_settings(nspawn_dir, u->name, old_settings);
+        }
+        if (k >= 0) {
+                step = "start it again";
+                k = machine_glue_start(u->name);
+        }
+        u->result = "rolled-back";
+        free(u->reason);
+        if (asprintf(&u->reason, "%s%s%s%s%s", strna(why),
+                     k < 0 ? "; the rollback failed too: cannot " : "", k < 0 ? step : "",
+                     k < 0 ? ": " : "", k < 0 ? strerror(-k) : "") < 0)
+                u->reason = NULL;
+        if (k < 0)
+                u->result = "failed";
+        return -ENOTRECOVERABLE;
+}
+
+static int verb_auto_update(int argc, char *argv[]) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(release_lock_file) LockFile lock = LOCK_FILE_INIT;
+        _cleanup_(oci_platform_done) OciPlatform want = {};
+        _cleanup_close_ int cache_fd = -EBADF;
+        MachineInfo *machines = NULL;
+        size_t n = 0;
+        json_object *list = NULL;
+        int r, ret = 0;
+
+        r = open_store(true, &s);
+        if (r < 0)
+                return r;
+        for (int i = 1; i < argc; i++) {
+                r = require_machine("auto-update", argv[i]);
+                if (r < 0)
+                        return r;
+        }
+        r = oci_platform_host(&want);
+        if (r < 0)
+                return log_error_errno(r, "Failed to determine the host's platform: %m");
+        r = open_blob_cache(LOCK_SH, &lock, &cache_fd);
+        if (r < 0)
+                return r;
+        /* Without a system bus (no systemd) no machine runs as a unit: all are updated in place. */
+        if (bus_open_system_checked(&bus, NULL) < 0)
+                bus = NULL;
+
+        r = store_list(&s, false, &machines, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list the machines in %s: %m", s.root);
+        list = json_object_new_array();
+        if (!list) {
+                ret = log_oom();
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(update_done) Update u = { .name = machines[i].name };
+                bool named = argc <= 1;
+                json_object *j;
+
+                for (int a = 1; a < argc; a++)
+                        named = named || streq(argv[a], machines[i].name);
+                if (!named)
+                        continue;
+
+                int tls_verify = arg_tls_verify;
+
+                r = update_machine(&s, bus, cache_fd, &want, machines + i, &u);
+                arg_tls_verify = tls_verify;
+                if (r == -ENOMEM) {
+                        ret = log_oom();
+                        goto finish;
+                }
+                if (r < 0) {
+                        log_error("Machine '%s': %s%s.", u.name, streq(u.result, "rolled-back") ?
+                                  "update rolled back: " : "update failed: ", strna(u.reason));
+                        ret = r;
+                } else if (!arg_quiet && !arg_json && u.policy != AUTO_UPDATE_NO)
+                        log_info("Machine '%s': %s%s%s%s.", u.name, u.result,
+                                 streq(u.result, "pending") ? " (" : "",
+                                 streq(u.result, "pending") ? u.current : "",
+                                 streq(u.result, "pending") ? ", --dry-run" : "");
+                if (argc <= 1 && u.policy == AUTO_UPDATE_NO && r >= 0)
+                        continue;       /* not reported: it never takes part */
+                j = json_object_new_object();
+                if (!j) {
+                        ret = log_oom();
+                        goto finish;
+                }
+                json_object_object_add(j, "name", json_object_new_string(u.name));
+                json_object_object_add(j, "policy",
+                                       json_object_new_string(auto_update_policy_to_string(u.policy)));
+                if (u.reference)
+                        json_object_object_add(j, "reference", json_object_new_string(u.reference));
+                if (u.recorded)
+                        json_object_object_add(j, "recorded_digest", json_object_new_string(u.recorded));
+                if (u.current)
+                        json_object_object_add(j, "current_digest", json_object_new_string(u.current));
+                json_object_object_add(j, "result", json_object_new_string(u.result));
+                if (u.reason)
+                        json_object_object_add(j, "reason", json_object_new_string(u.reason));
+                json_object_array_add(list, j);
+        }
+        if (arg_json) {
+                r = print_json(TAKE_PTR(list));
+                if (r < 0 && ret >= 0)
+                        ret = r;
+        }
+
+finish:
+        json_object_put(list);
+        for (size_t i = 0; i < n; i++)
+                machine_info_done(machines + i);
+        free(machines);
+        return ret;
+}
+
 static const Verb verbs[] = {
         { "bootstrap",  0, 1, verb_bootstrap  },
         { "import-tar", 2, 2, verb_import_tar },
@@ -2350,6 +3126,8 @@ static const Verb verbs[] = {
         { "rename",     2, 2, verb_rename     },
         { "clone",      2, 2, verb_clone      },
         { "export",     2, 2, verb_export     },
+        { "push",       2, 2, verb_push       },
+        { "auto-update", 0, -1, verb_auto_update },
         { "set",        1, 1, verb_set        },
         { "start",      1, 1, verb_start      },
         { "stop",       1, 1, verb_stop       },
@@ -2379,6 +3157,10 @@ enum {
         ARG_TLS_VERIFY,
         ARG_FORMAT,
         ARG_EPHEMERAL,
+        ARG_AUTO_UPDATE,
+        ARG_HEALTH_CMD,
+        ARG_DRY_RUN,
+        ARG_COMPRESS,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -2403,6 +3185,10 @@ static int parse_argv(int argc, char *argv[]) {
                 { "tls-verify", required_argument, NULL, ARG_TLS_VERIFY },
                 { "format",     required_argument, NULL, ARG_FORMAT     },
                 { "ephemeral",  no_argument,       NULL, ARG_EPHEMERAL  },
+                { "auto-update", required_argument, NULL, ARG_AUTO_UPDATE },
+                { "health-cmd", required_argument, NULL, ARG_HEALTH_CMD },
+                { "dry-run",    no_argument,       NULL, ARG_DRY_RUN    },
+                { "compress",   required_argument, NULL, ARG_COMPRESS   },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -2479,6 +3265,28 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "Invalid --tls-verify='%s': use true or false.",
                                                        optarg);
+                        break;
+                case ARG_AUTO_UPDATE:
+                        arg_auto_update = auto_update_policy_from_string(optarg);
+                        if (arg_auto_update < 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --auto-update='%s': use registry, local "
+                                                       "or no.", optarg);
+                        break;
+                case ARG_HEALTH_CMD:
+                        arg_health_cmd = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_COMPRESS:
+                        if (streq(optarg, "gzip"))
+                                arg_compress = COMPRESSION_GZIP;
+                        else if (streq(optarg, "zstd"))
+                                arg_compress = COMPRESSION_ZSTD;
+                        else
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --compress='%s': use gzip or zstd.", optarg);
                         break;
                 case ARG_FORMAT:
                         arg_format = optarg;

@@ -232,4 +232,69 @@ TEST(remove_rename_clone_list) {
         store_free(&s);
 }
 
+TEST(update_swap_roll_back_previous) {
+        _cleanup_(store_close) Store s = { .root_fd = -EBADF };
+        _cleanup_free_ char *tmp = NULL, *c = NULL;
+        _cleanup_close_ int tmp_fd = -EBADF;
+        MachineInfo *list = NULL;
+        size_t n = 0;
+        int err = 0;
+
+        store_new(&s);
+        ASSERT_ERROR(store_prepare(&s, "m", fill_ok, (void*) "new", &tmp, &tmp_fd, NULL), ENOENT);
+        ASSERT_OK(store_install(&s, "m", 0, fill_ok, (void*) "old", NULL));
+        ASSERT_EQ(store_has_previous(&s, "m"), 0);
+        ASSERT_ERROR(store_roll_back(&s, "m"), ENOENT);
+
+        /* A failing fill leaves nothing and does not touch the machine. */
+        ASSERT_ERROR(store_prepare(&s, "m", fill_fail, NULL, &tmp, &tmp_fd, &err), ECANCELED);
+        ASSERT_EQ(err, -EBADMSG);
+        ASSERT_EQ(store_entries(&s, true), 1U);        /* m only */
+
+        ASSERT_OK(store_prepare(&s, "m", fill_ok, (void*) "new", &tmp, &tmp_fd, NULL));
+        c = read_content(&s, "m");
+        ASSERT_STREQ(c, "old");
+        c = mfree(c);
+        /* The prepared tree survives a cleanup of temporaries while it is held. */
+        ASSERT_OK(store_clean_temporaries(&s));
+        ASSERT_OK(store_swap_in(&s, "m", tmp));
+        tmp_fd = safe_close(tmp_fd);
+        c = read_content(&s, "m");
+        ASSERT_STREQ(c, "new");
+        c = mfree(c);
+        ASSERT_EQ(store_has_previous(&s, "m"), 1);
+        c = read_content(&s, ".#m" STORE_PREVIOUS_SUFFIX);
+        ASSERT_STREQ(c, "old");
+        c = mfree(c);
+
+        /* Neither listed nor removed as a stale temporary. */
+        ASSERT_OK(store_clean_temporaries(&s));
+        ASSERT_EQ(store_has_previous(&s, "m"), 1);
+        ASSERT_OK(store_list(&s, false, &list, &n));
+        ASSERT_EQ(n, 1U);
+        ASSERT_STREQ(list[0].name, "m");
+        machine_info_done(list);
+        free(list);
+
+        /* Rolling back: the old tree is NAME again, the failed one is gone. */
+        ASSERT_OK(store_roll_back(&s, "m"));
+        c = read_content(&s, "m");
+        ASSERT_STREQ(c, "old");
+        c = mfree(c);
+        ASSERT_EQ(store_has_previous(&s, "m"), 0);
+
+        /* rename moves the previous tree along; remove removes it. */
+        tmp = mfree(tmp);
+        ASSERT_OK(store_prepare(&s, "m", fill_ok, (void*) "newer", &tmp, &tmp_fd, NULL));
+        ASSERT_OK(store_swap_in(&s, "m", tmp));
+        tmp_fd = safe_close(tmp_fd);
+        ASSERT_OK(store_rename(&s, "m", "n"));
+        ASSERT_EQ(store_has_previous(&s, "m"), 0);
+        ASSERT_EQ(store_has_previous(&s, "n"), 1);
+        ASSERT_OK(store_remove(&s, "n"));
+        ASSERT_EQ(store_has_previous(&s, "n"), 0);
+        ASSERT_EQ(store_entries(&s, false), 0U);
+        store_free(&s);
+}
+
 DEFINE_TEST_MAIN

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auto-update.h"
+#include "string-table.h"
+#include "string-util.h"
+
+static const char* const auto_update_policy_table[_AUTO_UPDATE_POLICY_MAX] = {
+        [AUTO_UPDATE_NO]       = "no",
+        [AUTO_UPDATE_REGISTRY] = "registry",
+        [AUTO_UPDATE_LOCAL]    = "local",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(auto_update_policy, AutoUpdatePolicy);
+
+static const char* const auto_update_action_table[_AUTO_UPDATE_ACTION_MAX] = {
+        [AUTO_UPDATE_SKIP]    = "skipped",
+        [AUTO_UPDATE_PINNED]  = "pinned",
+        [AUTO_UPDATE_CURRENT] = "up-to-date",
+        [AUTO_UPDATE_PENDING] = "pending",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(auto_update_action, AutoUpdateAction);
+
+int auto_update_from_origin(const char *origin, AutoUpdatePolicy *ret_policy, char **ret_health_cmd) {
+        AutoUpdatePolicy p = AUTO_UPDATE_NO;
+        _cleanup_free_ char *cmd = NULL;
+        json_object *j, *v;
+
+        assert(ret_policy);
+
+        if (!origin) {
+                *ret_policy = AUTO_UPDATE_NO;
+                if (ret_health_cmd)
+                        *ret_health_cmd = NULL;
+                return 0;
+        }
+        j = json_tokener_parse(origin);
+        if (!j || !json_object_is_type(j, json_type_object)) {
+                json_object_put(j);
+                return -EBADMSG;
+        }
+        if (json_object_object_get_ex(j, "auto_update", &v))
+                p = json_object_is_type(v, json_type_string) ?
+                        auto_update_policy_from_string(json_object_get_string(v)) :
+                        _AUTO_UPDATE_POLICY_INVALID;
+        if (p >= 0 && json_object_object_get_ex(j, "health_cmd", &v)) {
+                if (!json_object_is_type(v, json_type_string))
+                        p = _AUTO_UPDATE_POLICY_INVALID;
+                else if (!isempty(json_object_get_string(v))) {
+                        cmd = strdup(json_object_get_string(v));
+                        if (!cmd) {
+                                json_object_put(j);
+                                return -ENOMEM;
+                        }
+                }
+        }
+        json_object_put(j);
+        if (p < 0)
+                return -EBADMSG;
+
+        *ret_policy = p;
+        if (ret_health_cmd)
+                *ret_health_cmd = TAKE_PTR(cmd);
+        return 0;
+}
+
+int auto_update_policy_check(AutoUpdatePolicy p, const char *origin_type, char **reterr_message) {
+        const char *need;
+
+        switch (p) {
+        case AUTO_UPDATE_NO:
+                return 0;
+        case AUTO_UPDATE_REGISTRY:
+                need = "registry";
+                break;
+        case AUTO_UPDATE_LOCAL:
+                need = "oci";
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (streq_ptr(origin_type, need))
+                return 0;
+        if (reterr_message &&
+            asprintf(reterr_message, "--auto-update=%s needs a machine %s, not one from %s.",
+                     auto_update_policy_to_string(p),
+                     p == AUTO_UPDATE_REGISTRY ? "made by 'mkmachine pull'" :
+                     "made by 'mkmachine import-oci'",
+                     origin_type ? strjoina("'", origin_type, "'") : "an unknown source") < 0)
+                *reterr_message = NULL;
+        return -EINVAL;
+}
+
+int auto_update_origin_set(const char *origin, AutoUpdatePolicy p, const char *health_cmd, char **ret) {
+        json_object *j;
+        const char *s;
+
+        assert(ret);
+
+        j = origin ? json_tokener_parse(origin) : json_object_new_object();
+        if (!j || !json_object_is_type(j, json_type_object)) {
+                json_object_put(j);
+                return origin ? -EBADMSG : -ENOMEM;
+        }
+        if (p >= 0)
+                json_object_object_add(j, "auto_update",
+                                       json_object_new_string(auto_update_policy_to_string(p)));
+        if (health_cmd && isempty(health_cmd))
+                json_object_object_del(j, "health_cmd");
+        else if (health_cmd)
+                json_object_object_add(j, "health_cmd", json_object_new_string(health_cmd));
+
+        s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
+        *ret = s ? strdup(s) : NULL;
+        json_object_put(j);
+        return *ret ? 0 : -ENOMEM;
+}
+
+AutoUpdateAction auto_update_decide(AutoUpdatePolicy p, bool pinned, const char *recorded,
+                                    const char *current) {
+        if (p <= AUTO_UPDATE_NO || p >= _AUTO_UPDATE_POLICY_MAX)
+                return AUTO_UPDATE_SKIP;
+        if (pinned)
+                return AUTO_UPDATE_PINNED;
+        if (!current)
+                return AUTO_UPDATE_SKIP;
+        /* An unknown recorded digest: the image cannot be proven current, so it is updated once, after
+         * which its digest is known. */
+        if (recorded && streq(recorded, current))
+                return AUTO_UPDATE_CURRENT;
+        return AUTO_UPDATE_PENDING;
+}
