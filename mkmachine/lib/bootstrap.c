@@ -920,15 +920,19 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
                         return r;
         }
 
-        /* One dpkg run unpacks them all, then configures them in dependency order. Pre-Depends on
-         * packages of the same set can't be configured first within one run: --force-depends lets
-         * dpkg go on, and the set is closed under its dependencies (resolve.c made it so). */
         step(plan->options, "Installing the other packages with dpkg");
         r = run_dpkg(tree_fd, plan, plan->install, plan->n_install,
-                     STRV_MAKE("--install", "--force-depends", "--force-unsafe-io"),
+                     STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"),
                      plan->base_tree_name ? -1 : false, reterr_message);
         if (r < 0)
                 return r;
+        r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/dpkg", "--configure", "--pending",
+                                               "--force-unsafe-io"));
+        if (r != 0) {
+                _cleanup_free_ char *tail = build_log_tail();
+                return fail(reterr_message, r < 0 ? r : -EPROTO, "dpkg --configure --pending failed:\n%s",
+                            strna(tail));
+        }
 
         step(plan->options, "Setting up");
         r = setup(plan, tree_fd, reterr_message);
