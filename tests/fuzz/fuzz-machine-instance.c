@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "machine-instance.h"
 #include "store.h"
 #include "string-util.h"
@@ -18,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > 256)
                 return 0;
-        s = strndup((const char*) data, size);
+        s = fuzz_string(data, size);
         if (!s)
                 return 0;
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "oci-reference.h"
 #include "string-util.h"
 #include "strv.h"
@@ -18,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > 64 * 1024)
                 return 0;
-        s = strndup((const char*) data, size);
+        s = fuzz_string(data, size);
         if (!s)
                 return 0;
 

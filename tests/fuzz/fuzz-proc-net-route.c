@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "host-check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > 64 * 1024)
                 return 0;
-        text = strndup((const char*) data, size);
+        text = fuzz_string(data, size);
         if (!text)
                 return 0;
         if (proc_net_route_parse(text, &l, &n, NULL) >= 0)
