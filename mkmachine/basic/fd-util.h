@@ -46,6 +46,8 @@ int loop_write(int fd, const void *buf, size_t nbytes);
 /* Opens a file relative to dir_fd for reading the whole of it into a NUL-terminated buffer of at most
  * max_size bytes; -E2BIG if larger. */
 int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret, size_t *ret_size);
+/* The same for the rest of an open file (or pipe), from its current offset. */
+int read_full_fd(int fd, size_t max_size, char **ret, size_t *ret_size);
 
 /* Atomically replaces dir_fd/name (name must be a plain file name) with the given contents
  * (temporary file + fsync + rename). */

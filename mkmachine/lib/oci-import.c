@@ -82,45 +82,6 @@ static const char* open_strerror(int r) {
         return r == -EBADFD ? "not a regular file" : strerror(-r);
 }
 
-static int read_fd_limited(int fd, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0, allocated = 0;
-
-        for (;;) {
-                ssize_t k;
-
-                if (n + 1 >= allocated) {
-                        size_t a = MAX(allocated * 2, (size_t) 16384);
-                        char *p;
-
-                        if (a > max + 2)
-                                a = max + 2;
-                        if (n + 1 >= a)
-                                return -E2BIG;
-                        p = realloc(buf, a);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        allocated = a;
-                }
-                k = read(fd, buf + n, allocated - n - 1);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        if (n > max)
-                return -E2BIG;
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
-}
-
 int oci_blob_read_verified(const OciBlobSource *s, const char *digest, uint64_t size, char **ret,
                            size_t *ret_size, char **reterr_message) {
         _cleanup_free_ char *buf = NULL;
@@ -144,7 +105,7 @@ int oci_blob_read_verified(const OciBlobSource *s, const char *digest, uint64_t 
                 return fail(reterr_message, r, "Failed to open blob %s: %s", digest, open_strerror(r));
 
         /* At most one byte more than promised: enough to tell a blob that is too long. */
-        r = read_fd_limited(fd, (size_t) size + 1, &buf, &n);
+        r = read_full_fd(fd, (size_t) size + 1, &buf, &n);
         if (r == -E2BIG || (r >= 0 && n != size))
                 return fail(reterr_message, -EBADMSG, "Blob %s has the wrong size (%s, descriptor says %"
                             PRIu64 " bytes).", digest, r == -E2BIG || n > size ? "longer" : "shorter", size);
@@ -273,7 +234,7 @@ static int check_oci_layout(OciSource *s, char **reterr_message) {
         if (fd < 0)
                 return fail(reterr_message, fd, "%s: failed to open oci-layout: %s", s->path,
                             open_strerror(fd));
-        r = read_fd_limited(fd, 4096, &buf, &n);
+        r = read_full_fd(fd, 4096, &buf, &n);
         if (r < 0)
                 return fail(reterr_message, r == -E2BIG ? -EBADMSG : r, "%s: failed to read oci-layout.",
                             s->path);
@@ -437,7 +398,7 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
 
                 if (fd < 0)
                         return fail(reterr_message, fd, "%s: no index.json: %s", s->path, open_strerror(fd));
-                r = read_fd_limited(fd, OCI_JSON_SIZE_MAX, &buf, &n);
+                r = read_full_fd(fd, OCI_JSON_SIZE_MAX, &buf, &n);
                 if (r < 0)
                         return fail(reterr_message, r, "%s: failed to read index.json: %s", s->path,
                                     strerror(-r));
@@ -617,7 +578,7 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
         if (fd < 0)
                 return fail(reterr_message, fd, "%s: failed to open manifest.json: %s", s->path,
                             open_strerror(fd));
-        r = read_fd_limited(fd, OCI_JSON_SIZE_MAX, &buf, &n);
+        r = read_full_fd(fd, OCI_JSON_SIZE_MAX, &buf, &n);
         if (r < 0)
                 return fail(reterr_message, r, "%s: failed to read manifest.json: %s", s->path,
                             strerror(-r));
@@ -661,7 +622,7 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
                         return fail(reterr_message, -ENOENT, "%s: the config '%s' is missing.", s->path,
                                     im->config);
                 buf = mfree(buf);
-                r = read_fd_limited(cfd, OCI_JSON_SIZE_MAX, &buf, &n);
+                r = read_full_fd(cfd, OCI_JSON_SIZE_MAX, &buf, &n);
                 if (r < 0)
                         return fail(reterr_message, r, "%s: failed to read '%s': %s", s->path, im->config,
                                     strerror(-r));
