@@ -22,6 +22,8 @@
 #include "download.h"
 #include "fd-util.h"
 #include "deb822.h"
+#include "dpkg-db.h"
+#include "hashmap.h"
 #include "fs-util.h"
 #include "log.h"
 #include "resolve.h"
@@ -502,9 +504,9 @@ static char* build_log_tail(void) {
 }
 
 /* dpkg ACTION… /var/cache/mkmachine-debs/SHA.deb… for those of list that are essential (if essential
- * is true) or not (false), or all of them (-1). */
+ * is true) or not (false), or all of them (-1), but those with skip[i] set (if skip is non-NULL). */
 static int run_dpkg(int tree_fd, const BootstrapPlan *plan, DebPackage * const *list, size_t n_list,
-                    char * const *action, int essential, char **reterr_message) {
+                    const bool *skip, char * const *action, int essential, char **reterr_message) {
         _cleanup_strv_free_ char **argv = NULL;
         size_t n = 0;
         int r;
@@ -517,6 +519,8 @@ static int run_dpkg(int tree_fd, const BootstrapPlan *plan, DebPackage * const *
                 char *path;
 
                 if (essential >= 0 && in_list(plan->essential, plan->n_essential, p) != essential)
+                        continue;
+                if (skip && skip[i])
                         continue;
                 if (asprintf(&path, "/" DEBS_IN_TREE "/%s.deb", p->sha256) < 0)
                         return -ENOMEM;
@@ -705,10 +709,13 @@ static void tree_cache_save(const BootstrapPlan *plan, int tree_fd) {
         }
 }
 
-/* Unpacks the essential packages (to get dpkg and a shell running in the tree) in parallel, as they
- * arrive: one process per CPU takes the index of the next package from a pipe. They share no state but
- * the tree, where creating a directory that exists already is fine. */
+/* Unpacks every package in parallel, as it arrives, and registers it in dpkg's database in the tree, so
+ * that dpkg only has to configure them (see deb_unpack_register()): one process per CPU takes the index
+ * of the next package from a pipe. They share no state but the tree, where creating a directory that
+ * exists already is fine, and each writes files of its own into the info database and into
+ * REGISTER_DIR, which register_merge() then merges. */
 #define UNPACKERS_MAX 8U
+#define REGISTER_DIR "var/lib/dpkg/mkmachine-register"
 
 typedef struct Unpackers {
         const BootstrapPlan *plan;
@@ -720,22 +727,29 @@ typedef struct Unpackers {
 
 static _noreturn_ void unpacker_run(Unpackers *u, int debs_fd, int tree_fd) {
         const BootstrapPlan *plan = u->plan;
+        _cleanup_close_ int info_fd = -EBADF, register_fd = -EBADF;
         uint32_t i;
 
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         u->queue[1] = safe_close(u->queue[1]);
 
+        info_fd = openat(tree_fd, "var/lib/dpkg/info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        register_fd = openat(tree_fd, REGISTER_DIR, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (info_fd < 0 || register_fd < 0)
+                _exit(EIO);
+
         while (read(u->queue[0], &i, sizeof(i)) == (ssize_t) sizeof(i)) {
                 const DebPackage *p;
                 _cleanup_free_ char *name = NULL, *msg = NULL, *line = NULL;
                 _cleanup_close_ int fd = -EBADF;
+                char out[16];
                 int r;
 
                 if (i == UINT32_MAX)    /* the end */
                         _exit(EXIT_SUCCESS);
-                if (i >= plan->n_essential)
+                if (i >= plan->n_install)
                         _exit(EINVAL);
-                p = plan->essential[i];
+                p = plan->install[i];
                 name = deb_file_name(p);
                 if (!name)
                         _exit(ENOMEM);
@@ -747,7 +761,9 @@ static _noreturn_ void unpacker_run(Unpackers *u, int debs_fd, int tree_fd) {
                         (void) asprintf(&line, "Cached package %s/%s does not match its digest.",
                                         plan->debs_dir, name);
                 else {
-                        r = deb_extract_data(fd, tree_fd, &msg);
+                        (void) snprintf(out, sizeof(out), "%" PRIu32, i);
+                        r = deb_unpack_register(fd, tree_fd, info_fd, p->name, p->version, register_fd, out,
+                                                &msg);
                         if (r < 0)
                                 (void) asprintf(&line, "Failed to unpack %s: %s", p->name,
                                                 msg ?: strerror(-r));
@@ -770,6 +786,8 @@ static int unpackers_start(Unpackers *u, const BootstrapPlan *plan, int debs_fd,
                 .queue = { -EBADF, -EBADF },
                 .errors = { -EBADF, -EBADF },
         };
+        if (mkdirat(tree_fd, REGISTER_DIR, 0700) < 0)
+                return -errno;
         if (pipe2(u->queue, O_CLOEXEC) < 0 || pipe2(u->errors, O_CLOEXEC) < 0)
                 return -errno;
         for (unsigned w = 0; w < n; w++) {
@@ -785,7 +803,7 @@ static int unpackers_start(Unpackers *u, const BootstrapPlan *plan, int debs_fd,
         return 0;
 }
 
-/* Queues essential package i (a write of 4 bytes to a pipe is atomic, each worker reads whole ones). */
+/* Queues package i (a write of 4 bytes to a pipe is atomic, each worker reads whole ones). */
 static int unpackers_queue(Unpackers *u, uint32_t i) {
         return loop_write(u->queue[1], &i, sizeof(i));
 }
@@ -814,7 +832,7 @@ static int unpackers_finish(Unpackers *u, bool kill_them, char **reterr_message)
                 ssize_t n = read(u->errors[0], buf, sizeof(buf) - 1);
 
                 buf[MAX(n, (ssize_t) 0)] = 0;
-                r = fail(reterr_message, r, "%s", n > 0 ? buf : "Failed to unpack the essential packages.");
+                r = fail(reterr_message, r, "%s", n > 0 ? buf : "Failed to unpack the packages.");
         }
         close_pairp(&u->queue);
         close_pairp(&u->errors);
@@ -824,8 +842,8 @@ static int unpackers_finish(Unpackers *u, bool kill_them, char **reterr_message)
 static void unpackers_downloaded(const DownloadItem *item, void *userdata) {
         Unpackers *u = userdata;
 
-        for (size_t i = 0; i < u->plan->n_essential; i++) {
-                _cleanup_free_ char *name = deb_file_name(u->plan->essential[i]);
+        for (size_t i = 0; i < u->plan->n_install; i++) {
+                _cleanup_free_ char *name = deb_file_name(u->plan->install[i]);
 
                 if (name && streq(name, item->name)) {
                         (void) unpackers_queue(u, (uint32_t) i);
@@ -834,8 +852,284 @@ static void unpackers_downloaded(const DownloadItem *item, void *userdata) {
         }
 }
 
+/* The name dpkg knows an installed package by: "NAME:ARCH" for Multi-Arch: same. */
+static char* dpkg_name(const DebPackage *p) {
+        char *s;
+
+        if (p->multi_arch && streq(p->multi_arch, "same") && !streq(p->architecture, "all"))
+                return asprintf(&s, "%s:%s", p->name, p->architecture) < 0 ? NULL : s;
+        return strdup(p->name);
+}
+
+/* Unregisters info_name: removes info_name.* from the info database (dpkg --unpack installs it then). */
+static int unregister(int info_fd, const char *info_name) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd;
+
+        fd = fcntl(info_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                const char *rest = startswith(de->d_name, info_name);
+
+                if (rest && rest[0] == '.' && !strchr(rest + 1, '.') &&
+                    unlinkat(info_fd, de->d_name, 0) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+typedef struct TriggerInterests {
+        int triggers_fd;
+        FILE *file;             /* triggers/File */
+        const char *info_name;
+} TriggerInterests;
+
+static int trigger_interest_add(DpkgTriggerKind kind, const char *name, void *userdata) {
+        TriggerInterests *t = userdata;
+        const char *noawait = kind == DPKG_TRIGGER_INTEREST_NOAWAIT ? "/noawait" : "";
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *line = NULL;
+
+        /* Activations need no record: every interested package is unpacked, not configured, and dpkg
+         * ignores activations for those (their postinst configure does the work). */
+        if (kind != DPKG_TRIGGER_INTEREST && kind != DPKG_TRIGGER_INTEREST_NOAWAIT)
+                return 0;
+        if (name[0] == '/') {
+                fprintf(t->file, "%s %s%s\n", name, t->info_name, noawait);
+                return ferror(t->file) ? -ENOMEM : 0;
+        }
+        fd = openat(t->triggers_fd, name, O_WRONLY|O_CREAT|O_APPEND|O_NOFOLLOW|O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        if (asprintf(&line, "%s%s\n", t->info_name, noawait) < 0)
+                return -ENOMEM;
+        return loop_write(fd, line, strlen(line));
+}
+
+/* Merges what the unpackers registered into dpkg's status file and trigger interests. A package whose
+ * files another package unpacked before it also has (it takes them over with Replaces, or dpkg refuses
+ * it) is unregistered, for dpkg --unpack to handle. Sets registered[i] for each of plan->install. */
+static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *registered, char **reterr_message) {
+        _cleanup_close_ int register_fd = -EBADF, info_fd = -EBADF, triggers_fd = -EBADF;
+        _cleanup_(hashmap_freep) Hashmap *owners = NULL;
+        _cleanup_free_ char *status = NULL, *file_triggers = NULL;
+        _cleanup_strv_free_ char **buffers = NULL;
+        _cleanup_fclose_ FILE *st = NULL, *ft = NULL;
+        size_t status_size = 0, file_triggers_size = 0;
+        int r;
+
+        register_fd = openat(tree_fd, REGISTER_DIR, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        info_fd = openat(tree_fd, "var/lib/dpkg/info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        triggers_fd = openat(tree_fd, "var/lib/dpkg/triggers", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (register_fd < 0 || info_fd < 0 || triggers_fd < 0)
+                return fail(reterr_message, -errno, "Failed to open dpkg's database in the new tree: %m");
+        owners = hashmap_new();
+        st = open_memstream(&status, &status_size);
+        ft = open_memstream(&file_triggers, &file_triggers_size);
+        if (!owners || !st || !ft)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < plan->n_install; i++) {
+                _cleanup_free_ char *entry = NULL, *paths = NULL, *triggers = NULL;
+                char name[16], *paragraph, *line;
+                bool taken = false;
+
+                registered[i] = false;
+                (void) snprintf(name, sizeof(name), "%" PRIu32, (uint32_t) i);
+                r = read_full_file_at(register_fd, name, 16U << 20, &entry, NULL);
+                if (r == -ENOENT)
+                        continue;       /* left to dpkg */
+                if (r >= 0)
+                        r = read_full_file_at(register_fd, strjoina(name, ".paths"), 256U << 20, &paths,
+                                              NULL);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to read what %s registered: %s",
+                                    plan->install[i]->name, strerror(-r));
+                paragraph = strchr(entry, '\n');
+                if (!paragraph)
+                        return -EBADMSG;
+                *paragraph++ = 0;
+
+                /* Has a package before it any of its files? */
+                for (char *p = paths; p && *p; p = line) {
+                        line = strchrnul(p, '\n');
+                        if (*line)
+                                *line++ = 0;
+                        if (hashmap_get(owners, p)) {
+                                log_debug("%s has %s of %s too: leaving it to dpkg.", plan->install[i]->name,
+                                          p, (const char*) hashmap_get(owners, p));
+                                taken = true;
+                                break;
+                        }
+                }
+                if (taken) {
+                        r = unregister(info_fd, entry);
+                        if (r < 0)
+                                return fail(reterr_message, r, "Failed to unregister %s: %s", entry,
+                                            strerror(-r));
+                        continue;
+                }
+                for (char *p = paths; p && *p; p += strlen(p) + 1) {
+                        r = hashmap_put(owners, p, (char*) plan->install[i]->name);
+                        if (r < 0 && r != -EEXIST)
+                                return r;
+                }
+                r = strv_push(&buffers, TAKE_PTR(paths));
+                if (r < 0)
+                        return r;
+
+                fprintf(st, "%s\n", paragraph);
+                r = read_full_file_at(info_fd, strjoina(entry, ".triggers"), 1U << 20, &triggers, NULL);
+                if (r >= 0) {
+                        TriggerInterests t = {
+                                .triggers_fd = triggers_fd,
+                                .file = ft,
+                                .info_name = entry,
+                        };
+                        _cleanup_free_ char *msg = NULL;
+
+                        r = dpkg_triggers_parse(triggers, strlen(triggers), trigger_interest_add, &t, &msg);
+                        if (r < 0)
+                                return fail(reterr_message, r, "Package %s: %s", plan->install[i]->name,
+                                            msg ?: strerror(-r));
+                } else if (r != -ENOENT)
+                        return fail(reterr_message, r, "Failed to read %s.triggers: %s", entry,
+                                    strerror(-r));
+                registered[i] = true;
+        }
+        if (fflush(st) != 0 || ferror(st) || fclose(TAKE_PTR(st)) != 0 ||
+            fflush(ft) != 0 || ferror(ft) || fclose(TAKE_PTR(ft)) != 0)
+                return -ENOMEM;
+
+        r = write_file_atomic_at(triggers_fd, "File", file_triggers, file_triggers_size, 0644);
+        if (r >= 0)
+                r = write_file_atomic_at(triggers_fd, "Unincorp", "", 0, 0644);
+        if (r >= 0) {
+                _cleanup_close_ int dpkg_fd = openat(tree_fd, "var/lib/dpkg",
+                                                     O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+
+                r = dpkg_fd < 0 ? -errno :
+                                  write_file_atomic_at(dpkg_fd, "status", status, status_size, 0644);
+        }
+        if (r < 0)
+                return fail(reterr_message, r, "Failed to write dpkg's database in the new tree: %s",
+                            strerror(-r));
+        return 0;
+}
+
+/* Runs the preinst of each registered package of plan->install that is essential (or not), as dpkg
+ * would before unpacking it: "preinst install", with dpkg's environment for maintainer scripts. */
+#define TMP_CI "var/lib/dpkg/tmp.ci"
+
+static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *registered, bool essential,
+                        char **reterr_message) {
+        _cleanup_close_ int register_fd = -EBADF;
+        const DebPackage *dpkg = NULL;
+        int r;
+
+        register_fd = openat(tree_fd, REGISTER_DIR, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (register_fd < 0)
+                return -errno;
+
+        for (size_t i = 0; i < plan->n_install; i++)
+                if (streq(plan->install[i]->name, "dpkg"))
+                        dpkg = plan->install[i];
+
+        for (size_t i = 0; i < plan->n_install; i++) {
+                const DebPackage *p = plan->install[i];
+                _cleanup_free_ char *name = NULL, *script = NULL, *templates = NULL, *e_package = NULL,
+                        *e_arch = NULL, *e_version = NULL;
+                char number[16];
+
+                if (!registered[i] || in_list(plan->essential, plan->n_essential, p) != essential)
+                        continue;
+                name = dpkg_name(p);
+                if (!name || asprintf(&script, "/var/lib/dpkg/info/%s.preinst", name) < 0)
+                        return -ENOMEM;
+                if (faccessat(tree_fd, script + 1, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+
+                /* dpkg runs it from var/lib/dpkg/tmp.ci/, with the control file and the debconf
+                 * templates beside it, and debconf finds the package's name and templates there. */
+                (void) rm_rf_at(tree_fd, TMP_CI);
+                if (mkdirat(tree_fd, TMP_CI, 0755) < 0)
+                        return -errno;
+                (void) snprintf(number, sizeof(number), "%" PRIu32, (uint32_t) i);
+                if (linkat(tree_fd, script + 1, tree_fd, TMP_CI "/preinst", 0) < 0 ||
+                    linkat(register_fd, strjoina(number, ".control"), tree_fd, TMP_CI "/control", 0) < 0)
+                        return -errno;
+                if (asprintf(&templates, "var/lib/dpkg/info/%s.templates", name) < 0)
+                        return -ENOMEM;
+                if (linkat(tree_fd, templates, tree_fd, TMP_CI "/templates", 0) < 0 && errno != ENOENT)
+                        return -errno;
+
+                if (asprintf(&e_package, "DPKG_MAINTSCRIPT_PACKAGE=%s", p->name) < 0 ||
+                    asprintf(&e_arch, "DPKG_MAINTSCRIPT_ARCH=%s", p->architecture) < 0 ||
+                    asprintf(&e_version, "DPKG_RUNNING_VERSION=%s", dpkg ? dpkg->version : "") < 0)
+                        return -ENOMEM;
+
+                r = tree_run_env(tree_fd, STRV_MAKE("/" TMP_CI "/preinst", "install"),
+                                 STRV_MAKE(e_package, e_arch, e_version,
+                                           "DPKG_MAINTSCRIPT_NAME=preinst",
+                                           "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1",
+                                           "DPKG_MAINTSCRIPT_DEBUG=0",
+                                           "DPKG_ADMINDIR=/var/lib/dpkg",
+                                           "DPKG_ROOT="),
+                                 build_log);
+                (void) rm_rf_at(tree_fd, TMP_CI);
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to run the preinst of %s: %s", p->name,
+                                    strerror(-r));
+                if (r != 0) {
+                        _cleanup_free_ char *tail = build_log_tail();
+                        return fail(reterr_message, -EPROTO,
+                                    "The preinst of %s failed (exit status %i):\n%s", p->name, r,
+                                    strna(tail));
+                }
+        }
+        return 0;
+}
+
+/* dpkg --configure --force-depends for the essential packages of plan->install. */
+static int configure_essential(int tree_fd, const BootstrapPlan *plan, char **reterr_message) {
+        _cleanup_strv_free_ char **argv = NULL;
+        int r;
+
+        r = strv_extend_strv(&argv, STRV_MAKE("/usr/bin/dpkg", "--configure", "--force-depends",
+                                              "--force-unsafe-io"));
+        for (size_t i = 0; r >= 0 && i < plan->n_install; i++) {
+                char *name;
+
+                if (!in_list(plan->essential, plan->n_essential, plan->install[i]))
+                        continue;
+                name = dpkg_name(plan->install[i]);
+                if (!name)
+                        return -ENOMEM;
+                r = strv_push(&argv, name);
+                if (r < 0)
+                        free(name);
+        }
+        if (r < 0)
+                return r;
+        r = tree_run_logged(tree_fd, argv);
+        if (r != 0) {
+                _cleanup_free_ char *tail = build_log_tail();
+                return fail(reterr_message, r < 0 ? r : -EPROTO,
+                            "dpkg --configure of the essential packages failed:\n%s", strna(tail));
+        }
+        return 0;
+}
+
 int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
         _cleanup_close_ int debs_fd = -EBADF;
+        _cleanup_free_ bool *registered = NULL;
         int r;
 
         assert(plan);
@@ -888,8 +1182,11 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         else {
                 Unpackers u;
 
-                /* The essential packages are unpacked while the others still download. */
-                step(plan->options, "Unpacking the essential packages");
+                /* Every package is unpacked and registered while the others still download. */
+                step(plan->options, "Unpacking the packages");
+                registered = calloc(MAX(plan->n_install, (size_t) 1), sizeof(bool));
+                if (!registered)
+                        return -ENOMEM;
                 r = unpackers_start(&u, plan, debs_fd, tree_fd);
                 if (r >= 0)
                         r = download_packages(plan, debs_fd, unpackers_downloaded, &u, reterr_message);
@@ -898,11 +1195,12 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
                         return r;
                 }
                 r = unpackers_finish(&u, false, reterr_message);
+                if (r >= 0)
+                        r = register_merge(plan, tree_fd, registered, reterr_message);
         }
         if (r < 0)
                 return r;
 
-        /* No fsync() per file (--force-unsafe-io): the tree is a temporary, thrown away on any failure. */
         build_log = memfd_create("build-log", MFD_CLOEXEC);
         if (build_log < 0)
                 return -errno;
@@ -911,17 +1209,28 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         if (r < 0)
                 return fail(reterr_message, r, "Failed to set up mounts for the new tree: %s", strerror(-r));
 
+        /* As dpkg --install would do it, essential packages first: preinst, unpack (all that is done
+         * already but for what dpkg must do itself), configure; then the others. No fsync() per file
+         * (--force-unsafe-io): the tree is a temporary, thrown away on any failure. */
         if (!plan->base_tree_name) {
-                step(plan->options, "Installing the essential packages with dpkg");
-                r = run_dpkg(tree_fd, plan, plan->packages, plan->n_packages,
-                             STRV_MAKE("--install", "--force-depends", "--force-unsafe-io"), true,
-                             reterr_message);
+                step(plan->options, "Configuring the essential packages");
+                r = run_preinsts(tree_fd, plan, registered, true, reterr_message);
+                if (r >= 0)
+                        r = run_dpkg(tree_fd, plan, plan->install, plan->n_install, registered,
+                                     STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"), true,
+                                     reterr_message);
+                if (r >= 0)
+                        r = configure_essential(tree_fd, plan, reterr_message);
+                if (r >= 0)
+                        r = run_preinsts(tree_fd, plan, registered, false, reterr_message);
+                if (r >= 0)
+                        r = rm_rf_at(tree_fd, REGISTER_DIR);
                 if (r < 0)
                         return r;
         }
 
-        step(plan->options, "Installing the other packages with dpkg");
-        r = run_dpkg(tree_fd, plan, plan->install, plan->n_install,
+        step(plan->options, "Configuring the other packages");
+        r = run_dpkg(tree_fd, plan, plan->install, plan->n_install, registered,
                      STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"),
                      plan->base_tree_name ? -1 : false, reterr_message);
         if (r < 0)

@@ -19,7 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "deb-install.h"
+#include "dpkg-db.h"
+#include "strv.h"
 #include "fd-util.h"
 #include "fs-util.h"
 #include "log.h"
@@ -47,8 +51,10 @@ static int copy_member(struct archive *a, int fd) {
         }
 }
 
-int deb_extract_data(int deb_fd, int tree_fd, char **reterr_message) {
-        _cleanup_close_ int data = -EBADF;
+/* Reads the .deb's members: control.tar.* into a memfd (if ret_control is non-NULL) and data.tar.* into
+ * another. */
+static int deb_read_members(int deb_fd, int *ret_control, int *ret_data, char **reterr_message) {
+        _cleanup_close_ int control = -EBADF, data = -EBADF;
         struct archive *a;
         struct archive_entry *e;
         bool binary = false;
@@ -65,6 +71,7 @@ int deb_extract_data(int deb_fd, int tree_fd, char **reterr_message) {
 
         for (;;) {
                 const char *name;
+                int *target;
 
                 r = archive_read_next_header(a, &e);
                 if (r == ARCHIVE_EOF)
@@ -81,37 +88,399 @@ int deb_extract_data(int deb_fd, int tree_fd, char **reterr_message) {
                                 goto finish;
                         }
                         binary = true;
-                } else if (name && startswith(name, "data.tar")) {
-                        if (!binary) {
-                                r = -EBADMSG;
-                                goto finish;
-                        }
-                        data = memfd_create("data.tar", MFD_CLOEXEC);
-                        if (data < 0) {
-                                r = -errno;
-                                goto finish;
-                        }
-                        r = copy_member(a, data);
-                        if (r < 0)
-                                goto finish;
-                        break;
+                        continue;
                 }
+                if (name && startswith(name, "data.tar"))
+                        target = &data;
+                else if (name && startswith(name, "control.tar") && ret_control)
+                        target = &control;
+                else
+                        continue;
+                if (!binary || *target >= 0) {
+                        r = -EBADMSG;
+                        goto finish;
+                }
+                *target = memfd_create(name, MFD_CLOEXEC);
+                if (*target < 0) {
+                        r = -errno;
+                        goto finish;
+                }
+                r = copy_member(a, *target);
+                if (r < 0)
+                        goto finish;
+                if (lseek(*target, 0, SEEK_SET) < 0) {
+                        r = -errno;
+                        goto finish;
+                }
+                if (target == &data)
+                        break;  /* the last member that matters */
         }
-        if (data < 0) {
+        if (data < 0 || (ret_control && control < 0)) {
                 r = -EBADMSG;
                 goto finish;
         }
-        if (lseek(data, 0, SEEK_SET) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        r = tar_unpack(data, tree_fd, TAR_UNPACK_SYMLINKS_IN_TREE, 0, NULL, NULL, reterr_message);
+        if (ret_control)
+                *ret_control = TAKE_FD(control);
+        *ret_data = TAKE_FD(data);
+        r = 0;
 
 finish:
         if (r == -EBADMSG && reterr_message && !*reterr_message)
                 *reterr_message = strdup(archive_error_string(a) ?: "not a Debian binary package");
         archive_read_free(a);
         return r;
+}
+
+#define CONTROL_MEMBERS_MAX 32U
+#define CONTROL_SIZE_MAX (UINT64_C(64) << 20)
+
+typedef struct ControlMember {
+        char *name;
+        char *data;
+        size_t size;
+        mode_t mode;
+} ControlMember;
+
+typedef struct ControlMembers {
+        ControlMember m[CONTROL_MEMBERS_MAX];
+        size_t n;
+} ControlMembers;
+
+static void control_members_done(ControlMembers *c) {
+        for (size_t i = 0; i < c->n; i++) {
+                free(c->m[i].name);
+                free(c->m[i].data);
+        }
+        c->n = 0;
+}
+
+static const ControlMember* control_member(const ControlMembers *c, const char *name) {
+        for (size_t i = 0; i < c->n; i++)
+                if (streq(c->m[i].name, name))
+                        return &c->m[i];
+        return NULL;
+}
+
+/* The regular files at the top of control.tar.*, into memory. */
+static int control_read(int fd, ControlMembers *ret, char **reterr_message) {
+        struct archive *a;
+        struct archive_entry *e;
+        uint64_t total = 0;
+        int r;
+
+        a = archive_read_new();
+        if (!a)
+                return -ENOMEM;
+        if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
+            archive_read_support_format_tar(a) != ARCHIVE_OK ||
+            archive_read_support_format_gnutar(a) != ARCHIVE_OK ||
+            archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
+                r = -EBADMSG;
+                goto finish;
+        }
+        for (;;) {
+                const char *name;
+                ControlMember *m;
+                la_int64_t size;
+
+                r = archive_read_next_header(a, &e);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r != ARCHIVE_OK) {
+                        r = -EBADMSG;
+                        goto finish;
+                }
+                name = archive_entry_pathname(e);
+                if (!name) {
+                        r = -EBADMSG;
+                        goto finish;
+                }
+                while (startswith(name, "./"))
+                        name += 2;
+                if (isempty(name) || archive_entry_filetype(e) != AE_IFREG)
+                        continue;       /* "./" itself; dpkg refuses anything else in the info db */
+                size = archive_entry_size(e);
+                total += (uint64_t) MAX(size, (la_int64_t) 0);
+                if (size < 0 || total > CONTROL_SIZE_MAX || ret->n >= CONTROL_MEMBERS_MAX ||
+                    strchr(name, '/')) {
+                        r = -EBADMSG;
+                        goto finish;
+                }
+                m = &ret->m[ret->n];
+                *m = (ControlMember) {
+                        .name = strdup(name),
+                        .data = malloc((size_t) size + 1),
+                        .size = (size_t) size,
+                        .mode = archive_entry_perm(e) & 0755,
+                };
+                ret->n++;
+                if (!m->name || !m->data) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                if (archive_read_data(a, m->data, m->size) != (la_ssize_t) m->size) {
+                        r = -EBADMSG;
+                        goto finish;
+                }
+                m->data[m->size] = 0;
+        }
+        r = 0;
+
+finish:
+        if (r == -EBADMSG && reterr_message && !*reterr_message)
+                (void) asprintf(reterr_message, "malformed control.tar: %s",
+                                archive_error_string(a) ?: "unexpected member");
+        archive_read_free(a);
+        return r;
+}
+
+typedef struct FileLists {
+        FILE *list;             /* dpkg's info/PKG.list: every path as the package names it */
+        FILE *paths;            /* the non-directories, with /bin, /lib… as under the merged /usr */
+        FILE *regular;          /* the regular files (and hardlinks), if non-NULL */
+} FileLists;
+
+static int file_lists_add(const char *path, mode_t type, void *userdata) {
+        static const char *const merged[] = { "bin/", "sbin/", "lib/", "lib32/", "lib64/", "libx32/" };
+        FileLists *l = userdata;
+
+        if (strchr(path, '\n'))
+                return -EBADMSG;        /* can't go into a list file */
+        if (isempty(path))
+                fputs("/.\n", l->list);
+        else
+                fprintf(l->list, "/%s\n", path);
+        if (type != S_IFDIR) {
+                bool usr = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(merged); i++)
+                        usr = usr || startswith(path, merged[i]);
+                fprintf(l->paths, "%s%s\n", usr ? "usr/" : "", path);
+        }
+        if (type == S_IFREG && l->regular)
+                fprintf(l->regular, "%s\n", path);
+        return ferror(l->list) || ferror(l->paths) || (l->regular && ferror(l->regular)) ? -ENOMEM : 0;
+}
+
+/* The MD5 of the file at path in the tree, as dpkg records conffiles and file hashes. -EOPNOTSUPP if it
+ * is no regular file. */
+static int file_md5(int tree_fd, const char *path, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_MD_CTX *ctx;
+        struct stat st;
+        char buf[64 * 1024];
+        ssize_t n;
+        int r = 0;
+
+        fd = openat_in_root(tree_fd, path, O_RDONLY|O_NOFOLLOW|O_NONBLOCK, 0);
+        if (fd == -ELOOP || fd == -ENOENT)
+                return -EOPNOTSUPP;
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EOPNOTSUPP;
+
+        ctx = EVP_MD_CTX_new();
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
+                r = -ENOMEM;
+        while (r >= 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
+                if (n < 0)
+                        r = -errno;
+                else if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1)
+                        r = -EIO;
+        }
+        if (r >= 0 && EVP_DigestFinal_ex(ctx, md, &len) != 1)
+                r = -EIO;
+        EVP_MD_CTX_free(ctx);
+        if (r < 0)
+                return r;
+
+        *ret = malloc(len * 2 + 1);
+        if (!*ret)
+                return -ENOMEM;
+        for (unsigned i = 0; i < len; i++)
+                (void) sprintf(*ret + i * 2, "%02x", md[i]);
+        return 0;
+}
+
+/* "MD5  PATH\n" for each of the '\n'-separated paths (relative to the tree) that is a regular file. */
+static int md5sums_make(int tree_fd, const char *paths, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+        int r;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        for (const char *p = paths; *p;) {
+                size_t n = strcspn(p, "\n");
+                _cleanup_free_ char *path = strndup(p, n), *hash = NULL;
+
+                if (!path)
+                        return -ENOMEM;
+                p += n + (p[n] == '\n');
+                r = file_md5(tree_fd, path, &hash);
+                if (r == -EOPNOTSUPP)
+                        continue;       /* replaced by another package's entry since */
+                if (r < 0)
+                        return r;
+                fprintf(f, "%s  %s\n", hash, path);
+        }
+        if (fflush(f) != 0 || ferror(f) || fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int write_new_at(int dir_fd, const char *name, const void *data, size_t size, mode_t mode) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = openat(dir_fd, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, mode) < 0)
+                return -errno;
+        return loop_write(fd, data, size);
+}
+
+int deb_unpack_register(int deb_fd, int tree_fd, int info_fd, const char *package, const char *version,
+                        int out_dir_fd, const char *out_name, char **reterr_message) {
+        _cleanup_close_ int control_fd = -EBADF, data_fd = -EBADF;
+        _cleanup_(control_members_done) ControlMembers members = {};
+        _cleanup_(dpkg_control_done) DpkgControl control = {};
+        _cleanup_strv_free_ char **conffiles = NULL, **hashes = NULL;
+        _cleanup_free_ char *list = NULL, *paths = NULL, *regular = NULL, *md5sums = NULL, *paragraph = NULL,
+                *out = NULL;
+        size_t list_size = 0, paths_size = 0, regular_size = 0;
+        const ControlMember *m;
+        FileLists lists = {};
+        bool supported = true;
+        int r;
+
+        assert(deb_fd >= 0);
+        assert(tree_fd >= 0);
+        assert(info_fd >= 0);
+        assert(out_dir_fd >= 0);
+
+        r = deb_read_members(deb_fd, &control_fd, &data_fd, reterr_message);
+        if (r < 0)
+                return r;
+        r = control_read(control_fd, &members, reterr_message);
+        if (r < 0)
+                return r;
+
+        m = control_member(&members, "control");
+        if (!m) {
+                if (reterr_message)
+                        *reterr_message = strdup("no control file");
+                return -EBADMSG;
+        }
+        r = dpkg_control_parse(m->data, m->size, &control, reterr_message);
+        if (r < 0)
+                return r;
+        if (!streq(control.package, package) || !streq(control.version, version)) {
+                if (reterr_message)
+                        (void) asprintf(reterr_message, "the package is %s %s, the index says %s %s",
+                                        control.package, control.version, package, version);
+                return -EBADMSG;
+        }
+        m = control_member(&members, "conffiles");
+        if (m) {
+                r = dpkg_conffiles_parse(m->data, m->size, &conffiles);
+                if (r == -EOPNOTSUPP)
+                        supported = false;
+                else if (r < 0) {
+                        if (reterr_message)
+                                *reterr_message = strdup("malformed conffiles");
+                        return r;
+                }
+        }
+        for (size_t i = 0; i < members.n; i++)
+                if (!streq(members.m[i].name, "control") && !strchr(members.m[i].name, '.') &&
+                    !dpkg_info_member_ok(members.m[i].name))
+                        supported = false;      /* dpkg knows what to do with it */
+
+        lists.list = open_memstream(&list, &list_size);
+        lists.paths = open_memstream(&paths, &paths_size);
+        if (!control_member(&members, "md5sums"))
+                lists.regular = open_memstream(&regular, &regular_size);
+        if (!lists.list || !lists.paths || (!lists.regular && !control_member(&members, "md5sums")))
+                r = -ENOMEM;
+        else
+                r = tar_unpack_full(data_fd, tree_fd, TAR_UNPACK_SYMLINKS_IN_TREE, 0, NULL, file_lists_add,
+                                    &lists, NULL, reterr_message);
+        if (lists.list && fclose(lists.list) != 0)
+                r = r < 0 ? r : -ENOMEM;
+        if (lists.paths && fclose(lists.paths) != 0)
+                r = r < 0 ? r : -ENOMEM;
+        if (lists.regular && fclose(lists.regular) != 0)
+                r = r < 0 ? r : -ENOMEM;
+        if (r < 0 || !supported)
+                return r < 0 ? r : 0;
+
+        STRV_FOREACH(c, conffiles) {
+                char *h = NULL;
+
+                r = file_md5(tree_fd, *c, &h);
+                if (r == -EOPNOTSUPP)
+                        return 0;       /* dpkg follows symlinks there: leave it to dpkg */
+                if (r >= 0)
+                        r = strv_push(&hashes, h);
+                if (r < 0) {
+                        free(h);
+                        return r;
+                }
+        }
+
+        /* A package without md5sums gets one made of what was unpacked, as dpkg makes it. */
+        if (regular) {
+                r = md5sums_make(tree_fd, regular, &md5sums);
+                if (r < 0)
+                        return r;
+                r = write_new_at(info_fd, strjoina(control.info_name, ".md5sums"), md5sums, strlen(md5sums),
+                                 0644);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The info files (as dpkg's tmp.ci gets renamed), then the list, then what says it is done. */
+        for (size_t i = 0; i < members.n; i++) {
+                const ControlMember *c = &members.m[i];
+                _cleanup_free_ char *name = NULL;
+
+                if (streq(c->name, "control") || strchr(c->name, '.'))
+                        continue;
+                if (asprintf(&name, "%s.%s", control.info_name, c->name) < 0)
+                        return -ENOMEM;
+                r = write_new_at(info_fd, name, c->data, c->size, c->mode);
+                if (r < 0)
+                        return r;
+        }
+        r = write_new_at(info_fd, strjoina(control.info_name, ".list"), list, list_size, 0644);
+        if (r < 0)
+                return r;
+
+        r = dpkg_status_paragraph(&control, conffiles, hashes, &paragraph);
+        if (r < 0)
+                return r;
+        m = control_member(&members, "control");
+        r = write_new_at(out_dir_fd, strjoina(out_name, ".control"), m->data, m->size, 0644);
+        if (r < 0)
+                return r;
+        r = write_new_at(out_dir_fd, strjoina(out_name, ".paths"), paths, paths_size, 0600);
+        if (r < 0)
+                return r;
+        if (asprintf(&out, "%s\n%s", control.info_name, paragraph) < 0)
+                return -ENOMEM;
+        r = write_new_at(out_dir_fd, out_name, out, strlen(out), 0600);
+        if (r < 0)
+                return r;
+        return 1;
 }
 
 static int write_at(int dir_fd, const char *path, const char *content, mode_t mode) {
@@ -329,16 +698,26 @@ static int suppress_sync(void) {
 }
 
 int tree_run(int tree_fd, char * const argv[], int output_fd) {
-        static char *const env[] = {
+        return tree_run_env(tree_fd, argv, NULL, output_fd);
+}
+
+int tree_run_env(int tree_fd, char * const argv[], char * const extra_env[], int output_fd) {
+        char *env[32] = {
                 (char*) "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                 (char*) "LC_ALL=C.UTF-8",
                 (char*) "DEBIAN_FRONTEND=noninteractive",
                 (char*) "DEBCONF_NONINTERACTIVE_SEEN=true",
                 (char*) "HOME=/root",
-                NULL,
         };
+        size_t n = 5;
         siginfo_t si = {};
         pid_t pid;
+
+        STRV_FOREACH(e, extra_env) {
+                if (n >= ELEMENTSOF(env) - 1)
+                        return -E2BIG;
+                env[n++] = *e;
+        }
 
         fflush(stdout);
         fflush(stderr);

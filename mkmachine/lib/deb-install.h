@@ -8,9 +8,20 @@
  * private mount namespace with /proc, /sys and a minimal /dev. */
 
 /* Unpacks the data.tar.* member of the .deb deb_fd into tree_fd, following the tree's own symlinks
- * (a merged /usr) but never leaving the tree. -EBADMSG with *reterr_message for a malformed
- * package. */
-int deb_extract_data(int deb_fd, int tree_fd, char **reterr_message);
+ * (a merged /usr) but never leaving the tree, and registers it in the tree's dpkg
+ * database as `dpkg --unpack` would for a package not installed before, so that dpkg only has to
+ * configure it: its control files as NAME.FILE and its file list NAME.list in info_fd (the tree's
+ * var/lib/dpkg/info), conffiles in place (not as .dpkg-new: their hashes are recorded instead). The
+ * package's status paragraph goes into the file out_name in out_dir_fd, after a line with its name in
+ * the info database ("NAME" or "NAME:ARCH"), and its non-directory paths, one per line, into
+ * out_name.paths; merging those into var/lib/dpkg/status (and triggers/) is the caller's. package and
+ * version are what the (verified) index says the package is; the control file must agree.
+ *
+ * Returns 1 if registered, 0 if only unpacked because the package needs something of dpkg this does not
+ * do (conffile flags, a conffile that is not a regular file): then dpkg --unpack must install it. A
+ * negative errno (with *reterr_message for a malformed package) on failure. */
+int deb_unpack_register(int deb_fd, int tree_fd, int info_fd, const char *package, const char *version,
+                        int out_dir_fd, const char *out_name, char **reterr_message);
 
 /* Lays out an empty tree for dpkg: a merged /usr (bin, sbin, lib, lib64 as symlinks into usr/),
  * dpkg's database directories, and a policy-rc.d that keeps services from starting while packages
@@ -37,3 +48,6 @@ int build_namespace_teardown(int tree_fd);
  * scripts (noninteractive debconf, C.UTF-8), its output going to output_fd (if >= 0; else ours).
  * Returns its exit status (>= 0; 128 + signal if killed) or a negative errno. */
 int tree_run(int tree_fd, char * const argv[], int output_fd);
+
+/* tree_run() with extra_env (NULL-terminated "NAME=VALUE" strings, at most 26) added to the environment. */
+int tree_run_env(int tree_fd, char * const argv[], char * const extra_env[], int output_fd);

@@ -37,6 +37,8 @@ typedef struct Unpacker {
         TarUnpackFlags flags;
         Decompressor *decompressor;
         Progress *progress;
+        TarUnpackEntryFunc entry_func;
+        void *userdata;
 
         char *top;              /* TAR_UNPACK_STRIP_TOP: the shared top-level directory */
 
@@ -1104,13 +1106,19 @@ static int unpack_entry(Unpacker *u, struct archive *a, struct archive_entry *e)
         }
 
         hardlink = archive_entry_hardlink(e);
+        type = hardlink ? AE_IFREG : archive_entry_filetype(e);
+        if (u->entry_func && type != AE_IFSOCK) {
+                r = u->entry_func(path, type, u->userdata);
+                if (r < 0)
+                        return fail(u, r, "'%s': %s", u->entry, strerror(-r));
+        }
+
         if (hardlink) {
                 if (isempty(path))
                         return fail(u, -EBADMSG, "'%s': hardlink replacing the tree itself.", u->entry);
                 return unpack_hardlink(u, e, path, hardlink);
         }
 
-        type = archive_entry_filetype(e);
         if (isempty(path) && type != AE_IFDIR)
                 return fail(u, -EBADMSG, "'%s': the top of the tree must be a directory.", u->entry);
 
@@ -1229,10 +1237,19 @@ finish:
 
 int tar_unpack(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
                TarUnpackStats *ret_stats, char **reterr_message) {
+        return tar_unpack_full(input_fd, tree_fd, flags, input_size, progress, NULL, NULL, ret_stats,
+                               reterr_message);
+}
+
+int tar_unpack_full(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
+                    TarUnpackEntryFunc entry_func, void *userdata, TarUnpackStats *ret_stats,
+                    char **reterr_message) {
         Unpacker u = {
                 .tree_fd = tree_fd,
                 .flags = flags,
                 .progress = progress,
+                .entry_func = entry_func,
+                .userdata = userdata,
                 .parent_fd = -EBADF,
         };
         TarUnpackStats stats = {};

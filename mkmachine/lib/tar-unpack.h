@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "decompress.h"
 #include "progress.h"
@@ -55,3 +56,14 @@ typedef struct TarUnpackStats {
  * logs above debug level. */
 int tar_unpack(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
                TarUnpackStats *ret_stats, char **reterr_message);
+
+/* Called for every entry before it is unpacked (not for whiteouts and skipped sockets), with its path as
+ * normalized ("" for the top of the tree, else relative, without "." components or a trailing '/') and
+ * its type (S_IFDIR, S_IFREG, S_IFLNK, …; a hardlink is S_IFREG). A negative return stops unpacking with
+ * that error. */
+typedef int (*TarUnpackEntryFunc)(const char *path, mode_t type, void *userdata);
+
+/* tar_unpack(), calling entry_func (if non-NULL) for each entry. */
+int tar_unpack_full(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
+                    TarUnpackEntryFunc entry_func, void *userdata, TarUnpackStats *ret_stats,
+                    char **reterr_message);

@@ -320,9 +320,11 @@ aptrepo_build() {
 
 # aptrepo__deb NAME VERSION ARCH COMPRESSION FIELDS DIR [FILE=CONTENT…]: build one synthetic package
 # into DIR with dpkg-deb (root-owned files). FIELDS: extra control lines; FILE=CONTENT makes a file,
-# @LINK=TARGET a symbolic link. Every package gets a
-# preinst (records "$1" in /var/lib/mkm-test/NAME.preinst) and a postinst that, on "configure",
-# writes its arguments to /var/lib/mkm-test/NAME.configured. A FILE under /etc is a conffile.
+# @LINK=TARGET a symbolic link, !MEMBER=CONTENT a control member (such as triggers). Every package
+# gets a preinst (records "$1", the script's name and package as dpkg tells them, in
+# /var/lib/mkm-test/NAME.preinst) and a postinst that, on "configure", writes its arguments to
+# /var/lib/mkm-test/NAME.configured, and on "triggered" appends them to NAME.triggered. A FILE
+# under /etc is a conffile.
 aptrepo__deb() {
     local name=$1 version=$2 arch=$3 z=$4 fields=$5 out=$6 root spec path
     shift 6
@@ -330,6 +332,11 @@ aptrepo__deb() {
     mkdir -p "$root/DEBIAN" "$root/usr/share/doc/$name"
     echo "$name $version: a synthetic package of the mkmachine tests." >"$root/usr/share/doc/$name/README"
     for spec in "$@"; do
+        if [ "${spec:0:1}" = ! ]; then
+            path=${spec%%=*}
+            printf '%s\n' "${spec#*=}" >"$root/DEBIAN/${path#!}"
+            continue
+        fi
         path=${spec%%=*}
         path=${path#@}
         mkdir -p "$root$(dirname "$path")"
@@ -357,7 +364,7 @@ aptrepo__deb() {
 #!/bin/sh
 set -e
 mkdir -p /var/lib/mkm-test
-echo "\$1" >>/var/lib/mkm-test/$name.preinst
+echo "\$1 \$DPKG_MAINTSCRIPT_NAME \$DPKG_MAINTSCRIPT_PACKAGE" >>/var/lib/mkm-test/$name.preinst
 EOF
     cat >"$root/DEBIAN/postinst" <<EOF
 #!/bin/sh
@@ -365,6 +372,8 @@ set -e
 if [ "\$1" = configure ]; then
     mkdir -p /var/lib/mkm-test
     echo "\$@" >/var/lib/mkm-test/$name.configured
+elif [ "\$1" = triggered ]; then
+    echo "\$@" >>/var/lib/mkm-test/$name.triggered
 fi
 EOF
     chmod 755 "$root/DEBIAN/preinst" "$root/DEBIAN/postinst"
@@ -383,7 +392,9 @@ aptrepo_make_synthetic() {
     aptrepo__deb mkm-base 1.0-1 amd64 xz $'Essential: yes\nPriority: required' "$out" \
         '/usr/bin/mkm-hello=#!/bin/sh
 echo hello from mkm-base' \
-        '/usr/share/mkm-test/base.txt=mkm-base' '@/usr/share/mkm-test/link=base.txt' || return 1
+        '/usr/share/mkm-test/base.txt=mkm-base' '@/usr/share/mkm-test/link=base.txt' \
+        '!triggers=interest-noawait /usr/share/mkm-test/hooks
+interest mkm-trigger' || return 1
     aptrepo__deb mkm-libfoo 1:2.1-1 amd64 zstd $'Priority: required\nMulti-Arch: same' "$out" \
         '/usr/lib/mkm-test/libfoo.txt=mkm-libfoo 1:2.1-1' || return 1
     aptrepo__deb mkm-tool 1.2-1 amd64 gzip $'Priority: required
@@ -404,6 +415,9 @@ cat /etc/mkm-tool.conf' || return 1
         $'Priority: optional\nDepends: mkm-virtual (>= 1.5)' "$out" || return 1
     aptrepo__deb mkm-broken 1.0-1 amd64 gzip $'Priority: optional\nDepends: mkm-nonexistent' "$out" ||
         return 1
+    # Takes over a file of mkm-base.
+    aptrepo__deb mkm-replacer 1.0-1 all xz $'Priority: optional\nReplaces: mkm-base' "$out" \
+        '/usr/share/mkm-test/base.txt=mkm-replacer' '/usr/share/mkm-test/hooks/replacer=hook' || return 1
     # Not in the test recipe's set: what a recipe with Base= adds.
     aptrepo__deb mkm-extra 1.0-1 all gzip $'Priority: optional\nDepends: mkm-tool' "$out" \
         '/usr/share/mkm-test/extra.txt=mkm-extra' || return 1

@@ -110,10 +110,10 @@ aptrepo_make_synthetic "$tmp/synth"
 echo "# synthetic packages built in $(secs_since "$start") s"
 n=$(find "$tmp/synth" -name 'mkm-*.deb' | wc -l)
 kinds=$(kinds_of_members "$tmp/synth")
-if [ "$n" = 10 ] && [ "$kinds" = "gz xz zst" ]; then
-    ok "aptrepo_make_synthetic: 10 mkm-* packages, members compressed with $kinds"
+if [ "$n" = 11 ] && [ "$kinds" = "gz xz zst" ]; then
+    ok "aptrepo_make_synthetic: 11 mkm-* packages, members compressed with $kinds"
 else
-    not_ok "aptrepo_make_synthetic: 10 mkm-* packages (got $n), members gz xz zst (got '$kinds')"
+    not_ok "aptrepo_make_synthetic: 11 mkm-* packages (got $n), members gz xz zst (got '$kinds')"
 fi
 if [ "$(dpkg-deb -f "$tmp/synth/mkm-base_1.0-1_amd64.deb" Essential)" = yes ] &&
     grep -qE '^-rw-r--r-- root/root .* \./etc/mkm-tool\.conf$' \

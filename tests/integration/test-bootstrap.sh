@@ -52,7 +52,7 @@ Keyring=$work/key/keyring.gpg
 
 [Packages]
 Variant=minbase
-Include=mkm-tool mkm-exact mkm-alt mkm-virtual-user
+Include=mkm-tool mkm-exact mkm-alt mkm-virtual-user mkm-replacer
 
 [Setup]
 RootLocked=yes
@@ -111,6 +111,32 @@ check "maintainer scripts ran: preinst and postinst configure" \
 check "the conffile is in place" test -f "$t/etc/mkm-tool.conf"
 check "files from xz, zstd and gzip members are there" \
     sh -c "[ -x '$t/usr/bin/mkm-hello' ] && chroot '$t' dpkg -L mkm-libfoo mkm-alt-b >/dev/null"
+# mkmachine unpacks the packages itself and registers them in dpkg's database; dpkg only configures.
+check "dpkg --verify: every file as its package's md5sums say" \
+    sh -c "[ -z \"\$(chroot '$t' dpkg --verify 2>&1)\" ]"
+check "preinsts ran as dpkg runs them (install, with dpkg's environment)" \
+    sh -c "[ \"\$(cat '$t/var/lib/mkm-test/mkm-tool.preinst')\" = 'install preinst mkm-tool' ] &&
+           [ \"\$(cat '$t/var/lib/mkm-test/mkm-libfoo.preinst')\" = 'install preinst mkm-libfoo' ]"
+conf_md5=$(md5sum <"$t/etc/mkm-tool.conf" | cut -d' ' -f1)
+check "the conffile's hash is recorded, no .dpkg-new left" \
+    sh -c "chroot '$t' dpkg-query -W -f '\${Conffiles}' mkm-tool | grep -qx ' /etc/mkm-tool.conf $conf_md5' &&
+           [ -z \"\$(find '$t/etc' -name '*.dpkg-new')\" ]"
+check "a package without md5sums gets them made, as dpkg makes them" \
+    sh -c "grep -qx \"\$(md5sum <'$t/usr/bin/mkm-tool' | cut -d' ' -f1)  usr/bin/mkm-tool\" \
+           '$t/var/lib/dpkg/info/mkm-tool.md5sums'"
+check "Multi-Arch: same packages have their info files as NAME:ARCH" \
+    test -s "$t/var/lib/dpkg/info/mkm-libfoo:amd64.list"
+check "dpkg -S finds a registered file's package" \
+    sh -c "chroot '$t' dpkg -S /usr/bin/mkm-tool | grep -qx 'mkm-tool: /usr/bin/mkm-tool'"
+check "trigger interests are registered" \
+    sh -c "grep -qx '/usr/share/mkm-test/hooks mkm-base/noawait' '$t/var/lib/dpkg/triggers/File' &&
+           grep -qx 'mkm-base' '$t/var/lib/dpkg/triggers/mkm-trigger'"
+check "a package with a file of another is left to dpkg, which hands the file over (Replaces)" \
+    sh -c "chroot '$t' dpkg -S /usr/share/mkm-test/base.txt | grep -qx 'mkm-replacer: /usr/share/mkm-test/base.txt' &&
+           grep -qx mkm-replacer '$t/usr/share/mkm-test/base.txt' &&
+           ! grep -qx /usr/share/mkm-test/base.txt '$t/var/lib/dpkg/info/mkm-base.list'"
+check "…and its file in a configured package's file trigger directory fired that trigger" \
+    grep -qx "triggered /usr/share/mkm-test/hooks" "$t/var/lib/mkm-test/mkm-base.triggered"
 debs=$(aptrepo_requests '\.deb$')
 check "every package came from the local repository ($debs .deb requests)" test "$debs" -gt 50
 
@@ -128,8 +154,17 @@ mkm remove test2
 # --fresh installs anew from the package cache (still no download).
 aptrepo_log_reset
 mkm --cache-dir="$cache" bootstrap "$work/test.conf" --name=test3 --fresh 2>"$work/err" || true
-check "--fresh installs anew ($(grep -c 'Installing' "$work/err") install steps), downloading nothing" \
-    sh -c "grep -q 'Installing the other packages' '$work/err' && [ $(aptrepo_requests '\.deb$') = 0 ]"
+check "--fresh installs anew, downloading nothing" \
+    sh -c "grep -q 'Configuring the other packages' '$work/err' && [ $(aptrepo_requests '\.deb$') = 0 ]"
+t3=$store/test3
+check "…where dpkg runs an explicit trigger of a registered interest" \
+    sh -c "chroot '$t3' dpkg-trigger --no-await mkm-trigger && chroot '$t3' dpkg --triggers-only --pending >/dev/null &&
+           grep -qx 'triggered mkm-trigger' '$t3/var/lib/mkm-test/mkm-base.triggered'"
+check "…and purges a registered package: its files, its conffile and its database entries go" \
+    sh -c "chroot '$t3' dpkg --purge mkm-exact mkm-tool >/dev/null 2>&1 &&
+           [ ! -e '$t3/usr/bin/mkm-tool' ] && [ ! -e '$t3/etc/mkm-tool.conf' ] &&
+           ! ls '$t3/var/lib/dpkg/info/' | grep -q '^mkm-tool\.' &&
+           [ -z \"\$(chroot '$t3' dpkg --audit 2>&1)\" ]"
 mkm remove test3
 
 # --- Base=: starts from the base's cached tree, adds only its own packages and commands -------------
@@ -165,7 +200,7 @@ check "…and an empty machine-id" test ! -s "$d/etc/machine-id"
 # --fresh bootstraps everything, and gives the same packages.
 mkm --cache-dir="$cache" bootstrap "$work/derived.conf" --name=derived-fresh --fresh 2>"$work/err" || true
 check "--fresh ignores the base's tree and installs all, with the same result" \
-    sh -c "grep -q 'Installing the essential packages' '$work/err' &&
+    sh -c "grep -q 'Configuring the essential packages' '$work/err' &&
            [ \"\$(chroot '$d' dpkg-query -W | sort)\" = \"\$(chroot '$store/derived-fresh' dpkg-query -W | sort)\" ] &&
            [ \"\$(cat '$store/derived-fresh/etc/mkm-runs' | tr '\n' ' ')\" = 'test derived ' ]"
 mkm remove derived
@@ -174,21 +209,24 @@ mkm remove derived-fresh
 expect_failure "existing machine" "already exists" "$cache" bootstrap "$work/test.conf"
 cached=$(cache_listing "$cache")
 
-# --- Interrupted in the middle of dpkg: no machine, no temporary, the cache still valid ------------
-"$MKMACHINE" --image-root="$store" --cache-dir="$cache" bootstrap "$work/test.conf" --name=interrupted --fresh \
-    >"$work/out" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
-    grep -q "Installing the essential" "$work/out" && break
-    sleep 0.05
+# --- Interrupted while unpacking, and in the middle of dpkg: no machine, no temporary, the cache
+# still valid ---------------------------------------------------------------------------------------
+for when in "Unpacking the packages:0" "Configuring the essential:0.5"; do
+    "$MKMACHINE" --image-root="$store" --cache-dir="$cache" bootstrap "$work/test.conf" --name=interrupted \
+        --fresh >"$work/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        grep -q "${when%:*}" "$work/out" && break
+        sleep 0.02
+    done
+    sleep "${when#*:}"
+    kill -TERM $pid
+    rc=0
+    wait $pid || rc=$?
+    check "bootstrap interrupted at '${when%:*}': killed by SIGTERM (rc=$rc), no machine, no temporary" \
+        sh -c "[ $rc = 143 ] && [ ! -e '$store/interrupted' ] && ! ls -A '$store' | grep -q mkmachine"
+    check "…and the package cache is as it was" test "$cached" = "$(cache_listing "$cache")"
 done
-sleep 0.5
-kill -TERM $pid
-rc=0
-wait $pid || rc=$?
-check "interrupted bootstrap: killed by SIGTERM (rc=$rc), no machine, no temporary" \
-    sh -c "[ $rc = 143 ] && [ ! -e '$store/interrupted' ] && ! ls -A '$store' | grep -q mkmachine"
-check "…and the package cache is as it was" test "$cached" = "$(cache_listing "$cache")"
 
 # --- Resolution errors ---------------------------------------------------------------------------
 expect_failure "unresolvable dependency" "Cannot satisfy Depends: mkm-nonexistent, of mkm-broken \\(included\\)" \
