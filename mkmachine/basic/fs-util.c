@@ -132,6 +132,42 @@ int openat_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         return (int) fd;
 }
 
+/* The directory of path, opened with openat_in_root(), and its last component in *ret_leaf. */
+static int open_parent_in_root(int root_fd, const char *path, const char **ret_leaf) {
+        const char *slash = strrchr(path, '/');
+        char *parent;
+
+        if (!slash) {
+                *ret_leaf = path;
+                return openat_in_root(root_fd, ".", O_PATH|O_DIRECTORY, 0);
+        }
+        if (isempty(slash + 1))
+                return -EINVAL;
+        parent = strndupa(path, (size_t) (slash - path));
+        *ret_leaf = slash + 1;
+        return openat_in_root(root_fd, isempty(parent) ? "." : parent, O_PATH|O_DIRECTORY, 0);
+}
+
+int unlinkat_in_root(int root_fd, const char *path, int flags) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *leaf;
+
+        fd = open_parent_in_root(root_fd, path, &leaf);
+        if (fd < 0)
+                return fd;
+        return RET_NERRNO(unlinkat(fd, leaf, flags));
+}
+
+int symlinkat_in_root(const char *target, int root_fd, const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *leaf;
+
+        fd = open_parent_in_root(root_fd, path, &leaf);
+        if (fd < 0)
+                return fd;
+        return RET_NERRNO(symlinkat(target, fd, leaf));
+}
+
 int rename_noreplace(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name) {
         return RET_NERRNO(renameat2(old_dir_fd, old_name, new_dir_fd, new_name, RENAME_NOREPLACE));
 }

@@ -19,6 +19,11 @@ int rm_rf_children(int fd);
  * Returns an fd or -errno. */
 int openat_in_root(int root_fd, const char *path, int flags, mode_t mode);
 
+/* unlinkat() and symlinkat() of path (relative) resolved as openat_in_root() does for its directory: its
+ * last component is never followed, no other leaves the tree. Return 0 or -errno. */
+int unlinkat_in_root(int root_fd, const char *path, int flags);
+int symlinkat_in_root(const char *target, int root_fd, const char *path);
+
 /* renameat2() with RENAME_NOREPLACE (-EEXIST if the target exists) or RENAME_EXCHANGE. */
 int rename_noreplace(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name);
 int rename_exchange(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name);

@@ -591,7 +591,7 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
                         return fail(reterr_message, r, "Failed to write /etc/hostname: %s", strerror(-r));
         } else
                 /* systemd-nspawn then names the machine's host after the machine. */
-                (void) unlinkat(tree_fd, "etc/hostname", 0);
+                (void) unlinkat_in_root(tree_fd, "etc/hostname", 0);
 
         if (recipe->locale) {
                 r = write_file_in_tree(tree_fd, "etc/default/locale", strjoina("LANG=", recipe->locale,
@@ -605,9 +605,10 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
                 char target[PATH_MAX];
 
                 (void) snprintf(target, sizeof(target), "/usr/share/zoneinfo/%s", recipe->timezone);
-                (void) unlinkat(tree_fd, "etc/localtime", 0);
-                if (symlinkat(target, tree_fd, "etc/localtime") < 0)
-                        return fail(reterr_message, -errno, "Failed to link /etc/localtime: %m");
+                (void) unlinkat_in_root(tree_fd, "etc/localtime", 0);
+                r = symlinkat_in_root(target, tree_fd, "etc/localtime");
+                if (r < 0)
+                        return fail(reterr_message, r, "Failed to link /etc/localtime: %s", strerror(-r));
                 r = write_file_in_tree(tree_fd, "etc/timezone", strjoina(recipe->timezone, "\n"), 0644);
                 if (r < 0)
                         return fail(reterr_message, r, "Failed to write /etc/timezone: %s", strerror(-r));
@@ -658,9 +659,12 @@ static int clean(int tree_fd) {
         };
         int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(gone); i++)
-                if (unlinkat(tree_fd, gone[i], 0) < 0 && errno != ENOENT)
-                        return -errno;
+        /* Packages and their scripts made this tree: none of its symlinks may lead out of it. */
+        for (size_t i = 0; i < ELEMENTSOF(gone); i++) {
+                r = unlinkat_in_root(tree_fd, gone[i], 0);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
         /* Empty, not missing: systemd then makes a fresh one at first boot. */
         r = write_file_in_tree(tree_fd, "etc/machine-id", "", 0444);
         if (r < 0)
@@ -715,7 +719,8 @@ static void tree_cache_save(const BootstrapPlan *plan, int tree_fd) {
  * exists already is fine, and each writes files of its own into the info database and into
  * REGISTER_DIR, which register_merge() then merges. */
 #define UNPACKERS_MAX 8U
-#define REGISTER_DIR "var/lib/dpkg/mkmachine-register"
+#define REGISTER_NAME "mkmachine-register"
+#define REGISTER_DIR "var/lib/dpkg/" REGISTER_NAME
 
 typedef struct Unpackers {
         const BootstrapPlan *plan;
@@ -733,8 +738,9 @@ static _noreturn_ void unpacker_run(Unpackers *u, int debs_fd, int tree_fd) {
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         u->queue[1] = safe_close(u->queue[1]);
 
-        info_fd = openat(tree_fd, "var/lib/dpkg/info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-        register_fd = openat(tree_fd, REGISTER_DIR, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        /* Other workers may be unpacking already: nothing is resolved through the tree's symlinks. */
+        info_fd = openat_in_root(tree_fd, "var/lib/dpkg/info", O_RDONLY|O_DIRECTORY, 0);
+        register_fd = openat_in_root(tree_fd, REGISTER_DIR, O_RDONLY|O_DIRECTORY, 0);
         if (info_fd < 0 || register_fd < 0)
                 _exit(EIO);
 
@@ -917,7 +923,7 @@ static int trigger_interest_add(DpkgTriggerKind kind, const char *name, void *us
  * files another package unpacked before it also has (it takes them over with Replaces, or dpkg refuses
  * it) is unregistered, for dpkg --unpack to handle. Sets registered[i] for each of plan->install. */
 static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *registered, char **reterr_message) {
-        _cleanup_close_ int register_fd = -EBADF, info_fd = -EBADF, triggers_fd = -EBADF;
+        _cleanup_close_ int dpkg_fd = -EBADF, register_fd = -EBADF, info_fd = -EBADF, triggers_fd = -EBADF;
         _cleanup_(hashmap_freep) Hashmap *owners = NULL;
         _cleanup_free_ char *status = NULL, *file_triggers = NULL;
         _cleanup_strv_free_ char **buffers = NULL;
@@ -925,9 +931,13 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
         size_t status_size = 0, file_triggers_size = 0;
         int r;
 
-        register_fd = openat(tree_fd, REGISTER_DIR, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-        info_fd = openat(tree_fd, "var/lib/dpkg/info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-        triggers_fd = openat(tree_fd, "var/lib/dpkg/triggers", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        dpkg_fd = openat_in_root(tree_fd, "var/lib/dpkg", O_RDONLY|O_DIRECTORY, 0);
+        if (dpkg_fd < 0)
+                return fail(reterr_message, dpkg_fd, "Failed to open dpkg's database in the new tree: %s",
+                            strerror(-dpkg_fd));
+        register_fd = openat(dpkg_fd, REGISTER_NAME, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        info_fd = openat(dpkg_fd, "info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        triggers_fd = openat(dpkg_fd, "triggers", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         if (register_fd < 0 || info_fd < 0 || triggers_fd < 0)
                 return fail(reterr_message, -errno, "Failed to open dpkg's database in the new tree: %m");
         owners = hashmap_new();
@@ -1011,13 +1021,8 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
         r = write_file_atomic_at(triggers_fd, "File", file_triggers, file_triggers_size, 0644);
         if (r >= 0)
                 r = write_file_atomic_at(triggers_fd, "Unincorp", "", 0, 0644);
-        if (r >= 0) {
-                _cleanup_close_ int dpkg_fd = openat(tree_fd, "var/lib/dpkg",
-                                                     O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-
-                r = dpkg_fd < 0 ? -errno :
-                                  write_file_atomic_at(dpkg_fd, "status", status, status_size, 0644);
-        }
+        if (r >= 0)
+                r = write_file_atomic_at(dpkg_fd, "status", status, status_size, 0644);
         if (r < 0)
                 return fail(reterr_message, r, "Failed to write dpkg's database in the new tree: %s",
                             strerror(-r));
@@ -1026,16 +1031,18 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
 
 /* Runs the preinst of each registered package of plan->install that is essential (or not), as dpkg
  * would before unpacking it: "preinst install", with dpkg's environment for maintainer scripts. */
-#define TMP_CI "var/lib/dpkg/tmp.ci"
-
 static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *registered, bool essential,
                         char **reterr_message) {
-        _cleanup_close_ int register_fd = -EBADF;
+        _cleanup_close_ int dpkg_fd = -EBADF, register_fd = -EBADF, info_fd = -EBADF;
         const DebPackage *dpkg = NULL;
         int r;
 
-        register_fd = openat(tree_fd, REGISTER_DIR, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-        if (register_fd < 0)
+        dpkg_fd = openat_in_root(tree_fd, "var/lib/dpkg", O_RDONLY|O_DIRECTORY, 0);
+        if (dpkg_fd < 0)
+                return dpkg_fd;
+        register_fd = openat(dpkg_fd, REGISTER_NAME, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        info_fd = openat(dpkg_fd, "info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (register_fd < 0 || info_fd < 0)
                 return -errno;
 
         for (size_t i = 0; i < plan->n_install; i++)
@@ -1046,28 +1053,30 @@ static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *regi
                 const DebPackage *p = plan->install[i];
                 _cleanup_free_ char *name = NULL, *script = NULL, *templates = NULL, *e_package = NULL,
                         *e_arch = NULL, *e_version = NULL;
+                _cleanup_close_ int ci_fd = -EBADF;
                 char number[16];
 
                 if (!registered[i] || in_list(plan->essential, plan->n_essential, p) != essential)
                         continue;
                 name = dpkg_name(p);
-                if (!name || asprintf(&script, "/var/lib/dpkg/info/%s.preinst", name) < 0)
+                if (!name || asprintf(&script, "%s.preinst", name) < 0 ||
+                    asprintf(&templates, "%s.templates", name) < 0)
                         return -ENOMEM;
-                if (faccessat(tree_fd, script + 1, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                if (faccessat(info_fd, script, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
 
                 /* dpkg runs it from var/lib/dpkg/tmp.ci/, with the control file and the debconf
                  * templates beside it, and debconf finds the package's name and templates there. */
-                (void) rm_rf_at(tree_fd, TMP_CI);
-                if (mkdirat(tree_fd, TMP_CI, 0755) < 0)
+                (void) rm_rf_at(dpkg_fd, "tmp.ci");
+                if (mkdirat(dpkg_fd, "tmp.ci", 0755) < 0)
+                        return -errno;
+                ci_fd = openat(dpkg_fd, "tmp.ci", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+                if (ci_fd < 0)
                         return -errno;
                 (void) snprintf(number, sizeof(number), "%" PRIu32, (uint32_t) i);
-                if (linkat(tree_fd, script + 1, tree_fd, TMP_CI "/preinst", 0) < 0 ||
-                    linkat(register_fd, strjoina(number, ".control"), tree_fd, TMP_CI "/control", 0) < 0)
-                        return -errno;
-                if (asprintf(&templates, "var/lib/dpkg/info/%s.templates", name) < 0)
-                        return -ENOMEM;
-                if (linkat(tree_fd, templates, tree_fd, TMP_CI "/templates", 0) < 0 && errno != ENOENT)
+                if (linkat(info_fd, script, ci_fd, "preinst", 0) < 0 ||
+                    linkat(register_fd, strjoina(number, ".control"), ci_fd, "control", 0) < 0 ||
+                    (linkat(info_fd, templates, ci_fd, "templates", 0) < 0 && errno != ENOENT))
                         return -errno;
 
                 if (asprintf(&e_package, "DPKG_MAINTSCRIPT_PACKAGE=%s", p->name) < 0 ||
@@ -1075,7 +1084,7 @@ static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *regi
                     asprintf(&e_version, "DPKG_RUNNING_VERSION=%s", dpkg ? dpkg->version : "") < 0)
                         return -ENOMEM;
 
-                r = tree_run_env(tree_fd, STRV_MAKE("/" TMP_CI "/preinst", "install"),
+                r = tree_run_env(tree_fd, STRV_MAKE("/var/lib/dpkg/tmp.ci/preinst", "install"),
                                  STRV_MAKE(e_package, e_arch, e_version,
                                            "DPKG_MAINTSCRIPT_NAME=preinst",
                                            "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1",
@@ -1083,7 +1092,7 @@ static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *regi
                                            "DPKG_ADMINDIR=/var/lib/dpkg",
                                            "DPKG_ROOT="),
                                  build_log);
-                (void) rm_rf_at(tree_fd, TMP_CI);
+                (void) rm_rf_at(dpkg_fd, "tmp.ci");
                 if (r < 0)
                         return fail(reterr_message, r, "Failed to run the preinst of %s: %s", p->name,
                                     strerror(-r));
@@ -1095,6 +1104,12 @@ static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *regi
                 }
         }
         return 0;
+}
+
+static int register_dir_remove(int tree_fd) {
+        _cleanup_close_ int dpkg_fd = openat_in_root(tree_fd, "var/lib/dpkg", O_RDONLY|O_DIRECTORY, 0);
+
+        return dpkg_fd < 0 ? dpkg_fd : rm_rf_at(dpkg_fd, REGISTER_NAME);
 }
 
 /* dpkg --configure --force-depends for the essential packages of plan->install. */
@@ -1224,7 +1239,7 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
                 if (r >= 0)
                         r = run_preinsts(tree_fd, plan, registered, false, reterr_message);
                 if (r >= 0)
-                        r = rm_rf_at(tree_fd, REGISTER_DIR);
+                        r = register_dir_remove(tree_fd);
                 if (r < 0)
                         return r;
         }

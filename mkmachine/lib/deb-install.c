@@ -535,17 +535,31 @@ int tree_prepare(int tree_fd, const char *architecture) {
         return r;
 }
 
+/* A built tree is what packages and their scripts made: its symlinks must not lead us out of it. */
 int tree_resume(int tree_fd) {
-        if (mkdirat(tree_fd, "var/cache/mkmachine-debs", 0755) < 0 && errno != EEXIST)
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = openat_in_root(tree_fd, "var/cache", O_PATH|O_DIRECTORY, 0);
+        if (fd < 0)
+                return fd;
+        if (mkdirat(fd, "mkmachine-debs", 0755) < 0 && errno != EEXIST)
                 return -errno;
-        return write_at(tree_fd, "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0755);
+        fd = safe_close(fd);
+        fd = openat_in_root(tree_fd, "usr/sbin", O_PATH|O_DIRECTORY, 0);
+        if (fd < 0)
+                return fd;
+        return write_at(fd, "policy-rc.d", "#!/bin/sh\nexit 101\n", 0755);
 }
 
 int tree_finish(int tree_fd) {
-        if (unlinkat(tree_fd, "usr/sbin/policy-rc.d", 0) < 0 && errno != ENOENT)
-                return -errno;
-        if (unlinkat(tree_fd, "var/cache/mkmachine-debs", AT_REMOVEDIR) < 0 && errno != ENOENT)
-                return -errno;
+        int r;
+
+        r = unlinkat_in_root(tree_fd, "usr/sbin/policy-rc.d", 0);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = unlinkat_in_root(tree_fd, "var/cache/mkmachine-debs", AT_REMOVEDIR);
+        if (r < 0 && r != -ENOENT)
+                return r;
         return 0;
 }
 

@@ -130,4 +130,37 @@ TEST(rm_rf_and_atomic_write) {
         ASSERT_OK(RET_NERRNO(rmdir(tmpl)));
 }
 
+/* A tree whose "etc" is an absolute symlink to a directory outside it: what is done in the tree's etc
+ * must stay in the tree. */
+TEST(unlink_and_symlink_in_root) {
+        char tree[] = "/tmp/test-basic-tree-XXXXXX", outside[] = "/tmp/test-basic-outside-XXXXXX";
+        _cleanup_close_ int fd = -EBADF, out = -EBADF;
+
+        ASSERT_NOT_NULL(mkdtemp(tree));
+        ASSERT_NOT_NULL(mkdtemp(outside));
+        fd = open(tree, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        out = open(outside, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0 && out >= 0);
+        ASSERT_OK(write_file_atomic_at(out, "hostname", "host", 4, 0644));
+        ASSERT_OK(RET_NERRNO(symlinkat(outside, fd, "etc")));
+
+        ASSERT_ERROR(unlinkat_in_root(fd, "etc/hostname", 0), ENOENT);
+        ASSERT_ERROR(symlinkat_in_root("/usr/share/zoneinfo/UTC", fd, "etc/localtime"), ENOENT);
+        ASSERT_OK(RET_NERRNO(faccessat(out, "hostname", F_OK, 0)));
+        ASSERT_ERROR(RET_NERRNO(faccessat(out, "localtime", F_OK, AT_SYMLINK_NOFOLLOW)), ENOENT);
+
+        /* Inside the tree both work, the last component never followed. */
+        ASSERT_OK(RET_NERRNO(unlinkat(fd, "etc", 0)));
+        ASSERT_OK(RET_NERRNO(mkdirat(fd, "etc", 0755)));
+        ASSERT_OK(symlinkat_in_root("/usr/share/zoneinfo/UTC", fd, "etc/localtime"));
+        ASSERT_OK(RET_NERRNO(symlinkat(strjoina(outside, "/hostname"), fd, "etc/hostname")));
+        ASSERT_OK(unlinkat_in_root(fd, "etc/hostname", 0));
+        ASSERT_OK(RET_NERRNO(faccessat(out, "hostname", F_OK, 0)));
+        ASSERT_OK(unlinkat_in_root(fd, "etc/localtime", 0));
+        ASSERT_ERROR(unlinkat_in_root(fd, "etc/", 0), EINVAL);
+
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tree));
+        ASSERT_OK(rm_rf_at(AT_FDCWD, outside));
+}
+
 DEFINE_TEST_MAIN
