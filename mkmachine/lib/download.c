@@ -276,6 +276,13 @@ static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
                         t->temp = mfree(t->temp);
         }
         if (t->fd < 0) {
+                /* Unnamed until complete and verified: a download that is killed leaves nothing. */
+                t->fd = openat(item->dir_fd, ".", O_WRONLY|O_TMPFILE|O_CLOEXEC, 0644);
+                if (t->fd < 0 && errno != EOPNOTSUPP && errno != EISDIR)
+                        return fail(d, -errno, "Failed to create a file in the download directory: %s",
+                                    strerror(errno));
+        }
+        if (t->fd < 0) {
                 if (asprintf(&t->temp, ".#%s.%016" PRIx64, item->name, random_u64()) < 0)
                         return -ENOMEM;
                 t->fd = openat(item->dir_fd, t->temp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0644);
@@ -372,6 +379,19 @@ static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
                             item->sha256);
         }
 
+        if (!t->temp) {
+                /* Named (under a name of its own, then renamed: it replaces a damaged copy) only now. */
+                char proc[32];
+
+                if (asprintf(&t->temp, ".#%s.%016" PRIx64, item->name, random_u64()) < 0)
+                        return -ENOMEM;
+                (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%i", t->fd);
+                if (linkat(AT_FDCWD, proc, item->dir_fd, t->temp, AT_SYMLINK_FOLLOW) < 0) {
+                        t->temp = mfree(t->temp);
+                        return fail(d, -errno, "Failed to move %s into place: %s", item->name,
+                                    strerror(errno));
+                }
+        }
         if (renameat(item->dir_fd, t->temp, item->dir_fd, item->name) < 0)
                 return fail(d, -errno, "Failed to move %s into place: %s", item->name, strerror(errno));
         t->temp = mfree(t->temp);

@@ -275,6 +275,29 @@ expect_failure "server dying mid-download" "Failed to download.*mkm-alt-b" "$wor
 check "no partial download left in the cache" \
     sh -c "! ls -A '$work/cache-dying/debs' | grep -q '^\\.#'"
 aptrepo_stop
+
+# Interrupted while downloading (a slow package keeps it busy): nothing but verified packages stays.
+aptrepo_serve "$work/repo" --slow "mkm-alt-b_1.0~rc1-1_all.deb:200"
+"$MKMACHINE" --image-root="$store" --cache-dir="$work/cache-killed" --mirror="$APTREPO_URL" \
+    bootstrap "$work/test.conf" --name=interrupted >"$work/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 500); do
+    grep -q "Downloading packages" "$work/out" && break
+    sleep 0.02
+done
+sleep 1
+kill -TERM $pid
+rc=0
+wait $pid || rc=$?
+bad=""
+for f in "$work/cache-killed"/debs/* "$work/cache-killed"/debs/.[!.]*; do
+    [ -e "$f" ] || continue
+    [ "$(basename "$f")" = "$(sha256sum "$f" | cut -d' ' -f1).deb" ] || bad="$bad $(basename "$f")"
+done
+check "bootstrap interrupted while downloading (rc=$rc): no machine, no temporary, only verified packages in the cache" \
+    sh -c "[ $rc = 143 ] && [ ! -e '$store/interrupted' ] && ! ls -A '$store' | grep -q mkmachine &&
+           [ -z '$bad' ] && [ -n \"\$(ls '$work/cache-killed/debs')\" ]"
+aptrepo_stop
 aptrepo_serve "$work/repo"
 
 # --- The Ubuntu layout and the shipped jammy recipe -------------------------------------------------
