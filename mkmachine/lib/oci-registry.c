@@ -158,9 +158,39 @@ static bool response_transient(const Response *r) {
         }
 }
 
-/* One GET, without retries. */
-static int get_once(const RegistryClient *c, const char *url, const char *accept, const char *auth,
-                    const char *user, const char *password, size_t max, Response *ret) {
+/* What a request sends: a buffer, or size bytes of fd from its start. */
+typedef struct Upload {
+        int fd;
+        const void *data;
+        uint64_t size, offset;
+} Upload;
+
+static size_t upload_read(char *buf, size_t size, size_t nitems, void *userdata) {
+        Upload *u = userdata;
+        size_t n = MIN(size * nitems, (size_t) (u->size - u->offset));
+        ssize_t k;
+
+        if (n == 0)
+                return 0;
+        if (u->data) {
+                memcpy(buf, (const uint8_t*) u->data + u->offset, n);
+                k = (ssize_t) n;
+        } else {
+                k = pread(u->fd, buf, n, (off_t) u->offset);
+                if (k <= 0)
+                        return CURL_READFUNC_ABORT;
+        }
+        u->offset += (uint64_t) k;
+        return (size_t) k;
+}
+
+/* One request to url, without retries: GET (following redirects, to a blob's storage), HEAD, POST
+ * (empty) or PUT (of up). Sends the header lines in headers (a NULL one is skipped) and, with user, HTTP
+ * basic authentication; keeps up to max bytes of the body. 0 with the response (any status), or a
+ * negative errno. */
+static int request_once(const RegistryClient *c, const char *method, const char *url,
+                        const char * const headers[static 2], const char *user, const char *password,
+                        Upload *up, size_t max, Response *ret) {
         struct curl_slist *h = NULL, *t;
         CURL *curl;
         int r = 0;
@@ -169,13 +199,10 @@ static int get_once(const RegistryClient *c, const char *url, const char *accept
         curl = curl_easy_init();
         if (!curl)
                 return -ENOMEM;
-        if (accept) {
-                h = curl_slist_append(NULL, accept);
-                if (!h)
-                        r = -ENOMEM;
-        }
-        if (r >= 0 && auth) {
-                t = curl_slist_append(h, auth);
+        for (size_t k = 0; k < 2 && r >= 0; k++) {
+                if (!headers[k])
+                        continue;
+                t = curl_slist_append(h, headers[k]);
                 if (!t)
                         r = -ENOMEM;
                 else
@@ -188,10 +215,7 @@ static int get_once(const RegistryClient *c, const char *url, const char *accept
              curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_HEADERDATA, ret) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ret->error) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
@@ -204,6 +228,24 @@ static int get_once(const RegistryClient *c, const char *url, const char *accept
              (c->ca_file && curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) ||
              (!c->tls_verify && (curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
                                  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))))
+                r = -EIO;
+        if (r >= 0 && streq(method, "GET") &&
+            (curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK))
+                r = -EIO;
+        if (r >= 0 && streq(method, "HEAD") && curl_easy_setopt(curl, CURLOPT_NOBODY, 1L) != CURLE_OK)
+                r = -EIO;
+        if (r >= 0 && streq(method, "POST") &&
+            (curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK))
+                r = -EIO;
+        if (r >= 0 && streq(method, "PUT") &&
+            (curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_READFUNCTION, upload_read) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_READDATA, up) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) up->size) != CURLE_OK))
                 r = -EIO;
         if (r >= 0) {
                 ret->code = curl_easy_perform(curl);
@@ -222,7 +264,8 @@ static int get(const RegistryClient *c, const char *url, const char *accept, con
         int r;
 
         for (unsigned n = 0;; n++) {
-                r = get_once(c, url, accept, auth, user, password, max, ret);
+                r = request_once(c, "GET", url, (const char*[]) { accept, auth }, user, password,
+                                 /* up= */ NULL, max, ret);
                 if (r < 0 || !response_transient(ret) || n + 1 >= RETRIES)
                         return r;
                 log_debug("GET %s: %s (HTTP %li), retrying.", url, ret->error, ret->status);
@@ -937,93 +980,11 @@ int registries_search_list(char ***ret, char **reterr_message) {
         return r;
 }
 
-/* What a request sends: a buffer, or size bytes of fd from its start. */
-typedef struct Upload {
-        int fd;
-        const void *data;
-        uint64_t size, offset;
-} Upload;
-
-static size_t upload_read(char *buf, size_t size, size_t nitems, void *userdata) {
-        Upload *u = userdata;
-        size_t n = MIN(size * nitems, (size_t) (u->size - u->offset));
-        ssize_t k;
-
-        if (n == 0)
-                return 0;
-        if (u->data) {
-                memcpy(buf, (const uint8_t*) u->data + u->offset, n);
-                k = (ssize_t) n;
-        } else {
-                k = pread(u->fd, buf, n, (off_t) u->offset);
-                if (k <= 0)
-                        return CURL_READFUNC_ABORT;
-        }
-        u->offset += (uint64_t) k;
-        return (size_t) k;
-}
-
 /* One HEAD, POST (empty) or PUT (of up) to url with our credentials, without retries. */
 static int request(const RegistryClient *c, const char *method, const char *url, const char *header,
                    Upload *up, Response *ret) {
-        struct curl_slist *h = NULL, *t;
-        CURL *curl;
-        int r = 0;
-
-        *ret = (Response) { .max = 64 * 1024 };
-        curl = curl_easy_init();
-        if (!curl)
-                return -ENOMEM;
-        for (size_t k = 0; k < 2 && r >= 0; k++) {
-                const char *x = k == 0 ? c->auth_header : header;
-                if (!x)
-                        continue;
-                t = curl_slist_append(h, x);
-                if (!t)
-                        r = -ENOMEM;
-                else
-                        h = t;
-        }
-        if (r >= 0 &&
-            (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_cb) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_WRITEDATA, ret) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_HEADERDATA, ret) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ret->error) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_USERAGENT, "mkmachine") != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-             (h && curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h) != CURLE_OK) ||
-             (c->ca_file && curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) ||
-             (!c->tls_verify && (curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
-                                 curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))))
-                r = -EIO;
-        if (r >= 0 && streq(method, "HEAD") && curl_easy_setopt(curl, CURLOPT_NOBODY, 1L) != CURLE_OK)
-                r = -EIO;
-        if (r >= 0 && streq(method, "POST") &&
-            (curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK))
-                r = -EIO;
-        if (r >= 0 && streq(method, "PUT") &&
-            (curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_READFUNCTION, upload_read) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_READDATA, up) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) up->size) != CURLE_OK))
-                r = -EIO;
-        if (r >= 0) {
-                ret->code = curl_easy_perform(curl);
-                (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ret->status);
-                if (!ret->error[0])
-                        snprintf(ret->error, sizeof(ret->error), "%s", curl_easy_strerror(ret->code));
-        }
-        curl_slist_free_all(h);
-        curl_easy_cleanup(curl);
-        return r;
+        return request_once(c, method, url, (const char*[]) { c->auth_header, header },
+                            /* user= */ NULL, /* password= */ NULL, up, 64 * 1024, ret);
 }
 
 static int push_failure(const RegistryClient *c, const char *what, const Response *resp,
