@@ -20,6 +20,7 @@
 #include "random-util.h"
 #include "deb-install.h"
 #include "download.h"
+#include "error-util.h"
 #include "fd-util.h"
 #include "deb822.h"
 #include "dpkg-db.h"
@@ -32,19 +33,6 @@
 
 #define DOWNLOAD_PARALLEL 8U
 #define DEBS_IN_TREE "var/cache/mkmachine-debs"
-
-_printf_(3, 4)
-static int fail(char **reterr_message, int r, const char *format, ...) {
-        va_list ap;
-
-        if (reterr_message && !*reterr_message) {
-                va_start(ap, format);
-                if (vasprintf(reterr_message, format, ap) < 0)
-                        *reterr_message = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 static void step(const BootstrapOptions *o, const char *what) {
         log_debug("%s", what);
@@ -338,45 +326,48 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         else if (recipe->distribution == DISTRIBUTION_DEBIAN) {
                 r = host_apt_mirror("/", &plan->mirror);
                 if (r == -ENOENT)
-                        return fail(reterr_message, r,
-                                    "Recipe '%s' names no mirror and the host's apt sources "
-                                    "have none: pass --mirror=URL.", recipe->name);
+                        return error_message(reterr_message, r,
+                                             "Recipe '%s' names no mirror and the host's apt sources "
+                                             "have none: pass --mirror=URL.", recipe->name);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to read the host's apt sources: %s",
-                                    strerror(-r));
+                        return error_message(reterr_message, r, "Failed to read the host's apt sources: %s",
+                                             strerror(-r));
         } else
-                return fail(reterr_message, -ENOENT,
-                            "Recipe '%s' (%s) names no mirror: pass --mirror=URL of an "
-                            "%s archive.", recipe->name, distribution_to_string(recipe->distribution),
-                            distribution_to_string(recipe->distribution));
+                return error_message(reterr_message, -ENOENT,
+                                     "Recipe '%s' (%s) names no mirror: pass --mirror=URL of an "
+                                     "%s archive.", recipe->name,
+                                     distribution_to_string(recipe->distribution),
+                                     distribution_to_string(recipe->distribution));
         if (!plan->mirror)
                 return -ENOMEM;
         if (!startswith(plan->mirror, "http://") && !startswith(plan->mirror, "https://"))
-                return fail(reterr_message, -EINVAL, "Mirror '%s' is not an http:// or https:// URL.",
-                            plan->mirror);
+                return error_message(reterr_message, -EINVAL,
+                                     "Mirror '%s' is not an http:// or https:// URL.",
+                                     plan->mirror);
 
         keyring = o->keyring ?: recipe->keyring;
         if (!o->no_verify) {
                 if (!keyring)
-                        return fail(reterr_message, -ENOKEY,
-                                    "Recipe '%s' names no keyring: pass --keyring=FILE.",
-                                    recipe->name);
+                        return error_message(reterr_message, -ENOKEY,
+                                             "Recipe '%s' names no keyring: pass --keyring=FILE.",
+                                             recipe->name);
                 if (access(keyring, R_OK) < 0)
-                        return fail(reterr_message, -ENOKEY,
-                                    "The keyring %s of recipe '%s' is missing: install %s, "
-                                    "or pass --keyring=FILE.", keyring, recipe->name,
-                                    recipe->distribution == DISTRIBUTION_UBUNTU ?
-                                    "ubuntu-keyring (from Ubuntu)" :
-                                    "debian-archive-keyring");
+                        return error_message(reterr_message, -ENOKEY,
+                                             "The keyring %s of recipe '%s' is missing: install %s, "
+                                             "or pass --keyring=FILE.", keyring, recipe->name,
+                                             recipe->distribution == DISTRIBUTION_UBUNTU ?
+                                             "ubuntu-keyring (from Ubuntu)" :
+                                             "debian-archive-keyring");
         }
 
         r = mkdir_p_at(AT_FDCWD, o->cache_dir, 0755, 0755);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to create the cache %s: %s", o->cache_dir,
-                            strerror(-r));
+                return error_message(reterr_message, r, "Failed to create the cache %s: %s", o->cache_dir,
+                                     strerror(-r));
         cache_fd = open(o->cache_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (cache_fd < 0)
-                return fail(reterr_message, -errno, "Failed to open the cache %s: %m", o->cache_dir);
+                return error_message(reterr_message, -errno, "Failed to open the cache %s: %m",
+                                     o->cache_dir);
 
         step(o, "Fetching and verifying the Release");
         ao = (AptRepoOptions) {
@@ -393,7 +384,8 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         /* The same recipe, options and archive state make the same tree: clone the cached one. */
         r = tree_cache_lookup(plan, keyring);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to look up the tree cache: %s", strerror(-r));
+                return error_message(reterr_message, r, "Failed to look up the tree cache: %s",
+                                     strerror(-r));
         if (plan->tree_cached && !o->fresh) {
                 step(o, "Using the cached tree of this recipe");
                 *ret = TAKE_PTR(plan);
@@ -430,8 +422,9 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         if (plan->base_tree_name) {
                 r = base_tree_delta(plan);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to read the cached tree of recipe '%s': %s",
-                                    plan->base_recipe->name, strerror(-r));
+                        return error_message(reterr_message, r,
+                                             "Failed to read the cached tree of recipe '%s': %s",
+                                             plan->base_recipe->name, strerror(-r));
                 if (r > 0)
                         step(o, "Starting from the cached tree of the base recipe");
         }
@@ -447,10 +440,10 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         if (asprintf(&plan->debs_dir, "%s/debs", o->cache_dir) < 0)
                 return -ENOMEM;
         if (mkdir(plan->debs_dir, 0755) < 0 && errno != EEXIST)
-                return fail(reterr_message, -errno, "Failed to create %s: %m", plan->debs_dir);
+                return error_message(reterr_message, -errno, "Failed to create %s: %m", plan->debs_dir);
         debs_fd = open(plan->debs_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (debs_fd < 0)
-                return fail(reterr_message, -errno, "Failed to open %s: %m", plan->debs_dir);
+                return error_message(reterr_message, -errno, "Failed to open %s: %m", plan->debs_dir);
 
         /* Leftovers of killed runs; an hour is far longer than any download takes. */
         download_clean_stale(debs_fd, 3600);
@@ -536,11 +529,13 @@ static int run_dpkg(int tree_fd, const BootstrapPlan *plan, DebPackage * const *
 
         r = tree_run_logged(tree_fd, argv);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to run dpkg in the new tree: %s", strerror(-r));
+                return error_message(reterr_message, r, "Failed to run dpkg in the new tree: %s",
+                                     strerror(-r));
         if (r != 0) {
                 _cleanup_free_ char *cmd = strv_join((char**) action, " "), *tail = build_log_tail();
-                return fail(reterr_message, -EPROTO, "dpkg %s failed (exit status %i) for %zu packages:\n%s",
-                            strna(cmd), r, n, strna(tail));
+                return error_message(reterr_message, -EPROTO,
+                                     "dpkg %s failed (exit status %i) for %zu packages:\n%s",
+                                     strna(cmd), r, n, strna(tail));
         }
         return 0;
 }
@@ -583,12 +578,14 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
                 return -ENOMEM;
         r = write_file_in_tree(tree_fd, "etc/apt/sources.list", sources, 0644);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to write /etc/apt/sources.list: %s", strerror(-r));
+                return error_message(reterr_message, r, "Failed to write /etc/apt/sources.list: %s",
+                                     strerror(-r));
 
         if (recipe->hostname) {
                 r = write_file_in_tree(tree_fd, "etc/hostname", strjoina(recipe->hostname, "\n"), 0644);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to write /etc/hostname: %s", strerror(-r));
+                        return error_message(reterr_message, r, "Failed to write /etc/hostname: %s",
+                                             strerror(-r));
         } else
                 /* systemd-nspawn then names the machine's host after the machine. */
                 (void) unlinkat_in_root(tree_fd, "etc/hostname", 0);
@@ -597,8 +594,8 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
                 r = write_file_in_tree(tree_fd, "etc/default/locale", strjoina("LANG=", recipe->locale,
                                                                                "\n"), 0644);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to write /etc/default/locale: %s",
-                                    strerror(-r));
+                        return error_message(reterr_message, r, "Failed to write /etc/default/locale: %s",
+                                             strerror(-r));
         }
 
         if (recipe->timezone) {
@@ -608,31 +605,34 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
                 (void) unlinkat_in_root(tree_fd, "etc/localtime", 0);
                 r = symlinkat_in_root(target, tree_fd, "etc/localtime");
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to link /etc/localtime: %s", strerror(-r));
+                        return error_message(reterr_message, r, "Failed to link /etc/localtime: %s",
+                                             strerror(-r));
                 r = write_file_in_tree(tree_fd, "etc/timezone", strjoina(recipe->timezone, "\n"), 0644);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to write /etc/timezone: %s", strerror(-r));
+                        return error_message(reterr_message, r, "Failed to write /etc/timezone: %s",
+                                             strerror(-r));
         }
 
         if (recipe->root_locked != 0) {
                 r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/passwd", "--lock", "root"));
                 if (r != 0)
-                        return fail(reterr_message, r < 0 ? r : -EPROTO, "Failed to lock the root account.");
+                        return error_message(reterr_message, r < 0 ? r : -EPROTO,
+                                             "Failed to lock the root account.");
         }
 
         STRV_FOREACH(s, recipe->enable_services) {
                 r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/systemctl", "enable", "--quiet", *s));
                 if (r != 0)
-                        return fail(reterr_message, r < 0 ? r : -EPROTO,
-                                    "Failed to enable %s in the new tree.", *s);
+                        return error_message(reterr_message, r < 0 ? r : -EPROTO,
+                                             "Failed to enable %s in the new tree.", *s);
         }
 
         for (size_t i = 0; i < recipe->n_files; i++) {
                 r = copy_file_in_tree(tree_fd, recipe->files + i);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to copy %s to %s: %s",
-                                    recipe->files[i].source,
-                                    recipe->files[i].target, strerror(-r));
+                        return error_message(reterr_message, r, "Failed to copy %s to %s: %s",
+                                             recipe->files[i].source,
+                                             recipe->files[i].target, strerror(-r));
         }
 
         /* Starting from the base's tree, the base's commands have run already. */
@@ -641,9 +641,9 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
         STRV_FOREACH(c, own) {
                 r = tree_run_logged(tree_fd, STRV_MAKE("/bin/sh", "-c", *c));
                 if (r != 0)
-                        return fail(reterr_message, r < 0 ? r : -EPROTO,
-                                    "Command '%s' failed in the new tree "
-                                    "(exit status %i).", *c, r);
+                        return error_message(reterr_message, r < 0 ? r : -EPROTO,
+                                             "Command '%s' failed in the new tree "
+                                             "(exit status %i).", *c, r);
         }
         return 0;
 }
@@ -838,7 +838,7 @@ static int unpackers_finish(Unpackers *u, bool kill_them, char **reterr_message)
                 ssize_t n = read(u->errors[0], buf, sizeof(buf) - 1);
 
                 buf[MAX(n, (ssize_t) 0)] = 0;
-                r = fail(reterr_message, r, "%s", n > 0 ? buf : "Failed to unpack the packages.");
+                r = error_message(reterr_message, r, "%s", n > 0 ? buf : "Failed to unpack the packages.");
         }
         close_pairp(&u->queue);
         close_pairp(&u->errors);
@@ -933,13 +933,15 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
 
         dpkg_fd = openat_in_root(tree_fd, "var/lib/dpkg", O_RDONLY|O_DIRECTORY, 0);
         if (dpkg_fd < 0)
-                return fail(reterr_message, dpkg_fd, "Failed to open dpkg's database in the new tree: %s",
-                            strerror(-dpkg_fd));
+                return error_message(reterr_message, dpkg_fd,
+                                     "Failed to open dpkg's database in the new tree: %s",
+                                     strerror(-dpkg_fd));
         register_fd = openat(dpkg_fd, REGISTER_NAME, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         info_fd = openat(dpkg_fd, "info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         triggers_fd = openat(dpkg_fd, "triggers", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         if (register_fd < 0 || info_fd < 0 || triggers_fd < 0)
-                return fail(reterr_message, -errno, "Failed to open dpkg's database in the new tree: %m");
+                return error_message(reterr_message, -errno,
+                                     "Failed to open dpkg's database in the new tree: %m");
         owners = hashmap_new();
         st = open_memstream(&status, &status_size);
         ft = open_memstream(&file_triggers, &file_triggers_size);
@@ -960,8 +962,8 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
                         r = read_full_file_at(register_fd, strjoina(name, ".paths"), 256U << 20, &paths,
                                               NULL);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to read what %s registered: %s",
-                                    plan->install[i]->name, strerror(-r));
+                        return error_message(reterr_message, r, "Failed to read what %s registered: %s",
+                                             plan->install[i]->name, strerror(-r));
                 paragraph = strchr(entry, '\n');
                 if (!paragraph)
                         return -EBADMSG;
@@ -982,8 +984,8 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
                 if (taken) {
                         r = unregister(info_fd, entry);
                         if (r < 0)
-                                return fail(reterr_message, r, "Failed to unregister %s: %s", entry,
-                                            strerror(-r));
+                                return error_message(reterr_message, r, "Failed to unregister %s: %s", entry,
+                                                     strerror(-r));
                         continue;
                 }
                 for (char *p = paths; p && *p; p += strlen(p) + 1) {
@@ -1007,11 +1009,12 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
 
                         r = dpkg_triggers_parse(triggers, strlen(triggers), trigger_interest_add, &t, &msg);
                         if (r < 0)
-                                return fail(reterr_message, r, "Package %s: %s", plan->install[i]->name,
-                                            msg ?: strerror(-r));
+                                return error_message(reterr_message, r, "Package %s: %s",
+                                                     plan->install[i]->name,
+                                                     msg ?: strerror(-r));
                 } else if (r != -ENOENT)
-                        return fail(reterr_message, r, "Failed to read %s.triggers: %s", entry,
-                                    strerror(-r));
+                        return error_message(reterr_message, r, "Failed to read %s.triggers: %s", entry,
+                                             strerror(-r));
                 registered[i] = true;
         }
         if (fflush(st) != 0 || ferror(st) || fclose(TAKE_PTR(st)) != 0 ||
@@ -1024,8 +1027,9 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
         if (r >= 0)
                 r = write_file_atomic_at(dpkg_fd, "status", status, status_size, 0644);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to write dpkg's database in the new tree: %s",
-                            strerror(-r));
+                return error_message(reterr_message, r,
+                                     "Failed to write dpkg's database in the new tree: %s",
+                                     strerror(-r));
         return 0;
 }
 
@@ -1094,13 +1098,14 @@ static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *regi
                                  build_log);
                 (void) rm_rf_at(dpkg_fd, "tmp.ci");
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to run the preinst of %s: %s", p->name,
-                                    strerror(-r));
+                        return error_message(reterr_message, r, "Failed to run the preinst of %s: %s",
+                                             p->name,
+                                             strerror(-r));
                 if (r != 0) {
                         _cleanup_free_ char *tail = build_log_tail();
-                        return fail(reterr_message, -EPROTO,
-                                    "The preinst of %s failed (exit status %i):\n%s", p->name, r,
-                                    strna(tail));
+                        return error_message(reterr_message, -EPROTO,
+                                             "The preinst of %s failed (exit status %i):\n%s", p->name, r,
+                                             strna(tail));
                 }
         }
         return 0;
@@ -1136,8 +1141,8 @@ static int configure_essential(int tree_fd, const BootstrapPlan *plan, char **re
         r = tree_run_logged(tree_fd, argv);
         if (r != 0) {
                 _cleanup_free_ char *tail = build_log_tail();
-                return fail(reterr_message, r < 0 ? r : -EPROTO,
-                            "dpkg --configure of the essential packages failed:\n%s", strna(tail));
+                return error_message(reterr_message, r < 0 ? r : -EPROTO,
+                                     "dpkg --configure of the essential packages failed:\n%s", strna(tail));
         }
         return 0;
 }
@@ -1157,18 +1162,18 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
                 cached = open(strjoina(plan->trees_dir, "/", plan->tree_name),
                               O_RDONLY|O_DIRECTORY|O_CLOEXEC);
                 if (cached < 0)
-                        return fail(reterr_message, -errno, "Failed to open the cached tree: %m");
+                        return error_message(reterr_message, -errno, "Failed to open the cached tree: %m");
                 r = copy_tree_at(cached, tree_fd, NULL, &path);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to copy the cached tree (%s): %s",
-                                    strna(path),
-                                    strerror(-r));
+                        return error_message(reterr_message, r, "Failed to copy the cached tree (%s): %s",
+                                             strna(path),
+                                             strerror(-r));
                 return 0;
         }
 
         debs_fd = open(plan->debs_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (debs_fd < 0)
-                return fail(reterr_message, -errno, "Failed to open %s: %m", plan->debs_dir);
+                return error_message(reterr_message, -errno, "Failed to open %s: %m", plan->debs_dir);
 
         if (plan->base_tree_name) {
                 _cleanup_close_ int base = -EBADF;
@@ -1178,19 +1183,19 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
                 base = open(strjoina(plan->trees_dir, "/", plan->base_tree_name),
                             O_RDONLY|O_DIRECTORY|O_CLOEXEC);
                 if (base < 0)
-                        return fail(reterr_message, -errno,
-                                    "Failed to open the cached tree of recipe '%s': %m",
-                                    plan->base_recipe->name);
+                        return error_message(reterr_message, -errno,
+                                             "Failed to open the cached tree of recipe '%s': %m",
+                                             plan->base_recipe->name);
                 r = copy_tree_at(base, tree_fd, NULL, &path);
                 if (r < 0)
-                        return fail(reterr_message, r,
-                                    "Failed to copy the cached tree of recipe '%s' (%s): %s",
-                                    plan->base_recipe->name, strna(path), strerror(-r));
+                        return error_message(reterr_message, r,
+                                             "Failed to copy the cached tree of recipe '%s' (%s): %s",
+                                             plan->base_recipe->name, strna(path), strerror(-r));
                 r = tree_resume(tree_fd);
         } else
                 r = tree_prepare(tree_fd, plan->repo->architecture);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to prepare the new tree: %s", strerror(-r));
+                return error_message(reterr_message, r, "Failed to prepare the new tree: %s", strerror(-r));
 
         if (plan->base_tree_name)
                 r = download_packages(plan, debs_fd, NULL, NULL, reterr_message);
@@ -1222,7 +1227,8 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
 
         r = build_namespace_setup(tree_fd, plan->debs_dir, DEBS_IN_TREE);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to set up mounts for the new tree: %s", strerror(-r));
+                return error_message(reterr_message, r, "Failed to set up mounts for the new tree: %s",
+                                     strerror(-r));
 
         /* As dpkg --install would do it, essential packages first: preinst, unpack (all that is done
          * already but for what dpkg must do itself), configure; then the others. No fsync() per file
@@ -1254,8 +1260,9 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
                                                "--force-unsafe-io"));
         if (r != 0) {
                 _cleanup_free_ char *tail = build_log_tail();
-                return fail(reterr_message, r < 0 ? r : -EPROTO, "dpkg --configure --pending failed:\n%s",
-                            strna(tail));
+                return error_message(reterr_message, r < 0 ? r : -EPROTO,
+                                     "dpkg --configure --pending failed:\n%s",
+                                     strna(tail));
         }
 
         step(plan->options, "Setting up");
@@ -1265,10 +1272,11 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
 
         r = build_namespace_teardown(tree_fd);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to unmount what the build mounted: %s", strerror(-r));
+                return error_message(reterr_message, r, "Failed to unmount what the build mounted: %s",
+                                     strerror(-r));
         r = clean(tree_fd);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to clean up the new tree: %s", strerror(-r));
+                return error_message(reterr_message, r, "Failed to clean up the new tree: %s", strerror(-r));
 
         tree_cache_save(plan, tree_fd);
         return 0;

@@ -7,23 +7,11 @@
 #include <strings.h>
 
 #include "dpkg-db.h"
+#include "error-util.h"
 #include "fd-util.h"
 #include "macro.h"
 #include "string-util.h"
 #include "strv.h"
-
-_printf_(3, 4)
-static int bad(char **reterr_message, int r, const char *format, ...) {
-        va_list ap;
-
-        if (reterr_message && !*reterr_message) {
-                va_start(ap, format);
-                if (vasprintf(reterr_message, format, ap) < 0)
-                        *reterr_message = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 /* A NUL-terminated copy of size bytes of text: the input need not be a string. */
 static char* copy_text(const char *text, size_t size) {
@@ -95,7 +83,7 @@ int dpkg_control_parse(const char *input, size_t size, DpkgControl *ret, char **
         if (!text)
                 return -ENOMEM;
         if (strlen(text) != size)
-                return bad(reterr_message, -EBADMSG, "control: contains a NUL byte");
+                return error_message(reterr_message, -EBADMSG, "control: contains a NUL byte");
 
         f = open_memstream(&fields, &fields_size);
         if (!f)
@@ -113,13 +101,14 @@ int dpkg_control_parse(const char *input, size_t size, DpkgControl *ret, char **
                         continue;
                 }
                 if (ended) {
-                        r = bad(reterr_message, -EBADMSG, "control:%u: more than one paragraph", line_no);
+                        r = error_message(reterr_message, -EBADMSG, "control:%u: more than one paragraph",
+                                          line_no);
                         break;
                 }
                 if (line[0] == ' ' || line[0] == '\t') {
                         if (line_no == 1 || !multiline) {
-                                r = bad(reterr_message, -EBADMSG,
-                                        "control:%u: continuation line without a field", line_no);
+                                r = error_message(reterr_message, -EBADMSG,
+                                                  "control:%u: continuation line without a field", line_no);
                                 break;
                         }
                         if (!skipping)
@@ -129,20 +118,22 @@ int dpkg_control_parse(const char *input, size_t size, DpkgControl *ret, char **
 
                 l = field_name_length(line, n);
                 if (l == 0) {
-                        r = bad(reterr_message, -EBADMSG, "control:%u: not a field: '%.*s'", line_no,
-                                (int) MIN(n, (size_t) 64), line);
+                        r = error_message(reterr_message, -EBADMSG, "control:%u: not a field: '%.*s'",
+                                          line_no,
+                                          (int) MIN(n, (size_t) 64), line);
                         break;
                 }
                 for (size_t i = 0; i < n_seen; i++)
                         if (strlen(seen[i]) == l && strncasecmp(seen[i], line, l) == 0) {
-                                r = bad(reterr_message, -EBADMSG, "control:%u: field %.*s given twice",
-                                        line_no, (int) l, line);
+                                r = error_message(reterr_message, -EBADMSG,
+                                                  "control:%u: field %.*s given twice",
+                                                  line_no, (int) l, line);
                                 break;
                         }
                 if (r < 0)
                         break;
                 if (n_seen >= ELEMENTSOF(seen)) {
-                        r = bad(reterr_message, -EBADMSG, "control:%u: too many fields", line_no);
+                        r = error_message(reterr_message, -EBADMSG, "control:%u: too many fields", line_no);
                         break;
                 }
                 seen[n_seen] = strndup(line, l);
@@ -184,12 +175,13 @@ int dpkg_control_parse(const char *input, size_t size, DpkgControl *ret, char **
                 return -ENOMEM;
 
         if (!c.package || !package_name_ok(c.package))
-                return bad(reterr_message, -EBADMSG, "control: missing or invalid Package field");
+                return error_message(reterr_message, -EBADMSG, "control: missing or invalid Package field");
         if (!c.version || !word_ok(c.version, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                               "0123456789.+~-:"))
-                return bad(reterr_message, -EBADMSG, "control: missing or invalid Version field");
+                return error_message(reterr_message, -EBADMSG, "control: missing or invalid Version field");
         if (!c.architecture || !word_ok(c.architecture, "abcdefghijklmnopqrstuvwxyz0123456789-"))
-                return bad(reterr_message, -EBADMSG, "control: missing or invalid Architecture field");
+                return error_message(reterr_message, -EBADMSG,
+                                     "control: missing or invalid Architecture field");
         if (c.multi_arch_same && streq(c.architecture, "all"))
                 c.multi_arch_same = false;      /* dpkg ignores it there */
 
@@ -305,7 +297,7 @@ int dpkg_triggers_parse(const char *input, size_t size, DpkgTriggerFunc func, vo
         if (!text)
                 return -ENOMEM;
         if (strlen(text) != size)
-                return bad(reterr_message, -EBADMSG, "triggers: contains a NUL byte");
+                return error_message(reterr_message, -EBADMSG, "triggers: contains a NUL byte");
 
         for (size_t pos = 0; pos < size;) {
                 const char *line = text + pos, *nl = memchr(line, '\n', size - pos);
@@ -327,18 +319,21 @@ int dpkg_triggers_parse(const char *input, size_t size, DpkgTriggerFunc func, vo
                         if (strlen(table[i].directive) == dl && strncmp(name, table[i].directive, dl) == 0)
                                 break;
                 if (i >= ELEMENTSOF(table))
-                        return bad(reterr_message, -EBADMSG, "triggers:%u: unknown directive '%.*s'",
-                                   line_no, (int) MIN(dl, (size_t) 64), name);
+                        return error_message(reterr_message, -EBADMSG,
+                                             "triggers:%u: unknown directive '%.*s'",
+                                             line_no, (int) MIN(dl, (size_t) 64), name);
                 name += dl;
                 name += strspn(name, " \t");
                 end = name + strcspn(name, " \t\r");
                 if (end[strspn(end, " \t\r")] != 0)
-                        return bad(reterr_message, -EBADMSG, "triggers:%u: more than one trigger name",
-                                   line_no);
+                        return error_message(reterr_message, -EBADMSG,
+                                             "triggers:%u: more than one trigger name",
+                                             line_no);
                 *end = 0;
                 if (!trigger_name_ok(name))
-                        return bad(reterr_message, -EBADMSG, "triggers:%u: invalid trigger name '%.64s'",
-                                   line_no, name);
+                        return error_message(reterr_message, -EBADMSG,
+                                             "triggers:%u: invalid trigger name '%.64s'",
+                                             line_no, name);
                 r = func(table[i].kind, name, userdata);
                 if (r < 0)
                         return r;

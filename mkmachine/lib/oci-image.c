@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
 
 #include "download.h"
+#include "error-util.h"
 #include "oci-image.h"
 #include "path-util.h"
 #include "string-table.h"
@@ -56,20 +56,6 @@ Compression oci_media_type_compression(OciMediaType t) {
         default:
                 return _COMPRESSION_INVALID;
         }
-}
-
-_printf_(3, 4)
-static int fail(char **reterr_message, int r, const char *format, ...) {
-        va_list ap;
-
-        assert(r < 0);
-        if (reterr_message && !*reterr_message) {
-                va_start(ap, format);
-                if (vasprintf(reterr_message, format, ap) < 0)
-                        *reterr_message = NULL;
-                va_end(ap);
-        }
-        return r;
 }
 
 int oci_digest_parse(const char *s, char *ret_hex) {
@@ -234,10 +220,11 @@ static int json_parse(const char *json, size_t size, const char *what, json_obje
         json_object *j;
 
         if (size > OCI_JSON_SIZE_MAX)
-                return fail(reterr_message, -E2BIG, "The %s is larger than %u bytes.", what,
-                            OCI_JSON_SIZE_MAX);
+                return error_message(reterr_message, -E2BIG, "The %s is larger than %u bytes.", what,
+                                     OCI_JSON_SIZE_MAX);
         if (memchr(json, 0, size))
-                return fail(reterr_message, -EBADMSG, "The %s is not JSON (contains a NUL byte).", what);
+                return error_message(reterr_message, -EBADMSG, "The %s is not JSON (contains a NUL byte).",
+                                     what);
 
         tok = json_tokener_new();
         if (!tok)
@@ -258,13 +245,14 @@ static int json_parse(const char *json, size_t size, const char *what, json_obje
                                 err == json_tokener_continue ? "truncated" : json_tokener_error_desc(err);
                         json_object_put(j);
                         json_tokener_free(tok);
-                        return fail(reterr_message, -EBADMSG, "The %s is not valid JSON: %s.", what, e);
+                        return error_message(reterr_message, -EBADMSG, "The %s is not valid JSON: %s.", what,
+                                             e);
                 }
         }
         json_tokener_free(tok);
         if (!json_object_is_type(j, json_type_object)) {
                 json_object_put(j);
-                return fail(reterr_message, -EBADMSG, "The %s is not a JSON object.", what);
+                return error_message(reterr_message, -EBADMSG, "The %s is not a JSON object.", what);
         }
         *ret = j;
         return 0;
@@ -340,7 +328,7 @@ static int check_schema_version(json_object *j, const char *what, char **reterr_
 
         if (!json_object_object_get_ex(j, "schemaVersion", &v) || !json_object_is_type(v, json_type_int) ||
             json_object_get_int64(v) != 2)
-                return fail(reterr_message, -EOPNOTSUPP, "The %s is not of schemaVersion 2.", what);
+                return error_message(reterr_message, -EOPNOTSUPP, "The %s is not of schemaVersion 2.", what);
         return 0;
 }
 
@@ -351,21 +339,23 @@ static int descriptor_parse(json_object *o, const char *what, OciDescriptor *ret
         int r;
 
         if (!json_object_is_type(o, json_type_object))
-                return fail(reterr_message, -EBADMSG, "The %s is not a JSON object.", what);
+                return error_message(reterr_message, -EBADMSG, "The %s is not a JSON object.", what);
 
         if (json_string(o, "mediaType", &mt) < 0 || !mt)
-                return fail(reterr_message, -EBADMSG, "The %s has no mediaType.", what);
+                return error_message(reterr_message, -EBADMSG, "The %s has no mediaType.", what);
         if (json_string(o, "digest", &digest) < 0 || !digest)
-                return fail(reterr_message, -EBADMSG, "The %s has no digest.", what);
+                return error_message(reterr_message, -EBADMSG, "The %s has no digest.", what);
         r = oci_digest_parse(digest, NULL);
         if (r == -EOPNOTSUPP)
-                return fail(reterr_message, r, "The %s has digest '%.80s': only sha256 is supported.", what,
-                            digest);
+                return error_message(reterr_message, r,
+                                     "The %s has digest '%.80s': only sha256 is supported.", what, digest);
         if (r < 0)
-                return fail(reterr_message, r, "The %s has an invalid digest '%.80s'.", what, digest);
+                return error_message(reterr_message, r, "The %s has an invalid digest '%.80s'.", what,
+                                     digest);
         if (!json_object_object_get_ex(o, "size", &v) || !json_object_is_type(v, json_type_int) ||
             json_object_get_int64(v) < 0)
-                return fail(reterr_message, -EBADMSG, "The %s (%s) has no valid size.", what, digest);
+                return error_message(reterr_message, -EBADMSG, "The %s (%s) has no valid size.", what,
+                                     digest);
 
         d.size = (uint64_t) json_object_get_int64(v);
         strcpy(d.digest, digest);
@@ -381,8 +371,8 @@ static int descriptor_parse(json_object *o, const char *what, OciDescriptor *ret
                     json_strdup(p, "variant", &d.platform.variant) < 0 ||
                     !d.platform.os || !d.platform.architecture) {
                         oci_descriptor_done(&d);
-                        return fail(reterr_message, -EBADMSG, "The %s (%s) has an invalid platform.", what,
-                                    digest);
+                        return error_message(reterr_message, -EBADMSG,
+                                             "The %s (%s) has an invalid platform.", what, digest);
                 }
                 d.has_platform = true;
         }
@@ -390,8 +380,8 @@ static int descriptor_parse(json_object *o, const char *what, OciDescriptor *ret
         if (json_object_object_get_ex(o, "annotations", &v) && json_object_is_type(v, json_type_object) &&
             json_strdup(v, "org.opencontainers.image.ref.name", &d.ref_name) < 0) {
                 oci_descriptor_done(&d);
-                return fail(reterr_message, -EBADMSG, "The %s (%s) has an invalid ref.name annotation.",
-                            what, digest);
+                return error_message(reterr_message, -EBADMSG,
+                                     "The %s (%s) has an invalid ref.name annotation.", what, digest);
         }
 
         *ret = d;
@@ -409,37 +399,38 @@ static int check_media_type(json_object *j, OciMediaType expected, bool index, c
                           json_object_object_get_ex(j, "config", NULL);
 
         if (json_string(j, "mediaType", &mt) < 0)
-                return fail(reterr_message, -EBADMSG, "The %s has an invalid mediaType.", what);
+                return error_message(reterr_message, -EBADMSG, "The %s has an invalid mediaType.", what);
         /* Shape first: a document of the other kind is refused even without a mediaType. */
         if (index && has_layers)
-                return fail(reterr_message, -EBADMSG, "The image index has a config or layers: it is "
-                            "(also) a manifest, refusing the ambiguity.");
+                return error_message(reterr_message, -EBADMSG, "The image index has a config or layers: it "
+                                     "is (also) a manifest, refusing the ambiguity.");
         if (!index && has_manifests)
-                return fail(reterr_message, -EBADMSG, "The image manifest has a list of manifests: it is "
-                            "(also) an index, refusing the ambiguity.");
+                return error_message(reterr_message, -EBADMSG, "The image manifest has a list of manifests: "
+                                     "it is (also) an index, refusing the ambiguity.");
 
         if (mt) {
                 t = oci_media_type_from_string(mt);
                 if (index ? !oci_media_type_is_index(t) : !oci_media_type_is_manifest(t))
-                        return fail(reterr_message, -EBADMSG, "The %s says it is of media type '%.100s'.",
-                                    what, mt);
+                        return error_message(reterr_message, -EBADMSG,
+                                             "The %s says it is of media type '%.100s'.", what, mt);
                 if (expected >= 0 && t != expected)
-                        return fail(reterr_message, -EBADMSG,
-                                    "The %s says it is of media type '%s', but its descriptor says '%s'.",
-                                    what, mt, oci_media_type_to_string(expected));
+                        return error_message(reterr_message, -EBADMSG, "The %s says it is of media type "
+                                             "'%s', but its descriptor says '%s'.", what, mt,
+                                             oci_media_type_to_string(expected));
         } else if (expected >= 0) {
                 /* Docker's schema 2 always names its media type; OCI's should. */
                 if (expected == OCI_MEDIA_DOCKER_MANIFEST || expected == OCI_MEDIA_DOCKER_MANIFEST_LIST)
-                        return fail(reterr_message, -EBADMSG, "The %s has no mediaType, but its descriptor "
-                                    "says '%s'.", what, oci_media_type_to_string(expected));
+                        return error_message(reterr_message, -EBADMSG,
+                                             "The %s has no mediaType, but its descriptor says '%s'.", what,
+                                             oci_media_type_to_string(expected));
                 t = expected;
         } else
                 t = index ? OCI_MEDIA_INDEX : OCI_MEDIA_MANIFEST;
 
         if (expected >= 0 && (index ? !oci_media_type_is_index(expected) :
                                       !oci_media_type_is_manifest(expected)))
-                return fail(reterr_message, -EBADMSG, "The %s is referred to as '%s'.", what,
-                            strna(oci_media_type_to_string(expected)));
+                return error_message(reterr_message, -EBADMSG, "The %s is referred to as '%s'.", what,
+                                     strna(oci_media_type_to_string(expected)));
         *ret = t;
         return 0;
 }
@@ -479,13 +470,13 @@ int oci_index_parse(const char *json, size_t size, OciMediaType expected, OciInd
                 goto finish;
 
         if (!json_object_object_get_ex(j, "manifests", &m) || !json_object_is_type(m, json_type_array)) {
-                r = fail(reterr_message, -EBADMSG, "The image index has no list of manifests.");
+                r = error_message(reterr_message, -EBADMSG, "The image index has no list of manifests.");
                 goto finish;
         }
         n = json_object_array_length(m);
         if (n > OCI_ENTRIES_MAX) {
-                r = fail(reterr_message, -E2BIG, "The image index lists more than %u manifests.",
-                         OCI_ENTRIES_MAX);
+                r = error_message(reterr_message, -E2BIG, "The image index lists more than %u manifests.",
+                                  OCI_ENTRIES_MAX);
                 goto finish;
         }
         i->manifests = calloc(MAX(n, 1U), sizeof(OciDescriptor));
@@ -570,9 +561,9 @@ int oci_index_select(const OciIndex *i, const OciPlatform *want, const OciDescri
                 free(list);
                 list = nl;
         }
-        return fail(reterr_message, -ENOENT, "No image for platform %s; the image has: %s.",
-                    oci_platform_format(want, w, sizeof(w)),
-                    list ?: n_unspecified > 1 ? "several images without a platform" : "no images");
+        return error_message(reterr_message, -ENOENT, "No image for platform %s; the image has: %s.",
+                             oci_platform_format(want, w, sizeof(w)),
+                             list ?: n_unspecified > 1 ? "several images without a platform" : "no images");
 }
 
 /* --- Manifest ------------------------------------------------------------------------------------ */
@@ -611,26 +602,27 @@ int oci_manifest_parse(const char *json, size_t size, OciMediaType expected, Oci
                 goto finish;
 
         if (!json_object_object_get_ex(j, "config", &c)) {
-                r = fail(reterr_message, -EBADMSG, "The image manifest has no config.");
+                r = error_message(reterr_message, -EBADMSG, "The image manifest has no config.");
                 goto finish;
         }
         r = descriptor_parse(c, "image manifest's config", &m->config, reterr_message);
         if (r < 0)
                 goto finish;
         if (!oci_media_type_is_config(m->config.media_type)) {
-                r = fail(reterr_message, -EOPNOTSUPP, "The image's config (%s) is of media type '%.100s', "
-                         "not an image config.", m->config.digest, m->config.media_type_string);
+                r = error_message(reterr_message, -EOPNOTSUPP,
+                                  "The image's config (%s) is of media type '%.100s', not an image config.",
+                                  m->config.digest, m->config.media_type_string);
                 goto finish;
         }
 
         if (!json_object_object_get_ex(j, "layers", &l) || !json_object_is_type(l, json_type_array)) {
-                r = fail(reterr_message, -EBADMSG, "The image manifest has no list of layers.");
+                r = error_message(reterr_message, -EBADMSG, "The image manifest has no list of layers.");
                 goto finish;
         }
         n = json_object_array_length(l);
         if (n > OCI_ENTRIES_MAX) {
-                r = fail(reterr_message, -E2BIG, "The image manifest lists more than %u layers.",
-                         OCI_ENTRIES_MAX);
+                r = error_message(reterr_message, -E2BIG, "The image manifest lists more than %u layers.",
+                                  OCI_ENTRIES_MAX);
                 goto finish;
         }
         m->layers = calloc(MAX(n, 1U), sizeof(OciDescriptor));
@@ -651,13 +643,14 @@ int oci_manifest_parse(const char *json, size_t size, OciMediaType expected, Oci
                         continue;
                 if (strstr(d->media_type_string, "foreign") ||
                     strstr(d->media_type_string, "nondistributable"))
-                        r = fail(reterr_message, -EOPNOTSUPP,
-                                 "Layer %zu (%s) is a foreign (non-distributable) layer of media type "
-                                 "'%.100s': its content is not in the image, refusing.",
-                                 k + 1, d->digest, d->media_type_string);
+                        r = error_message(reterr_message, -EOPNOTSUPP, "Layer %zu (%s) is a foreign "
+                                          "(non-distributable) layer of media type '%.100s': its content is "
+                                          "not in the image, refusing.", k + 1, d->digest,
+                                          d->media_type_string);
                 else
-                        r = fail(reterr_message, -EOPNOTSUPP, "Layer %zu (%s) has unsupported media type "
-                                 "'%.100s'.", k + 1, d->digest, d->media_type_string);
+                        r = error_message(reterr_message, -EOPNOTSUPP,
+                                          "Layer %zu (%s) has unsupported media type '%.100s'.", k + 1,
+                                          d->digest, d->media_type_string);
                 goto finish;
         }
 
@@ -702,11 +695,12 @@ int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **rete
         if (json_strdup(j, "os", &c->platform.os) < 0 ||
             json_strdup(j, "architecture", &c->platform.architecture) < 0 ||
             json_strdup(j, "variant", &c->platform.variant) < 0) {
-                r = fail(reterr_message, -EBADMSG, "The image config has an invalid os or architecture.");
+                r = error_message(reterr_message, -EBADMSG,
+                                  "The image config has an invalid os or architecture.");
                 goto finish;
         }
         if (!c->platform.os || !c->platform.architecture) {
-                r = fail(reterr_message, -EBADMSG, "The image config names no os or architecture.");
+                r = error_message(reterr_message, -EBADMSG, "The image config names no os or architecture.");
                 goto finish;
         }
 
@@ -728,7 +722,8 @@ int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **rete
                 else if (json_strdup(cfg, "StopSignal", &c->stop_signal) < 0)
                         bad = "StopSignal";
                 if (bad) {
-                        r = fail(reterr_message, -EBADMSG, "The image config has an invalid %s.", bad);
+                        r = error_message(reterr_message, -EBADMSG, "The image config has an invalid %s.",
+                                          bad);
                         goto finish;
                 }
 
@@ -736,8 +731,8 @@ int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **rete
                     !json_object_is_type(ports, json_type_null)) {
                         if (!json_object_is_type(ports, json_type_object) ||
                             json_object_object_length(ports) > (int) OCI_ENTRIES_MAX) {
-                                r = fail(reterr_message, -EBADMSG,
-                                         "The image config has an invalid ExposedPorts.");
+                                r = error_message(reterr_message, -EBADMSG,
+                                                  "The image config has an invalid ExposedPorts.");
                                 goto finish;
                         }
                         json_object_object_foreach(ports, key, val) {
@@ -753,13 +748,14 @@ int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **rete
         if (json_object_object_get_ex(j, "rootfs", &rootfs)) {
                 if (!json_object_is_type(rootfs, json_type_object) ||
                     json_strv(rootfs, "diff_ids", &c->diff_ids) < 0) {
-                        r = fail(reterr_message, -EBADMSG, "The image config has an invalid rootfs.");
+                        r = error_message(reterr_message, -EBADMSG,
+                                          "The image config has an invalid rootfs.");
                         goto finish;
                 }
                 STRV_FOREACH(d, c->diff_ids)
                         if (oci_digest_parse(*d, NULL) < 0) {
-                                r = fail(reterr_message, -EBADMSG,
-                                         "The image config has an invalid diff_id '%.80s'.", *d);
+                                r = error_message(reterr_message, -EBADMSG,
+                                                  "The image config has an invalid diff_id '%.80s'.", *d);
                                 goto finish;
                         }
         }
@@ -800,9 +796,8 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
                 s.boot = 1;
         else {
                 if (strv_length(c->entrypoint) + strv_length(c->cmd) == 0) {
-                        r = fail(reterr_message, -ENOEXEC,
-                                 "The image has no init, and its config has neither Entrypoint nor Cmd: "
-                                 "nothing to run.");
+                        r = error_message(reterr_message, -ENOEXEC, "The image has no init, and its config "
+                                          "has neither Entrypoint nor Cmd: nothing to run.");
                         goto fail;
                 }
                 s.boot = 0;
@@ -811,8 +806,9 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
                         goto fail;
                 if (!isempty(c->working_dir)) {
                         if (c->working_dir[0] != '/') {
-                                r = fail(reterr_message, -EBADMSG,
-                                         "The image's WorkingDir '%.100s' is not absolute.", c->working_dir);
+                                r = error_message(reterr_message, -EBADMSG,
+                                                  "The image's WorkingDir '%.100s' is not absolute.",
+                                                  c->working_dir);
                                 goto fail;
                         }
                         s.working_directory = strdup(c->working_dir);
@@ -825,8 +821,8 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
                         if (!s.user)
                                 goto fail;
                         if (isempty(s.user)) {
-                                r = fail(reterr_message, -EBADMSG,
-                                         "The image's User '%.100s' names no user.", c->user);
+                                r = error_message(reterr_message, -EBADMSG,
+                                                  "The image's User '%.100s' names no user.", c->user);
                                 goto fail;
                         }
                 }
@@ -834,8 +830,8 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
 
         STRV_FOREACH(e, c->env) {
                 if (!strchr(*e, '=') || (*e)[0] == '=') {
-                        r = fail(reterr_message, -EBADMSG, "The image's Env has an invalid entry '%.100s'.",
-                                 *e);
+                        r = error_message(reterr_message, -EBADMSG,
+                                          "The image's Env has an invalid entry '%.100s'.", *e);
                         goto fail;
                 }
                 if (strv_extend(&s.environment, *e) < 0)
@@ -849,8 +845,9 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
 
                         r = exposed_port_parse(*p, &port);
                         if (r < 0) {
-                                r = fail(reterr_message, r == -EOPNOTSUPP ? r : -EBADMSG,
-                                         "The image's exposed port '%.100s' cannot be published.", *p);
+                                r = error_message(reterr_message, r == -EOPNOTSUPP ? r : -EBADMSG,
+                                                  "The image's exposed port '%.100s' cannot be published.",
+                                                  *p);
                                 goto fail;
                         }
                         r = nspawn_settings_add_port(&s, &port);
@@ -892,10 +889,10 @@ int docker_archive_parse(const char *json, size_t size, DockerArchive **ret, cha
         int r;
 
         if (size > OCI_JSON_SIZE_MAX)
-                return fail(reterr_message, -E2BIG, "manifest.json is larger than %u bytes.",
-                            OCI_JSON_SIZE_MAX);
+                return error_message(reterr_message, -E2BIG, "manifest.json is larger than %u bytes.",
+                                     OCI_JSON_SIZE_MAX);
         if (memchr(json, 0, size))
-                return fail(reterr_message, -EBADMSG, "manifest.json is not JSON.");
+                return error_message(reterr_message, -EBADMSG, "manifest.json is not JSON.");
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
@@ -904,7 +901,7 @@ int docker_archive_parse(const char *json, size_t size, DockerArchive **ret, cha
         json_tokener_free(tok);
         if (r < 0 || !json_object_is_type(j, json_type_array)) {
                 json_object_put(j);
-                return fail(reterr_message, -EBADMSG, "manifest.json is not a JSON array.");
+                return error_message(reterr_message, -EBADMSG, "manifest.json is not a JSON array.");
         }
 
         n = json_object_array_length(j);
@@ -914,7 +911,7 @@ int docker_archive_parse(const char *json, size_t size, DockerArchive **ret, cha
                 goto finish;
         }
         if (n == 0 || n > OCI_ENTRIES_MAX) {
-                r = fail(reterr_message, -EBADMSG, "manifest.json lists %zu images.", n);
+                r = error_message(reterr_message, -EBADMSG, "manifest.json lists %zu images.", n);
                 goto finish;
         }
         for (size_t k = 0; k < n; k++) {
@@ -926,13 +923,14 @@ int docker_archive_parse(const char *json, size_t size, DockerArchive **ret, cha
                     json_strdup(o, "Config", &im->config) < 0 || !archive_path_is_valid(im->config) ||
                     json_strv(o, "Layers", &im->layers) < 0 ||
                     json_strv(o, "RepoTags", &im->repo_tags) < 0) {
-                        r = fail(reterr_message, -EBADMSG, "manifest.json: image %zu is invalid.", k + 1);
+                        r = error_message(reterr_message, -EBADMSG, "manifest.json: image %zu is invalid.",
+                                          k + 1);
                         goto finish;
                 }
                 STRV_FOREACH(l, im->layers)
                         if (!archive_path_is_valid(*l)) {
-                                r = fail(reterr_message, -EBADMSG, "manifest.json: image %zu has an invalid "
-                                         "layer path '%.100s'.", k + 1, *l);
+                                r = error_message(reterr_message, -EBADMSG, "manifest.json: image %zu has "
+                                                  "an invalid layer path '%.100s'.", k + 1, *l);
                                 goto finish;
                         }
         }

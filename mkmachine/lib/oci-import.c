@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "download.h"
+#include "error-util.h"
 #include "fd-util.h"
 #include "fs-util.h"
 #include "log.h"
@@ -40,20 +40,6 @@ struct OciSource {
         char **layer_digests;
         char **layer_paths;
 };
-
-_printf_(3, 4)
-static int fail(char **reterr_message, int r, const char *format, ...) {
-        va_list ap;
-
-        assert(r < 0);
-        if (reterr_message && !*reterr_message) {
-                va_start(ap, format);
-                if (vasprintf(reterr_message, format, ap) < 0)
-                        *reterr_message = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 /* Opens a regular file beneath dir_fd, never through a symlink: a layout or archive is input like any
  * other. The fd is opened with O_NONBLOCK, harmless for regular files, so that a FIFO in its place
@@ -91,29 +77,33 @@ int oci_blob_read_verified(const OciBlobSource *s, const char *digest, uint64_t 
 
         r = oci_digest_parse(digest, NULL);
         if (r == -EOPNOTSUPP)
-                return fail(reterr_message, r, "Blob %.80s: only sha256 digests are supported.", digest);
+                return error_message(reterr_message, r, "Blob %.80s: only sha256 digests are supported.",
+                                     digest);
         if (r < 0)
-                return fail(reterr_message, r, "Invalid digest '%.80s'.", digest);
+                return error_message(reterr_message, r, "Invalid digest '%.80s'.", digest);
         if (size > OCI_JSON_SIZE_MAX)
-                return fail(reterr_message, -E2BIG, "Blob %s: its descriptor says %" PRIu64 " bytes, more "
-                            "than the %u allowed for metadata.", digest, size, OCI_JSON_SIZE_MAX);
+                return error_message(reterr_message, -E2BIG, "Blob %s: its descriptor says %" PRIu64 " "
+                                     "bytes, more than the %u allowed for metadata.", digest, size,
+                                     OCI_JSON_SIZE_MAX);
 
         r = s->open(s->userdata, digest, &fd);
         if (r == -ENOENT)
-                return fail(reterr_message, r, "Blob %s is missing from the image.", digest);
+                return error_message(reterr_message, r, "Blob %s is missing from the image.", digest);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to open blob %s: %s", digest, open_strerror(r));
+                return error_message(reterr_message, r, "Failed to open blob %s: %s", digest,
+                                     open_strerror(r));
 
         /* At most one byte more than promised: enough to tell a blob that is too long. */
         r = read_full_fd(fd, (size_t) size + 1, &buf, &n);
         if (r == -E2BIG || (r >= 0 && n != size))
-                return fail(reterr_message, -EBADMSG, "Blob %s has the wrong size (%s, descriptor says %"
-                            PRIu64 " bytes).", digest, r == -E2BIG || n > size ? "longer" : "shorter", size);
+                return error_message(reterr_message, -EBADMSG,
+                                     "Blob %s has the wrong size (%s, descriptor says %" PRIu64 " bytes).",
+                                     digest, r == -E2BIG || n > size ? "longer" : "shorter", size);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to read blob %s: %s", digest, strerror(-r));
+                return error_message(reterr_message, r, "Failed to read blob %s: %s", digest, strerror(-r));
         if (oci_blob_verify(buf, n, digest, size) < 0)
-                return fail(reterr_message, -EBADMSG, "Blob %s does not match its digest: damaged or "
-                            "tampered with.", digest);
+                return error_message(reterr_message, -EBADMSG,
+                                     "Blob %s does not match its digest: damaged or tampered with.", digest);
 
         *ret = TAKE_PTR(buf);
         if (ret_size)
@@ -232,15 +222,15 @@ static int check_oci_layout(OciSource *s, char **reterr_message) {
 
         fd = open_beneath(s->dir_fd, "oci-layout", O_RDONLY);
         if (fd < 0)
-                return fail(reterr_message, fd, "%s: failed to open oci-layout: %s", s->path,
-                            open_strerror(fd));
+                return error_message(reterr_message, fd, "%s: failed to open oci-layout: %s", s->path,
+                                     open_strerror(fd));
         r = read_full_fd(fd, 4096, &buf, &n);
         if (r < 0)
-                return fail(reterr_message, r == -E2BIG ? -EBADMSG : r, "%s: failed to read oci-layout.",
-                            s->path);
+                return error_message(reterr_message, r == -E2BIG ? -EBADMSG : r,
+                                     "%s: failed to read oci-layout.", s->path);
         if (!strstr(buf, "\"imageLayoutVersion\"") || !strstr(buf, "\"1.0.0\""))
-                return fail(reterr_message, -EOPNOTSUPP,
-                            "%s: oci-layout is not of imageLayoutVersion 1.0.0.", s->path);
+                return error_message(reterr_message, -EOPNOTSUPP,
+                                     "%s: oci-layout is not of imageLayoutVersion 1.0.0.", s->path);
         return 0;
 }
 
@@ -280,8 +270,8 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
 
         r = spec_split(spec, &path, &s->reference);
         if (r == -EINVAL)
-                return fail(reterr_message, r, "Invalid image source '%s': use DIR, DIR:TAG, DIR@DIGEST, or "
-                            "the same with an archive file.", spec);
+                return error_message(reterr_message, r, "Invalid image source '%s': use DIR, DIR:TAG, "
+                                     "DIR@DIGEST, or the same with an archive file.", spec);
         if (r < 0)
                 return r;
         s->path = realpath(path, NULL) ?: strdup(path);
@@ -290,12 +280,12 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
         r = s->reference && (startswith(s->reference, "sha256:") || startswith(s->reference, "sha512:")) ?
                 oci_digest_parse(s->reference, NULL) : 0;
         if (r < 0)
-                return fail(reterr_message, r == -EOPNOTSUPP ? r : -EINVAL,
-                            "'%s' is not a valid sha256 digest.", s->reference);
+                return error_message(reterr_message, r == -EOPNOTSUPP ? r : -EINVAL,
+                                     "'%s' is not a valid sha256 digest.", s->reference);
 
         fd = open(path, O_RDONLY|O_CLOEXEC|O_NOCTTY);
         if (fd < 0)
-                return fail(reterr_message, -errno, "Failed to open '%s': %m", path);
+                return error_message(reterr_message, -errno, "Failed to open '%s': %m", path);
         if (fstat(fd, &st) < 0)
                 return -errno;
 
@@ -303,26 +293,28 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
                 s->dir_fd = TAKE_FD(fd);
                 r = detect_kind(s->dir_fd, false, &s->kind);
                 if (r < 0)
-                        return fail(reterr_message, r, "'%s' is neither an OCI image layout (no oci-layout "
-                                    "file) nor an unpacked docker-archive (no manifest.json).", path);
+                        return error_message(reterr_message, r, "'%s' is neither an OCI image layout (no "
+                                             "oci-layout file) nor an unpacked docker-archive (no "
+                                             "manifest.json).", path);
         } else if (S_ISREG(st.st_mode)) {
                 _cleanup_free_ char *msg = NULL;
                 char name[] = "oci-XXXXXX";
 
                 r = mkdir_p_at(AT_FDCWD, tmp_dir, 0755, 0700);
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to create '%s': %s", tmp_dir, strerror(-r));
+                        return error_message(reterr_message, r, "Failed to create '%s': %s", tmp_dir,
+                                             strerror(-r));
                 s->tmp_parent_fd = open(tmp_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
                 if (s->tmp_parent_fd < 0)
-                        return fail(reterr_message, -errno, "Failed to open '%s': %m", tmp_dir);
+                        return error_message(reterr_message, -errno, "Failed to open '%s': %m", tmp_dir);
                 tmp_clean_stale(s->tmp_parent_fd);
                 /* mkdtemp() wants a path; the name is made relative to tmp_dir. */
                 _cleanup_free_ char *tmpl = NULL;
                 if (asprintf(&tmpl, "%s/%s", tmp_dir, name) < 0)
                         return -ENOMEM;
                 if (!mkdtemp(tmpl))
-                        return fail(reterr_message, -errno, "Failed to create a directory in '%s': %m",
-                                    tmp_dir);
+                        return error_message(reterr_message, -errno,
+                                             "Failed to create a directory in '%s': %m", tmp_dir);
                 s->tmp_name = strdup(strrchr(tmpl, '/') + 1);
                 if (!s->tmp_name)
                         return -ENOMEM;
@@ -335,14 +327,16 @@ int oci_source_open(const char *spec, const char *tmp_dir, Progress *progress, O
 
                 r = tar_unpack(fd, s->dir_fd, 0, (uint64_t) st.st_size, progress, NULL, &msg);
                 if (r < 0)
-                        return fail(reterr_message, r, "'%s' is not a readable image archive: %s", path,
-                                    msg ?: strerror(-r));
+                        return error_message(reterr_message, r, "'%s' is not a readable image archive: %s",
+                                             path, msg ?: strerror(-r));
                 r = detect_kind(s->dir_fd, true, &s->kind);
                 if (r < 0)
-                        return fail(reterr_message, r, "'%s' is neither an oci-archive (no oci-layout file) "
-                                    "nor a docker-archive (no manifest.json).", path);
+                        return error_message(reterr_message, r, "'%s' is neither an oci-archive (no "
+                                             "oci-layout file) nor a docker-archive (no manifest.json).",
+                                             path);
         } else
-                return fail(reterr_message, -EMEDIUMTYPE, "'%s' is neither a directory nor a file.", path);
+                return error_message(reterr_message, -EMEDIUMTYPE, "'%s' is neither a directory nor a file.",
+                                     path);
 
         if (s->kind != OCI_SOURCE_DOCKER_ARCHIVE) {
                 r = check_oci_layout(s, reterr_message);
@@ -372,12 +366,14 @@ static int config_check(OciImage *img, const OciPlatform *want, char **reterr_me
         char w[OCI_PLATFORM_STRING_MAX], h[OCI_PLATFORM_STRING_MAX];
 
         if (!oci_platform_matches(want, &img->config->platform))
-                return fail(reterr_message, -ENOENT, "The image is for %s, not %s (choose with "
-                            "--platform=).", oci_platform_format(&img->config->platform, h, sizeof(h)),
-                            oci_platform_format(want, w, sizeof(w)));
+                return error_message(reterr_message, -ENOENT,
+                                     "The image is for %s, not %s (choose with --platform=).",
+                                     oci_platform_format(&img->config->platform, h, sizeof(h)),
+                                     oci_platform_format(want, w, sizeof(w)));
         if (strv_length(img->config->diff_ids) != img->n_layers)
-                return fail(reterr_message, -EBADMSG, "The image config lists %zu layers (diff_ids), the "
-                            "manifest %zu.", strv_length(img->config->diff_ids), img->n_layers);
+                return error_message(reterr_message, -EBADMSG,
+                                     "The image config lists %zu layers (diff_ids), the manifest %zu.",
+                                     strv_length(img->config->diff_ids), img->n_layers);
         return 0;
 }
 
@@ -397,11 +393,12 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
                 const OciDescriptor *d;
 
                 if (fd < 0)
-                        return fail(reterr_message, fd, "%s: no index.json: %s", s->path, open_strerror(fd));
+                        return error_message(reterr_message, fd, "%s: no index.json: %s", s->path,
+                                             open_strerror(fd));
                 r = read_full_fd(fd, OCI_JSON_SIZE_MAX, &buf, &n);
                 if (r < 0)
-                        return fail(reterr_message, r, "%s: failed to read index.json: %s", s->path,
-                                    strerror(-r));
+                        return error_message(reterr_message, r, "%s: failed to read index.json: %s", s->path,
+                                             strerror(-r));
                 r = oci_index_parse(buf, n, _OCI_MEDIA_TYPE_INVALID, &idx, reterr_message);
                 if (r < 0)
                         return r;
@@ -412,21 +409,23 @@ static int resolve_layout(OciSource *s, const OciPlatform *want, OciImage **ret,
                                 if (streq(idx->manifests[k].digest, s->reference))
                                         d = idx->manifests + k;
                         if (!d)
-                                return fail(reterr_message, -ENOENT, "%s: index.json lists no image %s.",
-                                            s->path, s->reference);
+                                return error_message(reterr_message, -ENOENT,
+                                                     "%s: index.json lists no image %s.", s->path,
+                                                     s->reference);
                 } else if (s->reference) {
                         r = oci_index_find_ref(idx, s->reference, &d);
                         if (r == -ENOENT)
-                                return fail(reterr_message, r, "%s: no image tagged '%s'.", s->path,
-                                            s->reference);
+                                return error_message(reterr_message, r, "%s: no image tagged '%s'.", s->path,
+                                                     s->reference);
                         if (r < 0)
-                                return fail(reterr_message, r, "%s: several different images are tagged "
-                                            "'%s'.", s->path, s->reference);
+                                return error_message(reterr_message, r,
+                                                     "%s: several different images are tagged '%s'.",
+                                                     s->path, s->reference);
                 } else {
                         r = oci_index_select(idx, want, &d, reterr_message);
                         if (r < 0 && idx->n_manifests > 1)
-                                return fail(reterr_message, r, "%s holds several images: name one as "
-                                            "%s:TAG or %s@DIGEST.", s->path, s->path, s->path);
+                                return error_message(reterr_message, r, "%s holds several images: name one "
+                                                     "as %s:TAG or %s@DIGEST.", s->path, s->path, s->path);
                         if (r < 0)
                                 return r;
                 }
@@ -459,12 +458,12 @@ int oci_image_resolve_descriptor(const OciBlobSource *blobs, OciMediaType type, 
                 const OciDescriptor *d;
 
                 if (!oci_media_type_is_index(type) && !oci_media_type_is_manifest(type))
-                        return fail(reterr_message, -EOPNOTSUPP,
-                                    "%s is of media type '%s', neither an image index nor a manifest.",
-                                    digest, strna(oci_media_type_to_string(type)));
+                        return error_message(reterr_message, -EOPNOTSUPP, "%s is of media type '%s', "
+                                             "neither an image index nor a manifest.", digest,
+                                             strna(oci_media_type_to_string(type)));
                 if (depth > OCI_NESTING_MAX)
-                        return fail(reterr_message, -ELOOP, "Image indexes nested more than %u deep.",
-                                    OCI_NESTING_MAX);
+                        return error_message(reterr_message, -ELOOP,
+                                             "Image indexes nested more than %u deep.", OCI_NESTING_MAX);
 
                 buf = mfree(buf);
                 r = oci_blob_read_verified(blobs, digest, size, &buf, &n, reterr_message);
@@ -576,12 +575,12 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
 
         fd = open_beneath(s->dir_fd, "manifest.json", O_RDONLY);
         if (fd < 0)
-                return fail(reterr_message, fd, "%s: failed to open manifest.json: %s", s->path,
-                            open_strerror(fd));
+                return error_message(reterr_message, fd, "%s: failed to open manifest.json: %s", s->path,
+                                     open_strerror(fd));
         r = read_full_fd(fd, OCI_JSON_SIZE_MAX, &buf, &n);
         if (r < 0)
-                return fail(reterr_message, r, "%s: failed to read manifest.json: %s", s->path,
-                            strerror(-r));
+                return error_message(reterr_message, r, "%s: failed to read manifest.json: %s", s->path,
+                                     strerror(-r));
         r = docker_archive_parse(buf, n, &a, reterr_message);
         if (r < 0)
                 return r;
@@ -597,19 +596,20 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
                                         im = a->images + k;
                         }
                 if (!im)
-                        return fail(reterr_message, -ENOENT, "%s: no image tagged '%s'.", s->path,
-                                    s->reference);
+                        return error_message(reterr_message, -ENOENT, "%s: no image tagged '%s'.", s->path,
+                                             s->reference);
         } else if (a->n_images == 1)
                 im = a->images;
         else
-                return fail(reterr_message, -ENOTUNIQ, "%s holds %zu images: name one as %s:TAG.", s->path,
-                            a->n_images, s->path);
+                return error_message(reterr_message, -ENOTUNIQ, "%s holds %zu images: name one as %s:TAG.",
+                                     s->path, a->n_images, s->path);
 
         /* The archive is not content-addressed as a whole; its config is, by its name, and the layers by
          * the config's diff_ids. */
         if (!docker_name_digest(im->config, hex))
-                return fail(reterr_message, -EBADMSG, "%s: the config '%s' is not named by its digest: "
-                            "cannot verify it.", s->path, im->config);
+                return error_message(reterr_message, -EBADMSG,
+                                     "%s: the config '%s' is not named by its digest: cannot verify it.",
+                                     s->path, im->config);
 
         img = calloc(1, sizeof(OciImage));
         if (!img || asprintf(&img->config_digest, "sha256:%s", hex) < 0)
@@ -619,16 +619,16 @@ static int resolve_docker_archive(OciSource *s, const OciPlatform *want, OciImag
                 _cleanup_close_ int cfd = open_beneath(s->dir_fd, im->config, O_RDONLY);
 
                 if (cfd < 0 || fstat(cfd, &st) < 0)
-                        return fail(reterr_message, -ENOENT, "%s: the config '%s' is missing.", s->path,
-                                    im->config);
+                        return error_message(reterr_message, -ENOENT, "%s: the config '%s' is missing.",
+                                             s->path, im->config);
                 buf = mfree(buf);
                 r = read_full_fd(cfd, OCI_JSON_SIZE_MAX, &buf, &n);
                 if (r < 0)
-                        return fail(reterr_message, r, "%s: failed to read '%s': %s", s->path, im->config,
-                                    strerror(-r));
+                        return error_message(reterr_message, r, "%s: failed to read '%s': %s", s->path,
+                                             im->config, strerror(-r));
                 if (oci_blob_verify(buf, n, img->config_digest, n) < 0)
-                        return fail(reterr_message, -EBADMSG, "%s: the config '%s' does not match its "
-                                    "digest: damaged or tampered with.", s->path, im->config);
+                        return error_message(reterr_message, -EBADMSG, "%s: the config '%s' does not match "
+                                             "its digest: damaged or tampered with.", s->path, im->config);
         }
         r = oci_config_parse(buf, n, &img->config, reterr_message);
         if (r < 0)
@@ -682,48 +682,50 @@ int oci_image_unpack(const OciBlobSource *blobs, const OciImage *img, int tree_f
 
                 r = oci_digest_parse(l->digest, want);
                 if (r < 0)
-                        return fail(reterr_message, r, "Layer %zu has an invalid or unsupported digest "
-                                    "'%.80s'.", k + 1, l->digest);
+                        return error_message(reterr_message, r,
+                                             "Layer %zu has an invalid or unsupported digest '%.80s'.",
+                                             k + 1, l->digest);
 
                 r = blobs->open(blobs->userdata, l->digest, &fd);
                 if (r == -ENOENT)
-                        return fail(reterr_message, r, "Layer %zu (%s) is missing from the image.", k + 1,
-                                    l->path ?: l->digest);
+                        return error_message(reterr_message, r, "Layer %zu (%s) is missing from the image.",
+                                             k + 1, l->path ?: l->digest);
                 if (r < 0)
-                        return fail(reterr_message, r, "Layer %zu (%s) cannot be opened: %s", k + 1,
-                                    l->path ?: l->digest, open_strerror(r));
+                        return error_message(reterr_message, r, "Layer %zu (%s) cannot be opened: %s", k + 1,
+                                             l->path ?: l->digest, open_strerror(r));
                 /* A cheap early check; the real one is on what is read. */
                 if (fstat(fd, &st) < 0)
                         return -errno;
                 if (l->size != UINT64_MAX && S_ISREG(st.st_mode) && (uint64_t) st.st_size != l->size)
-                        return fail(reterr_message, -EBADMSG, "Layer %zu (%s) has %" PRIu64 " bytes, its "
-                                    "descriptor says %" PRIu64 ".", k + 1, l->digest, (uint64_t) st.st_size,
-                                    l->size);
+                        return error_message(reterr_message, -EBADMSG, "Layer %zu (%s) has %" PRIu64 " "
+                                             "bytes, its descriptor says %" PRIu64 ".", k + 1, l->digest,
+                                             (uint64_t) st.st_size, l->size);
 
                 log_debug("Applying layer %zu/%zu (%s).", k + 1, img->n_layers, l->digest);
                 r = tar_unpack(fd, tree_fd, TAR_UNPACK_OVERLAY, (uint64_t) st.st_size, progress, &stats,
                                &msg);
                 if (r < 0)
-                        return fail(reterr_message, r, "Layer %zu (%s): %s", k + 1, l->path ?: l->digest,
-                                    msg ?: strerror(-r));
+                        return error_message(reterr_message, r, "Layer %zu (%s): %s", k + 1,
+                                             l->path ?: l->digest, msg ?: strerror(-r));
                 if (l->size != UINT64_MAX && stats.bytes_in != l->size)
-                        return fail(reterr_message, -EBADMSG, "Layer %zu (%s) has %" PRIu64 " bytes, its "
-                                    "descriptor says %" PRIu64 ".", k + 1, l->digest, stats.bytes_in,
-                                    l->size);
+                        return error_message(reterr_message, -EBADMSG, "Layer %zu (%s) has %" PRIu64 " "
+                                             "bytes, its descriptor says %" PRIu64 ".", k + 1, l->digest,
+                                             stats.bytes_in, l->size);
                 if (stats.compression != l->compression && l->path)
-                        return fail(reterr_message, -EOPNOTSUPP, "Layer %zu (%s) of the docker-archive is "
-                                    "%s-compressed: only uncompressed layers can be checked against the "
-                                    "config's diff_ids.", k + 1, l->path,
-                                    compression_to_string(stats.compression));
+                        return error_message(reterr_message, -EOPNOTSUPP, "Layer %zu (%s) of the "
+                                             "docker-archive is %s-compressed: only uncompressed layers can "
+                                             "be checked against the config's diff_ids.", k + 1, l->path,
+                                             compression_to_string(stats.compression));
                 if (stats.compression != l->compression)
-                        return fail(reterr_message, -EBADMSG, "Layer %zu (%s) is %s-compressed, but its "
-                                    "media type says %s.", k + 1, l->path ?: l->digest,
-                                    compression_to_string(stats.compression),
-                                    compression_to_string(l->compression));
+                        return error_message(reterr_message, -EBADMSG,
+                                             "Layer %zu (%s) is %s-compressed, but its media type says %s.",
+                                             k + 1, l->path ?: l->digest,
+                                             compression_to_string(stats.compression),
+                                             compression_to_string(l->compression));
                 if (!streq(stats.sha256, want))
-                        return fail(reterr_message, -EBADMSG, "Layer %zu (%s) does not match its digest "
-                                    "(sha256:%s): damaged or tampered with.", k + 1, l->path ?: l->digest,
-                                    stats.sha256);
+                        return error_message(reterr_message, -EBADMSG, "Layer %zu (%s) does not match its "
+                                             "digest (sha256:%s): damaged or tampered with.", k + 1,
+                                             l->path ?: l->digest, stats.sha256);
         }
         return 0;
 }

@@ -5,12 +5,12 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "error-util.h"
 #include "fd-util.h"
 #include "log.h"
 #include "oci-push.h"
@@ -20,19 +20,6 @@
 #include "tar-pack.h"
 
 DEFINE_POINTER_CLEANUP_RENAME(struct archive*, archive_write_free, archive_write_freep);
-
-_printf_(3, 4)
-static int fail(char **reterr_message, int r, const char *format, ...) {
-        va_list ap;
-
-        if (reterr_message && !*reterr_message) {
-                va_start(ap, format);
-                if (vasprintf(reterr_message, format, ap) < 0)
-                        *reterr_message = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 static void digest_final(EVP_MD_CTX *ctx, char ret[static OCI_DIGEST_STRING_MAX]) {
         unsigned char md[32];
@@ -136,12 +123,14 @@ int oci_layer_pack(int tree_fd, Compression c, const char *tmp_dir, const volati
         assert(ret);
 
         if (c != COMPRESSION_GZIP && c != COMPRESSION_ZSTD)
-                return fail(reterr_message, -EOPNOTSUPP, "Layers are compressed with gzip or zstd, not %s.",
-                            strna(compression_to_string(c)));
+                return error_message(reterr_message, -EOPNOTSUPP,
+                                     "Layers are compressed with gzip or zstd, not %s.",
+                                     strna(compression_to_string(c)));
 
         out_fd = open(tmp_dir, O_TMPFILE|O_RDWR|O_CLOEXEC, 0600);
         if (out_fd < 0)
-                return fail(reterr_message, -errno, "Failed to create a temporary file in %s: %m", tmp_dir);
+                return error_message(reterr_message, -errno, "Failed to create a temporary file in %s: %m",
+                                     tmp_dir);
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
         rfd = pipefd[0];

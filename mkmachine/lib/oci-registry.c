@@ -4,7 +4,6 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "download.h"
+#include "error-util.h"
 #include "fd-util.h"
 #include "log.h"
 #include "oci-registry.h"
@@ -46,20 +46,6 @@ static char* strjoin_alloc(const char *a, const char *b) {
         if (asprintf(&s, "%s%s", a, b) < 0)
                 return NULL;
         return s;
-}
-
-_printf_(3, 4)
-static int fail(char **reterr_message, int r, const char *format, ...) {
-        va_list ap;
-
-        assert(r < 0);
-        if (reterr_message && !*reterr_message) {
-                va_start(ap, format);
-                if (vasprintf(reterr_message, format, ap) < 0)
-                        *reterr_message = NULL;
-                va_end(ap);
-        }
-        return r;
 }
 
 /* Milliseconds before retry n (0-based): 500 ms doubling; MKMACHINE_RETRY_DELAY_MS for tests. */
@@ -172,9 +158,39 @@ static bool response_transient(const Response *r) {
         }
 }
 
-/* One GET, without retries. */
-static int get_once(const RegistryClient *c, const char *url, const char *accept, const char *auth,
-                    const char *user, const char *password, size_t max, Response *ret) {
+/* What a request sends: a buffer, or size bytes of fd from its start. */
+typedef struct Upload {
+        int fd;
+        const void *data;
+        uint64_t size, offset;
+} Upload;
+
+static size_t upload_read(char *buf, size_t size, size_t nitems, void *userdata) {
+        Upload *u = userdata;
+        size_t n = MIN(size * nitems, (size_t) (u->size - u->offset));
+        ssize_t k;
+
+        if (n == 0)
+                return 0;
+        if (u->data) {
+                memcpy(buf, (const uint8_t*) u->data + u->offset, n);
+                k = (ssize_t) n;
+        } else {
+                k = pread(u->fd, buf, n, (off_t) u->offset);
+                if (k <= 0)
+                        return CURL_READFUNC_ABORT;
+        }
+        u->offset += (uint64_t) k;
+        return (size_t) k;
+}
+
+/* One request to url, without retries: GET (following redirects, to a blob's storage), HEAD, POST
+ * (empty) or PUT (of up). Sends the header lines in headers (a NULL one is skipped) and, with user, HTTP
+ * basic authentication; keeps up to max bytes of the body. 0 with the response (any status), or a
+ * negative errno. */
+static int request_once(const RegistryClient *c, const char *method, const char *url,
+                        const char * const headers[static 2], const char *user, const char *password,
+                        Upload *up, size_t max, Response *ret) {
         struct curl_slist *h = NULL, *t;
         CURL *curl;
         int r = 0;
@@ -183,13 +199,10 @@ static int get_once(const RegistryClient *c, const char *url, const char *accept
         curl = curl_easy_init();
         if (!curl)
                 return -ENOMEM;
-        if (accept) {
-                h = curl_slist_append(NULL, accept);
-                if (!h)
-                        r = -ENOMEM;
-        }
-        if (r >= 0 && auth) {
-                t = curl_slist_append(h, auth);
+        for (size_t k = 0; k < 2 && r >= 0; k++) {
+                if (!headers[k])
+                        continue;
+                t = curl_slist_append(h, headers[k]);
                 if (!t)
                         r = -ENOMEM;
                 else
@@ -202,10 +215,7 @@ static int get_once(const RegistryClient *c, const char *url, const char *accept
              curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_HEADERDATA, ret) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ret->error) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
@@ -218,6 +228,24 @@ static int get_once(const RegistryClient *c, const char *url, const char *accept
              (c->ca_file && curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) ||
              (!c->tls_verify && (curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
                                  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))))
+                r = -EIO;
+        if (r >= 0 && streq(method, "GET") &&
+            (curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK))
+                r = -EIO;
+        if (r >= 0 && streq(method, "HEAD") && curl_easy_setopt(curl, CURLOPT_NOBODY, 1L) != CURLE_OK)
+                r = -EIO;
+        if (r >= 0 && streq(method, "POST") &&
+            (curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK))
+                r = -EIO;
+        if (r >= 0 && streq(method, "PUT") &&
+            (curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_READFUNCTION, upload_read) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_READDATA, up) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) up->size) != CURLE_OK))
                 r = -EIO;
         if (r >= 0) {
                 ret->code = curl_easy_perform(curl);
@@ -236,7 +264,8 @@ static int get(const RegistryClient *c, const char *url, const char *accept, con
         int r;
 
         for (unsigned n = 0;; n++) {
-                r = get_once(c, url, accept, auth, user, password, max, ret);
+                r = request_once(c, "GET", url, (const char*[]) { accept, auth }, user, password,
+                                 /* up= */ NULL, max, ret);
                 if (r < 0 || !response_transient(ret) || n + 1 >= RETRIES)
                         return r;
                 log_debug("GET %s: %s (HTTP %li), retrying.", url, ret->error, ret->status);
@@ -247,12 +276,12 @@ static int get(const RegistryClient *c, const char *url, const char *accept, con
 
 static int describe_failure(const char *url, const Response *resp, char **reterr_message) {
         if (resp->too_big)
-                return fail(reterr_message, -E2BIG, "%s: the response is too large.", url);
+                return error_message(reterr_message, -E2BIG, "%s: the response is too large.", url);
         if (resp->code != CURLE_OK)
-                return fail(reterr_message, -EIO, "%s: %s", url, resp->error);
-        return fail(reterr_message, resp->status == 404 ? -ENOENT : resp->status == 401 ||
-                    resp->status == 403 ? -EACCES : -EIO, "%s: HTTP status %li%s%.200s", url,
-                    resp->status, resp->body ? ": " : ".", resp->body ?: "");
+                return error_message(reterr_message, -EIO, "%s: %s", url, resp->error);
+        return error_message(reterr_message, resp->status == 404 ? -ENOENT : resp->status == 401 ||
+                             resp->status == 403 ? -EACCES : -EIO, "%s: HTTP status %li%s%.200s", url,
+                             resp->status, resp->body ? ": " : ".", resp->body ?: "");
 }
 
 RegistryClient* registry_client_free(RegistryClient *c) {
@@ -292,14 +321,14 @@ static int load_settings(RegistryClient *c, const RegistryOptions *o, char **ret
 
         r = read_text_file(path, 1024 * 1024, &text);
         if (r < 0 && r != -ENOENT)
-                return fail(reterr_message, r, "Failed to read %s: %s", path, strerror(-r));
+                return error_message(reterr_message, r, "Failed to read %s: %s", path, strerror(-r));
         if (r >= 0) {
                 r = registry_settings_parse(text, c->registry, &s, &line);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return fail(reterr_message, r, "%s:%u: invalid line (TLSVerify=yes|no, CA=/FILE in "
-                                    "[Registry HOST[:PORT]] sections).", path, line);
+                        return error_message(reterr_message, r, "%s:%u: invalid line (TLSVerify=yes|no, "
+                                             "CA=/FILE in [Registry HOST[:PORT]] sections).", path, line);
         }
 
         c->tls_verify = o && o->tls_verify >= 0 ? o->tls_verify : s.tls_verify != 0;
@@ -310,8 +339,8 @@ static int load_settings(RegistryClient *c, const RegistryOptions *o, char **ret
         if (o && o->ca_file && !c->ca_file)
                 return -ENOMEM;
         if (c->ca_file && access(c->ca_file, R_OK) < 0)
-                return fail(reterr_message, -errno, "Cannot read the CA bundle %s for %s: %s", c->ca_file,
-                            c->registry, strerror(errno));
+                return error_message(reterr_message, -errno, "Cannot read the CA bundle %s for %s: %s",
+                                     c->ca_file, c->registry, strerror(errno));
         return 0;
 }
 
@@ -349,16 +378,16 @@ static int load_credentials(RegistryClient *c, char **reterr_message) {
                 if (r == -ENOENT)
                         continue;
                 if (r < 0)
-                        return fail(reterr_message, r, "Failed to read %s: %s", *f, strerror(-r));
+                        return error_message(reterr_message, r, "Failed to read %s: %s", *f, strerror(-r));
                 r = auth_json_lookup(text, strlen(text), c->registry, c->repository, &c->user, &c->password);
                 if (r == -ENOENT)
                         continue;
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return fail(reterr_message, r, "%s: malformed, or its entry for %s is (expected "
-                                    "{\"auths\": {\"%s\": {\"auth\": BASE64(USER:PASSWORD)}}}).", *f,
-                                    c->registry, c->registry);
+                        return error_message(reterr_message, r, "%s: malformed, or its entry for %s is "
+                                             "(expected {\"auths\": {\"%s\": {\"auth\": "
+                                             "BASE64(USER:PASSWORD)}}}).", *f, c->registry, c->registry);
                 log_debug("Using the credentials for %s from %s.", c->registry, *f);
                 return 0;
         }
@@ -408,8 +437,9 @@ static int bearer_token(RegistryClient *c, const AuthChallenge *ch, char **reter
         int r;
 
         if (!startswith(ch->realm, "https://") && !(startswith(ch->realm, "http://") && !c->tls_verify))
-                return fail(reterr_message, -EACCES, "%s asks for a token from '%.200s', which is not an "
-                            "https:// URL (allowed only with --tls-verify=false).", c->registry, ch->realm);
+                return error_message(reterr_message, -EACCES, "%s asks for a token from '%.200s', which is "
+                                     "not an https:// URL (allowed only with --tls-verify=false).",
+                                     c->registry, ch->realm);
 
         scope = url_escape(strjoina("repository:", c->repository,
                                     c->push ? ":pull,push" : ":pull"));
@@ -424,10 +454,11 @@ static int bearer_token(RegistryClient *c, const AuthChallenge *ch, char **reter
         if (r < 0)
                 return r;
         if (resp.code == CURLE_OK && (resp.status == 401 || resp.status == 403))
-                return fail(reterr_message, -EACCES, "%s refused %s for a token (HTTP %li): %s", ch->realm,
-                            c->user ? "the credentials" : "anonymous access", resp.status,
-                            c->user ? "wrong user name or password?" :
-                            "log in with 'podman login' or name an auth file in REGISTRY_AUTH_FILE.");
+                return error_message(reterr_message, -EACCES, "%s refused %s for a token (HTTP %li): %s",
+                                     ch->realm, c->user ? "the credentials" : "anonymous access",
+                                     resp.status, c->user ? "wrong user name or password?" :
+                                     "log in with 'podman login' or name an auth file in "
+                                     "REGISTRY_AUTH_FILE.");
         if (resp.code != CURLE_OK || resp.status != 200)
                 return describe_failure(ch->realm, &resp, reterr_message);
 
@@ -439,7 +470,7 @@ static int bearer_token(RegistryClient *c, const AuthChallenge *ch, char **reter
                 token = strdup(json_object_get_string(t));
         json_object_put(j);
         if (!token)
-                return fail(reterr_message, -EBADMSG, "%s: the answer has no token.", ch->realm);
+                return error_message(reterr_message, -EBADMSG, "%s: the answer has no token.", ch->realm);
         if (asprintf(&header, "Authorization: Bearer %s", token) < 0)
                 return -ENOMEM;
         r = set_auth_header(c, TAKE_PTR(header));
@@ -475,12 +506,14 @@ static int ping(RegistryClient *c, char **reterr_message) {
         }
         if (resp.code == CURLE_PEER_FAILED_VERIFICATION || resp.code == CURLE_SSL_CACERT_BADFILE ||
             resp.code == CURLE_SSL_CONNECT_ERROR)
-                return fail(reterr_message, -EPERM, "%s: TLS failed: %s. For a registry with a certificate "
-                            "of its own use CA= in %s, or --tls-verify=false (no verification; also "
-                            "allows plain HTTP) if you trust the network.", c->registry, resp.error,
-                            getenv("MKMACHINE_REGISTRIES_CONF") ?: REGISTRIES_CONF_DEFAULT);
+                return error_message(reterr_message, -EPERM, "%s: TLS failed: %s. For a registry with a "
+                                     "certificate of its own use CA= in %s, or --tls-verify=false (no "
+                                     "verification; also allows plain HTTP) if you trust the network.",
+                                     c->registry, resp.error,
+                                     getenv("MKMACHINE_REGISTRIES_CONF") ?: REGISTRIES_CONF_DEFAULT);
         if (resp.code != CURLE_OK)
-                return fail(reterr_message, -EIO, "Cannot reach registry %s: %s", c->registry, resp.error);
+                return error_message(reterr_message, -EIO, "Cannot reach registry %s: %s", c->registry,
+                                     resp.error);
         if (resp.status == 200)
                 return 0;       /* anonymous access */
         if (resp.status != 401)
@@ -490,15 +523,16 @@ static int ping(RegistryClient *c, char **reterr_message) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return fail(reterr_message, -EACCES, "%s asks for authentication with a challenge we cannot "
-                            "answer: '%.200s'.", c->registry, strna(resp.www_authenticate));
+                return error_message(reterr_message, -EACCES, "%s asks for authentication with a challenge "
+                                     "we cannot answer: '%.200s'.", c->registry,
+                                     strna(resp.www_authenticate));
         if (ch.scheme == AUTH_SCHEME_BEARER)
                 return bearer_token(c, &ch, reterr_message);
 
         if (!c->user)
-                return fail(reterr_message, -EACCES, "%s requires a user name and password, and none is "
-                            "configured: log in with 'podman login %s', or name an auth.json in "
-                            "REGISTRY_AUTH_FILE.", c->registry, c->registry);
+                return error_message(reterr_message, -EACCES, "%s requires a user name and password, and "
+                                     "none is configured: log in with 'podman login %s', or name an "
+                                     "auth.json in REGISTRY_AUTH_FILE.", c->registry, c->registry);
         url = mfree(url);
         r = basic_header(c->user, c->password, &url);
         if (r < 0)
@@ -516,8 +550,9 @@ static int ping(RegistryClient *c, char **reterr_message) {
         if (r < 0)
                 return r;
         if (resp.code == CURLE_OK && resp.status == 401)
-                return fail(reterr_message, -EACCES, "%s refused the credentials (wrong user name or "
-                            "password?).", c->registry);
+                return error_message(reterr_message, -EACCES,
+                                     "%s refused the credentials (wrong user name or password?).",
+                                     c->registry);
         if (resp.code != CURLE_OK || resp.status != 200)
                 return describe_failure(url, &resp, reterr_message);
         return 0;
@@ -571,8 +606,8 @@ static int fetch_small(RegistryClient *c, const char *kind, const char *ref, Res
                 return r;
         if (ret->code != CURLE_OK || ret->status != 200) {
                 if (ret->code == CURLE_OK && ret->status == 404)
-                        r = fail(reterr_message, -ENOENT, "%s/%s has no %s %s.", c->registry,
-                                 c->repository, streq(kind, "manifests") ? "image" : "blob", ref);
+                        r = error_message(reterr_message, -ENOENT, "%s/%s has no %s %s.", c->registry,
+                                          c->repository, streq(kind, "manifests") ? "image" : "blob", ref);
                 else
                         r = describe_failure(url, ret, reterr_message);
                 response_done(ret);
@@ -772,25 +807,26 @@ int oci_pull_resolve(OciPull *p, const OciReference *ref, const OciPlatform *wan
         if (asprintf(&digest, "sha256:%s", hex) < 0)
                 return -ENOMEM;
         if (ref->digest && !streq(ref->digest, digest))
-                return fail(reterr_message, -EBADMSG, "The manifest %s/%s sent for %s has the digest %s: "
-                            "damaged or tampered with.", ref->registry, ref->repository, ref->digest,
-                            digest);
+                return error_message(reterr_message, -EBADMSG, "The manifest %s/%s sent for %s has the "
+                                     "digest %s: damaged or tampered with.", ref->registry, ref->repository,
+                                     ref->digest, digest);
         if (!ref->digest && resp.docker_digest && startswith(resp.docker_digest, "sha256:") &&
             !streq(resp.docker_digest, digest))
-                return fail(reterr_message, -EBADMSG, "The manifest of %s/%s:%s has the digest %s, the "
-                            "registry says %s: damaged or tampered with.", ref->registry, ref->repository,
-                            ref->tag, digest, resp.docker_digest);
+                return error_message(reterr_message, -EBADMSG, "The manifest of %s/%s:%s has the digest %s, "
+                                     "the registry says %s: damaged or tampered with.", ref->registry,
+                                     ref->repository, ref->tag, digest, resp.docker_digest);
 
         type = manifest_type(&resp);
         if (!oci_media_type_is_index(type) && !oci_media_type_is_manifest(type))
-                return fail(reterr_message, -EOPNOTSUPP, "%s/%s:%s is of media type '%.100s', neither an "
-                            "image index nor a manifest (Docker schema 1 images are not supported).",
-                            ref->registry, ref->repository, what, strna(resp.content_type));
+                return error_message(reterr_message, -EOPNOTSUPP, "%s/%s:%s is of media type '%.100s', "
+                                     "neither an image index nor a manifest (Docker schema 1 images are not "
+                                     "supported).", ref->registry, ref->repository, what,
+                                     strna(resp.content_type));
 
         r = cache_store(p, hex, resp.body ?: "", resp.size);
         if (r < 0)
-                return fail(reterr_message, r, "Failed to store the manifest in the cache: %s",
-                            strerror(-r));
+                return error_message(reterr_message, r, "Failed to store the manifest in the cache: %s",
+                                     strerror(-r));
 
         r = oci_image_resolve_descriptor(&p->blobs, type, digest, resp.size, want, ret_image,
                                          reterr_message);
@@ -936,110 +972,30 @@ int registries_search_list(char ***ret, char **reterr_message) {
                 return 0;
         }
         if (r < 0)
-                return fail(reterr_message, r, "Failed to read %s: %s", path, strerror(-r));
+                return error_message(reterr_message, r, "Failed to read %s: %s", path, strerror(-r));
         r = containers_registries_parse(text, ret, &line);
         if (r == -EINVAL)
-                return fail(reterr_message, r, "%s:%u: cannot parse unqualified-search-registries (expected "
-                            "a list of quoted registry names).", path, line);
+                return error_message(reterr_message, r, "%s:%u: cannot parse unqualified-search-registries "
+                                     "(expected a list of quoted registry names).", path, line);
         return r;
-}
-
-/* What a request sends: a buffer, or size bytes of fd from its start. */
-typedef struct Upload {
-        int fd;
-        const void *data;
-        uint64_t size, offset;
-} Upload;
-
-static size_t upload_read(char *buf, size_t size, size_t nitems, void *userdata) {
-        Upload *u = userdata;
-        size_t n = MIN(size * nitems, (size_t) (u->size - u->offset));
-        ssize_t k;
-
-        if (n == 0)
-                return 0;
-        if (u->data) {
-                memcpy(buf, (const uint8_t*) u->data + u->offset, n);
-                k = (ssize_t) n;
-        } else {
-                k = pread(u->fd, buf, n, (off_t) u->offset);
-                if (k <= 0)
-                        return CURL_READFUNC_ABORT;
-        }
-        u->offset += (uint64_t) k;
-        return (size_t) k;
 }
 
 /* One HEAD, POST (empty) or PUT (of up) to url with our credentials, without retries. */
 static int request(const RegistryClient *c, const char *method, const char *url, const char *header,
                    Upload *up, Response *ret) {
-        struct curl_slist *h = NULL, *t;
-        CURL *curl;
-        int r = 0;
-
-        *ret = (Response) { .max = 64 * 1024 };
-        curl = curl_easy_init();
-        if (!curl)
-                return -ENOMEM;
-        for (size_t k = 0; k < 2 && r >= 0; k++) {
-                const char *x = k == 0 ? c->auth_header : header;
-                if (!x)
-                        continue;
-                t = curl_slist_append(h, x);
-                if (!t)
-                        r = -ENOMEM;
-                else
-                        h = t;
-        }
-        if (r >= 0 &&
-            (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_cb) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_WRITEDATA, ret) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_HEADERDATA, ret) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ret->error) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_USERAGENT, "mkmachine") != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-             (h && curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h) != CURLE_OK) ||
-             (c->ca_file && curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) ||
-             (!c->tls_verify && (curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
-                                 curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))))
-                r = -EIO;
-        if (r >= 0 && streq(method, "HEAD") && curl_easy_setopt(curl, CURLOPT_NOBODY, 1L) != CURLE_OK)
-                r = -EIO;
-        if (r >= 0 && streq(method, "POST") &&
-            (curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK))
-                r = -EIO;
-        if (r >= 0 && streq(method, "PUT") &&
-            (curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_READFUNCTION, upload_read) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_READDATA, up) != CURLE_OK ||
-             curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) up->size) != CURLE_OK))
-                r = -EIO;
-        if (r >= 0) {
-                ret->code = curl_easy_perform(curl);
-                (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ret->status);
-                if (!ret->error[0])
-                        snprintf(ret->error, sizeof(ret->error), "%s", curl_easy_strerror(ret->code));
-        }
-        curl_slist_free_all(h);
-        curl_easy_cleanup(curl);
-        return r;
+        return request_once(c, method, url, (const char*[]) { c->auth_header, header },
+                            /* user= */ NULL, /* password= */ NULL, up, 64 * 1024, ret);
 }
 
 static int push_failure(const RegistryClient *c, const char *what, const Response *resp,
                         char **reterr_message) {
         if (resp->code == CURLE_OK && (resp->status == 401 || resp->status == 403))
-                return fail(reterr_message, -EACCES, "%s refused to let us push to %s (HTTP %li): %s",
-                            c->registry, c->repository, resp->status, c->user ?
-                            "do the credentials allow pushing?" :
-                            "log in with 'podman login' or name an auth file in REGISTRY_AUTH_FILE.");
+                return error_message(reterr_message, -EACCES,
+                                     "%s refused to let us push to %s (HTTP %li): %s",
+                                     c->registry, c->repository, resp->status, c->user ?
+                                     "do the credentials allow pushing?" :
+                                     "log in with 'podman login' or name an auth file in "
+                                     "REGISTRY_AUTH_FILE.");
         return describe_failure(what, resp, reterr_message);
 }
 
@@ -1075,7 +1031,8 @@ static int upload(RegistryClient *c, const char *digest, Upload *up, char **rete
                 return push_failure(c, url, &resp, reterr_message);
         loc = resp.location;
         if (isempty(loc) || strpbrk(loc, "\r\n"))
-                return fail(reterr_message, -EBADMSG, "%s: the registry named no upload location.", url);
+                return error_message(reterr_message, -EBADMSG, "%s: the registry named no upload location.",
+                                     url);
 
         escaped = url_escape(digest);
         if (!escaped)

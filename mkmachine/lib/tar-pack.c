@@ -3,12 +3,12 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "error-util.h"
 #include "fd-util.h"
 #include "string-util.h"
 #include "tar-pack.h"
@@ -40,21 +40,6 @@ int tar_pack_compression_from_filename(const char *filename, Compression *ret) {
                         return 0;
                 }
         return -EINVAL;
-}
-
-_printf_(3, 4)
-static int fail(char **reterr_message, int r, const char *format, ...) {
-        va_list ap;
-
-        if (reterr_message) {
-                free(*reterr_message);
-                *reterr_message = NULL;
-                va_start(ap, format);
-                if (vasprintf(reterr_message, format, ap) < 0)
-                        *reterr_message = NULL;
-                va_end(ap);
-        }
-        return r;
 }
 
 /* libarchive's errors, translated once: its errno if it has one, else EIO. */
@@ -120,28 +105,28 @@ static int copy_data(struct archive *disk, struct archive *out, struct archive_e
                         size_t z = (size_t) MIN((int64_t) sizeof(zeros), offset - done);
 
                         if (archive_write_data(out, zeros, z) < 0)
-                                return fail(reterr_message, archive_errno_or_eio(out), "Failed to write: %s",
-                                            archive_error_string(out));
+                                return error_message(reterr_message, archive_errno_or_eio(out),
+                                                     "Failed to write: %s", archive_error_string(out));
                         done += z;
                 }
                 if (n > 0 && archive_write_data(out, buf, n) < 0)
-                        return fail(reterr_message, archive_errno_or_eio(out), "Failed to write: %s",
-                                    archive_error_string(out));
+                        return error_message(reterr_message, archive_errno_or_eio(out),
+                                             "Failed to write: %s", archive_error_string(out));
                 done += n;
                 stats->bytes += n;
                 if (progress)
                         progress_update(progress, stats->bytes);
         }
         if (k != ARCHIVE_EOF)
-                return fail(reterr_message, archive_errno_or_eio(disk), "Failed to read '%s': %s",
-                            archive_entry_pathname(e), archive_error_string(disk));
+                return error_message(reterr_message, archive_errno_or_eio(disk), "Failed to read '%s': %s",
+                                     archive_entry_pathname(e), archive_error_string(disk));
         /* A file ending in a hole. */
         while (done < archive_entry_size(e)) {
                 size_t z = (size_t) MIN((int64_t) sizeof(zeros), archive_entry_size(e) - done);
 
                 if (archive_write_data(out, zeros, z) < 0)
-                        return fail(reterr_message, archive_errno_or_eio(out), "Failed to write: %s",
-                                    archive_error_string(out));
+                        return error_message(reterr_message, archive_errno_or_eio(out),
+                                             "Failed to write: %s", archive_error_string(out));
                 done += z;
         }
         return 0;
@@ -168,16 +153,17 @@ static int pack(struct archive *disk, struct archive *out, struct archive_entry_
                         return 0;
                 }
                 if (r < ARCHIVE_WARN) {
-                        r = fail(reterr_message, archive_errno_or_eio(disk), "Failed to read the tree: %s",
-                                 archive_error_string(disk));
+                        r = error_message(reterr_message, archive_errno_or_eio(disk),
+                                          "Failed to read the tree: %s", archive_error_string(disk));
                         archive_entry_free(e);
                         return r;
                 }
                 /* Warnings are about what could not be read (an ACL, an xattr): a silently poorer copy
                  * is not what "export" promises. */
                 if (r == ARCHIVE_WARN) {
-                        r = fail(reterr_message, archive_errno_or_eio(disk), "Failed to read '%s': %s",
-                                 archive_entry_pathname(e), archive_error_string(disk));
+                        r = error_message(reterr_message, archive_errno_or_eio(disk),
+                                          "Failed to read '%s': %s", archive_entry_pathname(e),
+                                          archive_error_string(disk));
                         archive_entry_free(e);
                         return r;
                 }
@@ -200,9 +186,9 @@ static int pack(struct archive *disk, struct archive *out, struct archive_entry_
                                 data = false;
                         r = archive_write_header(out, e);
                         if (r < ARCHIVE_WARN) {
-                                r = fail(reterr_message, archive_errno_or_eio(out),
-                                         "Failed to write the entry of '%s': %s", archive_entry_pathname(e),
-                                         archive_error_string(out));
+                                r = error_message(reterr_message, archive_errno_or_eio(out),
+                                                  "Failed to write the entry of '%s': %s",
+                                                  archive_entry_pathname(e), archive_error_string(out));
                                 archive_entry_free(e);
                                 archive_entry_free(spare);
                                 return r;
@@ -244,7 +230,7 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
 
         archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
         if (archive_write_set_format_pax(out) != ARCHIVE_OK)
-                return fail(reterr_message, -EIO, "libarchive: %s", archive_error_string(out));
+                return error_message(reterr_message, -EIO, "libarchive: %s", archive_error_string(out));
         switch (c) {
         case COMPRESSION_NONE:
                 k = ARCHIVE_OK;
@@ -259,41 +245,41 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
                 k = archive_write_add_filter_xz(out);
                 break;
         default:
-                return fail(reterr_message, -EOPNOTSUPP, "Cannot write %s compression.",
-                            strna(compression_to_string(c)));
+                return error_message(reterr_message, -EOPNOTSUPP, "Cannot write %s compression.",
+                                     strna(compression_to_string(c)));
         }
         if (k != ARCHIVE_OK)
-                return fail(reterr_message, -EOPNOTSUPP, "libarchive cannot write %s: %s",
-                            compression_to_string(c), archive_error_string(out));
+                return error_message(reterr_message, -EOPNOTSUPP, "libarchive cannot write %s: %s",
+                                     compression_to_string(c), archive_error_string(out));
         /* No padding of the last block to 10 KiB: the archive ends where tar's end marker ends. */
         (void) archive_write_set_bytes_in_last_block(out, 1);
         if (archive_write_open_fd(out, output_fd) != ARCHIVE_OK)
-                return fail(reterr_message, archive_errno_or_eio(out), "Failed to start the archive: %s",
-                            archive_error_string(out));
+                return error_message(reterr_message, archive_errno_or_eio(out),
+                                     "Failed to start the archive: %s", archive_error_string(out));
 
         /* Physical walk (symlinks are archived as links), no atime restore games, no crossing of mount
          * points; xattrs, ACLs and sparse maps are read by default. No name lookups: numeric ids. */
         archive_read_disk_set_symlink_physical(disk);
         if (archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS) != ARCHIVE_OK)
-                return fail(reterr_message, -EIO, "libarchive: %s", archive_error_string(disk));
+                return error_message(reterr_message, -EIO, "libarchive: %s", archive_error_string(disk));
 
         /* libarchive walks by path: from inside the tree, as "./…", like "tar -C TREE -c .". */
         cwd_fd = open(".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (cwd_fd < 0)
                 cwd_fd = open("/", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (cwd_fd < 0 || fchdir(tree_fd) < 0)
-                return fail(reterr_message, -errno, "Failed to enter the tree: %m");
+                return error_message(reterr_message, -errno, "Failed to enter the tree: %m");
 
         if (progress)
                 progress_begin(progress, "Exporting", 0);
         if (archive_read_disk_open(disk, ".") != ARCHIVE_OK)
-                r = fail(reterr_message, archive_errno_or_eio(disk), "Failed to open the tree: %s",
-                         archive_error_string(disk));
+                r = error_message(reterr_message, archive_errno_or_eio(disk), "Failed to open the tree: %s",
+                                  archive_error_string(disk));
         else
                 r = pack(disk, out, lr, skip_root_xattr, interrupted, progress, &stats, reterr_message);
         if (r >= 0 && archive_write_close(out) != ARCHIVE_OK)
-                r = fail(reterr_message, archive_errno_or_eio(out), "Failed to finish the archive: %s",
-                         archive_error_string(out));
+                r = error_message(reterr_message, archive_errno_or_eio(out),
+                                  "Failed to finish the archive: %s", archive_error_string(out));
         if (progress)
                 progress_end(progress);
         (void) archive_read_close(disk);

@@ -201,6 +201,45 @@ static int log_store_error(int r, const char *action, const char *name, Store *s
         }
 }
 
+/* For the verbs that create machine name (action as for log_store_error()): its settings prepared and
+ * the store opened into s. An existing machine is refused now (unless --force), before any download or
+ * unpacking, not after minutes of work. */
+static int prepare_new_machine(const char *action, const char *name, Store *s) {
+        _cleanup_(machine_info_done) MachineInfo info = {};
+        int r;
+
+        r = machine_glue_prepare(name, true);
+        if (r < 0)
+                return r;
+        r = open_store(true, s);
+        if (r < 0)
+                return r;
+        if (!arg_force && store_get(s, name, false, &info) >= 0)
+                return log_store_error(-EEXIST, action, name, s);
+        return 0;
+}
+
+/* For import-oci and pull: the name checked, the platform of the image to import (--platform=, or the
+ * host's) and prepare_new_machine(). */
+static int prepare_oci_machine(const char *action, const char *name, OciPlatform *ret_platform, Store *s) {
+        int r;
+
+        r = check_machine_name(name);
+        if (r < 0)
+                return r;
+        if (arg_platform) {
+                r = oci_platform_parse(arg_platform, ret_platform);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid --platform='%s': use OS/ARCH[/VARIANT], e.g. "
+                                               "linux/arm64/v8.", arg_platform);
+        } else {
+                r = oci_platform_host(ret_platform);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to determine the host's platform: %m");
+        }
+        return prepare_new_machine(action, name, s);
+}
+
 static char* format_time(char *buf, size_t size, usec_t t) {
         time_t sec = (time_t) (t / USEC_PER_SEC);
         struct tm tm;
@@ -1335,7 +1374,6 @@ static int run_bootstrap(const char *recipe_name) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_(recipe_freep) Recipe *recipe = NULL;
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *plan = NULL;
-        _cleanup_(machine_info_done) MachineInfo info = {};
         _cleanup_free_ char *msg = NULL;
         Progress progress = {};
         const char *name;
@@ -1358,15 +1396,9 @@ static int run_bootstrap(const char *recipe_name) {
                             "can "
                             "put anything into machine '%s'.", arg_mirror ?: strna(recipe->mirror), name);
 
-        r = machine_glue_prepare(name, true);
+        r = prepare_new_machine("bootstrap", name, &s);
         if (r < 0)
                 return r;
-        r = open_store(true, &s);
-        if (r < 0)
-                return r;
-        /* Before any download: an existing machine is refused now, not after minutes of work. */
-        if (!arg_force && store_get(&s, name, false, &info) >= 0)
-                return log_store_error(-EEXIST, "bootstrap", name, &s);
 
         r = bootstrap_prepare(recipe, &(BootstrapOptions) {
                                       .mirror = arg_mirror,
@@ -1734,11 +1766,24 @@ static int oci_apply_settings(Store *s, const char *name, const OciImage *image)
         return machine_glue_apply_image(&settings);
 }
 
+/* For import-oci and pull: installs machine name, filled by fill (which says why it fails), and makes
+ * the image config its settings. action as for log_store_error(). */
+static int oci_install(Store *s, const char *action, const char *name, const OciImage *image,
+                       StoreFillFunc fill, void *userdata) {
+        int r;
+
+        r = store_install(s, name, arg_force ? STORE_INSTALL_FORCE : 0, fill, userdata, NULL);
+        if (r == -ECANCELED)
+                return r;       /* fill() said why */
+        if (r < 0)
+                return log_store_error(r, action, name, s);
+        return oci_apply_settings(s, name, image);
+}
+
 static int verb_import_oci(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_(oci_source_freep) OciSource *source = NULL;
         _cleanup_(oci_image_freep) OciImage *image = NULL;
-        _cleanup_(machine_info_done) MachineInfo info = {};
         _cleanup_(oci_platform_done) OciPlatform want = {};
         _cleanup_free_ char *msg = NULL;
         char p[OCI_PLATFORM_STRING_MAX];
@@ -1750,29 +1795,9 @@ static int verb_import_oci(int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
-        r = check_machine_name(name);
+        r = prepare_oci_machine("import", name, &want, &s);
         if (r < 0)
                 return r;
-        if (arg_platform) {
-                r = oci_platform_parse(arg_platform, &want);
-                if (r < 0)
-                        return log_error_errno(r, "Invalid --platform='%s': use OS/ARCH[/VARIANT], e.g. "
-                                               "linux/arm64/v8.", arg_platform);
-        } else {
-                r = oci_platform_host(&want);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to determine the host's platform: %m");
-        }
-
-        r = machine_glue_prepare(name, true);
-        if (r < 0)
-                return r;
-        r = open_store(true, &s);
-        if (r < 0)
-                return r;
-        /* Before any work: an existing machine is refused now. */
-        if (!arg_force && store_get(&s, name, false, &info) >= 0)
-                return log_store_error(-EEXIST, "import", name, &s);
 
         r = oci_source_open(spec, strjoina(arg_cache_dir, "/oci"), &progress, &source, &msg);
         if (r < 0) {
@@ -1783,18 +1808,13 @@ static int verb_import_oci(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to import '%s': %s", spec, msg ?: strerror(-r));
 
-        r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, import_oci_fill,
-                          &(ImportOci) {
-                                  .source = source,
-                                  .image = image,
-                                  .name = name,
-                                  .platform = oci_platform_format(&image->config->platform, p, sizeof(p)),
-                          }, NULL);
-        if (r == -ECANCELED)
-                return r;       /* import_oci_fill() said why */
-        if (r < 0)
-                return log_store_error(r, "import", name, &s);
-        r = oci_apply_settings(&s, name, image);
+        r = oci_install(&s, "import", name, image, import_oci_fill,
+                        &(ImportOci) {
+                                .source = source,
+                                .image = image,
+                                .name = name,
+                                .platform = oci_platform_format(&image->config->platform, p, sizeof(p)),
+                        });
         if (r < 0)
                 return r;
         r = machine_glue_commit(name, arg_quiet || arg_json);
@@ -1917,7 +1937,6 @@ static int verb_pull(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_(oci_reference_done) OciReference ref = {};
         _cleanup_(oci_platform_done) OciPlatform want = {};
-        _cleanup_(machine_info_done) MachineInfo info = {};
         _cleanup_(release_lock_file) LockFile lock = LOCK_FILE_INIT;
         _cleanup_strv_free_ char **search = NULL;
         _cleanup_free_ char *name = NULL, *msg = NULL;
@@ -1956,29 +1975,9 @@ static int verb_pull(int argc, char *argv[]) {
                                        "one.", argv[1]);
         if (!name)
                 return log_oom();
-        r = check_machine_name(name);
+        r = prepare_oci_machine("pull", name, &want, &s);
         if (r < 0)
                 return r;
-
-        if (arg_platform) {
-                r = oci_platform_parse(arg_platform, &want);
-                if (r < 0)
-                        return log_error_errno(r, "Invalid --platform='%s': use OS/ARCH[/VARIANT], e.g. "
-                                               "linux/arm64/v8.", arg_platform);
-        } else {
-                r = oci_platform_host(&want);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to determine the host's platform: %m");
-        }
-
-        r = machine_glue_prepare(name, true);
-        if (r < 0)
-                return r;
-        r = open_store(true, &s);
-        if (r < 0)
-                return r;
-        if (!arg_force && store_get(&s, name, false, &info) >= 0)
-                return log_store_error(-EEXIST, "pull", name, &s);
 
         r = open_blob_cache(LOCK_SH, &lock, &cache_fd);
         if (r < 0)
@@ -2026,22 +2025,17 @@ static int verb_pull(int argc, char *argv[]) {
 
                 if (!arg_quiet)
                         log_info("Pulling %s (%s) from %s.", reference, root, registry_client_url(client));
-                r = store_install(&s, name, arg_force ? STORE_INSTALL_FORCE : 0, pull_fill,
-                                  &(Pull) {
-                                          .pull = pull,
-                                          .image = image,
-                                          .ref = &ref,
-                                          .reference = reference,
-                                          .root_digest = root,
-                                          .name = name,
-                                          .platform = oci_platform_format(&image->config->platform, p,
-                                                                          sizeof(p)),
-                                  }, NULL);
-                if (r == -ECANCELED)
-                        return r;       /* pull_fill() said why */
-                if (r < 0)
-                        return log_store_error(r, "pull", name, &s);
-                r = oci_apply_settings(&s, name, image);
+                r = oci_install(&s, "pull", name, image, pull_fill,
+                                &(Pull) {
+                                        .pull = pull,
+                                        .image = image,
+                                        .ref = &ref,
+                                        .reference = reference,
+                                        .root_digest = root,
+                                        .name = name,
+                                        .platform = oci_platform_format(&image->config->platform, p,
+                                                                        sizeof(p)),
+                                });
                 if (r < 0)
                         return r;
                 if (!arg_quiet)

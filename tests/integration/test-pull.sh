@@ -1,8 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# mkmachine pull and prune against real registries on 127.0.0.1 (Debian's docker-registry, started as
-# plain processes with configs of their own, all serving one storage filled by skopeo from images umoci
-# makes here):
+# mkmachine pull and prune against real registries on 127.0.0.1 (Debian's docker-registry, started by
+# registry.sh, all serving one storage filled by skopeo from images umoci makes here):
 # - plain HTTP: by tag, by digest, the tree equal to umoci's unpacking, the origin record, the .nspawn
 #   file, a second and an overlapping pull downloading no blob already cached (counted in the registry's
 #   access log), a multi-platform index with --platform, short names;
@@ -57,6 +56,8 @@ unset XDG_RUNTIME_DIR
 
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
+# shellcheck source=tests/integration/registry.sh
+. "$here/registry.sh"
 mkm() { "$MKMACHINE" --image-root="$store" --cache-dir="$cache" -q "$@"; }
 manifest() { python3 "$here/manifest.py" "$1"; }
 store_listing() { (cd "$store" && find . -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' '); }
@@ -86,32 +87,13 @@ expect_failure() {
     fi
 }
 
-# registry NAME PORT [EXTRA YAML]: a registry on 127.0.0.1:PORT serving $work/storage (or $STORAGE).
+# registry NAME PORT [OPTION…]: registry_start() in $work/NAME on 127.0.0.1:PORT, serving $work/storage
+# unless an option says otherwise (a later --storage wins).
 registry() {
-    local name=$1 port=$2 extra=${3:-} scheme=http
-    cat >"$work/$name.yml" <<EOF
-version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: ${STORAGE:-$work/storage}
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-$extra
-EOF
-    case "$extra" in *tls:*) scheme=https ;; esac
-    # (REGISTRY_* variables override its config: REGISTRY_AUTH_FILE would break it.)
-    env -u REGISTRY_AUTH_FILE docker-registry serve "$work/$name.yml" >"$work/$name.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 100); do
-        curl -ks -o /dev/null "$scheme://127.0.0.1:$port/v2/" && return 0
-        sleep 0.1
-    done
-    echo "# registry $name did not start: $(tail -5 "$work/$name.log")"
-    return 1
+    local name=$1 port=$2
+    shift 2
+    registry_start --storage "$work/storage" "$@" "$work/$name" "$port"
+    pids+=("$REGISTRY_PID")
 }
 
 # blob_gets LOG: how many blob downloads a registry served.
@@ -218,17 +200,17 @@ check ".nspawn: the entrypoint runs (Boot=no, Parameters=, Environment=, Working
     grep -qzP '(?s)Boot=no\nParameters=/bin/app serve\n.*Environment=GREETING=hi.*WorkingDirectory=/srv' \
     "$work/nspawn/v1.nspawn"
 
-n=$(blob_gets "$work/plain.log")
+n=$(blob_gets "$work/plain/log")
 check "a second pull of the same image" mkm --tls-verify=false pull "$R/test/app:v1" v1again
 check "... downloads no blob (registry log: $n blob GETs before and after)" \
-    test "$(blob_gets "$work/plain.log")" = "$n"
+    test "$(blob_gets "$work/plain/log")" = "$n"
 check "pull by digest" mkm --tls-verify=false pull "$R/test/app@sha256:$mdigest" bydigest
-check "... also from the cache alone" test "$(blob_gets "$work/plain.log")" = "$n"
+check "... also from the cache alone" test "$(blob_gets "$work/plain/log")" = "$n"
 manifest "$store/bydigest" | diff -q "$work/ref.manifest" - >/dev/null && ok "by digest: same tree" ||
     not_ok "by digest: tree differs"
 check "an overlapping image (v2 = v1 + a layer), user options win" \
     mkm --tls-verify=false pull "$R/test/app:v2" v2 --env GREETING=user --port 8080:80
-check "... downloads only its config and new layer" test "$(blob_gets "$work/plain.log")" = $((n + 2))
+check "... downloads only its config and new layer" test "$(blob_gets "$work/plain/log")" = $((n + 2))
 manifest "$store/v2" | diff -q "$work/ref2.manifest" - >/dev/null && ok "v2: same tree as umoci's" ||
     not_ok "v2: tree differs"
 check ".nspawn of v2: the user's environment and port, the image's command" \
@@ -262,9 +244,7 @@ expect_failure "an invalid reference" "Invalid image reference" mkm pull "$R/Tes
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" -days 2 \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 P2=$(free_port)
-registry tls "$P2" "  tls:
-    certificate: $work/tls.crt
-    key: $work/tls.key"
+registry tls "$P2" --tls "$work/tls.crt" "$work/tls.key"
 T=127.0.0.1:$P2
 expect_failure "self-signed TLS without opt-in" "TLS failed.*CA=" mkm pull "$T/test/app:v1" tls1
 check "self-signed TLS with --tls-verify=false" mkm --tls-verify=false pull "$T/test/app:v1" tls1
@@ -277,24 +257,21 @@ check "plain HTTP allowed per registry by TLSVerify=no" mkm pull "$R/test/app:v1
 rm "$work/registries.conf"
 
 # --- Basic auth (htpasswd) ----------------------------------------------------------------------
-htpasswd -Bbn alice 's3cret' >"$work/htpasswd"
 P3=$(free_port)
-registry basic "$P3" "auth:
-  htpasswd:
-    realm: test-realm
-    path: $work/htpasswd"
+registry_start --storage "$work/storage" "$work/basic" "$P3" alice s3cret
+pids+=("$REGISTRY_PID")
 B=127.0.0.1:$P3
 expect_failure "Basic auth without credentials" "requires a user name and password.*podman login" \
     mkm --tls-verify=false pull "$B/test/app:v1" basic
-printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$B" "$(printf 'alice:wrong' | base64)" >"$work/auth.json"
+registry_auth_json "$work/auth.json" "$B" alice wrong
 expect_failure "Basic auth with a wrong password" "refused the credentials" \
     env REGISTRY_AUTH_FILE="$work/auth.json" "$MKMACHINE" --image-root="$store" --cache-dir="$cache" -q \
     --tls-verify=false pull "$B/test/app:v1" basic
-printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$B" "$(printf 'alice:s3cret' | base64)" >"$work/auth.json"
+registry_auth_json "$work/auth.json" "$B" alice s3cret
 check "Basic auth with credentials from auth.json (REGISTRY_AUTH_FILE)" \
     env REGISTRY_AUTH_FILE="$work/auth.json" "$MKMACHINE" --image-root="$store" --cache-dir="$work/cache-basic" \
     -q --tls-verify=false pull "$B/test/app:v1" basic
-check "... blobs came from that registry" test "$(blob_gets "$work/basic.log")" -ge 3
+check "... blobs came from that registry" test "$(blob_gets "$work/basic/log")" -ge 3
 printf '{"auths": ' >"$work/auth.json"
 expect_failure "a malformed auth.json is named" "auth.json: malformed" \
     env REGISTRY_AUTH_FILE="$work/auth.json" "$MKMACHINE" --image-root="$store" -q --tls-verify=false \
@@ -308,16 +285,11 @@ P5=$(free_port)
 $PY "$here/registry-helper.py" token "$P5" "$work/token.crt" "$work/token.key" bob pw test-issuer \
     test-service "$work/token-endpoint.log" &
 pids+=($!)
-registry token "$P4" "auth:
-  token:
-    realm: http://127.0.0.1:$P5/token
-    service: test-service
-    issuer: test-issuer
-    rootcertbundle: $work/token.crt"
+registry token "$P4" --token "http://127.0.0.1:$P5/token" test-service test-issuer "$work/token.crt"
 K=127.0.0.1:$P4
 expect_failure "Bearer flow without credentials" "refused anonymous access" \
     mkm --tls-verify=false pull "$K/test/app:v1" bearer
-printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$K" "$(printf 'bob:pw' | base64)" >"$work/auth.json"
+registry_auth_json "$work/auth.json" "$K" bob pw
 check "Bearer flow: token with Basic credentials, then the pull" \
     env REGISTRY_AUTH_FILE="$work/auth.json" "$MKMACHINE" --image-root="$store" --cache-dir="$work/cache-token" \
     -q --tls-verify=false pull "$K/test/app:v1" bearer
@@ -332,7 +304,7 @@ manifest "$store/bearer" | diff -q "$work/ref.manifest" - >/dev/null && ok "bear
 # --- Tampering, on a copy of the storage --------------------------------------------------------
 cp -a "$work/storage" "$work/storage-bad"
 P6=$(free_port)
-STORAGE=$work/storage-bad registry bad "$P6"
+registry bad "$P6" --storage "$work/storage-bad"
 X=127.0.0.1:$P6
 layer=$(skopeo inspect --raw --tls-verify=false "docker://$X/test/app:v1" |
     $PY -c 'import json,sys; print(json.load(sys.stdin)["layers"][1]["digest"].split(":")[1])')

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "error-util.h"
 #include "fd-util.h"
 #include "fs-util.h"
 #include "log.h"
@@ -161,6 +163,17 @@ TEST(unlink_and_symlink_in_root) {
 
         ASSERT_OK(rm_rf_at(AT_FDCWD, tree));
         ASSERT_OK(rm_rf_at(AT_FDCWD, outside));
+}
+
+TEST(error_message) {
+        _cleanup_free_ char *msg = NULL;
+
+        ASSERT_EQ(error_message(NULL, -EIO, "dropped %s", "message"), -EIO);
+        /* The first (innermost) message is kept, the later, more general one dropped. */
+        ASSERT_EQ(error_message(&msg, -ENOENT, "No '%s'.", "foo"), -ENOENT);
+        ASSERT_STREQ(msg, "No 'foo'.");
+        ASSERT_EQ(error_message(&msg, -EIO, "Something failed."), -EIO);
+        ASSERT_STREQ(msg, "No 'foo'.");
 }
 
 DEFINE_TEST_MAIN

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "error-util.h"
+
+int error_message(char **reterr_message, int r, const char *format, ...) {
+        va_list ap;
+
+        assert(r < 0);
+
+        if (reterr_message && !*reterr_message) {
+                va_start(ap, format);
+                if (vasprintf(reterr_message, format, ap) < 0)
+                        *reterr_message = NULL;
+                va_end(ap);
+        }
+        return r;
+}
