@@ -2191,6 +2191,20 @@ static int export_compression(const char *file, Compression *ret) {
         return 0;
 }
 
+/* The tree of machine name (locked by the caller, of the type it found), for reading; raw images are
+ * refused: only directory machines can be what (exported, pushed). */
+static int open_machine_tree(Store *s, const char *name, MachineType type, const char *what) {
+        int fd;
+
+        if (type != MACHINE_DIRECTORY)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Machine '%s' is a raw disk image: only "
+                                       "directory machines can be %s.", name, what);
+        fd = openat(s->root_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open machine '%s': %m", name);
+        return fd;
+}
+
 static int verb_export(int argc, char *argv[]) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
@@ -2236,12 +2250,9 @@ static int verb_export(int argc, char *argv[]) {
                                        "it as it is (its files may change while they are read).", name);
         if (r < 0)
                 return log_store_error(r, "export", name, &s);
-        if (type != MACHINE_DIRECTORY)
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Machine '%s' is a raw disk image; "
-                                       "exporting those is not supported.", name);
-        tree_fd = openat(s.root_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        tree_fd = open_machine_tree(&s, name, type, "exported");
         if (tree_fd < 0)
-                return log_error_errno(errno, "Failed to open machine '%s': %m", name);
+                return tree_fd;
 
         if (to_stdout)
                 out_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
@@ -2474,12 +2485,9 @@ static int verb_push(int argc, char *argv[]) {
                                        "its tree is pushed as one consistent state.", name);
         if (r < 0)
                 return log_store_error(r, "push", name, &s);
-        if (type != MACHINE_DIRECTORY)
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Machine '%s' is a raw image; only "
-                                       "directory machines can be pushed.", name);
-        tree_fd = openat(s.root_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        tree_fd = open_machine_tree(&s, name, type, "pushed");
         if (tree_fd < 0)
-                return log_error_errno(errno, "Failed to open machine '%s': %m", name);
+                return tree_fd;
 
         r = machine_settings_load(getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT, name,
                                   &settings, NULL, &line);

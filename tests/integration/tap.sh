@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# TAP helpers for the integration tests (source it): ok, not_ok, check WHAT CMD…, tap_done.
+# TAP helpers for the integration tests (source it): ok, not_ok, check WHAT CMD…, tap_done, skip WHY,
+# tap_require TOOL….
 
 tap_n=0
 tap_failed=0
@@ -19,4 +20,23 @@ check() {
 tap_done() {
     echo "1..$tap_n"
     [ "$tap_failed" = 0 ]
+}
+
+# skip WHY: skips the whole test (exit 77), or bails out if MKMACHINE_MUST_WORK=1 (CI: nothing may skip).
+skip() {
+    if [ "${MKMACHINE_MUST_WORK:-0}" = 1 ]; then
+        echo "Bail out! $* (and MKMACHINE_MUST_WORK=1)"
+        exit 1
+    fi
+    echo "1..0 # SKIP $*"
+    exit 77
+}
+
+# tap_require TOOL…: skips unless running as root with every TOOL (a command or a path) at hand.
+tap_require() {
+    local tool
+    [ "$(id -u)" = 0 ] || skip "needs root"
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || skip "$tool missing"
+    done
 }

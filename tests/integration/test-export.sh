@@ -10,19 +10,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 
-skip() {
-    if [ "${MKMACHINE_MUST_WORK:-0}" = 1 ]; then
-        echo "Bail out! $* (and MKMACHINE_MUST_WORK=1)"
-        exit 1
-    fi
-    echo "1..0 # SKIP $*"
-    exit 77
-}
+# shellcheck source=tests/integration/tap.sh
+. "$here/tap.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root"
-for tool in tar setfacl setfattr getfattr python3 zstd xz gzip file chattr; do
-    command -v "$tool" >/dev/null || skip "$tool missing"
-done
+tap_require tar setfacl setfattr getfattr python3 zstd xz gzip file chattr
 
 work=$(mktemp -d /var/tmp/test-export.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -30,8 +21,6 @@ store=$work/store
 out=$work/out
 mkdir -p "$store" "$out"
 
-# shellcheck source=tests/integration/tap.sh
-. "$here/tap.sh"
 # shellcheck source=tests/integration/fixture-tree.sh
 . "$here/fixture-tree.sh"
 mkm() { "$MKMACHINE" --image-root="$store" -q "$@"; }

@@ -14,19 +14,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 
-skip() {
-    if [ "${MKMACHINE_MUST_WORK:-0}" = 1 ]; then
-        echo "Bail out! $* (and MKMACHINE_MUST_WORK=1)"
-        exit 1
-    fi
-    echo "1..0 # SKIP $*"
-    exit 77
-}
+# shellcheck source=tests/integration/tap.sh
+. "$here/tap.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root"
-for tool in umoci skopeo python3 setfattr sha256sum; do
-    command -v "$tool" >/dev/null || skip "$tool missing"
-done
+tap_require umoci skopeo python3 setfattr sha256sum
 
 work=$(mktemp -d /var/tmp/test-import-oci.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -36,8 +27,6 @@ mkdir -p "$store" "$cache" "$work/nspawn"
 # import-oci writes the image's settings as NAME.nspawn: here, not into the machine's /etc.
 export MKMACHINE_NSPAWN_DIR=$work/nspawn
 
-# shellcheck source=tests/integration/tap.sh
-. "$here/tap.sh"
 mkm() { "$MKMACHINE" --image-root="$store" --cache-dir="$cache" -q "$@"; }
 manifest() { python3 "$here/manifest.py" "$1"; }
 

@@ -12,27 +12,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 
-skip() {
-    if [ "${MKMACHINE_MUST_WORK:-0}" = 1 ]; then
-        echo "Bail out! $* (and MKMACHINE_MUST_WORK=1)"
-        exit 1
-    fi
-    echo "1..0 # SKIP $*"
-    exit 77
-}
+# shellcheck source=tests/integration/tap.sh
+. "$here/tap.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root"
-for tool in tar bsdtar setfacl setfattr python3 zstd xz bzip2 gzip script /usr/bin/time; do
-    command -v "$tool" >/dev/null || skip "$tool missing"
-done
+tap_require tar bsdtar setfacl setfattr python3 zstd xz bzip2 gzip script /usr/bin/time
 
 work=$(mktemp -d /var/tmp/test-import-tar.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 store=$work/store
 mkdir -p "$store"
 
-# shellcheck source=tests/integration/tap.sh
-. "$here/tap.sh"
 mkm() { "$MKMACHINE" --image-root="$store" -q "$@"; }
 
 # Everything in the store, hidden entries included (temporaries, lock files).

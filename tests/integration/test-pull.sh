@@ -22,19 +22,10 @@ MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 # The distribution's python3 (python3-jwt, python3-cryptography), not another one first in PATH.
 PY=/usr/bin/python3
 
-skip() {
-    if [ "${MKMACHINE_MUST_WORK:-0}" = 1 ]; then
-        echo "Bail out! $* (and MKMACHINE_MUST_WORK=1)"
-        exit 1
-    fi
-    echo "1..0 # SKIP $*"
-    exit 77
-}
+# shellcheck source=tests/integration/tap.sh
+. "$here/tap.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root"
-for tool in umoci skopeo docker-registry htpasswd openssl curl sha256sum $PY; do
-    command -v "$tool" >/dev/null || skip "$tool missing"
-done
+tap_require umoci skopeo docker-registry htpasswd openssl curl sha256sum $PY
 $PY -c 'import jwt, cryptography' 2>/dev/null || skip "python3-jwt or python3-cryptography missing"
 
 work=$(mktemp -d /var/tmp/test-pull.XXXXXX)
@@ -54,8 +45,6 @@ export MKMACHINE_REGISTRIES_CONF=$work/registries.conf CONTAINERS_REGISTRIES_CON
 export REGISTRY_AUTH_FILE=$work/no-auth.json
 unset XDG_RUNTIME_DIR
 
-# shellcheck source=tests/integration/tap.sh
-. "$here/tap.sh"
 # shellcheck source=tests/integration/registry.sh
 . "$here/registry.sh"
 mkm() { "$MKMACHINE" --image-root="$store" --cache-dir="$cache" -q "$@"; }

@@ -12,23 +12,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 
-skip() {
-    if [ "${MKMACHINE_MUST_WORK:-0}" = 1 ]; then
-        echo "Bail out! $* (and MKMACHINE_MUST_WORK=1)"
-        exit 1
-    fi
-    echo "1..0 # SKIP $*"
-    exit 77
-}
-
-[ "$(id -u)" = 0 ] || skip "needs root"
-for tool in docker-registry htpasswd curl tar setfacl setfattr python3 umoci getfattr; do
-    command -v "$tool" >/dev/null || skip "$tool missing"
-done
-
-work=$(mktemp -d /var/tmp/test-push.XXXXXX)
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
+
+tap_require docker-registry htpasswd curl tar setfacl setfattr python3 umoci getfattr
+
+work=$(mktemp -d /var/tmp/test-push.XXXXXX)
 # shellcheck source=tests/integration/fixture-tree.sh
 . "$here/fixture-tree.sh"
 # shellcheck source=tests/integration/registry.sh
