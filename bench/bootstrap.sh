@@ -82,10 +82,10 @@ def mmdebstrap_cmd(warm):
     else:
         fresh(cache)
         os.makedirs(cache)
-    # The suite alone, as mkmachine's recipe and debootstrap take it (the host's sources may add
-    # bookworm-updates and -security, with newer versions of some packages).
+    # The suites mkmachine's recipe takes: bookworm and bookworm-updates (the host's sources may add
+    # bookworm-security, with newer versions of some packages; debootstrap takes bookworm alone).
     cmd += ['--customize-hook=sync-out /var/cache/apt/archives %s' % cache, 'bookworm', dst,
-            'deb %s bookworm main' % mirror]
+            'deb %s bookworm main' % mirror, 'deb %s bookworm-updates main' % mirror]
     return cmd, dst
 
 def debootstrap_cmd(warm):
@@ -127,8 +127,8 @@ def stat(s):
 
 out = ['# bootstrap benchmark\n',
        'Made by `bench/bootstrap.sh %s` on %s (%d cores), %s, RAM-backed ext4 (loop file on /dev/shm); '
-       'bookworm minbase + %s from the Debian mirror of the host\'s apt sources (the bookworm suite, main, '
-       'for every tool). min / median wall time of '
+       'bookworm minbase + %s from the Debian mirror of the host\'s apt sources (main of bookworm and '
+       'bookworm-updates for mkmachine and mmdebstrap; debootstrap takes one suite). min / median wall time of '
        '%d runs, interleaved, and the peak RSS of the worst run. Cold: empty caches (every package and index '
        'downloaded); warm: packages already downloaded (mkmachine: its cache; mmdebstrap: sync-in of its '
        'apt archives; debootstrap: --cache-dir). Speed-up: the other tool\'s median / mkmachine\'s.\n'

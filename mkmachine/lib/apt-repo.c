@@ -39,6 +39,7 @@ DEFINE_STRING_TABLE_LOOKUP(deb_priority, DebPriority);
 typedef struct Loader {
         AptRepo *repo;
         const AptRepoOptions *options;
+        const char *mirror;             /* of the index being read */
         char *error;
 } Loader;
 
@@ -166,42 +167,41 @@ static int fetch(Loader *l, const char *url, int dir_fd, const char *name, uint6
         return 0;
 }
 
-/* Fetches the Release and checks its signature; leaves the verified text in repo->release. */
-static int load_release(Loader *l, int lists_fd) {
-        AptRepo *repo = l->repo;
+/* Fetches the Release of suite at mirror and checks its signature; returns the verified text. */
+static int load_release(Loader *l, int lists_fd, const char *mirror, const char *suite, char **ret) {
         const AptRepoOptions *o = l->options;
         _cleanup_free_ char *url = NULL, *raw = NULL, *msg = NULL;
         _cleanup_close_ int fd = -EBADF, sig = -EBADF, out = -EBADF;
         bool detached = false;
         int r;
 
-        if (asprintf(&url, "%s/dists/%s/InRelease", repo->mirror, repo->suite) < 0)
+        if (asprintf(&url, "%s/dists/%s/InRelease", mirror, suite) < 0)
                 return -ENOMEM;
         r = fetch(l, url, lists_fd, "InRelease", 0, NULL, RELEASE_SIZE_MAX);
         if (r < 0 && strstr(l->error ?: "", "HTTP status 404")) {
                 /* No InRelease: Release and Release.gpg, as older archives have them. */
                 l->error = mfree(l->error);
                 free(url);
-                if (asprintf(&url, "%s/dists/%s/Release", repo->mirror, repo->suite) < 0)
+                if (asprintf(&url, "%s/dists/%s/Release", mirror, suite) < 0)
                         return -ENOMEM;
                 r = fetch(l, url, lists_fd, "Release", 0, NULL, RELEASE_SIZE_MAX);
                 if (r < 0 && strstr(l->error ?: "", "HTTP status 404")) {
                         l->error = mfree(l->error);
                         return fail(l, -ENOENT, "There is no suite '%s' at %s (no InRelease, no Release).",
-                                    repo->suite, repo->mirror);
+                                    suite, mirror);
                 }
                 if (r < 0)
                         return r;
                 free(url);
-                if (asprintf(&url, "%s/dists/%s/Release.gpg", repo->mirror, repo->suite) < 0)
+                if (asprintf(&url, "%s/dists/%s/Release.gpg", mirror, suite) < 0)
                         return -ENOMEM;
                 r = fetch(l, url, lists_fd, "Release.gpg", 0, NULL, RELEASE_SIZE_MAX);
                 if (r < 0 && !o->no_verify) {
                         if (strstr(l->error ?: "", "HTTP status 404")) {
                                 l->error = mfree(l->error);
                                 return fail(l, -EBADMSG, "The Release file of %s %s is not signed (there "
-                                            "is neither InRelease nor Release.gpg).", repo->mirror,
-                                            repo->suite);
+                                            "is neither InRelease nor Release.gpg).", mirror,
+                                            suite);
                         }
                         return r;
                 }
@@ -221,8 +221,8 @@ static int load_release(Loader *l, int lists_fd) {
                 if (r < 0)
                         return r;
                 text = detached ? raw : pgp_clearsigned_text(raw);
-                repo->release = strdup(text ?: raw);
-                return repo->release ? 0 : -ENOMEM;
+                *ret = strdup(text ?: raw);
+                return *ret ? 0 : -ENOMEM;
         }
 
         if (detached) {
@@ -241,10 +241,10 @@ static int load_release(Loader *l, int lists_fd) {
                 return fail(l, r, "gpgv is not installed (apt install gpgv): cannot check signatures.");
         if (r < 0)
                 return fail(l, r, "The Release file of %s %s is not correctly signed by a key in %s: %s.",
-                            repo->mirror, repo->suite, o->keyring, msg ?: "verification failed");
+                            mirror, suite, o->keyring, msg ?: "verification failed");
 
         /* Parse what gpgv says was signed, not the file as downloaded. */
-        return read_fd_all(detached ? fd : out, RELEASE_SIZE_MAX, &repo->release, NULL);
+        return read_fd_all(detached ? fd : out, RELEASE_SIZE_MAX, ret, NULL);
 }
 
 typedef struct IndexChoice {
@@ -322,6 +322,7 @@ static int add_package(Loader *l, const Deb822Paragraph *p) {
                 .version = deb822_paragraph_get(p, "Version"),
                 .architecture = arch,
                 .filename = deb822_paragraph_get(p, "Filename"),
+                .mirror = l->mirror,
                 .sha256 = deb822_paragraph_get(p, "SHA256"),
                 .depends = deb822_paragraph_get(p, "Depends"),
                 .pre_depends = deb822_paragraph_get(p, "Pre-Depends"),
@@ -419,7 +420,8 @@ static int build_maps(Loader *l) {
         return 0;
 }
 
-static int load_index(Loader *l, int indexes_fd, const char *component) {
+static int load_index(Loader *l, int indexes_fd, const char *mirror, const char *suite,
+                      const char *index_sums, const char *component) {
         AptRepo *repo = l->repo;
         _cleanup_free_ char *xz = NULL, *gz = NULL, *plain = NULL, *url = NULL, *sums = NULL, *buf = NULL;
         _cleanup_(decompressor_freep) Decompressor *d = NULL;
@@ -436,22 +438,22 @@ static int load_index(Loader *l, int indexes_fd, const char *component) {
         c = (IndexChoice) { .want = { xz, gz, plain }, .best = ELEMENTSOF(c.want) };
 
         /* The checksum list is parsed destructively: work on a copy for each component. */
-        sums = strdup(repo->index_sums);
+        sums = strdup(index_sums);
         if (!sums)
                 return -ENOMEM;
         r = deb822_parse_checksums(sums, 64, checksum_cb, &c);
         if (r < 0)
                 return fail(l, -EBADMSG, "The SHA256 list of the Release file of %s is malformed.",
-                            repo->suite);
+                            suite);
         if (!c.path)
                 return fail(l, -ENOENT, "The Release file of %s %s lists no Packages index for %s/%s.",
-                            repo->mirror, repo->suite, component, repo->architecture);
+                            mirror, suite, component, repo->architecture);
         if (c.size > INDEX_SIZE_MAX)
                 return fail(l, -E2BIG, "The index %s is too large.", c.path);
 
         /* Cached by digest: a warm cache fetches nothing. */
         if (file_verify_at(indexes_fd, c.sha256, c.size, c.sha256) < 0) {
-                if (asprintf(&url, "%s/dists/%s/%s", repo->mirror, repo->suite, c.path) < 0)
+                if (asprintf(&url, "%s/dists/%s/%s", mirror, suite, c.path) < 0)
                         return -ENOMEM;
                 r = fetch(l, url, indexes_fd, c.sha256, c.size, c.sha256, 0);
                 if (r < 0)
@@ -484,10 +486,11 @@ static int load_index(Loader *l, int indexes_fd, const char *component) {
                 return -ENOMEM;
         buf[size] = 0;
 
+        l->mirror = mirror;
         r = deb822_parse_buffer(buf, size, packages_cb, l, &line);
         if (r == -EBADMSG || r == -E2BIG)
-                return fail(l, -EBADMSG, "%s/dists/%s/%s:%u: malformed package index.", repo->mirror,
-                            repo->suite, c.path, line);
+                return fail(l, -EBADMSG, "%s/dists/%s/%s:%u: malformed package index.", mirror,
+                            suite, c.path, line);
         if (r < 0)
                 return r;
 
@@ -507,9 +510,21 @@ static int load_indexes(Loader *l, int indexes_fd, char * const *components) {
                 if (repo->release_components && !word_in(repo->release_components, *c))
                         return fail(l, -ENOENT, "%s %s has no component '%s' (it has: %s).", repo->mirror,
                                     repo->suite, *c, repo->release_components);
-                r = load_index(l, indexes_fd, *c);
+                r = load_index(l, indexes_fd, repo->mirror, repo->suite, repo->index_sums, *c);
                 if (r < 0)
                         return r;
+        }
+        for (size_t i = 0; i < repo->n_updates; i++) {
+                const AptSuite *u = repo->updates + i;
+
+                STRV_FOREACH(c, components) {
+                        if (u->release_components && !word_in(u->release_components, *c))
+                                return fail(l, -ENOENT, "%s %s has no component '%s' (it has: %s).",
+                                            u->mirror, u->suite, *c, u->release_components);
+                        r = load_index(l, indexes_fd, u->mirror, u->suite, u->index_sums, *c);
+                        if (r < 0)
+                                return r;
+                }
         }
         return build_maps(l);
 }
@@ -531,13 +546,89 @@ int apt_repo_load_indexes(AptRepo *repo, char * const *components, const AptRepo
         return r;
 }
 
+/* Parses the verified Release text of suite and checks it: a SHA256 list, not expired (Valid-Until), and
+ * packages for architecture. */
+static int check_release(Loader *l, const char *mirror, const char *suite, const char *architecture,
+                         char *release, ReleaseInfo *info, usec_t *ret_valid_until) {
+        const AptRepoOptions *o = l->options;
+        unsigned line = 0;
+        int r;
+
+        r = deb822_parse_buffer(release, strlen(release), release_cb, info, &line);
+        if (r < 0)
+                return fail(l, -EBADMSG, "The Release file of %s %s is malformed (line %u).", mirror, suite,
+                            line);
+        if (!info->sha256)
+                return fail(l, -EBADMSG, "The Release file of %s %s has no SHA256 list.", mirror, suite);
+
+        *ret_valid_until = 0;
+        if (info->valid_until) {
+                usec_t now = o->now > 0 ? o->now : now_usec(CLOCK_REALTIME);
+
+                if (parse_release_date(info->valid_until, ret_valid_until) < 0)
+                        return fail(l, -EBADMSG, "The Release file of %s has an invalid Valid-Until '%s'.",
+                                    suite, info->valid_until);
+                if (*ret_valid_until < now && !o->no_verify)
+                        return fail(l, -EBADMSG,
+                                    "The Release file of %s %s expired on %s (Valid-Until); the mirror "
+                                    "is outdated or replaying old data.", mirror, suite, info->valid_until);
+        }
+        if (info->architectures && !word_in(info->architectures, architecture))
+                return fail(l, -ENOENT, "%s %s has no packages for %s (it has: %s).", mirror, suite,
+                            architecture, info->architectures);
+        return 0;
+}
+
+int apt_repo_add_suite(AptRepo *repo, const char *suite, const AptRepoOptions *o, char **reterr_message) {
+        _cleanup_close_ int lists_fd = -EBADF;
+        Loader l = { .repo = repo, .options = o };
+        ReleaseInfo info = {};
+        AptSuite *u;
+        usec_t valid_until;
+        int r;
+
+        assert(repo);
+        assert(suite);
+        assert(o);
+
+        if (GREEDY_REALLOC(repo->updates, repo->n_updates_allocated, repo->n_updates + 1) < 0)
+                return -ENOMEM;
+        u = repo->updates + repo->n_updates;
+        *u = (AptSuite) {
+                .mirror = strdup(repo->mirror),
+                .suite = strdup(suite),
+        };
+        repo->n_updates++;      /* apt_repo_free() frees it, whatever happens below */
+        if (!u->mirror || !u->suite)
+                return -ENOMEM;
+
+        lists_fd = mkdir_at(o->cache_fd, "lists");
+        r = lists_fd;
+        if (r >= 0)
+                r = load_release(&l, lists_fd, u->mirror, suite, &u->release);
+        if (r >= 0) {
+                sha256_hex(u->release, strlen(u->release), u->release_sha256);
+                r = check_release(&l, u->mirror, suite, repo->architecture, u->release, &info, &valid_until);
+        }
+        if (r >= 0) {
+                u->index_sums = info.sha256;
+                u->release_components = info.components;
+        }
+        if (r < 0 && reterr_message) {
+                *reterr_message = TAKE_PTR(l.error);
+                if (!*reterr_message)
+                        *reterr_message = strdup(strerror(-r));
+        }
+        free(l.error);
+        return r;
+}
+
 int apt_repo_load(const char *mirror, const char *suite, char * const *components, const char *architecture,
                   const AptRepoOptions *o, AptRepo **ret, char **reterr_message) {
         _cleanup_(apt_repo_freep) AptRepo *repo = NULL;
         _cleanup_close_ int lists_fd = -EBADF, indexes_fd = -EBADF;
         Loader l = { .options = o };
         ReleaseInfo info = {};
-        unsigned line = 0;
         int r;
 
         assert(mirror);
@@ -567,45 +658,14 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
                 goto finish;
         }
 
-        r = load_release(&l, lists_fd);
+        r = load_release(&l, lists_fd, repo->mirror, suite, &repo->release);
         if (r < 0)
                 goto finish;
-
         sha256_hex(repo->release, strlen(repo->release), repo->release_sha256);
-        r = deb822_parse_buffer(repo->release, strlen(repo->release), release_cb, &info, &line);
-        if (r < 0) {
-                r = fail(&l, -EBADMSG, "The Release file of %s %s is malformed (line %u).", mirror, suite,
-                         line);
+        r = check_release(&l, repo->mirror, suite, architecture, repo->release, &info, &repo->valid_until);
+        if (r < 0)
                 goto finish;
-        }
-        if (!info.sha256) {
-                r = fail(&l, -EBADMSG, "The Release file of %s %s has no SHA256 list.", mirror, suite);
-                goto finish;
-        }
         repo->codename = info.codename;
-
-        if (info.valid_until) {
-                usec_t now = o->now > 0 ? o->now : now_usec(CLOCK_REALTIME);
-
-                if (parse_release_date(info.valid_until, &repo->valid_until) < 0) {
-                        r = fail(&l, -EBADMSG, "The Release file of %s has an invalid Valid-Until '%s'.",
-                                 suite,
-                                 info.valid_until);
-                        goto finish;
-                }
-                if (repo->valid_until < now && !o->no_verify) {
-                        r = fail(&l, -EBADMSG,
-                                 "The Release file of %s %s expired on %s (Valid-Until); the mirror "
-                                 "is outdated or replaying old data.", mirror, suite, info.valid_until);
-                        goto finish;
-                }
-        }
-        if (info.architectures && !word_in(info.architectures, architecture)) {
-                r = fail(&l, -ENOENT, "%s %s has no packages for %s (it has: %s).", mirror, suite,
-                         architecture,
-                         info.architectures);
-                goto finish;
-        }
 
         repo->index_sums = info.sha256;
         repo->release_components = info.components;
@@ -698,6 +758,12 @@ AptRepo* apt_repo_free(AptRepo *r) {
         hashmap_free(r->by_name);
         free(r->packages);
         strv_free(r->buffers);
+        for (size_t i = 0; i < r->n_updates; i++) {
+                free(r->updates[i].mirror);
+                free(r->updates[i].suite);
+                free(r->updates[i].release);
+        }
+        free(r->updates);
         free(r->release);
         free(r->architecture);
         free(r->suite);

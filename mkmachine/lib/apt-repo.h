@@ -31,6 +31,7 @@ typedef struct DebPackage {
         const char *version;
         const char *architecture;
         const char *filename;           /* relative to the mirror */
+        const char *mirror;             /* of its suite (the AptRepo's or one of its updates) */
         const char *sha256;
         const char *depends;            /* raw relationship fields, parsed when needed */
         const char *pre_depends;
@@ -40,6 +41,16 @@ typedef struct DebPackage {
         DebPriority priority;
         bool essential;
 } DebPackage;
+
+/* A further suite of the same archive whose newer versions win (bookworm-updates, jammy-security). */
+typedef struct AptSuite {
+        char *mirror;
+        char *suite;
+        char *release;                  /* the verified Release text */
+        char release_sha256[65];
+        char *index_sums;               /* in release */
+        const char *release_components;
+} AptSuite;
 
 typedef struct AptRepo {
         char *mirror;                   /* no trailing '/' */
@@ -51,6 +62,8 @@ typedef struct AptRepo {
         char *index_sums;               /* the Release's SHA256 list (in release) */
         const char *release_components;
         usec_t valid_until;             /* 0: none */
+        AptSuite *updates;
+        size_t n_updates, n_updates_allocated;
 
         char **buffers;                 /* decompressed Packages indexes, owning the package strings */
         DebPackage *packages;
@@ -88,7 +101,13 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
 /* The same from the text of a Packages index alone (no Release, no download): for tests and fuzzing. */
 int apt_repo_new_from_index(const char *architecture, const char *text, AptRepo **ret,
                             char **reterr_message);
-/* After apt_repo_load() with release_only: the indexes, as apt_repo_load() would have loaded them. */
+/* After apt_repo_load() with release_only: adds a further suite at the same mirror, its Release fetched
+ * and verified as apt_repo_load() does it; its packages are loaded with the others' by
+ * apt_repo_load_indexes(), and where it has a higher version of a package, that one wins. */
+int apt_repo_add_suite(AptRepo *repo, const char *suite, const AptRepoOptions *options,
+                       char **reterr_message);
+/* After apt_repo_load() with release_only: the indexes (of every suite), as apt_repo_load() would have
+ * loaded them. */
 int apt_repo_load_indexes(AptRepo *repo, char * const *components, const AptRepoOptions *options,
                           char **reterr_message);
 AptRepo* apt_repo_free(AptRepo *r);

@@ -102,7 +102,7 @@ static int download_packages(const BootstrapPlan *plan, int debs_fd,
                                 goto finish;
                         }
                         names[k] = name;
-                        if (asprintf(&urls[k], "%s/%s", plan->mirror, p->filename) < 0) {
+                        if (asprintf(&urls[k], "%s/%s", p->mirror ?: plan->mirror, p->filename) < 0) {
                                 r = -ENOMEM;
                                 goto finish;
                         }
@@ -164,6 +164,9 @@ static int tree_cache_key(const BootstrapPlan *plan, const Recipe *recipe, bool 
                 strna(recipe->timezone), recipe->root_locked);
         STRV_FOREACH(s, recipe->components)
                 fprintf(f, "component=%s\n", *s);
+        for (size_t i = 0; i < plan->repo->n_updates; i++)
+                fprintf(f, "update=%s %s\n", plan->repo->updates[i].suite,
+                        plan->repo->updates[i].release_sha256);
         STRV_FOREACH(s, recipe->include)
                 fprintf(f, "include=%s\n", *s);
         STRV_FOREACH(s, o_include)
@@ -380,6 +383,11 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
                           recipe->architecture ?: "amd64", &ao, &plan->repo, reterr_message);
         if (r < 0)
                 return r;
+        STRV_FOREACH(u, recipe->updates) {
+                r = apt_repo_add_suite(plan->repo, *u, &ao, reterr_message);
+                if (r < 0)
+                        return r;
+        }
 
         /* The same recipe, options and archive state make the same tree: clone the cached one. */
         r = tree_cache_lookup(plan, keyring);
@@ -576,6 +584,14 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
         components = strv_join(recipe->components, " ");
         if (!components || asprintf(&sources, "deb %s %s %s\n", plan->mirror, recipe->suite, components) < 0)
                 return -ENOMEM;
+        STRV_FOREACH(u, recipe->updates) {
+                char *more;
+
+                if (asprintf(&more, "%sdeb %s %s %s\n", sources, plan->mirror, *u, components) < 0)
+                        return -ENOMEM;
+                free(sources);
+                sources = more;
+        }
         r = write_file_in_tree(tree_fd, "etc/apt/sources.list", sources, 0644);
         if (r < 0)
                 return error_message(reterr_message, r, "Failed to write /etc/apt/sources.list: %s",

@@ -38,6 +38,7 @@ Recipe* recipe_free(Recipe *recipe) {
         recipe_free(recipe->base_recipe);
         free(recipe->suite);
         strv_free(recipe->components);
+        strv_free(recipe->updates);
         free(recipe->architecture);
         free(recipe->mirror);
         free(recipe->keyring);
@@ -220,6 +221,12 @@ static int recipe_assign(Recipe *recipe, const char *dir, const char *section, c
                         return -EINVAL;
                 }
                 return set_string(&recipe->suite, value);
+        }
+        if (KEY("Distribution", "Updates")) {
+                r = append_words(&recipe->updates, value);
+                if (r == -EINVAL)
+                        *reterr_what = "Updates= holds an invalid suite name";
+                return r;
         }
         if (KEY("Distribution", "Components")) {
                 r = append_words(&recipe->components, value);
@@ -433,9 +440,9 @@ int recipe_merge_base(Recipe *recipe, const Recipe *base) {
         }
 
         recipe->n_base_commands = strv_length(base->commands);
-        char ***lists[] = { &recipe->components, &recipe->include, &recipe->exclude,
+        char ***lists[] = { &recipe->components, &recipe->updates, &recipe->include, &recipe->exclude,
                             &recipe->enable_services, &recipe->commands };
-        char **base_lists[] = { base->components, base->include, base->exclude,
+        char **base_lists[] = { base->components, base->updates, base->include, base->exclude,
                                 base->enable_services, base->commands };
         for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
                 r = merge_words(lists[i], base_lists[i]);

@@ -38,6 +38,7 @@ typedef struct Recipe {
 
         Distribution distribution;
         char *suite;
+        char **updates;         /* more suites from the same mirror (bookworm-updates, jammy-security) */
         char **components;
         char *architecture;
         char *mirror;           /* NULL: from --mirror or the host's apt sources */

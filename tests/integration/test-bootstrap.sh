@@ -34,6 +34,11 @@ aptrepo_genkey "$work/key"
 aptrepo_build "$work/repo" bookworm main "$work/key" "$real" "$work/synthetic"
 aptrepo_build "$work/repo" jammy main "$work/key" "$real"
 aptrepo_build "$work/repo" jammy universe "$work/key" "$work/synthetic"
+# The shipped jammy recipe takes jammy-updates and jammy-security too; here they hold the same.
+for suite in jammy-updates jammy-security; do
+    aptrepo_build "$work/repo" $suite main "$work/key" "$real"
+    aptrepo_build "$work/repo" $suite universe "$work/key" "$work/synthetic"
+done
 cp -a "$work/repo" "$work/pristine"
 aptrepo_serve "$work/repo"
 url=$APTREPO_URL
@@ -306,7 +311,9 @@ expect_failure "jammy without the Ubuntu keyring" "ubuntu-archive-keyring.gpg.*i
 if mkm --cache-dir="$cache" jammy --mirror="$APTREPO_URL" --keyring="$work/key/keyring.gpg" -q \
         2>"$work/err"; then
     ok "mkmachine jammy from an archive with Ubuntu's layout (main, universe)"
-    check "its apt sources name both components" grep -q "jammy main universe" "$store/jammy/etc/apt/sources.list"
+    check "its apt sources name both components, and the updates suites" \
+        sh -c "grep -qx 'deb $APTREPO_URL jammy main universe' '$store/jammy/etc/apt/sources.list' &&
+               grep -qx 'deb $APTREPO_URL jammy-security main universe' '$store/jammy/etc/apt/sources.list'"
     check "systemd-networkd is enabled" \
         test -L "$store/jammy/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 else
@@ -337,6 +344,47 @@ expect_failure "__ensure of a broken .machine file" "broken.machine:3: Restart= 
     __ensure broken
 expect_failure "__ensure of an undeclared machine" "nothing declares machine 'nothere'" "$cache" __ensure nothere
 mkm remove declared || true
+
+# --- Updates=: a further suite of the archive, whose newer versions win ------------------------------
+mkdir -p "$work/updates"
+aptrepo__deb mkm-tool 1.3-1 amd64 gzip $'Priority: required
+Pre-Depends: mkm-base (>= 1.0)
+Depends: mkm-libfoo (>= 1:2.0), mkm-libfoo (<< 1:3.0)' "$work/updates" \
+    '/etc/mkm-tool.conf=# mkm-tool configuration
+setting=updated' '/usr/bin/mkm-tool=#!/bin/sh
+cat /etc/mkm-tool.conf'
+aptrepo_build "$work/repo" bookworm-updates main "$work/key" "$work/updates"
+# mkm-exact wants mkm-tool (= 1.2-1): as with apt, the newest version is the candidate, and there is
+# no going back to an older one for it.
+sed "s|^Suite=bookworm\$|Suite=bookworm\nUpdates=bookworm-updates|; s|^Mirror=.*|Mirror=$APTREPO_URL|" \
+    "$work/test.conf" >"$work/updated-exact.conf"
+expect_failure "an update that breaks an exact dependency" \
+    "Cannot satisfy Depends: mkm-tool \(= 1.2-1\), of mkm-exact" "$cache" bootstrap "$work/updated-exact.conf"
+sed "s| mkm-exact||" "$work/updated-exact.conf" >"$work/updated.conf"
+aptrepo_log_reset
+if mkm --cache-dir="$cache" --recipe="$work/updated.conf" -q 2>"$work/err"; then
+    ok "bootstrap of a recipe with Updates=bookworm-updates"
+    u=$store/updated
+    check "…the newer version of the updates suite is installed, the rest from bookworm" \
+        sh -c "[ \"\$(chroot '$u' dpkg-query -W -f '\${Version} \${Status}' mkm-tool)\" = '1.3-1 install ok installed' ] &&
+               [ \"\$(chroot '$u' dpkg-query -W -f '\${Version}' mkm-base)\" = '1.0-1' ] &&
+               grep -qx 'setting=updated' '$u/etc/mkm-tool.conf'"
+    check "…downloaded from the updates suite's pool, checked against its index" \
+        test "$(aptrepo_requests 'mkm-tool_1.3-1_amd64\.deb$')" = 1
+    check "…dpkg --audit is clean" sh -c "[ -z \"\$(chroot '$u' dpkg --audit 2>&1)\" ]"
+    check "…and apt inside knows both suites" \
+        sh -c "grep -qx 'deb $APTREPO_URL bookworm main' '$u/etc/apt/sources.list' &&
+               grep -qx 'deb $APTREPO_URL bookworm-updates main' '$u/etc/apt/sources.list'"
+    mkm remove updated
+else
+    not_ok "bootstrap of a recipe with Updates=bookworm-updates: $(tail -n 20 "$work/err")"
+fi
+sed "s|^Updates=.*|Updates=bookworm-nonexistent|" "$work/updated.conf" >"$work/updated-missing.conf"
+expect_failure "an updates suite the archive does not have" "no suite 'bookworm-nonexistent'" "$cache" \
+    bootstrap "$work/updated-missing.conf" --name=bad
+aptrepo_break_signature "$work/repo" bookworm-updates
+expect_failure "an updates suite with a bad signature" "bookworm-updates is not correctly signed" "$cache" \
+    bootstrap "$work/updated.conf" --name=bad
 
 check "no temporaries left in the store" sh -c "! ls -A '$store' | grep -q mkmachine"
 tap_done

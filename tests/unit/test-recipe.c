@@ -101,12 +101,16 @@ TEST(merge_base) {
         _cleanup_(recipe_freep) Recipe *base = NULL, *r = NULL;
 
         ASSERT_OK(parse_string("[Distribution]\nDistribution=debian\nSuite=bookworm\nComponents=main\n"
+                               "Updates=bookworm-updates\n"
                                "[Packages]\nInclude=systemd dbus\n[Files]\nCopy=a:/a\n", &base, NULL, NULL));
-        ASSERT_OK(parse_string("[Recipe]\nBase=bookworm\n[Packages]\nInclude=nginx dbus\n"
-                               "[Files]\nCopy=b:/b\n", &r, NULL, NULL));
+        ASSERT_OK(parse_string("[Recipe]\nBase=bookworm\n[Distribution]\nUpdates=bookworm-backports\n"
+                               "[Packages]\nInclude=nginx dbus\n[Files]\nCopy=b:/b\n", &r, NULL, NULL));
         ASSERT_OK(recipe_merge_base(r, base));
         ASSERT_OK(recipe_verify(r, NULL));
         ASSERT_STREQ(r->suite, "bookworm");
+        ASSERT_EQ(strv_length(r->updates), 2u);
+        ASSERT_TRUE(strv_contains(r->updates, "bookworm-updates"));
+        ASSERT_TRUE(strv_contains(r->updates, "bookworm-backports"));
         ASSERT_EQ(strv_length(r->include), 3u);
         ASSERT_STREQ(r->include[0], "systemd");
         ASSERT_STREQ(r->include[2], "nginx");
@@ -203,6 +207,8 @@ TEST(shipped_recipes_parse) {
                 ASSERT_NOT_NULL(r->keyring);
                 ASSERT_EQ(r->root_locked, 1);
                 ASSERT_TRUE(strv_contains(r->enable_services, "systemd-networkd.service"));
+                /* The fixes released since: SUITE-updates of the same archive. */
+                ASSERT_TRUE(strv_contains(r->updates, strjoina(r->suite, "-updates")));
                 n++;
         }
         ASSERT_EQ(n, 4u);
