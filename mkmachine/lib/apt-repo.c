@@ -56,6 +56,17 @@ static int fail(Loader *l, int r, const char *format, ...) {
         return r;
 }
 
+/* Hands the loader's message (or strerror's, if it has none) to the caller on failure; returns r. */
+static int loader_done(Loader *l, int r, char **reterr_message) {
+        if (r < 0 && reterr_message) {
+                *reterr_message = TAKE_PTR(l->error);
+                if (!*reterr_message)
+                        *reterr_message = strdup(strerror(-r));
+        }
+        l->error = mfree(l->error);
+        return r;
+}
+
 char* pgp_clearsigned_text(char *buf) {
         char *start, *end, *w;
 
@@ -537,13 +548,7 @@ int apt_repo_load_indexes(AptRepo *repo, char * const *components, const AptRepo
 
         indexes_fd = mkdir_at(o->cache_fd, "indexes");
         r = indexes_fd < 0 ? indexes_fd : load_indexes(&l, indexes_fd, components);
-        if (r < 0 && reterr_message) {
-                *reterr_message = TAKE_PTR(l.error);
-                if (!*reterr_message)
-                        *reterr_message = strdup(strerror(-r));
-        }
-        free(l.error);
-        return r;
+        return loader_done(&l, r, reterr_message);
 }
 
 /* Parses the verified Release text of suite and checks it: a SHA256 list, not expired (Valid-Until), and
@@ -614,13 +619,7 @@ int apt_repo_add_suite(AptRepo *repo, const char *suite, const AptRepoOptions *o
                 u->index_sums = info.sha256;
                 u->release_components = info.components;
         }
-        if (r < 0 && reterr_message) {
-                *reterr_message = TAKE_PTR(l.error);
-                if (!*reterr_message)
-                        *reterr_message = strdup(strerror(-r));
-        }
-        free(l.error);
-        return r;
+        return loader_done(&l, r, reterr_message);
 }
 
 int apt_repo_load(const char *mirror, const char *suite, char * const *components, const char *architecture,
@@ -680,13 +679,7 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
         r = 0;
 
 finish:
-        if (r < 0 && reterr_message) {
-                *reterr_message = TAKE_PTR(l.error);
-                if (!*reterr_message)
-                        *reterr_message = strdup(strerror(-r));
-        }
-        free(l.error);
-        return r;
+        return loader_done(&l, r, reterr_message);
 }
 
 int apt_repo_new_from_index(const char *architecture, const char *text, AptRepo **ret,

@@ -876,27 +876,17 @@ static void unpackers_downloaded(const DownloadItem *item, void *userdata) {
 
 /* The name dpkg knows an installed package by: "NAME:ARCH" for Multi-Arch: same. */
 static char* dpkg_name(const DebPackage *p) {
-        char *s;
-
-        if (p->multi_arch && streq(p->multi_arch, "same") && !streq(p->architecture, "all"))
-                return asprintf(&s, "%s:%s", p->name, p->architecture) < 0 ? NULL : s;
-        return strdup(p->name);
+        return dpkg_info_name(p->name, p->architecture, p->multi_arch && streq(p->multi_arch, "same"));
 }
 
 /* Unregisters info_name: removes info_name.* from the info database (dpkg --unpack installs it then). */
 static int unregister(int info_fd, const char *info_name) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        int fd;
 
-        fd = fcntl(info_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
+        d = opendir_dup(info_fd);
+        if (!d)
                 return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
         while ((de = readdir(d))) {
                 const char *rest = startswith(de->d_name, info_name);
 
@@ -938,8 +928,8 @@ static int trigger_interest_add(DpkgTriggerKind kind, const char *name, void *us
 /* Merges what the unpackers registered into dpkg's status file and trigger interests. A package whose
  * files another package unpacked before it also has (it takes them over with Replaces, or dpkg refuses
  * it) is unregistered, for dpkg --unpack to handle. Sets registered[i] for each of plan->install. */
-static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *registered, char **reterr_message) {
-        _cleanup_close_ int dpkg_fd = -EBADF, register_fd = -EBADF, info_fd = -EBADF, triggers_fd = -EBADF;
+static int register_merge(const BootstrapPlan *plan, int dpkg_fd, bool *registered, char **reterr_message) {
+        _cleanup_close_ int register_fd = -EBADF, info_fd = -EBADF, triggers_fd = -EBADF;
         _cleanup_(hashmap_freep) Hashmap *owners = NULL;
         _cleanup_free_ char *status = NULL, *file_triggers = NULL;
         _cleanup_strv_free_ char **buffers = NULL;
@@ -947,11 +937,6 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
         size_t status_size = 0, file_triggers_size = 0;
         int r;
 
-        dpkg_fd = openat_in_root(tree_fd, "var/lib/dpkg", O_RDONLY|O_DIRECTORY, 0);
-        if (dpkg_fd < 0)
-                return error_message(reterr_message, dpkg_fd,
-                                     "Failed to open dpkg's database in the new tree: %s",
-                                     strerror(-dpkg_fd));
         register_fd = openat(dpkg_fd, REGISTER_NAME, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         info_fd = openat(dpkg_fd, "info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         triggers_fd = openat(dpkg_fd, "triggers", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
@@ -1051,15 +1036,13 @@ static int register_merge(const BootstrapPlan *plan, int tree_fd, bool *register
 
 /* Runs the preinst of each registered package of plan->install that is essential (or not), as dpkg
  * would before unpacking it: "preinst install", with dpkg's environment for maintainer scripts. */
-static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *registered, bool essential,
+static int run_preinsts(int tree_fd, int dpkg_fd, const BootstrapPlan *plan, const bool *registered,
+                        bool essential,
                         char **reterr_message) {
-        _cleanup_close_ int dpkg_fd = -EBADF, register_fd = -EBADF, info_fd = -EBADF;
+        _cleanup_close_ int register_fd = -EBADF, info_fd = -EBADF;
         const DebPackage *dpkg = NULL;
         int r;
 
-        dpkg_fd = openat_in_root(tree_fd, "var/lib/dpkg", O_RDONLY|O_DIRECTORY, 0);
-        if (dpkg_fd < 0)
-                return dpkg_fd;
         register_fd = openat(dpkg_fd, REGISTER_NAME, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         info_fd = openat(dpkg_fd, "info", O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         if (register_fd < 0 || info_fd < 0)
@@ -1127,12 +1110,6 @@ static int run_preinsts(int tree_fd, const BootstrapPlan *plan, const bool *regi
         return 0;
 }
 
-static int register_dir_remove(int tree_fd) {
-        _cleanup_close_ int dpkg_fd = openat_in_root(tree_fd, "var/lib/dpkg", O_RDONLY|O_DIRECTORY, 0);
-
-        return dpkg_fd < 0 ? dpkg_fd : rm_rf_at(dpkg_fd, REGISTER_NAME);
-}
-
 /* dpkg --configure --force-depends for the essential packages of plan->install. */
 static int configure_essential(int tree_fd, const BootstrapPlan *plan, char **reterr_message) {
         _cleanup_strv_free_ char **argv = NULL;
@@ -1164,7 +1141,7 @@ static int configure_essential(int tree_fd, const BootstrapPlan *plan, char **re
 }
 
 int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
-        _cleanup_close_ int debs_fd = -EBADF;
+        _cleanup_close_ int debs_fd = -EBADF, dpkg_fd = -EBADF;
         _cleanup_free_ bool *registered = NULL;
         int r;
 
@@ -1231,8 +1208,15 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
                         return r;
                 }
                 r = unpackers_finish(&u, false, reterr_message);
-                if (r >= 0)
-                        r = register_merge(plan, tree_fd, registered, reterr_message);
+                if (r >= 0) {
+                        /* Packages made the tree: nothing is resolved through its symlinks. */
+                        dpkg_fd = openat_in_root(tree_fd, "var/lib/dpkg", O_RDONLY|O_DIRECTORY, 0);
+                        if (dpkg_fd < 0)
+                                return error_message(reterr_message, dpkg_fd,
+                                                     "Failed to open dpkg's database in the new tree: %s",
+                                                     strerror(-dpkg_fd));
+                        r = register_merge(plan, dpkg_fd, registered, reterr_message);
+                }
         }
         if (r < 0)
                 return r;
@@ -1251,7 +1235,7 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
          * (--force-unsafe-io): the tree is a temporary, thrown away on any failure. */
         if (!plan->base_tree_name) {
                 step(plan->options, "Configuring the essential packages");
-                r = run_preinsts(tree_fd, plan, registered, true, reterr_message);
+                r = run_preinsts(tree_fd, dpkg_fd, plan, registered, true, reterr_message);
                 if (r >= 0)
                         r = run_dpkg(tree_fd, plan, plan->install, plan->n_install, registered,
                                      STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"), true,
@@ -1259,9 +1243,9 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
                 if (r >= 0)
                         r = configure_essential(tree_fd, plan, reterr_message);
                 if (r >= 0)
-                        r = run_preinsts(tree_fd, plan, registered, false, reterr_message);
+                        r = run_preinsts(tree_fd, dpkg_fd, plan, registered, false, reterr_message);
                 if (r >= 0)
-                        r = register_dir_remove(tree_fd);
+                        r = rm_rf_at(dpkg_fd, REGISTER_NAME);
                 if (r < 0)
                         return r;
         }

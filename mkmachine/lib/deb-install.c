@@ -19,9 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "deb-install.h"
+#include "download.h"
 #include "dpkg-db.h"
 #include "strv.h"
 #include "fd-util.h"
@@ -266,13 +265,9 @@ static int file_lists_add(const char *path, mode_t type, void *userdata) {
  * is no regular file. */
 static int file_md5(int tree_fd, const char *path, char **ret) {
         _cleanup_close_ int fd = -EBADF;
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
-        EVP_MD_CTX *ctx;
+        char h[2 * EVP_MAX_MD_SIZE + 1];
         struct stat st;
-        char buf[64 * 1024];
-        ssize_t n;
-        int r = 0;
+        int r;
 
         fd = openat_in_root(tree_fd, path, O_RDONLY|O_NOFOLLOW|O_NONBLOCK, 0);
         if (fd == -ELOOP || fd == -ENOENT)
@@ -284,27 +279,11 @@ static int file_md5(int tree_fd, const char *path, char **ret) {
         if (!S_ISREG(st.st_mode))
                 return -EOPNOTSUPP;
 
-        ctx = EVP_MD_CTX_new();
-        if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
-                r = -ENOMEM;
-        while (r >= 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
-                if (n < 0)
-                        r = -errno;
-                else if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1)
-                        r = -EIO;
-        }
-        if (r >= 0 && EVP_DigestFinal_ex(ctx, md, &len) != 1)
-                r = -EIO;
-        EVP_MD_CTX_free(ctx);
+        r = fd_digest_hex(fd, EVP_md5(), h);
         if (r < 0)
                 return r;
-
-        *ret = malloc(len * 2 + 1);
-        if (!*ret)
-                return -ENOMEM;
-        for (unsigned i = 0; i < len; i++)
-                (void) sprintf(*ret + i * 2, "%02x", md[i]);
-        return 0;
+        *ret = strdup(h);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* "MD5  PATH\n" for each of the '\n'-separated paths (relative to the tree) that is a regular file. */
@@ -337,10 +316,14 @@ static int md5sums_make(int tree_fd, const char *paths, char **ret) {
         return 0;
 }
 
-static int write_new_at(int dir_fd, const char *name, const void *data, size_t size, mode_t mode) {
+/* Writes data into dir_fd/path (never through a symlink at the end) with exactly mode: a new file if how
+ * is O_EXCL, replacing what is there if O_TRUNC. */
+static int write_at(int dir_fd, const char *path, const void *data, size_t size, mode_t mode, int how) {
         _cleanup_close_ int fd = -EBADF;
 
-        fd = openat(dir_fd, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode);
+        assert(how == O_EXCL || how == O_TRUNC);
+
+        fd = openat(dir_fd, path, O_WRONLY|O_CREAT|how|O_CLOEXEC|O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
         if (fchmod(fd, mode) < 0)
@@ -359,7 +342,7 @@ int deb_unpack_register(int deb_fd, int tree_fd, int info_fd, const char *packag
         size_t list_size = 0, paths_size = 0, regular_size = 0;
         const ControlMember *m;
         FileLists lists = {};
-        bool supported = true;
+        bool supported = true, make_md5sums;
         int r;
 
         assert(deb_fd >= 0);
@@ -405,11 +388,13 @@ int deb_unpack_register(int deb_fd, int tree_fd, int info_fd, const char *packag
                     !dpkg_info_member_ok(members.m[i].name))
                         supported = false;      /* dpkg knows what to do with it */
 
+        /* A package without md5sums gets them made, for which the regular files are listed too. */
+        make_md5sums = !control_member(&members, "md5sums");
         lists.list = open_memstream(&list, &list_size);
         lists.paths = open_memstream(&paths, &paths_size);
-        if (!control_member(&members, "md5sums"))
+        if (make_md5sums)
                 lists.regular = open_memstream(&regular, &regular_size);
-        if (!lists.list || !lists.paths || (!lists.regular && !control_member(&members, "md5sums")))
+        if (!lists.list || !lists.paths || (make_md5sums && !lists.regular))
                 r = -ENOMEM;
         else
                 r = tar_unpack_full(data_fd, tree_fd, TAR_UNPACK_SYMLINKS_IN_TREE, 0, NULL, file_lists_add,
@@ -437,13 +422,13 @@ int deb_unpack_register(int deb_fd, int tree_fd, int info_fd, const char *packag
                 }
         }
 
-        /* A package without md5sums gets one made of what was unpacked, as dpkg makes it. */
-        if (regular) {
+        /* Made of what was unpacked, as dpkg makes them. */
+        if (make_md5sums) {
                 r = md5sums_make(tree_fd, regular, &md5sums);
                 if (r < 0)
                         return r;
-                r = write_new_at(info_fd, strjoina(control.info_name, ".md5sums"), md5sums, strlen(md5sums),
-                                 0644);
+                r = write_at(info_fd, strjoina(control.info_name, ".md5sums"), md5sums, strlen(md5sums),
+                             0644, O_EXCL);
                 if (r < 0)
                         return r;
         }
@@ -457,11 +442,11 @@ int deb_unpack_register(int deb_fd, int tree_fd, int info_fd, const char *packag
                         continue;
                 if (asprintf(&name, "%s.%s", control.info_name, c->name) < 0)
                         return -ENOMEM;
-                r = write_new_at(info_fd, name, c->data, c->size, c->mode);
+                r = write_at(info_fd, name, c->data, c->size, c->mode, O_EXCL);
                 if (r < 0)
                         return r;
         }
-        r = write_new_at(info_fd, strjoina(control.info_name, ".list"), list, list_size, 0644);
+        r = write_at(info_fd, strjoina(control.info_name, ".list"), list, list_size, 0644, O_EXCL);
         if (r < 0)
                 return r;
 
@@ -469,29 +454,22 @@ int deb_unpack_register(int deb_fd, int tree_fd, int info_fd, const char *packag
         if (r < 0)
                 return r;
         m = control_member(&members, "control");
-        r = write_new_at(out_dir_fd, strjoina(out_name, ".control"), m->data, m->size, 0644);
+        r = write_at(out_dir_fd, strjoina(out_name, ".control"), m->data, m->size, 0644, O_EXCL);
         if (r < 0)
                 return r;
-        r = write_new_at(out_dir_fd, strjoina(out_name, ".paths"), paths, paths_size, 0600);
+        r = write_at(out_dir_fd, strjoina(out_name, ".paths"), paths, paths_size, 0600, O_EXCL);
         if (r < 0)
                 return r;
         if (asprintf(&out, "%s\n%s", control.info_name, paragraph) < 0)
                 return -ENOMEM;
-        r = write_new_at(out_dir_fd, out_name, out, strlen(out), 0600);
+        r = write_at(out_dir_fd, out_name, out, strlen(out), 0600, O_EXCL);
         if (r < 0)
                 return r;
         return 1;
 }
 
-static int write_at(int dir_fd, const char *path, const char *content, mode_t mode) {
-        _cleanup_close_ int fd = -EBADF;
-
-        fd = openat(dir_fd, path, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC|O_NOFOLLOW, mode);
-        if (fd < 0)
-                return -errno;
-        if (fchmod(fd, mode) < 0)
-                return -errno;
-        return loop_write(fd, content, strlen(content));
+static int write_string_at(int dir_fd, const char *path, const char *content, mode_t mode) {
+        return write_at(dir_fd, path, content, strlen(content), mode, O_TRUNC);
 }
 
 int tree_prepare(int tree_fd, const char *architecture) {
@@ -524,14 +502,14 @@ int tree_prepare(int tree_fd, const char *architecture) {
                         return -errno;
         }
 
-        r = write_at(tree_fd, "var/lib/dpkg/status", "", 0644);
+        r = write_string_at(tree_fd, "var/lib/dpkg/status", "", 0644);
         if (r >= 0)
-                r = write_at(tree_fd, "var/lib/dpkg/available", "", 0644);
+                r = write_string_at(tree_fd, "var/lib/dpkg/available", "", 0644);
         if (r >= 0)
-                r = write_at(tree_fd, "var/lib/dpkg/arch", strjoina(architecture, "\n"), 0644);
+                r = write_string_at(tree_fd, "var/lib/dpkg/arch", strjoina(architecture, "\n"), 0644);
         if (r >= 0)
                 /* 101: "action forbidden by policy" — no service starts while we install. */
-                r = write_at(tree_fd, "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0755);
+                r = write_string_at(tree_fd, "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0755);
         return r;
 }
 
@@ -548,7 +526,7 @@ int tree_resume(int tree_fd) {
         fd = openat_in_root(tree_fd, "usr/sbin", O_PATH|O_DIRECTORY, 0);
         if (fd < 0)
                 return fd;
-        return write_at(fd, "policy-rc.d", "#!/bin/sh\nexit 101\n", 0755);
+        return write_string_at(fd, "policy-rc.d", "#!/bin/sh\nexit 101\n", 0755);
 }
 
 int tree_finish(int tree_fd) {

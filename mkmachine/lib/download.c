@@ -70,24 +70,16 @@ int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha2
         return file_verify_fd(fd, size, sha256);
 }
 
-int file_verify_fd(int fd, uint64_t size, const char *sha256) {
+int fd_digest_hex(int fd, const EVP_MD *type, char *ret) {
         _cleanup_free_ uint8_t *buf = NULL;
+        uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
         EVP_MD_CTX *ctx;
-        uint8_t md[32];
-        char h[65];
-        struct stat st;
         int r = 0;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || (size > 0 && (uint64_t) st.st_size != size))
-                return -EBADMSG;
-        if (!sha256)
-                return 0;
 
         buf = malloc(VERIFY_BUFFER_SIZE);
         ctx = EVP_MD_CTX_new();
-        if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        if (!buf || !ctx || EVP_DigestInit_ex(ctx, type, NULL) != 1) {
                 EVP_MD_CTX_free(ctx);
                 return -ENOMEM;
         }
@@ -107,13 +99,30 @@ int file_verify_fd(int fd, uint64_t size, const char *sha256) {
                         break;
                 }
         }
-        if (r >= 0 && EVP_DigestFinal_ex(ctx, md, NULL) != 1)
+        if (r >= 0 && EVP_DigestFinal_ex(ctx, md, &len) != 1)
                 r = -EIO;
         EVP_MD_CTX_free(ctx);
         if (r < 0)
                 return r;
+        hex(md, len, ret);
+        return 0;
+}
 
-        hex(md, sizeof(md), h);
+int file_verify_fd(int fd, uint64_t size, const char *sha256) {
+        char h[2 * EVP_MAX_MD_SIZE + 1];
+        struct stat st;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || (size > 0 && (uint64_t) st.st_size != size))
+                return -EBADMSG;
+        if (!sha256)
+                return 0;
+
+        r = fd_digest_hex(fd, EVP_sha256(), h);
+        if (r < 0)
+                return r;
         return strcasecmp(h, sha256) == 0 ? 0 : -EBADMSG;
 }
 
@@ -215,6 +224,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
+/* ".#NAME.RANDOM": what download_clean_stale() recognizes as a download's temporary. */
+static char* temp_name(const char *name) {
+        char *s;
+
+        return asprintf(&s, ".#%s.%016" PRIx64, name, random_u64()) < 0 ? NULL : s;
+}
+
 static void transfer_done(Transfer *t, bool keep) {
         if (t->curl) {
                 curl_easy_cleanup(t->curl);
@@ -283,7 +299,7 @@ static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
                                     strerror(errno));
         }
         if (t->fd < 0) {
-                if (asprintf(&t->temp, ".#%s.%016" PRIx64, item->name, random_u64()) < 0)
+                if (!(t->temp = temp_name(item->name)))
                         return -ENOMEM;
                 t->fd = openat(item->dir_fd, t->temp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0644);
                 if (t->fd < 0)
@@ -383,7 +399,7 @@ static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
                 /* Named (under a name of its own, then renamed: it replaces a damaged copy) only now. */
                 char proc[32];
 
-                if (asprintf(&t->temp, ".#%s.%016" PRIx64, item->name, random_u64()) < 0)
+                if (!(t->temp = temp_name(item->name)))
                         return -ENOMEM;
                 (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%i", t->fd);
                 if (linkat(AT_FDCWD, proc, item->dir_fd, t->temp, AT_SYMLINK_FOLLOW) < 0) {

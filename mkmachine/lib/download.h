@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "progress.h"
 
 /* Parallel HTTP(S) downloads with libcurl's multi interface, verified while they stream: each file is
@@ -50,6 +52,10 @@ void download_clean_stale(int dir_fd, unsigned max_age_sec);
 int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256);
 /* The same for an open file (read with pread(): its file offset does not move). */
 int file_verify_fd(int fd, uint64_t size, const char *sha256);
+
+/* The digest (EVP_sha256(), EVP_md5(), …) of the whole of fd as lower-case hex into ret (at least
+ * 2 * EVP_MAX_MD_SIZE + 1 bytes), read with pread() (its file offset does not move). */
+int fd_digest_hex(int fd, const EVP_MD *type, char *ret);
 
 /* SHA-256 of a buffer as lower-case hex. */
 void sha256_hex(const void *data, size_t size, char ret[static 65]);

@@ -25,6 +25,14 @@ static char* copy_text(const char *text, size_t size) {
         return p;
 }
 
+char* dpkg_info_name(const char *package, const char *architecture, bool multi_arch_same) {
+        char *s;
+
+        if (multi_arch_same && !streq(architecture, "all"))
+                return asprintf(&s, "%s:%s", package, architecture) < 0 ? NULL : s;
+        return strdup(package);
+}
+
 void dpkg_control_done(DpkgControl *c) {
         if (!c)
                 return;
@@ -185,8 +193,8 @@ int dpkg_control_parse(const char *input, size_t size, DpkgControl *ret, char **
         if (c.multi_arch_same && streq(c.architecture, "all"))
                 c.multi_arch_same = false;      /* dpkg ignores it there */
 
-        if (c.multi_arch_same ? asprintf(&c.info_name, "%s:%s", c.package, c.architecture) < 0 :
-                                !(c.info_name = strdup(c.package)))
+        c.info_name = dpkg_info_name(c.package, c.architecture, c.multi_arch_same);
+        if (!c.info_name)
                 return -ENOMEM;
         c.fields = TAKE_PTR(fields);
         *ret = c;

@@ -20,6 +20,10 @@ typedef struct DpkgControl {
 
 void dpkg_control_done(DpkgControl *c);
 
+/* The name dpkg files an installed package under (info/NAME.*, triggers): "PACKAGE:ARCH" for
+ * Multi-Arch: same (but not for Architecture: all, where dpkg ignores it), else "PACKAGE". NULL on OOM. */
+char* dpkg_info_name(const char *package, const char *architecture, bool multi_arch_same);
+
 /* Parses and checks a package's control file (a single deb822 paragraph: no blank line inside, field
  * names as dpkg allows them, continuation lines only after a field). -EBADMSG with *reterr_message
  * naming the line for anything else. */

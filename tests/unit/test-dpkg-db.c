@@ -167,6 +167,16 @@ TEST(triggers) {
         }
 }
 
+TEST(info_name) {
+        _cleanup_free_ char *a = dpkg_info_name("libc6", "amd64", true),
+                *b = dpkg_info_name("tzdata", "all", true),
+                *c = dpkg_info_name("bash", "amd64", false);
+
+        ASSERT_STREQ(a, "libc6:amd64");
+        ASSERT_STREQ(b, "tzdata");
+        ASSERT_STREQ(c, "bash");
+}
+
 TEST(info_member_names) {
         ASSERT_TRUE(dpkg_info_member_ok("postinst"));
         ASSERT_TRUE(dpkg_info_member_ok("md5sums"));
