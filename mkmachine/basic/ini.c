@@ -6,6 +6,7 @@
 #include "ini.h"
 #include "string-util.h"
 #include "strv.h"
+#include "utf8.h"
 
 static void ini_line_done(IniLine *l) {
         free(l->raw);
@@ -49,13 +50,33 @@ bool ini_name_is_valid(const char *s) {
         return true;
 }
 
+/* systemd's WHITESPACE: what it strips around lines, keys and values. */
+#define INI_WHITESPACE " \t\n\r"
+
+int ini_value_check(const char *key, const char *value) {
+        size_t n;
+
+        assert(value);
+
+        n = strlen(value);
+        if ((key ? strlen(key) : 0) + 1 + n >= INI_LINE_MAX)
+                return -E2BIG;
+        if (n > 0 && (strchr(INI_WHITESPACE, value[0]) || strchr(INI_WHITESPACE, value[n - 1])))
+                return -EINVAL;
+        if (n > 0 && value[n - 1] == '\\')
+                return -EINVAL;
+        for (const char *c = value; *c; c++)
+                if (((unsigned char) *c < ' ' && *c != '\t') || *c == 0x7f)
+                        return -EINVAL;
+        return utf8_is_valid(value) ? 0 : -EINVAL;
+}
+
 static char* strip(char *s) {
         char *e;
 
-        while (isspace((unsigned char) *s))
-                s++;
+        s += strspn(s, INI_WHITESPACE);
         e = s + strlen(s);
-        while (e > s && isspace((unsigned char) e[-1]))
+        while (e > s && strchr(INI_WHITESPACE, e[-1]))
                 *--e = 0;
         return s;
 }
@@ -86,71 +107,182 @@ static void ini_delete(IniFile *ini, size_t at) {
         ini->n_lines--;
 }
 
-/* Reads one logical line (joining backslash continuations) into *buf; returns its number of physical
- * lines, 0 at EOF, or -errno. The raw text keeps the continuations, the logical text replaces each
- * "\\\n" by a space, as systemd does. */
-static int read_logical_line(FILE *f, char **ret_raw, char **ret_logical) {
+/* The kinds of line end systemd's read_line() knows, as bits: a run of ends of different kinds
+ * ("\r\n", "\n\r") is one end, a NUL ends a run. */
+enum {
+        EOL_LF  = 1 << 0,
+        EOL_CR  = 1 << 1,
+        EOL_NUL = 1 << 2,
+};
+
+static int eol_kind(char c) {
+        return c == '\n' ? EOL_LF : c == '\r' ? EOL_CR : c == 0 ? EOL_NUL : 0;
+}
+
+/* Splits off the next physical line of buf (n bytes, from *pos) the way systemd reads them: returns its
+ * length and sets *ret_start, or SIZE_MAX at the end. */
+static size_t next_physical_line(const char *buf, size_t n, size_t *pos, const char **ret_start) {
+        size_t i = *pos, len;
+        int seen = 0;
+
+        if (i >= n)
+                return SIZE_MAX;
+        *ret_start = buf + i;
+        while (i < n && eol_kind(buf[i]) == 0)
+                i++;
+        len = (size_t) (buf + i - *ret_start);
+        while (i < n) {
+                int k = eol_kind(buf[i]);
+
+                if (k == 0 || (seen & EOL_NUL) || (seen & k))
+                        break;
+                seen |= k;
+                i++;
+        }
+        *pos = i;
+        return len;
+}
+
+/* True if the line ends in an unescaped backslash: systemd counts "\\\\" as an escaped backslash. */
+static bool ends_in_continuation(const char *s) {
+        bool escaped = false;
+
+        for (; *s; s++)
+                escaped = escaped ? false : *s == '\\';
+        return escaped;
+}
+
+static bool is_comment(const char *s) {
+        s += strspn(s, INI_WHITESPACE);
+        return IN_SET_CHAR(*s, '#', ';');
+}
+
+static int append(char **s, size_t *len, const char *add, size_t n) {
+        char *p;
+
+        if (*len + n + 2 > INI_LINE_MAX)
+                return -EBADMSG;
+        p = realloc(*s, *len + n + 2);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p + *len, add, n);
+        *len += n;
+        p[*len] = 0;
+        *s = p;
+        return 0;
+}
+
+#define UTF8_BOM "\xef\xbb\xbf"
+
+typedef struct IniReader {
+        const char *buf;
+        size_t size, pos;
+        unsigned line;          /* physical lines read so far */
+        bool bom_seen;
+} IniReader;
+
+/* Reads one logical line as systemd's config parser does: comment lines are dropped (also in the
+ * middle of a continuation), a line ending in an unescaped backslash continues with the next one (the
+ * backslash becoming a space), the first line that starts with a byte order mark loses it. *ret_raw gets
+ * the physical lines joined by "\n" (comments included), *ret_logical what systemd parses (NULL for a
+ * comment line), *ret_open whether the file ended inside the continuation. Returns 1, or 0 at the end. */
+static int read_logical_line(IniReader *rd, char **ret_raw, char **ret_logical, unsigned *ret_first,
+                             bool *ret_open) {
         _cleanup_free_ char *raw = NULL, *logical = NULL;
         size_t raw_len = 0, log_len = 0;
-        int n = 0;
+        bool cont = false;
+        int r;
 
         for (;;) {
-                _cleanup_free_ char *buf = NULL;
-                size_t sz = 0;
-                ssize_t k;
-                bool cont;
+                const char *start;
+                size_t n;
+
+                n = next_physical_line(rd->buf, rd->size, &rd->pos, &start);
+                if (n == SIZE_MAX)
+                        break;
+                rd->line++;
+                if (!raw)
+                        *ret_first = rd->line;
+
+                if (raw) {
+                        r = append(&raw, &raw_len, "\n", 1);
+                        if (r < 0)
+                                return r;
+                }
+                r = append(&raw, &raw_len, start, n);
+                if (r < 0)
+                        return r;
+
+                /* A comment line: on its own it is a line of its own, in a continuation it is skipped. */
+                {
+                        _cleanup_free_ char *phys = strndup(start, n);
+                        if (!phys)
+                                return -ENOMEM;
+                        if (is_comment(phys)) {
+                                if (cont)
+                                        continue;
+                                break;
+                        }
+                }
+
+                if (!rd->bom_seen && n >= 3 && memcmp(start, UTF8_BOM, 3) == 0) {
+                        start += 3;
+                        n -= 3;
+                        rd->bom_seen = true;
+                }
+                r = append(&logical, &log_len, start, n);
+                if (r < 0)
+                        return r;
+
+                cont = ends_in_continuation(logical);
+                if (!cont)
+                        break;
+                logical[log_len - 1] = ' ';
+        }
+
+        if (!raw)
+                return 0;
+        *ret_open = cont;
+        *ret_raw = TAKE_PTR(raw);
+        *ret_logical = TAKE_PTR(logical);
+        return 1;
+}
+
+static int read_all(FILE *f, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+
+        for (;;) {
+                size_t k;
                 char *p;
 
-                errno = 0;
-                k = getline(&buf, &sz, f);
-                if (k < 0) {
-                        if (errno != 0)
-                                return -errno;
+                /* A file of INI_LINES_MAX lines of INI_LINE_MAX bytes is far beyond anything we read:
+                 * cap the whole at a quarter of that. */
+                if (size >= (size_t) INI_LINES_MAX * INI_LINE_MAX / 4)
+                        return -E2BIG;
+                p = realloc(buf, size + 64 * 1024 + 1);
+                if (!p)
+                        return -ENOMEM;
+                buf = p;
+                k = fread(buf + size, 1, 64 * 1024, f);
+                size += k;
+                if (k < 64 * 1024) {
+                        if (ferror(f))
+                                return -EIO;
                         break;
                 }
-                n++;
-                if (k > 0 && buf[k - 1] == '\n')
-                        buf[--k] = 0;
-                if (memchr(buf, 0, (size_t) k))
-                        return -EBADMSG;
-                if (raw_len + (size_t) k + 2 > INI_LINE_MAX)
-                        return -EBADMSG;
-
-                p = realloc(raw, raw_len + (size_t) k + 2);
-                if (!p)
-                        return -ENOMEM;
-                raw = p;
-                if (raw_len > 0)
-                        raw[raw_len++] = '\n';
-                memcpy(raw + raw_len, buf, (size_t) k + 1);
-                raw_len += (size_t) k;
-
-                cont = k > 0 && buf[k - 1] == '\\';
-                if (cont)
-                        buf[k - 1] = ' ';
-                p = realloc(logical, log_len + (size_t) k + 1);
-                if (!p)
-                        return -ENOMEM;
-                logical = p;
-                memcpy(logical + log_len, buf, (size_t) k + 1);
-                log_len += (size_t) k;
-
-                /* Comment lines never continue. */
-                if (!cont || IN_SET_CHAR(logical[strspn(logical, " \t")], '#', ';'))
-                        break;
         }
-
-        if (n > 0) {
-                *ret_raw = TAKE_PTR(raw);
-                *ret_logical = TAKE_PTR(logical);
-        }
-        return n;
+        buf[size] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
 }
 
 int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line) {
         _cleanup_(ini_freep) IniFile *ini = NULL;
-        _cleanup_free_ char *section = NULL;
-        unsigned line = 0, start;
+        _cleanup_free_ char *section = NULL, *buf = NULL;
+        IniReader rd = {};
+        unsigned start = 1;
         int r;
 
         assert(f);
@@ -160,31 +292,34 @@ int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line) {
         if (r < 0)
                 return r;
 
+        r = read_all(f, &buf, &rd.size);
+        if (r < 0)
+                return r;
+        rd.buf = buf;
+
         for (;;) {
                 _cleanup_free_ char *raw = NULL, *logical = NULL;
+                bool open = false;
                 IniLine *l;
                 char *s, *eq;
 
-                start = line + 1;
-                r = read_logical_line(f, &raw, &logical);
-                if (r == -EBADMSG) {
-                        line = start;
+                r = read_logical_line(&rd, &raw, &logical, &start, &open);
+                if (r == -EBADMSG)
                         goto syntax_error;
-                }
                 if (r < 0)
                         return r;
                 if (r == 0)
                         break;
-                line += (unsigned) r;
 
                 l = ini_insert(ini, ini->n_lines);
                 if (!l)
                         return ini->n_lines >= INI_LINES_MAX ? -E2BIG : -ENOMEM;
                 l->line = start;
                 l->raw = TAKE_PTR(raw);
+                l->open_continuation = open;
 
-                s = strip(logical);
-                if (IN_SET_CHAR(s[0], 0, '#', ';')) {
+                s = logical ? strip(logical) : NULL;
+                if (!s || s[0] == 0) {
                         if (section) {
                                 l->section = strdup(section);
                                 if (!l->section)
@@ -193,16 +328,20 @@ int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line) {
                         continue;
                 }
 
+                /* systemd refuses the whole file for a line that is not UTF-8. */
+                if (!utf8_is_valid(s))
+                        goto syntax_error;
+
                 if (s[0] == '[') {
                         size_t n = strlen(s);
                         char *name;
 
                         if (n < 3 || s[n - 1] != ']')
-                                goto syntax_error_at_start;
+                                goto syntax_error;
                         s[n - 1] = 0;
                         name = s + 1;
                         if (!ini_name_is_valid(name))
-                                goto syntax_error_at_start;
+                                goto syntax_error;
                         free(section);
                         section = strdup(name);
                         l->section = strdup(name);
@@ -213,7 +352,7 @@ int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line) {
 
                 eq = strchr(s, '=');
                 if (!eq || !section)
-                        goto syntax_error_at_start;
+                        goto syntax_error;
                 *eq = 0;
                 l->key = strdup(strip(s));
                 l->value = strdup(strip(eq + 1));
@@ -221,18 +360,17 @@ int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line) {
                 if (!l->key || !l->value || !l->section)
                         return -ENOMEM;
                 if (!ini_name_is_valid(l->key))
-                        goto syntax_error_at_start;
+                        goto syntax_error;
         }
 
         *ret = TAKE_PTR(ini);
         return 0;
 
-syntax_error_at_start:
-        line = start;
 syntax_error:
-        /* One exit for every syntax error so that reterr_line is set the same way. */
+        /* One exit for every syntax error so that reterr_line is set the same way: the first physical
+         * line of the logical line at fault. */
         if (reterr_line)
-                *reterr_line = line;
+                *reterr_line = start;
         return -EBADMSG;
 }
 
@@ -271,9 +409,11 @@ int ini_set_strv(IniFile *ini, const char *section, const char *key, char * cons
 
         if (!ini_name_is_valid(section) || !ini_name_is_valid(key))
                 return -EINVAL;
-        STRV_FOREACH(v, values)
-                if (strchr(*v, '\n'))
-                        return -EINVAL;
+        STRV_FOREACH(v, values) {
+                r = ini_value_check(key, *v);
+                if (r < 0)
+                        return r;
+        }
 
         /* Drop the old assignments, remembering where the first one was. */
         for (size_t i = 0; i < ini->n_lines; ) {
@@ -349,13 +489,10 @@ int ini_write(const IniFile *ini, FILE *f) {
 
         INI_FOREACH(l, ini) {
                 if (l->raw) {
-                        size_t n = strlen(l->raw);
-
                         fputs(l->raw, f);
                         /* A continuation that ran into the end of the file would swallow a line we
-                         * put after it: end it with an empty continuation line. */
-                        if (n > 0 && l->raw[n - 1] == '\\' && l + 1 < ini->lines + ini->n_lines &&
-                            !IN_SET_CHAR(l->raw[strspn(l->raw, " \t")], '#', ';'))
+                         * put after it: an empty line ends it. */
+                        if (l->open_continuation && l + 1 < ini->lines + ini->n_lines)
                                 fputc('\n', f);
                 } else if (l->key)
                         fprintf(f, "%s=%s", l->key, l->value);

@@ -7,17 +7,25 @@
 
 /* systemd-style INI files ("[Section]", "Key=Value", '#' and ';' comments, a trailing backslash
  * continues a line), kept line by line so that a file can be changed and written back without losing
- * what a person added by hand: comments, blank lines, unknown keys and their order all survive. */
+ * what a person added by hand: comments, blank lines, unknown keys and their order all survive.
+ *
+ * Lines are read exactly as systemd's config parser reads them (src/shared/conf-parser.c): a line ends
+ * at "\n", "\r", "\r\n" or a NUL byte; comment lines are dropped even inside a continuation; a line
+ * continues only if it ends in an unescaped backslash (two do not continue); keys and values are
+ * stripped of " \t\n\r"; a line that is not UTF-8 is an error. What ini_get() returns is what systemd
+ * sees, and every value written passes ini_value_check(), so nothing written can change the file's
+ * structure. */
 
 #define INI_LINE_MAX  (64U * 1024U)
 #define INI_LINES_MAX (64U * 1024U)
 
 typedef struct IniLine {
-        char *raw;              /* the line as read (continuations joined by "\\\n"), NULL for ours */
+        char *raw;              /* the physical lines as read, joined by "\n"; NULL for ours */
         char *section;          /* the section this line belongs to (NULL before the first) */
         char *key;              /* NULL for comments, blank lines and section headers */
         char *value;
         unsigned line;          /* 1-based line number in the source, 0 for lines we added */
+        bool open_continuation; /* the file ended inside this line's continuation */
 } IniLine;
 
 typedef struct IniFile {
@@ -32,12 +40,20 @@ DEFINE_POINTER_CLEANUP(IniFile*, ini_free);
 int ini_new(IniFile **ret);
 
 /* Parses f. On a syntax error (a line that is neither a comment, a section header nor an assignment,
- * a bad section name, an over-long line, an assignment before any section) returns -EBADMSG and the
- * 1-based line in *reterr_line. -E2BIG if the file has more than INI_LINES_MAX lines. */
+ * a bad section name, an over-long line, an assignment before any section, a line that is not UTF-8)
+ * returns -EBADMSG and the 1-based line in *reterr_line. -E2BIG if the file has more than INI_LINES_MAX lines. */
 int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line);
 
 /* The last value assigned to key in section, or NULL. *ret_line (if non-NULL) is its line. */
 const char* ini_get(const IniFile *ini, const char *section, const char *key, unsigned *ret_line);
+
+/* The one check every value passes before it is written (ini_set_strv() calls it): 0 if "key=value"
+ * reads back as exactly that key with exactly that value; -EINVAL if value holds a byte systemd treats
+ * as line structure or that no setting may hold (a control byte other than tab, DEL, invalid UTF-8),
+ * begins or ends with white space (stripped on reading), or ends with a backslash (a continuation);
+ * -E2BIG if the line would be longer than INI_LINE_MAX, which ini_parse() refuses. Quoting of the words
+ * inside a value is the caller's (see nspawn_words_quote()). */
+int ini_value_check(const char *key, const char *value);
 
 /* Replaces every assignment of key in section by the given values (one line each), at the place of
  * the first one; appended to the section (created at the end if missing) when there was none. An empty

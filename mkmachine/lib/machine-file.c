@@ -167,6 +167,12 @@ static int machine_assign(MachineFile *m, const char *key, const char *value, bo
 
                 if (split_quoted(value, &l) < 0)
                         return BAD("Exec= has an unterminated quote");
+                STRV_FOREACH(w, l)
+                        if (nspawn_word_check(*w) < 0) {
+                                strv_free(l);
+                                return BAD("Exec= has a control character (a \\n?) that systemd-nspawn's "
+                                           "Parameters= cannot carry");
+                        }
                 strv_free(s->parameters);
                 s->parameters = l;
                 *exec_set = true;
@@ -179,8 +185,13 @@ static int machine_assign(MachineFile *m, const char *key, const char *value, bo
                 if (strv_length(l) == 0)
                         return BAD("Environment= must be KEY=VALUE");
                 STRV_FOREACH(e, l) {
-                        if (!strchr(*e, '=') || (*e)[0] == '=' || strchr(*e, '\n'))
-                                return BAD("Environment= must be KEY=VALUE");
+                        size_t n = strcspn(*e, "=");
+
+                        if ((*e)[n] != '=' || !nspawn_env_name_is_valid(*e, n))
+                                return BAD("Environment= must be KEY=VALUE, KEY of letters, digits and _");
+                        if (nspawn_word_check(*e + n + 1) < 0)
+                                return BAD("Environment= has a control character (a \\n?) that "
+                                           "systemd-nspawn's Environment= cannot carry");
                         r = strv_extend(&s->environment, *e);
                         if (r < 0)
                                 return r;

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "error-util.h"
 #include "nspawn-settings.h"
 #include "path-util.h"
 #include "string-table.h"
 #include "string-util.h"
 #include "strv.h"
+#include "utf8.h"
 
 static const char* const network_mode_table[_NETWORK_MODE_MAX] = {
         [NETWORK_VETH]   = "veth",
@@ -255,52 +258,210 @@ int nspawn_settings_add_bind(NspawnSettings *s, NspawnBind *b) {
         return 0;
 }
 
-static bool word_needs_quoting(const char *w) {
-        if (isempty(w))
-                return true;
+/* systemd's WHITESPACE, the separators of config_parse_strv()'s words. */
+#define NSPAWN_WHITESPACE " \t\n\r"
+
+int nspawn_word_check(const char *w) {
+        assert(w);
+
         for (const char *c = w; *c; c++)
-                if ((unsigned char) *c <= ' ' || strchr("\"'\\", *c))
-                        return true;
-        return false;
+                if (((unsigned char) *c < ' ' && *c != '\t') || *c == 0x7f)
+                        return -EINVAL;
+        return utf8_is_valid(w) ? 0 : -EINVAL;
 }
 
-int strv_join_quoted(char * const *l, char **ret) {
-        char *buf = NULL;
+static bool word_is_plain(const char *w) {
+        if (isempty(w))
+                return false;
+        for (const char *c = w; *c; c++)
+                if (strchr(NSPAWN_WHITESPACE "\"'\\", *c))
+                        return false;
+        return true;
+}
+
+/* systemd-nspawn reads Parameters= and Environment= with config_parse_strv(), that is
+ * extract_first_word(EXTRACT_UNQUOTE|EXTRACT_RETAIN_ESCAPE), in 252 and in 257+ alike: words split at
+ * white space; a single or double quote anywhere in a word opens a quoted run that ends at the same
+ * quote, and the quotes are removed; a backslash is an ordinary character, inside quotes too. So no
+ * escape exists: a word is written as quoted runs, each in the quote it does not contain. A word with
+ * a backslash is quoted too, so that no line ends in one (a continuation). */
+static int word_quote(FILE *f, const char *w) {
+        char cur = 0;
+
+        if (word_is_plain(w)) {
+                fputs(w, f);
+                return 0;
+        }
+        for (const char *c = w; *c; c++) {
+                char want = *c == '"' ? '\'' : *c == '\'' ? '"' : cur ?: '"';
+
+                if (want != cur) {
+                        if (cur)
+                                fputc(cur, f);
+                        fputc(want, f);
+                        cur = want;
+                }
+                fputc(*c, f);
+        }
+        if (!cur)
+                fputs("\"\"", f);
+        else
+                fputc(cur, f);
+        return 0;
+}
+
+int nspawn_words_quote(char * const *l, char **ret) {
+        _cleanup_free_ char *buf = NULL;
         size_t sz = 0;
         FILE *f;
+        int r;
+
+        assert(ret);
+
+        STRV_FOREACH(w, l) {
+                r = nspawn_word_check(*w);
+                if (r < 0)
+                        return r;
+        }
 
         f = open_memstream(&buf, &sz);
         if (!f)
                 return -ENOMEM;
-
         STRV_FOREACH(w, l) {
                 if (w != l)
                         fputc(' ', f);
-                if (!word_needs_quoting(*w)) {
-                        fputs(*w, f);
-                        continue;
-                }
-                fputc('"', f);
-                for (const char *c = *w; *c; c++)
-                        switch (*c) {
-                        case '"':  fputs("\\\"", f); break;
-                        case '\\': fputs("\\\\", f); break;
-                        case '\n': fputs("\\n", f); break;
-                        case '\t': fputs("\\t", f); break;
-                        default:
-                                if ((unsigned char) *c < ' ')
-                                        fprintf(f, "\\x%02x", (unsigned char) *c);
+                (void) word_quote(f, *w);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int nspawn_words_split(const char *s, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p = s;
+        int r;
+
+        assert(s);
+        assert(ret);
+
+        for (;;) {
+                _cleanup_free_ char *w = NULL;
+                size_t n = 0;
+                char quote = 0;
+
+                p += strspn(p, NSPAWN_WHITESPACE);
+                if (!*p)
+                        break;
+
+                w = malloc(strlen(p) + 1);
+                if (!w)
+                        return -ENOMEM;
+
+                for (; *p; p++) {
+                        if (quote) {
+                                if (*p == quote)
+                                        quote = 0;
                                 else
-                                        fputc(*c, f);
-                        }
-                fputc('"', f);
+                                        w[n++] = *p;
+                        } else if (*p == '"' || *p == '\'')
+                                quote = *p;
+                        else if (strchr(NSPAWN_WHITESPACE, *p))
+                                break;
+                        else
+                                w[n++] = *p;
+                }
+                /* systemd-nspawn ignores the whole line then ("Invalid syntax, ignoring"). */
+                if (quote)
+                        return -EINVAL;
+                w[n] = 0;
+
+                r = strv_push(&l, w);
+                if (r < 0)
+                        return r;
+                TAKE_PTR(w);
         }
 
-        if (fclose(f) != 0) {
-                free(buf);
-                return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+bool nspawn_env_name_is_valid(const char *s, size_t n) {
+        if (n == 0 || n > 256 || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", s[i]))
+                        return false;
+        return true;
+}
+
+bool nspawn_user_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        /* What systemd-nspawn's User= takes (a name it looks up inside with getent, or a number) and
+         * useradd would create: no quotes, no white space, nothing a shell or a config parser sees. */
+        if (n == 0 || n > 256 || s[0] == '-' || s[0] == '.')
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *c))
+                        return false;
+        return true;
+}
+
+bool nspawn_path_is_valid(const char *p) {
+        size_t n;
+
+        if (!p || !path_is_normalized_absolute(p))
+                return false;
+        n = strlen(p);
+        if (n >= PATH_MAX || strchr(NSPAWN_WHITESPACE, p[n - 1]) || p[n - 1] == '\\' || strchr(p, ':'))
+                return false;
+        return nspawn_word_check(p) >= 0 && !strpbrk(p, "\t\\");
+}
+
+int nspawn_settings_check(const NspawnSettings *s, char **reterr_message) {
+        size_t i = 0;
+
+        assert(s);
+
+        STRV_FOREACH(w, s->parameters) {
+                i++;
+                if (nspawn_word_check(*w) < 0)
+                        return error_message(reterr_message, -EINVAL,
+                                             "argument %zu of the command holds a control character or "
+                                             "is not UTF-8, which systemd-nspawn's Parameters= cannot "
+                                             "carry", i);
         }
-        *ret = buf;
+        STRV_FOREACH(e, s->environment) {
+                size_t n = strcspn(*e, "=");
+
+                if ((*e)[n] != '=' || !nspawn_env_name_is_valid(*e, n))
+                        return error_message(reterr_message, -EINVAL,
+                                             "environment entry '%.64s' is not NAME=VALUE with a name of "
+                                             "letters, digits and '_'", *e);
+                if (nspawn_word_check(*e + n + 1) < 0)
+                        return error_message(reterr_message, -EINVAL,
+                                             "the value of environment variable %.*s holds a control "
+                                             "character or is not UTF-8", (int) MIN(n, 64U), *e);
+        }
+        if (s->working_directory && !nspawn_path_is_valid(s->working_directory))
+                return error_message(reterr_message, -EINVAL,
+                                     "working directory '%.64s' is not a normalized absolute path of "
+                                     "printable characters", s->working_directory);
+        if (s->user && !nspawn_user_is_valid(s->user))
+                return error_message(reterr_message, -EINVAL,
+                                     "user '%.64s' is not a user name or number", s->user);
+        for (size_t b = 0; b < s->n_binds; b++)
+                if (!nspawn_path_is_valid(s->binds[b].source) ||
+                    !nspawn_path_is_valid(s->binds[b].destination))
+                        return error_message(reterr_message, -EINVAL,
+                                             "bind '%.64s:%.64s' needs normalized absolute paths without "
+                                             "':', '\\', tabs or control characters", s->binds[b].source,
+                                             s->binds[b].destination);
+        if (s->network_name && !link_name_is_valid(s->network_name, 15))
+                return error_message(reterr_message, -EINVAL, "'%.64s' is not an interface name",
+                                     s->network_name);
         return 0;
 }
 
@@ -444,6 +605,11 @@ int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini) {
         assert(s);
         assert(ini);
 
+        /* Nothing that systemd-nspawn would read differently from what we mean gets written. */
+        r = nspawn_settings_check(s, NULL);
+        if (r < 0)
+                return r;
+
         if (s->boot >= 0) {
                 r = ini_set(ini, "Exec", "Boot", s->boot ? "yes" : "no");
                 if (r < 0)
@@ -452,7 +618,7 @@ int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini) {
         if (s->parameters) {
                 _cleanup_free_ char *v = NULL;
 
-                r = strv_join_quoted(s->parameters, &v);
+                r = nspawn_words_quote(s->parameters, &v);
                 if (r < 0)
                         return r;
                 r = ini_set(ini, "Exec", "Parameters", isempty(v) ? NULL : v);
@@ -466,7 +632,7 @@ int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini) {
                 STRV_FOREACH(e, s->environment) {
                         char *one[2] = { *e, NULL }, *v;
 
-                        r = strv_join_quoted(one, &v);
+                        r = nspawn_words_quote(one, &v);
                         if (r < 0)
                                 return r;
                         r = strv_push(&quoted, v);
@@ -558,7 +724,7 @@ int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *
                                 goto bad;
                 } else if (KEY("Exec", "Parameters")) {
                         s.parameters = strv_free(s.parameters);
-                        r = split_quoted(l->value, &s.parameters);
+                        r = nspawn_words_split(l->value, &s.parameters);
                         if (r == -EINVAL)
                                 goto bad;
                         if (r < 0)
@@ -566,7 +732,7 @@ int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *
                 } else if (KEY("Exec", "Environment")) {
                         _cleanup_strv_free_ char **words = NULL;
 
-                        r = split_quoted(l->value, &words);
+                        r = nspawn_words_split(l->value, &words);
                         if (r == -EINVAL)
                                 goto bad;
                         if (r < 0)

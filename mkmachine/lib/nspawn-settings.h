@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ini.h"
@@ -115,9 +117,31 @@ int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini);
  * we cannot parse give -EBADMSG with the line in *reterr_line. */
 int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *reterr_line);
 
-/* Quotes words the way systemd's unit file parser splits them (for Parameters= and Environment=):
- * words with white space, quotes or backslashes are double-quoted with C escapes. */
-int strv_join_quoted(char * const *l, char **ret);
-/* The inverse: splits a value into words, honouring double and single quotes and backslash escapes.
- * -EINVAL on an unterminated quote. */
+/* 0 if w can be a word of Parameters= or Environment=: -EINVAL for a control character other than tab,
+ * DEL, or invalid UTF-8 (a newline cannot be expressed in a .nspawn file at all). */
+int nspawn_word_check(const char *w);
+/* Joins words so that systemd-nspawn's config_parse_strv() (252 and 257+) reads back exactly these
+ * words: plain words as they are, others as runs in single or double quotes (no escapes exist there; a
+ * backslash is literal). -EINVAL if a word fails nspawn_word_check(). */
+int nspawn_words_quote(char * const *l, char **ret);
+/* The inverse, exactly as systemd-nspawn splits: white space separates, quotes group and are removed,
+ * backslashes are literal. -EINVAL on an unterminated quote (nspawn ignores such a line). */
+int nspawn_words_split(const char *s, char ***ret);
+
+/* The n bytes at s are an environment variable name systemd accepts: letters, digits, '_', not
+ * starting with a digit. */
+bool nspawn_env_name_is_valid(const char *s, size_t n);
+/* s is a user name or number for User=: [A-Za-z0-9_.-], not starting with '-' or '.'. */
+bool nspawn_user_is_valid(const char *s);
+/* p is a normalized absolute path that reads back unchanged in WorkingDirectory=, Bind= and units: no
+ * control characters, tabs, backslashes or ':', valid UTF-8, not ending in white space. */
+bool nspawn_path_is_valid(const char *p);
+
+/* Checks every value of s that goes into the file (command words, environment, working directory,
+ * user, bind paths, network name): 0, or -EINVAL with a message naming the field and the reason.
+ * nspawn_settings_apply() runs it first and writes nothing if it fails. */
+int nspawn_settings_check(const NspawnSettings *s, char **reterr_message);
+
+/* Splits a value of our own .machine files (unit-file style) into words, honouring double and single
+ * quotes and C escapes (\n, \t, \xNN). -EINVAL on an unterminated quote. */
 int split_quoted(const char *s, char ***ret);

@@ -804,11 +804,23 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
                 if (strv_extend_strv(&s.parameters, c->entrypoint) < 0 ||
                     strv_extend_strv(&s.parameters, c->cmd) < 0)
                         goto fail;
-                if (!isempty(c->working_dir)) {
-                        if (c->working_dir[0] != '/') {
+                for (size_t i = 0; s.parameters[i]; i++)
+                        if (nspawn_word_check(s.parameters[i]) < 0) {
+                                size_t n = strv_length(c->entrypoint);
+
                                 r = error_message(reterr_message, -EBADMSG,
-                                                  "The image's WorkingDir '%.100s' is not absolute.",
-                                                  c->working_dir);
+                                                  "The image's %s argument %zu holds a control character "
+                                                  "or is not UTF-8: systemd-nspawn's Parameters= cannot "
+                                                  "carry it.", i < n ? "Entrypoint" : "Cmd",
+                                                  (i < n ? i : i - n) + 1);
+                                goto fail;
+                        }
+                if (!isempty(c->working_dir)) {
+                        if (!nspawn_path_is_valid(c->working_dir)) {
+                                r = error_message(reterr_message, -EBADMSG,
+                                                  "The image's WorkingDir '%.100s' is not a normalized "
+                                                  "absolute path of printable characters (no ':', '\\' "
+                                                  "or tabs).", c->working_dir);
                                 goto fail;
                         }
                         s.working_directory = strdup(c->working_dir);
@@ -820,18 +832,29 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
                         s.user = strndup(c->user, strcspn(c->user, ":"));
                         if (!s.user)
                                 goto fail;
-                        if (isempty(s.user)) {
+                        if (!nspawn_user_is_valid(s.user)) {
                                 r = error_message(reterr_message, -EBADMSG,
-                                                  "The image's User '%.100s' names no user.", c->user);
+                                                  "The image's User '%.100s' is not a user name or UID "
+                                                  "(optionally :GROUP).", c->user);
                                 goto fail;
                         }
                 }
         }
 
         STRV_FOREACH(e, c->env) {
-                if (!strchr(*e, '=') || (*e)[0] == '=') {
+                size_t n = strcspn(*e, "=");
+
+                if ((*e)[n] != '=' || !nspawn_env_name_is_valid(*e, n)) {
                         r = error_message(reterr_message, -EBADMSG,
-                                          "The image's Env has an invalid entry '%.100s'.", *e);
+                                          "The image's Env entry '%.100s' is not NAME=VALUE with a name of "
+                                          "letters, digits and '_'.", *e);
+                        goto fail;
+                }
+                if (nspawn_word_check(*e + n + 1) < 0) {
+                        r = error_message(reterr_message, -EBADMSG,
+                                          "The image's Env variable %.*s holds a control character or is "
+                                          "not UTF-8: systemd-nspawn's Environment= cannot carry it.",
+                                          (int) MIN(n, 100U), *e);
                         goto fail;
                 }
                 if (strv_extend(&s.environment, *e) < 0)

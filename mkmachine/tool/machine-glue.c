@@ -234,6 +234,17 @@ int machine_glue_prepare(const char *name, bool creating) {
                         return log_oom();
         }
 
+        /* --exec, --env and --bind values are untrusted text too: refused here, with the reason, before
+         * anything is built or written (nspawn_settings_apply() would refuse them as well). */
+        {
+                _cleanup_free_ char *msg = NULL;
+
+                r = nspawn_settings_check(&arg_settings, &msg);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot use these settings for '%s': %s.", name,
+                                               msg ?: strerror(-r));
+        }
+
         r = machine_settings_load(nspawn_dir(), name, &old, NULL, &line);
         if (r < 0)
                 return log_settings_error(r, name, line);
@@ -601,9 +612,13 @@ int machine_glue_show(const char *name, json_object *j) {
                s.private_users >= 0 ? private_users_mode_to_string(s.private_users) : "pick (default)");
         if (s.boot == 0) {
                 _cleanup_free_ char *cmd = NULL;
-                if (strv_join_quoted(s.parameters, &cmd) < 0)
+                int q = nspawn_words_quote(s.parameters, &cmd);
+
+                if (q == -ENOMEM)
                         return log_oom();
-                printf("       Exec: %s\n", isempty(cmd) ? "(the image's shell)" : cmd);
+                /* As the file has it, quoted the way systemd-nspawn reads it back. */
+                printf("       Exec: %s\n", q < 0 ? "(a word holds control characters)" :
+                       isempty(cmd) ? "(the image's shell)" : cmd);
         } else
                 printf("       Boot: yes\n");
         STRV_FOREACH(e, s.environment)

@@ -1699,7 +1699,7 @@ static int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, c
 
         if (boot)
                 summary = strdup("boots its init");
-        else if (strv_join_quoted(settings.parameters, &cmdline) >= 0 &&
+        else if (nspawn_words_quote(settings.parameters, &cmdline) >= 0 &&
                  asprintf(&summary, "%s%s%s%s%s%s", cmdline, settings.user ? " (as " : "",
                           settings.user ?: "", settings.user ? ")" : "",
                           settings.working_directory ? " in " : "",

@@ -157,4 +157,65 @@ TEST(limits) {
         ASSERT_EQ(line, 2u);
 }
 
+static int parse_bytes(const char *s, size_t n, IniFile **ret, unsigned *reterr_line) {
+        _cleanup_fclose_ FILE *f = fmemopen((void*) s, n, "re");
+        ASSERT_NOT_NULL(f);
+        return ini_parse(f, ret, reterr_line);
+}
+
+TEST(systemd_line_rules) {
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        unsigned line = 0;
+        /* Read as systemd's conf-parser reads it: "\r", "\r\n" and NUL end lines, a comment in a
+         * continuation is dropped, "\\\\" at the end does not continue, a BOM is skipped. */
+        static const char text[] =
+                "\xef\xbb\xbf[Exec]\r"
+                "Boot=no\rPrivateUsers=no\r\n"
+                "Parameters=a \\\n"
+                "# PrivateUsers=identity\n"
+                "  b\n"
+                "Environment=X=1\\\\\n"
+                "User=u\0WorkingDirectory=/w\n"
+                "[Files]\n"
+                "Bind=/a:/b \\";
+
+        ASSERT_OK(parse_bytes(text, sizeof(text) - 1, &ini, NULL));
+        ASSERT_STREQ(ini_get(ini, "Exec", "Boot", &line), "no");
+        ASSERT_EQ(line, 2u);
+        ASSERT_STREQ(ini_get(ini, "Exec", "PrivateUsers", &line), "no");
+        ASSERT_EQ(line, 3u);
+        ASSERT_STREQ(ini_get(ini, "Exec", "Parameters", &line), "a    b");
+        ASSERT_EQ(line, 4u);
+        ASSERT_STREQ(ini_get(ini, "Exec", "Environment", NULL), "X=1\\\\");
+        ASSERT_STREQ(ini_get(ini, "Exec", "User", NULL), "u");
+        ASSERT_STREQ(ini_get(ini, "Exec", "WorkingDirectory", NULL), "/w");
+        /* A continuation that runs into the end of the file is parsed as it is. */
+        ASSERT_STREQ(ini_get(ini, "Files", "Bind", NULL), "/a:/b");
+
+        ini = ini_free(ini);
+        ASSERT_ERROR(parse_string("[Exec]\nUser=\xff\n", &ini, &line), EBADMSG);
+        ASSERT_EQ(line, 2u);
+}
+
+TEST(value_check) {
+        static const char *const good[] = { "", "yes", "a b", "tab\tinside", "ünï", "x\\y", "%i $X" };
+        static const char *const bad[] = {
+                "a\nb", "a\rb", "esc\033", "del\x7f", " lead", "trail ", "\ttab", "cont\\",
+                "bad\xc3", "\xed\xa0\x80",
+        };
+        _cleanup_free_ char *big = malloc(INI_LINE_MAX);
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                ASSERT_OK(ini_value_check("Key", good[i]));
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ASSERT_ERROR(ini_value_check("Key", bad[i]), EINVAL);
+
+        ASSERT_NOT_NULL(big);
+        memset(big, 'x', INI_LINE_MAX - 1);
+        big[INI_LINE_MAX - 1] = 0;
+        ASSERT_ERROR(ini_value_check("Key", big), E2BIG);
+        big[INI_LINE_MAX - 8] = 0;
+        ASSERT_OK(ini_value_check("Key", big));
+}
+
 DEFINE_TEST_MAIN

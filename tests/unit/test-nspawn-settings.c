@@ -4,6 +4,7 @@
 
 #include "fd-util.h"
 #include "nspawn-settings.h"
+#include "string-util.h"
 #include "strv.h"
 #include "tests.h"
 
@@ -118,18 +119,65 @@ TEST(network) {
 }
 
 TEST(quoting_roundtrip) {
-        char *words[] = { (char*) "/bin/sh", (char*) "-c", (char*) "echo \"hi\" there\\", (char*) "",
-                          (char*) "tab\there", NULL };
+        char *words[] = { (char*) "/bin/sh", (char*) "-c", (char*) "echo \"hi\" 'there'\\", (char*) "",
+                          (char*) "tab\there", (char*) "a\\\\b", (char*) "$HOME", (char*) "%i",
+                          (char*) "it's", (char*) "\"'\"", (char*) "ünï", NULL };
         _cleanup_strv_free_ char **back = NULL;
         _cleanup_free_ char *joined = NULL;
 
-        ASSERT_OK(strv_join_quoted(words, &joined));
-        ASSERT_STREQ(joined, "/bin/sh -c \"echo \\\"hi\\\" there\\\\\" \"\" \"tab\\there\"");
-        ASSERT_OK(split_quoted(joined, &back));
-        ASSERT_EQ(strv_length(back), 5u);
+        /* systemd-nspawn has no escapes: quotes of the other kind carry a quote, backslashes are
+         * literal, and every word with a backslash is quoted so that no line ends in one. */
+        static const struct {
+                const char *word, *quoted;
+        } known[] = {
+                { "plain",      "plain" },
+                { "",           "\"\"" },
+                { "a b",        "\"a b\"" },
+                { "a\"b",       "\"a\"'\"b'" },
+                { "it's",       "\"it's\"" },
+                { "\"'",        "'\"'\"'\"" },
+                { "tab\there",  "\"tab\there\"" },
+                { "a\\b",       "\"a\\b\"" },
+                { "x\\",        "\"x\\\"" },
+                { "$HOME%i;",   "$HOME%i;" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(known); i++) {
+                _cleanup_free_ char *q = NULL;
+
+                ASSERT_OK(nspawn_words_quote(STRV_MAKE(known[i].word), &q));
+                ASSERT_STREQ(q, known[i].quoted);
+        }
+
+        ASSERT_OK(nspawn_words_quote(words, &joined));
+        ASSERT_OK(nspawn_words_split(joined, &back));
+        ASSERT_EQ(strv_length(back), strv_length(words));
         for (size_t i = 0; words[i]; i++)
                 ASSERT_STREQ(back[i], words[i]);
 
+        /* What systemd-nspawn 252 made of a hand-written line (tried with the real binary). */
+        strv_free(back);
+        back = NULL;
+        ASSERT_OK(nspawn_words_split("sh 'a\"b' \"c'd\" \"e\\\\f\" \"x\\\" \"sp ace\"'x\"y'\"z\"  end\\\\",
+                                     &back));
+        ASSERT_EQ(strv_length(back), 7u);
+        ASSERT_STREQ(back[1], "a\"b");
+        ASSERT_STREQ(back[2], "c'd");
+        ASSERT_STREQ(back[3], "e\\\\f");
+        ASSERT_STREQ(back[4], "x\\");
+        ASSERT_STREQ(back[5], "sp acex\"yz");
+        ASSERT_STREQ(back[6], "end\\\\");
+        ASSERT_ERROR(nspawn_words_split("\"open", &back), EINVAL);
+        /* The backslash does not escape the quote: "b\" ends there, and "c is left open. */
+        ASSERT_ERROR(nspawn_words_split("a \"b\\\" \"c", &back), EINVAL);
+
+        /* What cannot be said in a .nspawn file at all. */
+        ASSERT_ERROR(nspawn_words_quote(STRV_MAKE("ok", "new\nline"), &joined), EINVAL);
+        ASSERT_ERROR(nspawn_words_quote(STRV_MAKE("cr\r"), &joined), EINVAL);
+        ASSERT_ERROR(nspawn_words_quote(STRV_MAKE("esc\033[2J"), &joined), EINVAL);
+        ASSERT_ERROR(nspawn_words_quote(STRV_MAKE("del\x7f"), &joined), EINVAL);
+        ASSERT_ERROR(nspawn_words_quote(STRV_MAKE("bad\xff utf8"), &joined), EINVAL);
+
+        /* Our own .machine files keep unit-file quoting with C escapes. */
         strv_free(back);
         back = NULL;
         ASSERT_OK(split_quoted("a 'b c' \"d\\x41\"", &back));
@@ -137,6 +185,79 @@ TEST(quoting_roundtrip) {
         ASSERT_STREQ(back[2], "dA");
         ASSERT_ERROR(split_quoted("\"open", &back), EINVAL);
         ASSERT_ERROR(split_quoted("trailing\\", &back), EINVAL);
+}
+
+TEST(check_refuses_what_systemd_reads_differently) {
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        _cleanup_free_ char *msg = NULL, *out = NULL;
+        NspawnSettings s;
+
+        ASSERT_OK(ini_new(&ini));
+
+        static const struct {
+                const char *field;
+                const char *value;
+        } bad[] = {
+                { "env",   "NAME" },
+                { "env",   "=x" },
+                { "env",   "1X=y" },
+                { "env",   "A-B=y" },
+                { "env",   "A=line\nPrivateUsers=no" },
+                { "env",   "A=x\r[Files]" },
+                { "param", "x\nBind=/:/host" },
+                { "param", "esc\033]0;t\007" },
+                { "wd",    "relative" },
+                { "wd",    "/a/../b" },
+                { "wd",    "/srv\\" },
+                { "wd",    "/srv\nPrivateUsers=no" },
+                { "wd",    "/srv\t" },
+                { "user",  "root\nPrivateUsers=no" },
+                { "user",  "a b" },
+                { "user",  "-rf" },
+                { "user",  "\"quoted\"" },
+                { "user",  "back\\slash" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                nspawn_settings_init(&s);
+                if (streq(bad[i].field, "env"))
+                        ASSERT_OK(strv_extend(&s.environment, bad[i].value));
+                else if (streq(bad[i].field, "param")) {
+                        s.boot = 0;
+                        ASSERT_OK(strv_extend(&s.parameters, bad[i].value));
+                } else if (streq(bad[i].field, "wd"))
+                        s.working_directory = strdup(bad[i].value);
+                else
+                        s.user = strdup(bad[i].value);
+                msg = mfree(msg);
+                ASSERT_ERROR(nspawn_settings_check(&s, &msg), EINVAL);
+                ASSERT_NOT_NULL(msg);
+                /* And nothing of it reaches the file. */
+                ASSERT_ERROR(nspawn_settings_apply(&s, ini), EINVAL);
+                nspawn_settings_done(&s);
+        }
+        ASSERT_EQ(ini->n_lines, 0u);
+
+        /* A value too long for a line that ini_parse() would read back is refused, not written. */
+        nspawn_settings_init(&s);
+        s.working_directory = malloc(3000);
+        ASSERT_NOT_NULL(s.working_directory);
+        memset(s.working_directory, 'a', 2999);
+        s.working_directory[0] = '/';
+        s.working_directory[2999] = 0;
+        ASSERT_OK(nspawn_settings_apply(&s, ini));
+        nspawn_settings_done(&s);
+        nspawn_settings_init(&s);
+        ASSERT_OK(strv_extend(&s.environment, "A=x"));
+        s.environment[0] = realloc(s.environment[0], 100 * 1024);
+        ASSERT_NOT_NULL(s.environment[0]);
+        memset(s.environment[0] + 2, 'x', 100 * 1024 - 3);
+        s.environment[0][100 * 1024 - 1] = 0;
+        ASSERT_ERROR(nspawn_settings_apply(&s, ini), E2BIG);
+        nspawn_settings_done(&s);
+
+        out = write_string(ini);
+        ASSERT_TRUE(strlen(out) < 3100);
 }
 
 TEST(apply_keeps_hand_edits) {

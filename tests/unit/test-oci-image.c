@@ -217,6 +217,59 @@ TEST(config_to_settings) {
         }
 }
 
+TEST(config_hostile_values) {
+        /* Each value would change the .nspawn file's structure or be read back differently by
+         * systemd-nspawn: the image is refused, naming the field. */
+#define CFG(x) "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/bin/x\"]," x "}}"
+        static const struct {
+                const char *json, *field;
+        } bad[] = {
+                { CFG("\"WorkingDir\":\"/srv\\nPrivateUsers=no\""),               "WorkingDir" },
+                { CFG("\"WorkingDir\":\"/srv\\r[Files]\\rBind=/:/host\""),         "WorkingDir" },
+                { CFG("\"WorkingDir\":\"/srv\\\\\""),                             "WorkingDir" },
+                { CFG("\"WorkingDir\":\"/a/../etc\""),                            "WorkingDir" },
+                { CFG("\"WorkingDir\":\"srv\""),                                  "WorkingDir" },
+                { CFG("\"User\":\"root\\nPrivateUsers=no\""),                      "User" },
+                { CFG("\"User\":\"a b:c\""),                                      "User" },
+                { CFG("\"User\":\"x\\\\\""),                                      "User" },
+                { CFG("\"Env\":[\"A=1\\nPrivateUsers=no\"]"),                      "Env" },
+                { CFG("\"Env\":[\"BAD NAME=1\"]"),                                "Env" },
+                { CFG("\"Env\":[\"A=\\u001b[2J\"]"),                              "Env" },
+                { "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":"
+                  "{\"Cmd\":[\"/bin/x\",\"a\\rCapability=all\"]}}",                "Cmd" },
+                { "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":"
+                  "{\"Entrypoint\":[\"/bin/x\\n\"],\"Cmd\":[\"ok\"]}}",            "Entrypoint" },
+        };
+#undef CFG
+        for (size_t k = 0; k < ELEMENTSOF(bad); k++) {
+                _cleanup_(oci_config_freep) OciConfig *c = NULL;
+                _cleanup_free_ char *msg = NULL;
+                NspawnSettings s;
+
+                ASSERT_OK(oci_config_parse(bad[k].json, strlen(bad[k].json), &c, NULL));
+                ASSERT_ERROR(oci_config_to_nspawn_settings(c, false, false, &s, &msg), EBADMSG);
+                ASSERT_NOT_NULL(msg);
+                if (!strstr(msg, bad[k].field)) {
+                        fprintf(stderr, "message '%s' does not name %s\n", msg, bad[k].field);
+                        ASSERT_TRUE(false);
+                }
+        }
+
+        /* Quotes, backslashes, tabs, '$' and '%' are fine: they are quoted, not refused. */
+        static const char ok[] = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+                "\"Cmd\":[\"/bin/sh\",\"-c\",\"echo \\\"it's\\\" \\\\ $HOME %i\\tx\"],"
+                "\"Env\":[\"Q=a\\\"b'c\\\\d e\\tf$g%h\"],\"User\":\"1000:1000\",\"WorkingDir\":\"/srv/app/\"}}";
+        _cleanup_(oci_config_freep) OciConfig *c = NULL;
+        NspawnSettings s;
+
+        ASSERT_OK(oci_config_parse(ok, strlen(ok), &c, NULL));
+        ASSERT_OK(oci_config_to_nspawn_settings(c, false, false, &s, NULL));
+        ASSERT_STREQ(s.parameters[2], "echo \"it's\" \\ $HOME %i\tx");
+        ASSERT_STREQ(s.environment[0], "Q=a\"b'c\\d e\tf$g%h");
+        ASSERT_STREQ(s.user, "1000");
+        nspawn_settings_done(&s);
+}
+
 TEST(docker_archive_manifest) {
         _cleanup_(docker_archive_freep) DockerArchive *a = NULL;
         static const char good[] = "[{\"Config\":\"" "abc.json\",\"RepoTags\":[\"example/app:1\"],"
