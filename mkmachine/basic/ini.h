@@ -41,7 +41,8 @@ int ini_new(IniFile **ret);
 
 /* Parses f. On a syntax error (a line that is neither a comment, a section header nor an assignment,
  * a bad section name, an over-long line, an assignment before any section, a line that is not UTF-8)
- * returns -EBADMSG and the 1-based line in *reterr_line. -E2BIG if the file has more than INI_LINES_MAX lines. */
+ * returns -EBADMSG and the 1-based line in *reterr_line. -E2BIG if the file has more than INI_LINES_MAX
+ * lines. */
 int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line);
 
 /* The last value assigned to key in section, or NULL. *ret_line (if non-NULL) is its line. */

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size == 0 || size > 64 * 1024)
                 return 0;
         for (size_t i = 0; i < size; i++)
-                lines += data[i] == '\n';
+                lines += data[i] == '\n' || data[i] == '\r' || data[i] == 0;    /* systemd's line ends */
 
         f = fmemopen((void*) data, size, "re");
         if (!f)

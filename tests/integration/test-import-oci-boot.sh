@@ -50,10 +50,49 @@ ln -s busybox "$r/bin/sh"
 umoci repack --image "$img:app" b >/dev/null
 # shellcheck disable=SC2016 # expanded by the image's shell
 umoci config --image "$img:app" --config.entrypoint /bin/sh --config.entrypoint -c \
-    --config.cmd 'echo "$GREETING from $(/bin/busybox pwd)" >/srv/data/ran; i=0;
-while :; do i=$((i + 1)); echo $i >/srv/data/ticks; /bin/busybox sleep 0.2; done' \
+    --config.cmd 'echo "$GREETING from $(/bin/busybox pwd)" >/srv/data/ran; i=0; while :; do i=$((i + 1)); echo $i >/srv/data/ticks; /bin/busybox sleep 0.2; done' \
     --config.env GREETING=hello-oci --config.workingdir /srv >/dev/null
 skopeo copy -q "oci:$img:app" "oci-archive:$work/app.oci.tar:app"
+
+# A second image whose command line and environment hold every byte systemd-nspawn's word splitting
+# could get wrong: quotes of both kinds, backslashes (also at the end), tabs, '$', '%', spaces and an
+# empty word. Its entrypoint writes each argument and variable into a file; it is started the way a
+# user starts it (machinectl start: systemd-nspawn@.service reading the .nspawn mkmachine wrote), and
+# must see each byte as the image gives it.
+q_args=('a"b' "c'd" 'e\f' $'tab\there' '$HOME' '%i' 'sp  ace' 'x\' "'\"'" '' 'a\"b' '\\' ';' '#x')
+q_env=("Q1=it's \"quoted\"" 'Q2=back\slash\\ end\' $'Q3=tab\t$X%i ;' 'Q4=')
+umoci repack --image "$img:quoting" b >/dev/null
+python3 - "$img" quoting "${q_args[@]}" -- "${q_env[@]}" <<'EOF'
+import hashlib, json, os, sys
+img, tag = sys.argv[1:3]
+rest = sys.argv[3:]
+sep = rest.index("--")
+args, env = rest[:sep], rest[sep + 1:]
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(img, "blobs/sha256", d), "wb").write(data)
+    return "sha256:" + d, len(data)
+def load(digest):
+    return json.load(open(os.path.join(img, "blobs/sha256", digest[7:])))
+index = json.load(open(os.path.join(img, "index.json")))
+desc = [m for m in index["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag][0]
+m = load(desc["digest"])
+c = load(m["config"]["digest"])
+c["config"]["Entrypoint"] = ["/bin/sh", "-c",
+    'for a; do printf "[%s]\\n" "$a"; done >/srv/q.tmp; '
+    'printf "<%s>\\n" "$Q1" "$Q2" "$Q3" "$Q4" >>/srv/q.tmp; /bin/busybox mv /srv/q.tmp /srv/q.out', "sh"]
+c["config"]["Cmd"] = args
+c["config"]["Env"] = env
+c["config"].pop("WorkingDir", None)
+m["config"]["digest"], m["config"]["size"] = blob(json.dumps(c).encode())
+desc["digest"], desc["size"] = blob(json.dumps(m).encode())
+json.dump(index, open(os.path.join(img, "index.json"), "w"))
+EOF
+skopeo copy -q "oci:$img:quoting" "oci-archive:$work/quoting.oci.tar:quoting"
+{
+    for a in "${q_args[@]}"; do printf '[%s]\n' "$a"; done
+    for e in "${q_env[@]}"; do printf '<%s>\n' "${e#*=}"; done
+} >"$work/quoting.expected"
 
 # --- Inside the test host -----------------------------------------------------------------------
 th_build_trees
@@ -115,6 +154,42 @@ th_run machinectl terminate loop
 check "the machine stops" th_wait_for 30 sh -c "! machinectl list --no-legend | grep -q '^loop '"
 th_run mkmachine remove loop
 check "and can be removed" sh -c "[ -z \"\$(ls -A '$TH_ROOT/var/lib/machines')\" ]"
+
+# --- The quoting image, through the real unit -----------------------------------------------------
+th_copy_in "$work/quoting.oci.tar" /root/quoting.oci.tar
+if th_run mkmachine -q import-oci /root/quoting.oci.tar:quoting quoting 2>&1; then
+    ok "import-oci of an image with quotes, backslashes, tabs, \$ and % in Cmd and Env"
+else
+    not_ok "import-oci of an image with quotes, backslashes, tabs, \$ and % in Cmd and Env"
+fi
+th_run sh -c 'cat /etc/systemd/nspawn/quoting.nspawn' | sed 's/^/#   /'
+th_run machinectl start quoting
+if th_wait_for 30 test -s /var/lib/machines/quoting/srv/q.out; then
+    if cmp -s "$work/quoting.expected" "$TH_ROOT/var/lib/machines/quoting/srv/q.out"; then
+        ok "systemd-nspawn@quoting.service runs the entrypoint with every byte of Cmd and Env as given"
+    else
+        not_ok "systemd-nspawn@quoting.service runs the entrypoint with every byte of Cmd and Env as given"
+        diff "$work/quoting.expected" "$TH_ROOT/var/lib/machines/quoting/srv/q.out" | sed 's/^/#   /' || true
+    fi
+else
+    not_ok "systemd-nspawn@quoting.service runs the entrypoint with every byte of Cmd and Env as given"
+    th_run journalctl -q -u systemd-nspawn@quoting --no-pager 2>&1 | tail -20 | sed 's/^/#   /'
+fi
+check "systemd-nspawn logged no syntax warning for the settings file" \
+    sh -c "! nsenter -t '$TH_LEADER' -a journalctl -q -u systemd-nspawn@quoting --no-pager |
+        grep -Ei 'invalid syntax|ignoring'"
+th_run mkmachine --json show quoting >"$work/quoting.json"
+check "mkmachine show reads back the command and environment as systemd-nspawn does" \
+    python3 - "$work/quoting.json" "${q_args[@]}" -- "${q_env[@]}" <<'EOF'
+import json, sys
+x = json.load(open(sys.argv[1]))["settings"]
+rest = sys.argv[2:]
+sep = rest.index("--")
+assert x["exec"][4:] == rest[:sep], x["exec"]
+assert x["environment"] == rest[sep + 1:], x["environment"]
+EOF
+th_wait_for 30 sh -c "! machinectl list --no-legend | grep -q '^quoting '" || true
+th_run mkmachine remove --force quoting
 
 th_stop
 tap_done

@@ -475,6 +475,52 @@ make_tar "$work/h5.tar" "l:.:$victim"
 add_layer h5 "$work/h5.tar"
 expect_failure "'.' made a symlink (umoci CVE-2021-29136)" "must be a directory" mkm import-oci "$img:h5" nope
 
+# --- Hostile config values -----------------------------------------------------------------------
+# Each would add a line or a section to the trusted NAME.nspawn (uid 0 without a user namespace, the
+# host's / bound inside) or be read back differently by systemd-nspawn: the image is refused, naming
+# the field, and no settings file is written.
+# set_config TAG KEY JSON: a new image TAG = app with config.KEY set to the JSON value.
+set_config() {
+    python3 - "$img" "$mdigest" "$1" "$2" "$3" <<'EOF'
+import hashlib, json, os, sys
+img, base, tag, key, value = sys.argv[1:6]
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(img, "blobs/sha256", d), "wb").write(data)
+    return "sha256:" + d, len(data)
+def load(digest):
+    return json.load(open(os.path.join(img, "blobs/sha256", digest[7:])))
+m = load(base)
+c = load(m["config"]["digest"])
+c["config"][key] = json.loads(value)
+m["config"]["digest"], m["config"]["size"] = blob(json.dumps(c).encode())
+md, ms = blob(json.dumps(m).encode())
+index = json.load(open(os.path.join(img, "index.json")))
+index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+                           "annotations": {"org.opencontainers.image.ref.name": tag}})
+json.dump(index, open(os.path.join(img, "index.json"), "w"))
+EOF
+}
+nspawn_before=$(ls -A "$work/nspawn" | sort | tr '\n' ' ')
+set_config c1 WorkingDir '"/srv\n[Exec]\nPrivateUsers=no\n[Files]\nBind=/:/host"'
+expect_failure "WorkingDir with newlines and new sections" "WorkingDir" mkm import-oci "$img:c1" nope
+set_config c2 WorkingDir '"/srv\r[Files]\rBind=/:/host"'
+expect_failure "WorkingDir with carriage returns" "WorkingDir" mkm import-oci "$img:c2" nope
+set_config c3 WorkingDir '"/srv\\"'
+expect_failure "WorkingDir ending in a backslash (a continuation)" "WorkingDir" mkm import-oci "$img:c3" nope
+set_config c4 User '"root\nPrivateUsers=no"'
+expect_failure "User with a newline" "User" mkm import-oci "$img:c4" nope
+set_config c5 Env '["PATH=/bin", "X=1\nPrivateUsers=no"]'
+expect_failure "Env value with a newline" "Env variable X" mkm import-oci "$img:c5" nope
+set_config c6 Env '["X Y=1"]'
+expect_failure "Env with an invalid name" "Env entry" mkm import-oci "$img:c6" nope
+set_config c7 Cmd '["arg1", "x\u001b[2Jy"]'
+expect_failure "Cmd with an escape sequence" "Cmd argument 2" mkm import-oci "$img:c7" nope
+set_config c8 Cmd '["a\rCapability=all"]'
+expect_failure "Cmd with a carriage return" "Cmd argument 1" mkm import-oci "$img:c8" nope
+check "…and no settings file was written for any of them" \
+    test "$(ls -A "$work/nspawn" | sort | tr '\n' ' ')" = "$nspawn_before"
+
 check "no machine and no temporary left by the failures" test "$(store_listing)" = \
     "bb boot bydigest bytag dockerarchive empty multi multiarm ociarchive plain zstd "
 

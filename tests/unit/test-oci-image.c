@@ -258,7 +258,8 @@ TEST(config_hostile_values) {
         /* Quotes, backslashes, tabs, '$' and '%' are fine: they are quoted, not refused. */
         static const char ok[] = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
                 "\"Cmd\":[\"/bin/sh\",\"-c\",\"echo \\\"it's\\\" \\\\ $HOME %i\\tx\"],"
-                "\"Env\":[\"Q=a\\\"b'c\\\\d e\\tf$g%h\"],\"User\":\"1000:1000\",\"WorkingDir\":\"/srv/app/\"}}";
+                "\"Env\":[\"Q=a\\\"b'c\\\\d e\\tf$g%h\"],\"User\":\"1000:1000\","
+                "\"WorkingDir\":\"/srv/app/\"}}";
         _cleanup_(oci_config_freep) OciConfig *c = NULL;
         NspawnSettings s;
 
