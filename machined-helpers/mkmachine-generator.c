@@ -35,6 +35,7 @@
 
 #include "config.h"
 #include "fd-util.h"
+#include "ini.h"
 #include "machine-file.h"
 #include "store.h"
 #include "string-util.h"
@@ -155,7 +156,9 @@ static int generate(const char *normal_dir, const MachineFile *m, const char *pa
         char target[PATH_MAX];
         int r;
 
-        if (strpbrk(path, "\n%") || strpbrk(helper, " \t\n\"'\\%"))
+        /* The path goes into SourcePath= and comments, the helper into ExecStart=. */
+        if (ini_unit_value_check(path, /* word= */ false) < 0 ||
+            ini_unit_value_check(helper, /* word= */ true) < 0)
                 return -EINVAL;
 
         r = machine_file_format_nspawn(m, path, &nspawn);

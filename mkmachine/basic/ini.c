@@ -71,6 +71,19 @@ int ini_value_check(const char *key, const char *value) {
         return utf8_is_valid(value) ? 0 : -EINVAL;
 }
 
+int ini_unit_value_check(const char *value, bool word) {
+        int r;
+
+        assert(value);
+
+        r = ini_value_check(NULL, value);
+        if (r < 0)
+                return r;
+        if (strchr(value, '%') || (word && (isempty(value) || strpbrk(value, INI_WHITESPACE "\"'\\$;"))))
+                return -EINVAL;
+        return 0;
+}
+
 static char* strip(char *s) {
         char *e;
 

@@ -56,6 +56,12 @@ const char* ini_get(const IniFile *ini, const char *section, const char *key, un
  * inside a value is the caller's (see nspawn_words_quote()). */
 int ini_value_check(const char *key, const char *value);
 
+/* For the unit files and drop-ins we write (systemd.unit(5) expands '%' specifiers in most settings,
+ * ExecStart= also splits words, expands '$' and takes ';' as a command separator): 0 if value passes
+ * ini_value_check() and holds no '%'; with word, also none of white space, quotes, '\\', '$' or ';', so
+ * that it is one ExecStart= argument meaning itself. -EINVAL otherwise. */
+int ini_unit_value_check(const char *value, bool word);
+
 /* Replaces every assignment of key in section by the given values (one line each), at the place of
  * the first one; appended to the section (created at the end if missing) when there was none. An empty
  * or NULL values removes the key. Comments and other keys stay where they are. */

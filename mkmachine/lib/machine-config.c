@@ -150,7 +150,7 @@ int restart_dropin_format(RestartPolicy p, const char *helper, char **ret) {
         assert(ret);
 
         if (p <= RESTART_NO || p >= _RESTART_POLICY_MAX || helper[0] != '/' ||
-            strpbrk(helper, " \t\n\"'\\%"))
+            ini_unit_value_check(helper, /* word= */ true) < 0)
                 return -EINVAL;
 
         /* Restart= alone does not work on systemd 252: machined still has the crashed machine while the

@@ -98,12 +98,7 @@ int machine_name_resolve(const char *s, char **ret) {
 /* Whether p can go into ExecStart= as it is: absolute, and nothing systemd would expand or split
  * (specifiers, variables, quotes, escapes, white space). */
 static bool exec_path_is_safe(const char *p) {
-        if (!p || p[0] != '/')
-                return false;
-        for (; *p; p++)
-                if (*p <= ' ' || *p >= 127 || strchr("%$\"'\\;", *p))
-                        return false;
-        return true;
+        return p && p[0] == '/' && ini_unit_value_check(p, /* word= */ true) >= 0;
 }
 
 static int record_check(const MachineInstance *i) {

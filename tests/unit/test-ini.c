@@ -218,4 +218,21 @@ TEST(value_check) {
         ASSERT_OK(ini_value_check("Key", big));
 }
 
+TEST(unit_value_check) {
+        ASSERT_OK(ini_unit_value_check("/usr/bin/mkmachine", true));
+        ASSERT_OK(ini_unit_value_check("/etc/mkmachine/machines/my web.machine", false));
+        ASSERT_ERROR(ini_unit_value_check("/my web", true), EINVAL);
+        ASSERT_ERROR(ini_unit_value_check("", true), EINVAL);
+        static const char *const bad[] = { "/a%i", "/a\nb", "/a\rb", "/a\\", "x\033" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ASSERT_ERROR(ini_unit_value_check(bad[i], false), EINVAL);
+                ASSERT_ERROR(ini_unit_value_check(bad[i], true), EINVAL);
+        }
+        static const char *const not_words[] = { "a\"b", "a'b", "a\\b", "$X", "a;b", "a\tb" };
+        for (size_t i = 0; i < ELEMENTSOF(not_words); i++) {
+                ASSERT_OK(ini_unit_value_check(not_words[i], false));
+                ASSERT_ERROR(ini_unit_value_check(not_words[i], true), EINVAL);
+        }
+}
+
 DEFINE_TEST_MAIN

@@ -206,6 +206,11 @@ TEST(restart_dropin) {
         ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "mkmachine", &d), EINVAL);
         ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/my dir/mkmachine", &d), EINVAL);
         ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/a%b/mkmachine", &d), EINVAL);
+        ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/a$b/mkmachine", &d), EINVAL);
+        ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/a;b/mkmachine", &d), EINVAL);
+        ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/a\nExecStart=/x", &d), EINVAL);
+        ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/a\rExecStart=/x", &d), EINVAL);
+        ASSERT_ERROR(restart_dropin_format(RESTART_ALWAYS, "/a\\", &d), EINVAL);
 }
 
 TEST(restart_write_read_remove) {
