@@ -7,7 +7,7 @@ packages=(
     # build
     meson ninja-build pkg-config gcc clang lld libclang-rt-14-dev scdoc bash-completion
     libarchive-dev libmount-dev libsystemd-dev zlib1g-dev libisal-dev libjson-c-dev libssl-dev libcurl4-openssl-dev
-    libacl1-dev libzstd-dev liblzma-dev libbz2-dev
+    libacl1-dev libzstd-dev liblzma-dev libbz2-dev libnftnl-dev libmnl-dev
     # tests: test host, archives, checks
     mmdebstrap gpg gpg-agent gpgv debian-archive-keyring systemd-container iproute2 nftables util-linux busybox
     libarchive-tools tar acl attr zstd xz-utils bzip2 gzip pigz isal python3 shellcheck file e2fsprogs

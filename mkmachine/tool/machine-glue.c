@@ -11,6 +11,7 @@
 #include "bus-util.h"
 #include "log.h"
 #include "machine-glue.h"
+#include "nft-forward.h"
 #include "string-util.h"
 #include "strv.h"
 #include "systemd-manager.h"
@@ -628,29 +629,6 @@ int machine_glue_show(const char *name, json_object *j) {
         return 0;
 }
 
-/* Runs nft, silently: its errors (no such element, no such table, no nft at all) are all "nothing to
- * remove". */
-static int run_nft(char *const argv[]) {
-        pid_t pid;
-        int status;
-
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                int fd = open("/dev/null", O_RDWR|O_CLOEXEC);
-                if (fd >= 0) {
-                        (void) dup2(fd, STDOUT_FILENO);
-                        (void) dup2(fd, STDERR_FILENO);
-                }
-                execvp("nft", argv);
-                _exit(127);
-        }
-        if (waitpid(pid, &status, 0) < 0)
-                return -errno;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 int machine_glue_unit_helper(const char *what, const char *name) {
         int r;
 
@@ -681,21 +659,19 @@ int machine_glue_unit_helper(const char *what, const char *name) {
                         return log_settings_error(r, name, line);
 
                 /* nspawn keeps its forwards in a map keyed by protocol and host port; a killed nspawn
-                 * leaves them, and the next start then fails to add its own ("File exists"). */
-                for (size_t i = 0; i < s.n_ports; i++) {
-                        char elem[64];
+                 * leaves them, and the next start then fails to add its own ("File exists"). This runs
+                 * as ExecStopPost=: what it says lands in the unit's journal. */
+                {
+                        const char *family = NULL;
 
-                        (void) snprintf(elem, sizeof(elem), "{ %s . %u }",
-                                        port_protocol_to_string(s.ports[i].protocol), s.ports[i].host);
-                        for (size_t k = 0; k < 2; k++) {
-                                const char *family = k == 0 ? "ip" : "ip6";
-                                char *argv[] = { (char*) "nft", (char*) "delete", (char*) "element",
-                                                 (char*) family, (char*) "io.systemd.nat",
-                                                 (char*) "map_port_ipport", elem, NULL };
-                                if (run_nft(argv) > 0)
-                                        log_info("Removed the stale %s forward %s of '%s'.", family, elem,
-                                                 name);
-                        }
+                        r = nft_forward_remove(s.ports, s.n_ports, &family);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to remove the stale %s forwards of '%s' "
+                                                       "over netlink: %m. Its next start may lack them.",
+                                                       strna(family), name);
+                        if (r > 0)
+                                log_info("Removed %i stale port forward%s of '%s'.", r, r == 1 ? "" : "s",
+                                         name);
                 }
                 return 0;
         }

@@ -32,6 +32,7 @@
 #include "machine-bus.h"
 #include "podman.h"
 #include "spawn-util.h"
+#include "nft-forward.h"
 #include "nspawn-settings.h"
 #include "download.h"
 #include "lock-util.h"
@@ -964,6 +965,22 @@ static void doctor_cgroups(Doctor *d) {
         }
 }
 
+/* The restart drop-in removes a killed nspawn's forwards over netlink: without that path a restarted
+ * machine comes back without its Port= forward. */
+static void doctor_forward_cleanup(Doctor *d) {
+        int r = nft_forward_probe();
+
+        if (r >= 0)
+                return doctor_report(d, "forward-cleanup", CHECK_OK, NULL,
+                                     "nftables answers over netlink: the forwards of a crashed machine "
+                                     "are cleaned before it restarts");
+        doctor_report(d, "forward-cleanup", CHECK_FAIL,
+                      r == -EPERM ? "run mkmachine (and the units) as root with CAP_NET_ADMIN" :
+                      "modprobe nf_tables (systemd-nspawn's Port= needs it as well)",
+                      "nftables cannot be changed over netlink (%s): a machine whose nspawn was killed "
+                      "would come back without its Port= forwards", strerror(-r));
+}
+
 static void doctor_ip_forward(Doctor *d, int networkd_active) {
         _cleanup_free_ char *text = NULL;
         long v;
@@ -1151,6 +1168,7 @@ static int verb_doctor(int argc, char *argv[]) {
 
         doctor_nspawn(&d);
         doctor_ip_forward(&d, networkd);
+        doctor_forward_cleanup(&d);
         doctor_cgroups(&d);
         doctor_address_ranges(&d);
         doctor_disk(&d, "disk-images", arg_image_root);

@@ -146,7 +146,10 @@ shows() { grep -q 'Restart: always' <<<"$show" && grep -q 'At boot: enabled' <<<
     grep -q 'tcp:7777:80' <<<"$show"; }
 check "show: restart always, enabled, the port" shows
 
-# Kill the nspawn: systemd restarts it (the drop-in cleans up what 252 would trip over).
+# Kill the nspawn: systemd restarts it (the drop-in cleans up what 252 would trip over). The stale
+# forward is removed over netlink: on a host without the nft program too.
+th_run sh -c 'for n in /usr/sbin/nft /sbin/nft; do [ ! -e "$n" ] || mv "$n" "$n.hidden"; done'
+check "the test host has no nft program now" sh -c "! nsenter -t $TH_LEADER -a sh -c 'command -v nft'"
 pid=$(th_run systemctl show -p MainPID --value systemd-nspawn@guest.service)
 th_run sh -c "kill -9 $pid"
 check "after kill -9 of nspawn ($pid) the unit restarts" th_wait_for 30 sh -c \
@@ -154,6 +157,14 @@ check "after kill -9 of nspawn ($pid) the unit restarts" th_wait_for 30 sh -c \
 check "... the machine runs again" th_wait_for 30 sh -c \
     "[ \"\$(machinectl show guest -p State --value)\" = running ]"
 check "... and the forward answers again" wait_outer_http 60
+check "... because the stale forward was removed over netlink (the unit's journal says so)" sh -c \
+    "nsenter -t $TH_LEADER -a journalctl -q -u systemd-nspawn@guest.service --no-pager |
+     grep -q 'Removed 1 stale port forward of .guest.'"
+th_run journalctl -q -u systemd-nspawn@guest.service --no-pager | grep -iE 'exists|forward|firewall' |
+    sed 's/^/#   /' || true
+check "... and nspawn did not trip over an old one" sh -c \
+    "! nsenter -t $TH_LEADER -a journalctl -q -u systemd-nspawn@guest.service --no-pager |
+     grep -q 'firewall: File exists'"
 
 th_reboot
 check "after a reboot of the test host the machine is back by itself" th_wait_for 60 sh -c \
