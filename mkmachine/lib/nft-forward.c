@@ -181,7 +181,8 @@ int nft_forward_probe(void) {
         nftnl_batch_begin(mnl_nlmsg_batch_current(b), seq++);
         (void) mnl_nlmsg_batch_next(b);
         mine = seq++;
-        nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_DELTABLE, NFPROTO_IPV4, NLM_F_ACK, mine);
+        nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_DELTABLE, NFPROTO_IPV4, NLM_F_ACK,
+                                    mine);
         nftnl_table_nlmsg_build_payload(nlh, t);
         (void) mnl_nlmsg_batch_next(b);
         nftnl_batch_end(mnl_nlmsg_batch_current(b), seq++);
