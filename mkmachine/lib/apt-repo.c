@@ -515,12 +515,29 @@ static int load_index(Loader *l, int indexes_fd, const char *mirror, const char 
         return 0;
 }
 
+/* Whether the Release's Components list has component: as such, or as the last part of a path, as the
+ * Debian security archive lists "updates/main" for the indexes under main/. */
+static bool release_has_component(const char *list, const char *component) {
+        size_t l = strlen(component);
+
+        if (!list || word_in(list, component))
+                return true;
+        for (const char *p = list; *p;) {
+                p += strspn(p, " \t\n");
+                size_t n = strcspn(p, " \t\n");
+                if (n > l && p[n - l - 1] == '/' && strncmp(p + n - l, component, l) == 0)
+                        return true;
+                p += n;
+        }
+        return false;
+}
+
 static int load_indexes(Loader *l, int indexes_fd, char * const *components) {
         AptRepo *repo = l->repo;
         int r;
 
         STRV_FOREACH(c, components) {
-                if (repo->release_components && !word_in(repo->release_components, *c))
+                if (!release_has_component(repo->release_components, *c))
                         return fail(l, -ENOENT, "%s %s has no component '%s' (it has: %s).", repo->mirror,
                                     repo->suite, *c, repo->release_components);
                 r = load_index(l, indexes_fd, repo->mirror, repo->suite, repo->index_sums, *c);
@@ -531,7 +548,7 @@ static int load_indexes(Loader *l, int indexes_fd, char * const *components) {
                 const AptSuite *u = repo->updates + i;
 
                 STRV_FOREACH(c, components) {
-                        if (u->release_components && !word_in(u->release_components, *c))
+                        if (!release_has_component(u->release_components, *c))
                                 return fail(l, -ENOENT, "%s %s has no component '%s' (it has: %s).",
                                             u->mirror, u->suite, *c, u->release_components);
                         r = load_index(l, indexes_fd, u->mirror, u->suite, u->index_sums, *c);
