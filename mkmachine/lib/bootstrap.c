@@ -169,7 +169,8 @@ static int tree_cache_key(const BootstrapPlan *plan, const Recipe *recipe, bool 
         for (size_t i = 0; i < plan->repo->n_updates; i++)
                 fprintf(f, "update=%s %s %s\n", plan->repo->updates[i].suite, plan->repo->updates[i].mirror,
                         plan->repo->updates[i].release_sha256);
-        fprintf(f, "sources-format=%s\n", sources_format_to_string(recipe->sources_format));
+        fprintf(f, "sources-format=%s\n",
+                recipe->sources_format == SOURCES_FORMAT_DEB822 ? "deb822" : "one-line");
         STRV_FOREACH(s, recipe->include)
                 fprintf(f, "include=%s\n", *s);
         STRV_FOREACH(s, o_include)
@@ -389,6 +390,11 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
                 return error_message(reterr_message, -EINVAL,
                                      "Mirror '%s' is not an http:// or https:// URL.",
                                      plan->mirror);
+
+        if (!recipe->security && o->security_mirror)
+                return error_message(reterr_message, -EINVAL,
+                                     "Recipe '%s' takes no security suite from a mirror of its own (no "
+                                     "Security=): --security-mirror does not apply.", recipe->name);
 
         keyring = o->keyring ?: recipe->keyring;
         if (!o->no_verify) {

@@ -528,6 +528,18 @@ aptrepo_redate() {
         aptrepo__sign "$repo" "$suite" "$keydir"
 }
 
+# aptrepo_security_layout REPO SUITE KEYDIR: list the components in Release as the Debian security
+# archive does ("Components: updates/main", the indexes still under main/), signed again with KEYDIR.
+aptrepo_security_layout() {
+    local repo=${1:?aptrepo_security_layout REPO SUITE KEYDIR} suite=${2:?} keydir=${3:?} d
+    d="$repo/dists/$suite"
+    sed '/^Components:/{s/ / updates\//g; s/^Components:updates\//Components: updates\//}' "$d/Release" \
+        >"$d/Release.new"
+    grep -q '^Components: updates/' "$d/Release.new" || { aptrepo__die "no Components in $d/Release"; return 1; }
+    aptrepo__replace "$d/Release.new" "$d/Release"
+    aptrepo__sign "$repo" "$suite" "$keydir"
+}
+
 # aptrepo_unsigned REPO SUITE: remove InRelease and Release.gpg: "is not signed".
 aptrepo_unsigned() {
     rm -f "${1:?aptrepo_unsigned REPO SUITE}/dists/${2:?}/InRelease" "$1/dists/$2/Release.gpg"

@@ -402,6 +402,7 @@ Depends: mkm-libfoo (>= 1:2.0), mkm-libfoo (<< 1:3.0)' "$work/security-debs" \
 setting=security' '/usr/bin/mkm-tool=#!/bin/sh
 cat /etc/mkm-tool.conf'
 aptrepo_build "$work/security" bookworm-security main "$work/key" "$work/security-debs"
+aptrepo_security_layout "$work/security" bookworm-security "$work/key"
 aptrepo_mirrors "$work/mirrors" debian="$work/repo" debian-security="$work/security" \
     host-security="$work/security" other-security="$work/security" archive="$work/repo"
 aptrepo_serve "$work/mirrors"
@@ -506,6 +507,7 @@ sec_build sec-again "$work/sec.conf" || true
 check "a second build while no suite changed is a copy of the cached tree" \
     grep -q "Using the cached tree of this recipe" "$work/err"
 aptrepo_redate "$work/security" bookworm-security "$work/key" $(($(date +%s) - 86400))
+aptrepo_security_layout "$work/security" bookworm-security "$work/key"
 if sec_build sec-new "$work/sec.conf"; then
     check "a new Release of the security suite: the cached tree is not used, the tree is built anew" \
         sh -c "! grep -q 'cached tree' '$work/err' && grep -q 'Unpacking the packages' '$work/err'"
@@ -558,6 +560,8 @@ expect_failure "no security mirror and a mirror not ending in /debian" \
 HOST_APT=$work/apt-host
 expect_failure "--security-mirror without the security suite" "no suite 'bookworm-security' at $m/debian" \
     "$cache" bootstrap "$work/sec.conf" --name=bad --security-mirror="$m/debian"
+expect_failure "--security-mirror for a recipe without Security=" "takes no security suite.*--security-mirror does not apply" \
+    "$cache" bootstrap "$work/test.conf" --name=bad --security-mirror="$m/debian-security"
 expect_failure "--security-mirror that is not http(s)" "Security mirror 'ftp://x' is not an http" "$cache" \
     bootstrap "$work/sec.conf" --name=bad --security-mirror=ftp://x
 cp -a "$work/security" "$work/security-good"
