@@ -578,6 +578,22 @@ aptrepo_expire "$work/security" bookworm-security "$work/key"
 expect_failure "an expired security suite" "bookworm-security expired on" "$cache" \
     bootstrap "$work/sec.conf" --name=bad
 mkm remove sec || true
+
+# Ubuntu 24.04 writes deb822 ubuntu.sources; its security suite is on the same archive (Updates=).
+for suite in noble noble-updates noble-security; do
+    aptrepo_build "$work/repo" $suite main "$work/key" "$real"
+    aptrepo_build "$work/repo" $suite universe "$work/key" "$work/synthetic"
+done
+if mkm --cache-dir="$cache" noble --mirror="$m/debian" --keyring="$work/key/keyring.gpg" -q 2>"$work/err"; then
+    printf 'Types: deb\nURIs: %s\nSuites: noble noble-updates noble-security\nComponents: main universe\nSigned-By: %s\n' \
+        "$m/debian" /usr/share/keyrings/ubuntu-archive-keyring.gpg >"$work/want-ubuntu"
+    check "mkmachine noble: deb822 ubuntu.sources with its three suites, signed by Ubuntu's keyring, no sources.list" \
+        sh -c "diff -u '$work/want-ubuntu' '$store/noble/etc/apt/sources.list.d/ubuntu.sources' &&
+               [ ! -e '$store/noble/etc/apt/sources.list' ]"
+    mkm remove noble || true
+else
+    not_ok "mkmachine noble: $(tail -n 20 "$work/err")"
+fi
 MKMACHINE=$mkmachine_real
 
 check "no temporaries left in the store" sh -c "! ls -A '$store' | grep -q mkmachine"
