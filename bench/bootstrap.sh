@@ -25,6 +25,17 @@ sources=$(find /etc/apt/sources.list.d -name '*.sources' | sort | head -n 1)
 [ -n "$sources" ] || sources=/etc/apt/sources.list
 # debootstrap wants the mirror's URL: the first one of the host's sources (never written down here).
 mirror=$(awk '/^URIs:/ { print $2; exit } /^deb / { print $2; exit }' "$sources")
+# The security archive, as mkmachine finds it: the host's entry for bookworm-security, else beside.
+security=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk 'BEGIN { RS = ""; FS = "\n" }
+    { u = ""; ok = 0
+      for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { split($i, a, " "); u = a[2] }
+          if ($i ~ /^Suites:.*[[:space:]]bookworm-security([[:space:]]|$)/) ok = 1
+      }
+      if (ok && u != "") { print u; exit } }' || true)
+[ -n "$security" ] || security=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    sed 's/\[[^]]*\]//' | awk '$1 == "deb" && $3 == "bookworm-security" { print $2; exit }' || true)
+[ -n "$security" ] || security=${mirror%/}-security
 
 cleanup() {
     umount "$ram/mnt" 2>/dev/null || true
@@ -36,13 +47,14 @@ mkmachine=$(bench_build "$src")
 
 bench_ram_ext4 "$ram" 6G
 
-python3 - "$runs" "$mkmachine" "$ram/mnt" "$sources" "$mirror" "$include" "$src/bench/RESULTS.md" "$*" <<'PYEOF'
+python3 - "$runs" "$mkmachine" "$ram/mnt" "$sources" "$mirror" "$security" "$include" "$src/bench/RESULTS.md" \
+    "$*" <<'PYEOF'
 import os, shutil, statistics, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(sys.argv[-2]))
 from results import write_section  # noqa: E402
 
-runs, mkmachine, base, sources, mirror, include, results, args = sys.argv[1:9]
+runs, mkmachine, base, sources, mirror, security, include, results, args = sys.argv[1:10]
 runs = int(runs)
 caches = {t: os.path.join(base, 'cache-' + t) for t in ('mkmachine', 'mmdebstrap', 'debootstrap')}
 
@@ -82,10 +94,11 @@ def mmdebstrap_cmd(warm):
     else:
         fresh(cache)
         os.makedirs(cache)
-    # The suites mkmachine's recipe takes: bookworm and bookworm-updates (the host's sources may add
-    # bookworm-security, with newer versions of some packages; debootstrap takes bookworm alone).
+    # The suites mkmachine's recipe takes: bookworm, bookworm-updates and bookworm-security (from the
+    # security archive); debootstrap takes bookworm alone.
     cmd += ['--customize-hook=sync-out /var/cache/apt/archives %s' % cache, 'bookworm', dst,
-            'deb %s bookworm main' % mirror, 'deb %s bookworm-updates main' % mirror]
+            'deb %s bookworm main' % mirror, 'deb %s bookworm-updates main' % mirror,
+            'deb %s bookworm-security main' % security]
     return cmd, dst
 
 def debootstrap_cmd(warm):
@@ -127,8 +140,8 @@ def stat(s):
 
 out = ['# bootstrap benchmark\n',
        'Made by `bench/bootstrap.sh %s` on %s (%d cores), %s, RAM-backed ext4 (loop file on /dev/shm); '
-       'bookworm minbase + %s from the Debian mirror of the host\'s apt sources (main of bookworm and '
-       'bookworm-updates for mkmachine and mmdebstrap; debootstrap takes one suite). min / median wall time of '
+       'bookworm minbase + %s from the Debian mirror of the host\'s apt sources (main of bookworm, '
+       'bookworm-updates and bookworm-security for mkmachine and mmdebstrap; debootstrap takes one suite). min / median wall time of '
        '%d runs, interleaved, and the peak RSS of the worst run. Cold: empty caches (every package and index '
        'downloaded); warm: packages already downloaded (mkmachine: its cache; mmdebstrap: sync-in of its '
        'apt archives; debootstrap: --cache-dir). Speed-up: the other tool\'s median / mkmachine\'s.\n'

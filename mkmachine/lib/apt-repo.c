@@ -281,6 +281,7 @@ static int checksum_cb(const char *hash, uint64_t size, const char *path, void *
 typedef struct ReleaseInfo {
         char *sha256;                   /* the SHA256 field's value */
         const char *codename;
+        const char *date;
         const char *valid_until;
         const char *components;
         const char *architectures;
@@ -293,6 +294,7 @@ static int release_cb(const Deb822Paragraph *p, void *userdata) {
                 return 0;       /* only the first paragraph counts */
         i->sha256 = (char*) deb822_paragraph_get(p, "SHA256");
         i->codename = deb822_paragraph_get(p, "Codename");
+        i->date = deb822_paragraph_get(p, "Date");
         i->valid_until = deb822_paragraph_get(p, "Valid-Until");
         i->components = deb822_paragraph_get(p, "Components");
         i->architectures = deb822_paragraph_get(p, "Architectures");
@@ -513,12 +515,29 @@ static int load_index(Loader *l, int indexes_fd, const char *mirror, const char 
         return 0;
 }
 
+/* Whether the Release's Components list has component: as such, or as the last part of a path, as the
+ * Debian security archive lists "updates/main" for the indexes under main/. */
+static bool release_has_component(const char *list, const char *component) {
+        size_t l = strlen(component);
+
+        if (!list || word_in(list, component))
+                return true;
+        for (const char *p = list; *p;) {
+                p += strspn(p, " \t\n");
+                size_t n = strcspn(p, " \t\n");
+                if (n > l && p[n - l - 1] == '/' && strncmp(p + n - l, component, l) == 0)
+                        return true;
+                p += n;
+        }
+        return false;
+}
+
 static int load_indexes(Loader *l, int indexes_fd, char * const *components) {
         AptRepo *repo = l->repo;
         int r;
 
         STRV_FOREACH(c, components) {
-                if (repo->release_components && !word_in(repo->release_components, *c))
+                if (!release_has_component(repo->release_components, *c))
                         return fail(l, -ENOENT, "%s %s has no component '%s' (it has: %s).", repo->mirror,
                                     repo->suite, *c, repo->release_components);
                 r = load_index(l, indexes_fd, repo->mirror, repo->suite, repo->index_sums, *c);
@@ -529,7 +548,7 @@ static int load_indexes(Loader *l, int indexes_fd, char * const *components) {
                 const AptSuite *u = repo->updates + i;
 
                 STRV_FOREACH(c, components) {
-                        if (u->release_components && !word_in(u->release_components, *c))
+                        if (!release_has_component(u->release_components, *c))
                                 return fail(l, -ENOENT, "%s %s has no component '%s' (it has: %s).",
                                             u->mirror, u->suite, *c, u->release_components);
                         r = load_index(l, indexes_fd, u->mirror, u->suite, u->index_sums, *c);
@@ -584,7 +603,8 @@ static int check_release(Loader *l, const char *mirror, const char *suite, const
         return 0;
 }
 
-int apt_repo_add_suite(AptRepo *repo, const char *suite, const AptRepoOptions *o, char **reterr_message) {
+int apt_repo_add_suite(AptRepo *repo, const char *suite, const char *mirror, const AptRepoOptions *o,
+                       char **reterr_message) {
         _cleanup_close_ int lists_fd = -EBADF;
         Loader l = { .repo = repo, .options = o };
         ReleaseInfo info = {};
@@ -600,12 +620,14 @@ int apt_repo_add_suite(AptRepo *repo, const char *suite, const AptRepoOptions *o
                 return -ENOMEM;
         u = repo->updates + repo->n_updates;
         *u = (AptSuite) {
-                .mirror = strdup(repo->mirror),
+                .mirror = strdup(mirror ?: repo->mirror),
                 .suite = strdup(suite),
         };
         repo->n_updates++;      /* apt_repo_free() frees it, whatever happens below */
         if (!u->mirror || !u->suite)
                 return -ENOMEM;
+        while (endswith(u->mirror, "/"))
+                u->mirror[strlen(u->mirror) - 1] = 0;
 
         lists_fd = mkdir_at(o->cache_fd, "lists");
         r = lists_fd;
@@ -618,6 +640,7 @@ int apt_repo_add_suite(AptRepo *repo, const char *suite, const AptRepoOptions *o
         if (r >= 0) {
                 u->index_sums = info.sha256;
                 u->release_components = info.components;
+                u->date = info.date;
         }
         return loader_done(&l, r, reterr_message);
 }
@@ -665,6 +688,7 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
         if (r < 0)
                 goto finish;
         repo->codename = info.codename;
+        repo->date = info.date;
 
         repo->index_sums = info.sha256;
         repo->release_components = info.components;
@@ -772,23 +796,48 @@ const DebProviders* apt_repo_providers(const AptRepo *r, const char *name) {
         return hashmap_get(r->providers, name);
 }
 
-static int sources_entry(char *text, bool deb822, char **ret) {
+/* The value of the deb822 field name (one line) in paragraph p, or NULL. */
+static char* deb822_line_value(char *p, const char *name, size_t *ret_len) {
+        size_t l = strlen(name);
+
+        for (char *line = p; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (strncasecmp(line, name, l) == 0 && line[l] == ':') {
+                        char *v = line + l + 1;
+                        v += strspn(v, " \t");
+                        *ret_len = strcspn(v, "\n");
+                        return v;
+                }
+        return NULL;
+}
+
+/* The URI of the first "deb" entry of text whose suites include want, or (want NULL) whose suites are
+ * not security suites: 1 and the URI in *ret, or 0. */
+static int sources_entry(char *text, bool deb822, const char *want, char **ret) {
         if (deb822) {
                 /* Paragraphs with Types: deb, URIs:, Suites:. */
                 for (char *p = text; p && *p;) {
                         char *end = strstr(p, "\n\n");
-                        char *uris, *suites;
+                        char *uris, *suites, *types, *enabled;
+                        size_t n_uris = 0, n_suites = 0, n_types = 0, n_enabled = 0;
 
                         if (end)
                                 *end = 0;
-                        uris = strcasestr(p, "\nURIs:");
-                        suites = strcasestr(p, "\nSuites:");
-                        if ((startswith(p, "URIs:") || uris) && suites && strcasestr(p, "Types: deb") &&
-                            !strstr(suites, "-security")) {
-                                const char *u = startswith(p, "URIs:") ? p + 5 : uris + 6;
-                                u += strspn(u, " \t");
-                                *ret = strndup(u, strcspn(u, " \t\n"));
-                                return *ret ? 1 : -ENOMEM;
+                        uris = deb822_line_value(p, "URIs", &n_uris);
+                        suites = deb822_line_value(p, "Suites", &n_suites);
+                        types = deb822_line_value(p, "Types", &n_types);
+                        enabled = deb822_line_value(p, "Enabled", &n_enabled);
+                        if (uris && suites && types && n_uris > 0 &&
+                            !(enabled && strncasecmp(enabled, "no", 2) == 0)) {
+                                _cleanup_free_ char *s = strndup(suites, n_suites),
+                                                    *t = strndup(types, n_types);
+
+                                if (!s || !t)
+                                        return -ENOMEM;
+                                if (word_in(t, "deb") &&
+                                    (want ? word_in(s, want) : !strstr(s, "-security"))) {
+                                        *ret = strndup(uris, strcspn(uris, " \t\n"));
+                                        return *ret ? 1 : -ENOMEM;
+                                }
                         }
                         p = end ? end + 2 : NULL;
                 }
@@ -809,7 +858,9 @@ static int sources_entry(char *text, bool deb822, char **ret) {
                                 continue;
                         w++;
                 }
-                if (sscanf(w, "%1023s %255s", uri, suite) != 2 || strstr(suite, "-security"))
+                if (sscanf(w, "%1023s %255s", uri, suite) != 2)
+                        continue;
+                if (want ? !streq(suite, want) : !!strstr(suite, "-security"))
                         continue;
                 *ret = strdup(uri);
                 return *ret ? 1 : -ENOMEM;
@@ -817,7 +868,7 @@ static int sources_entry(char *text, bool deb822, char **ret) {
         return 0;
 }
 
-int host_apt_mirror(const char *root, char **ret) {
+static int host_apt_find(const char *root, const char *want, char **ret) {
         _cleanup_free_ char *dir = NULL, *list = NULL;
         struct dirent **names = NULL;
         char *found = NULL;
@@ -837,7 +888,7 @@ int host_apt_mirror(const char *root, char **ret) {
 
                         if (read_full_file_at(AT_FDCWD, strjoina(dir, "/", name), 1024 * 1024, &text,
                                               NULL) >= 0)
-                                r = sources_entry(text, deb822, &found);
+                                r = sources_entry(text, deb822, want, &found);
                 }
                 free(names[i]);
         }
@@ -846,7 +897,7 @@ int host_apt_mirror(const char *root, char **ret) {
         if (r == 0) {
                 _cleanup_free_ char *text = NULL;
                 if (read_full_file_at(AT_FDCWD, list, 1024 * 1024, &text, NULL) >= 0)
-                        r = sources_entry(text, false, &found);
+                        r = sources_entry(text, false, want, &found);
         }
         if (r < 0)
                 return r;
@@ -856,5 +907,40 @@ int host_apt_mirror(const char *root, char **ret) {
         while (endswith(found, "/"))
                 found[strlen(found) - 1] = 0;
         *ret = found;
+        return 0;
+}
+
+int host_apt_mirror(const char *root, char **ret) {
+        assert(root);
+        assert(ret);
+        return host_apt_find(root, NULL, ret);
+}
+
+int host_apt_suite_mirror(const char *root, const char *suite, char **ret) {
+        assert(root);
+        assert(suite);
+        assert(ret);
+        return host_apt_find(root, suite, ret);
+}
+
+int apt_security_mirror_beside(const char *mirror, char **ret) {
+        _cleanup_free_ char *m = NULL;
+        char *slash;
+
+        assert(mirror);
+        assert(ret);
+
+        m = strdup(mirror);
+        if (!m)
+                return -ENOMEM;
+        while (endswith(m, "/"))
+                m[strlen(m) - 1] = 0;
+        slash = strrchr(m, '/');
+        /* "scheme://host/…/debian": a path component, not the host. */
+        if (!slash || slash == m || slash[-1] == '/' || !streq(slash + 1, "debian") || !strstr(m, "://") ||
+            slash < strstr(m, "://") + 3)
+                return -EINVAL;
+        if (asprintf(ret, "%s-security", m) < 0)
+                return -ENOMEM;
         return 0;
 }

@@ -42,12 +42,14 @@ typedef struct DebPackage {
         bool essential;
 } DebPackage;
 
-/* A further suite of the same archive whose newer versions win (bookworm-updates, jammy-security). */
+/* A further suite whose newer versions win: of the same archive (bookworm-updates, jammy-security), or
+ * of another mirror (bookworm-security from the Debian security archive). */
 typedef struct AptSuite {
-        char *mirror;
+        char *mirror;                   /* no trailing '/' */
         char *suite;
         char *release;                  /* the verified Release text */
         char release_sha256[65];
+        const char *date;               /* the Release's Date: (in release), or NULL */
         char *index_sums;               /* in release */
         const char *release_components;
 } AptSuite;
@@ -59,6 +61,7 @@ typedef struct AptRepo {
         char *release;                  /* the verified Release text; owns the strings below */
         char release_sha256[65];        /* of the verified Release text, before parsing */
         const char *codename;
+        const char *date;               /* the Release's Date: (in release), or NULL */
         char *index_sums;               /* the Release's SHA256 list (in release) */
         const char *release_components;
         usec_t valid_until;             /* 0: none */
@@ -101,10 +104,12 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
 /* The same from the text of a Packages index alone (no Release, no download): for tests and fuzzing. */
 int apt_repo_new_from_index(const char *architecture, const char *text, AptRepo **ret,
                             char **reterr_message);
-/* After apt_repo_load() with release_only: adds a further suite at the same mirror, its Release fetched
- * and verified as apt_repo_load() does it; its packages are loaded with the others' by
- * apt_repo_load_indexes(), and where it has a higher version of a package, that one wins. */
-int apt_repo_add_suite(AptRepo *repo, const char *suite, const AptRepoOptions *options,
+/* After apt_repo_load() with release_only: adds a further suite at mirror (NULL: the repo's own), its
+ * Release fetched and verified as apt_repo_load() does it (same keyring, Valid-Until); its packages are
+ * loaded with the others' by apt_repo_load_indexes() and download from mirror, and where it has a
+ * higher version of a package, that one wins. Errors as apt_repo_load(), the message naming the suite
+ * and its mirror; never logs above debug level. */
+int apt_repo_add_suite(AptRepo *repo, const char *suite, const char *mirror, const AptRepoOptions *options,
                        char **reterr_message);
 /* After apt_repo_load() with release_only: the indexes (of every suite), as apt_repo_load() would have
  * loaded them. */
@@ -127,3 +132,13 @@ int parse_release_date(const char *s, usec_t *ret);
  * skipping security and update suites; "http://…" without a trailing '/'. -ENOENT if there is none.
  * root is "/" or a directory to read etc/apt from (tests). */
 int host_apt_mirror(const char *root, char **ret);
+
+/* The URI of the first entry of the host's apt sources (read as host_apt_mirror() reads them) whose
+ * suites include suite exactly (e.g. "bookworm-security"), without a trailing '/'. -ENOENT if none
+ * has it. Never logs above debug level. */
+int host_apt_suite_mirror(const char *root, const char *suite, char **ret);
+
+/* Where the Debian security archive is by convention, beside the archive mirror: "http://H/debian" →
+ * "http://H/debian-security" (the last path component must be "debian"; trailing '/' ignored).
+ * -EINVAL if mirror does not end in /debian. */
+int apt_security_mirror_beside(const char *mirror, char **ret);

@@ -52,6 +52,7 @@ BootstrapPlan* bootstrap_plan_free(BootstrapPlan *p) {
         free(p->essential);
         free(p->debs_dir);
         free(p->mirror);
+        free(p->security_mirror);
         apt_repo_free(p->repo);
         return mfree(p);
 }
@@ -164,9 +165,12 @@ static int tree_cache_key(const BootstrapPlan *plan, const Recipe *recipe, bool 
                 strna(recipe->timezone), recipe->root_locked);
         STRV_FOREACH(s, recipe->components)
                 fprintf(f, "component=%s\n", *s);
+        /* Every suite's verified Release: a new one (a security fix) makes a new tree. */
         for (size_t i = 0; i < plan->repo->n_updates; i++)
-                fprintf(f, "update=%s %s\n", plan->repo->updates[i].suite,
+                fprintf(f, "update=%s %s %s\n", plan->repo->updates[i].suite, plan->repo->updates[i].mirror,
                         plan->repo->updates[i].release_sha256);
+        fprintf(f, "sources-format=%s\n",
+                recipe->sources_format == SOURCES_FORMAT_DEB822 ? "deb822" : "one-line");
         STRV_FOREACH(s, recipe->include)
                 fprintf(f, "include=%s\n", *s);
         STRV_FOREACH(s, o_include)
@@ -304,6 +308,45 @@ static int base_tree_delta(BootstrapPlan *plan) {
         return 1;
 }
 
+static bool url_is_http(const char *s) {
+        return startswith(s, "http://") || startswith(s, "https://");
+}
+
+/* Where the recipe's Security= suite is: the options', the host's apt sources' entry for that suite,
+ * else the convention of /debian-security beside /debian. */
+static int find_security_mirror(BootstrapPlan *plan, const Recipe *recipe, const BootstrapOptions *o,
+                                char **reterr_message) {
+        int r;
+
+        if (o->security_mirror) {
+                plan->security_mirror = strdup(o->security_mirror);
+                if (!plan->security_mirror)
+                        return -ENOMEM;
+        } else {
+                r = host_apt_suite_mirror("/", recipe->security, &plan->security_mirror);
+                if (r == -ENOENT) {
+                        r = apt_security_mirror_beside(plan->mirror, &plan->security_mirror);
+                        if (r == -EINVAL)
+                                return error_message(reterr_message, -ENOENT,
+                                                     "Recipe '%s' takes %s, which the host's apt sources do "
+                                                     "not name, and mirror %s does not end in /debian (the "
+                                                     "security archive would be beside it): pass "
+                                                     "--security-mirror=URL.", recipe->name,
+                                                     recipe->security, plan->mirror);
+                }
+                if (r < 0)
+                        return error_message(reterr_message, r, "Failed to find the mirror of %s: %s",
+                                             recipe->security, strerror(-r));
+        }
+        if (!url_is_http(plan->security_mirror))
+                return error_message(reterr_message, -EINVAL,
+                                     "Security mirror '%s' is not an http:// or https:// URL.",
+                                     plan->security_mirror);
+        while (endswith(plan->security_mirror, "/"))
+                plan->security_mirror[strlen(plan->security_mirror) - 1] = 0;
+        return 0;
+}
+
 int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan **ret,
                       char **reterr_message) {
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *plan = NULL;
@@ -343,10 +386,15 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
                                      distribution_to_string(recipe->distribution));
         if (!plan->mirror)
                 return -ENOMEM;
-        if (!startswith(plan->mirror, "http://") && !startswith(plan->mirror, "https://"))
+        if (!url_is_http(plan->mirror))
                 return error_message(reterr_message, -EINVAL,
                                      "Mirror '%s' is not an http:// or https:// URL.",
                                      plan->mirror);
+
+        if (!recipe->security && o->security_mirror)
+                return error_message(reterr_message, -EINVAL,
+                                     "Recipe '%s' takes no security suite from a mirror of its own (no "
+                                     "Security=): --security-mirror does not apply.", recipe->name);
 
         keyring = o->keyring ?: recipe->keyring;
         if (!o->no_verify) {
@@ -384,7 +432,16 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         if (r < 0)
                 return r;
         STRV_FOREACH(u, recipe->updates) {
-                r = apt_repo_add_suite(plan->repo, *u, &ao, reterr_message);
+                r = apt_repo_add_suite(plan->repo, *u, /* mirror= */ NULL, &ao, reterr_message);
+                if (r < 0)
+                        return r;
+        }
+        if (recipe->security) {
+                r = find_security_mirror(plan, recipe, o, reterr_message);
+                if (r < 0)
+                        return r;
+                r = apt_repo_add_suite(plan->repo, recipe->security, plan->security_mirror, &ao,
+                                       reterr_message);
                 if (r < 0)
                         return r;
         }
@@ -575,27 +632,96 @@ static int copy_file_in_tree(int tree_fd, const RecipeFile *f) {
         return write_file_in_tree(tree_fd, f->target + 1, content, st.st_mode & 07777);
 }
 
-static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
+/* The machine's apt sources: every suite of the plan, as the release's installer writes them. One-line
+ * (/etc/apt/sources.list): the suite, those of other mirrors (security), then the other suites of the
+ * mirror. deb822 (/etc/apt/sources.list.d/DISTRIBUTION.sources, no sources.list): a paragraph per
+ * mirror, signed by the recipe's keyring (where the distribution's keyring package puts it). */
+static int write_apt_sources(const BootstrapPlan *plan, int tree_fd) {
         const Recipe *recipe = plan->recipe;
-        _cleanup_free_ char *sources = NULL, *components = NULL;
+        const AptRepo *repo = plan->repo;
+        _cleanup_free_ char *components = NULL, *text = NULL, *path = NULL;
+        size_t size = 0;
+        FILE *f;
         int r;
 
-        /* apt inside works like on any installed system. */
         components = strv_join(recipe->components, " ");
-        if (!components || asprintf(&sources, "deb %s %s %s\n", plan->mirror, recipe->suite, components) < 0)
+        if (!components)
                 return -ENOMEM;
-        STRV_FOREACH(u, recipe->updates) {
-                char *more;
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
 
-                if (asprintf(&more, "%sdeb %s %s %s\n", sources, plan->mirror, *u, components) < 0)
+        if (recipe->sources_format == SOURCES_FORMAT_DEB822) {
+                _cleanup_strv_free_ char **mirrors = NULL;
+
+                r = strv_extend(&mirrors, repo->mirror);
+                for (size_t i = 0; r >= 0 && i < repo->n_updates; i++)
+                        if (!strv_contains(mirrors, repo->updates[i].mirror))
+                                r = strv_extend(&mirrors, repo->updates[i].mirror);
+                if (r < 0) {
+                        fclose(f);
+                        return r;
+                }
+                STRV_FOREACH(m, mirrors) {
+                        fprintf(f, "%sTypes: deb\nURIs: %s\nSuites:", m == mirrors ? "" : "\n", *m);
+                        if (streq(*m, repo->mirror))
+                                fprintf(f, " %s", repo->suite);
+                        for (size_t i = 0; i < repo->n_updates; i++)
+                                if (streq(repo->updates[i].mirror, *m))
+                                        fprintf(f, " %s", repo->updates[i].suite);
+                        fprintf(f, "\nComponents: %s\n", components);
+                        if (recipe->keyring)
+                                fprintf(f, "Signed-By: %s\n", recipe->keyring);
+                }
+                if (asprintf(&path, "etc/apt/sources.list.d/%s.sources",
+                             distribution_to_string(recipe->distribution)) < 0) {
+                        fclose(f);
                         return -ENOMEM;
-                free(sources);
-                sources = more;
+                }
+        } else {
+                fprintf(f, "deb %s %s %s\n", repo->mirror, repo->suite, components);
+                for (int same = 0; same < 2; same++)
+                        for (size_t i = 0; i < repo->n_updates; i++)
+                                if (streq(repo->updates[i].mirror, repo->mirror) == same)
+                                        fprintf(f, "deb %s %s %s\n", repo->updates[i].mirror,
+                                                repo->updates[i].suite, components);
+                path = strdup("etc/apt/sources.list");
+                if (!path) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
         }
-        r = write_file_in_tree(tree_fd, "etc/apt/sources.list", sources, 0644);
+        if (fflush(f) != 0 || ferror(f)) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        if (recipe->sources_format == SOURCES_FORMAT_DEB822) {
+                _cleanup_close_ int apt_fd = -EBADF;
+
+                r = unlinkat_in_root(tree_fd, "etc/apt/sources.list", 0);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                apt_fd = openat_in_root(tree_fd, "etc/apt", O_RDONLY|O_DIRECTORY, 0);
+                if (apt_fd < 0)
+                        return apt_fd;
+                if (mkdirat(apt_fd, "sources.list.d", 0755) < 0 && errno != EEXIST)
+                        return -errno;
+        }
+        return write_file_in_tree(tree_fd, path, text, 0644);
+}
+
+static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
+        const Recipe *recipe = plan->recipe;
+        int r;
+
+        /* apt inside works like on any installed system, its sources written as the installer does. */
+        r = write_apt_sources(plan, tree_fd);
         if (r < 0)
-                return error_message(reterr_message, r, "Failed to write /etc/apt/sources.list: %s",
-                                     strerror(-r));
+                return error_message(reterr_message, r,
+                                     "Failed to write the apt sources of the new tree: %s", strerror(-r));
 
         if (recipe->hostname) {
                 r = write_file_in_tree(tree_fd, "etc/hostname", strjoina(recipe->hostname, "\n"), 0644);

@@ -22,6 +22,8 @@
 
 typedef struct BootstrapOptions {
         const char *mirror;             /* overrides the recipe's */
+        const char *security_mirror;    /* where the recipe's Security= suite is; NULL: the host's apt
+                                         * sources' entry for it, else beside the mirror */
         const char *keyring;            /* overrides the recipe's */
         char * const *include;          /* added to the recipe's */
         char * const *exclude;
@@ -39,6 +41,7 @@ typedef struct BootstrapPlan {
         Recipe *recipe;                 /* borrowed */
         const BootstrapOptions *options;
         char *mirror;
+        char *security_mirror;          /* of the recipe's Security= suite, or NULL if it has none */
         AptRepo *repo;
         DebPackage **packages;          /* everything to install, by name */
         size_t n_packages;
@@ -59,8 +62,10 @@ typedef struct BootstrapPlan {
 BootstrapPlan* bootstrap_plan_free(BootstrapPlan *p);
 DEFINE_POINTER_CLEANUP(BootstrapPlan*, bootstrap_plan_free);
 
-/* Finds the mirror (options, recipe, else the host's apt sources for Debian), loads and verifies the
- * archive and resolves the package set. On failure a negative errno and a sentence in
+/* Finds the mirror (options, recipe, else the host's apt sources for Debian) and the security suite's
+ * (options, else the host's apt sources' entry for that suite, else /debian-security beside a mirror
+ * ending in /debian), loads and verifies every suite of the archive (the highest version of a package
+ * in any of them wins) and resolves the package set. On failure a negative errno and a sentence in
  * *reterr_message. */
 int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *options, BootstrapPlan **ret,
                       char **reterr_message);

@@ -27,6 +27,12 @@ static const char* const variant_table[_VARIANT_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(variant, Variant);
 
+static const char* const sources_format_table[_SOURCES_FORMAT_MAX] = {
+        [SOURCES_FORMAT_ONE_LINE] = "one-line",
+        [SOURCES_FORMAT_DEB822]   = "deb822",
+};
+DEFINE_STRING_TABLE_LOOKUP(sources_format, SourcesFormat);
+
 Recipe* recipe_free(Recipe *recipe) {
         if (!recipe)
                 return NULL;
@@ -39,6 +45,7 @@ Recipe* recipe_free(Recipe *recipe) {
         free(recipe->suite);
         strv_free(recipe->components);
         strv_free(recipe->updates);
+        free(recipe->security);
         free(recipe->architecture);
         free(recipe->mirror);
         free(recipe->keyring);
@@ -228,6 +235,23 @@ static int recipe_assign(Recipe *recipe, const char *dir, const char *section, c
                         *reterr_what = "Updates= holds an invalid suite name";
                 return r;
         }
+        if (KEY("Distribution", "Security")) {
+                if (!isempty(value) && !word_is_valid(value)) {
+                        *reterr_what = "Security= is not a valid suite name";
+                        return -EINVAL;
+                }
+                return set_string(&recipe->security, value);
+        }
+        if (KEY("Distribution", "SourcesFormat")) {
+                SourcesFormat f = isempty(value) ? _SOURCES_FORMAT_INVALID :
+                                                   sources_format_from_string(value);
+                if (!isempty(value) && f < 0) {
+                        *reterr_what = "SourcesFormat= must be 'one-line' or 'deb822'";
+                        return -EINVAL;
+                }
+                recipe->sources_format = f;
+                return 0;
+        }
         if (KEY("Distribution", "Components")) {
                 r = append_words(&recipe->components, value);
                 if (r == -EINVAL)
@@ -356,6 +380,7 @@ int recipe_parse(FILE *f, const char *path, const char *name, Recipe **ret, unsi
         recipe->distribution = _DISTRIBUTION_INVALID;
         recipe->variant = VARIANT_MINBASE;
         recipe->root_locked = -1;
+        recipe->sources_format = _SOURCES_FORMAT_INVALID;
         recipe->name = strdup(name);
         recipe->path = strdup(path);
         if (!recipe->name || !recipe->path)
@@ -428,11 +453,14 @@ int recipe_merge_base(Recipe *recipe, const Recipe *base) {
                 recipe->distribution = base->distribution;
         if (recipe->root_locked < 0)
                 recipe->root_locked = base->root_locked;
+        if (recipe->sources_format < 0)
+                recipe->sources_format = base->sources_format;
 
-        char **strings[] = { &recipe->description, &recipe->suite, &recipe->architecture, &recipe->mirror,
-                             &recipe->keyring, &recipe->hostname, &recipe->locale, &recipe->timezone };
-        const char *bases[] = { base->description, base->suite, base->architecture, base->mirror,
-                                base->keyring, base->hostname, base->locale, base->timezone };
+        char **strings[] = { &recipe->description, &recipe->suite, &recipe->security, &recipe->architecture,
+                             &recipe->mirror, &recipe->keyring, &recipe->hostname, &recipe->locale,
+                             &recipe->timezone };
+        const char *bases[] = { base->description, base->suite, base->security, base->architecture,
+                                base->mirror, base->keyring, base->hostname, base->locale, base->timezone };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
                 r = inherit_string(strings[i], bases[i]);
                 if (r < 0)

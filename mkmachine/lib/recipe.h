@@ -25,6 +25,14 @@ typedef enum Variant {
         _VARIANT_INVALID = -EINVAL,
 } Variant;
 
+/* How the machine's own apt sources are written: as the release's installer writes them. */
+typedef enum SourcesFormat {
+        SOURCES_FORMAT_ONE_LINE,        /* /etc/apt/sources.list, "deb URL SUITE COMPONENTS…" */
+        SOURCES_FORMAT_DEB822,          /* /etc/apt/sources.list.d/DISTRIBUTION.sources */
+        _SOURCES_FORMAT_MAX,
+        _SOURCES_FORMAT_INVALID = -EINVAL,
+} SourcesFormat;
+
 typedef struct RecipeFile {
         char *source;           /* absolute, resolved relative to the recipe's directory */
         char *target;           /* absolute path inside the machine */
@@ -39,6 +47,8 @@ typedef struct Recipe {
         Distribution distribution;
         char *suite;
         char **updates;         /* more suites from the same mirror (bookworm-updates, jammy-security) */
+        char *security;         /* the security suite on a mirror of its own (bookworm-security), or NULL */
+        SourcesFormat sources_format;   /* _SOURCES_FORMAT_INVALID: unset (one-line) */
         char **components;
         char *architecture;
         char *mirror;           /* NULL: from --mirror or the host's apt sources */
@@ -71,6 +81,8 @@ const char* distribution_to_string(Distribution d) _pure_;
 Distribution distribution_from_string(const char *s) _pure_;
 const char* variant_to_string(Variant v) _pure_;
 Variant variant_from_string(const char *s) _pure_;
+const char* sources_format_to_string(SourcesFormat f) _pure_;
+SourcesFormat sources_format_from_string(const char *s) _pure_;
 
 /* Parses a recipe from f; path is used to resolve [Files] sources and is recorded, name is the
  * recipe's name. Unknown sections and keys are errors (a typo must not silently drop a setting).

@@ -54,6 +54,7 @@ static bool arg_force = false;
 static bool arg_strip_top = false;
 static const char *arg_name = NULL;
 static const char *arg_mirror = NULL;
+static const char *arg_security_mirror = NULL;
 static const char *arg_keyring = NULL;
 static const char *arg_recipe = NULL;
 static const char *arg_cache_dir = MKMACHINE_CACHE_DIR;
@@ -115,6 +116,8 @@ static int help(void) {
                "     --name=NAME              Name of the machine to bootstrap (default: the recipe's)\n"
                "     --recipe=FILE            Bootstrap from this recipe file\n"
                "     --mirror=URL             Archive to bootstrap from\n"
+               "     --security-mirror=URL    Where the recipe's Security= suite is (default: the\n"
+               "                              host's apt sources, else /debian-security beside it)\n"
                "     --keyring=FILE           Keys the archive's Release must be signed with\n"
                "     --include=PKG,…          Install these packages too\n"
                "     --exclude=PKG,…          Never install these packages\n"
@@ -686,12 +689,26 @@ static int show_machine(Store *s, const char *name) {
                         { "exec_summary", "Runs" },
                         { "tool", "Made by" },
                 };
+                json_object *a;
 
                 for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
                         const char *v = origin_string(o, keys[k][0]);
                         if (v)
                                 printf("%11s: %s\n", keys[k][1], v);
                 }
+                /* When the archive state was taken: the Date: of each suite's Release. */
+                if (json_object_object_get_ex(o, "archive", &a) && json_object_is_type(a, json_type_array))
+                        for (size_t k = 0; k < json_object_array_length(a); k++) {
+                                json_object *e = json_object_array_get_idx(a, k);
+                                const char *suite = origin_string(e, "suite");
+                                const char *date = origin_string(e, "date");
+
+                                if (!suite)
+                                        continue;
+                                printf(k == 0 ? "    Archive: " : "             ");
+                                printf("%s, Release of %s (%s)\n", suite, date ?: "unknown date",
+                                       strna(origin_string(e, "mirror")));
+                        }
                 json_object_put(o);
         } else
                 printf("     Source: unknown (not made by mkmachine)\n");
@@ -1363,6 +1380,32 @@ typedef struct Bootstrap {
         const char *name;
 } Bootstrap;
 
+static json_object* suite_json(const char *suite, const char *mirror, const char *date, const char *sha256) {
+        json_object *j = json_object_new_object();
+
+        if (!j)
+                return NULL;
+        json_object_object_add(j, "suite", json_object_new_string(suite));
+        json_object_object_add(j, "mirror", json_object_new_string(mirror));
+        json_object_object_add(j, "date", date ? json_object_new_string(date) : NULL);
+        json_object_object_add(j, "release_sha256", json_object_new_string(sha256));
+        return j;
+}
+
+/* The state of the archive the machine was made from: each suite's verified Release (its Date:). */
+static json_object* archive_json(const AptRepo *repo) {
+        json_object *a = json_object_new_array();
+
+        if (!a)
+                return NULL;
+        json_object_array_add(a, suite_json(repo->suite, repo->mirror, repo->date, repo->release_sha256));
+        for (size_t i = 0; i < repo->n_updates; i++) {
+                const AptSuite *u = repo->updates + i;
+                json_object_array_add(a, suite_json(u->suite, u->mirror, u->date, u->release_sha256));
+        }
+        return a;
+}
+
 static int bootstrap_fill(int tree_fd, void *userdata) {
         Bootstrap *b = userdata;
         const BootstrapPlan *plan = b->plan;
@@ -1384,6 +1427,7 @@ static int bootstrap_fill(int tree_fd, void *userdata) {
         json_object_object_add(o, "suite", json_object_new_string(plan->recipe->suite));
         json_object_object_add(o, "verified", json_object_new_boolean(!arg_no_verify));
         json_object_object_add(o, "packages", json_object_new_uint64(plan->n_packages));
+        json_object_object_add(o, "archive", archive_json(plan->repo));
         origin_write(tree_fd, o, b->name);
         return 0;
 }
@@ -1420,6 +1464,7 @@ static int run_bootstrap(const char *recipe_name) {
 
         r = bootstrap_prepare(recipe, &(BootstrapOptions) {
                                       .mirror = arg_mirror,
+                                      .security_mirror = arg_security_mirror,
                                       .keyring = arg_keyring,
                                       .include = arg_include,
                                       .exclude = arg_exclude,
@@ -3167,6 +3212,7 @@ enum {
         ARG_NAME,
         ARG_RECIPE,
         ARG_MIRROR,
+        ARG_SECURITY_MIRROR,
         ARG_KEYRING,
         ARG_INCLUDE,
         ARG_EXCLUDE,
@@ -3195,6 +3241,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "name",       required_argument, NULL, ARG_NAME       },
                 { "recipe",     required_argument, NULL, ARG_RECIPE     },
                 { "mirror",     required_argument, NULL, ARG_MIRROR     },
+                { "security-mirror", required_argument, NULL, ARG_SECURITY_MIRROR },
                 { "keyring",    required_argument, NULL, ARG_KEYRING    },
                 { "include",    required_argument, NULL, ARG_INCLUDE    },
                 { "exclude",    required_argument, NULL, ARG_EXCLUDE    },
@@ -3245,6 +3292,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_MIRROR:
                         arg_mirror = optarg;
+                        break;
+                case ARG_SECURITY_MIRROR:
+                        arg_security_mirror = optarg;
                         break;
                 case ARG_KEYRING:
                         arg_keyring = optarg;

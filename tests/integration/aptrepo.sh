@@ -14,6 +14,8 @@
 # Tamper helpers (aptrepo_break_signature, aptrepo_sign_with_other_key, aptrepo_expire,
 # aptrepo_corrupt_index, aptrepo_corrupt_deb, aptrepo_unsigned) change a built repository in place.
 # aptrepo_apt_init/aptrepo_apt run apt with a private configuration (never the host's state).
+# aptrepo_mirrors puts several repositories under one server (/debian, /debian-security, …);
+# aptrepo_with_host_apt runs a command that sees a private directory as the host's /etc/apt.
 # aptrepo_serve chains an EXIT trap (an existing one still runs, after ours) that stops the
 # servers of this shell; aptrepo_cleanup is the same function for tests that manage traps
 # themselves.
@@ -518,6 +520,26 @@ aptrepo_corrupt_deb() {
     [ "$n" -gt 0 ] || aptrepo__die "no .deb of $pkg in $repo/pool"
 }
 
+# aptrepo_redate REPO SUITE KEYDIR EPOCH: rewrite Release dated EPOCH (valid for 7 days from now),
+# signed properly with KEYDIR: a new state of the suite with the same indexes (a new release).
+aptrepo_redate() {
+    local repo=${1:?aptrepo_redate REPO SUITE KEYDIR EPOCH} suite=${2:?} keydir=${3:?} when=${4:?}
+    aptrepo__release "$repo" "$suite" "$when" $(($(date +%s) + 7 * 86400)) &&
+        aptrepo__sign "$repo" "$suite" "$keydir"
+}
+
+# aptrepo_security_layout REPO SUITE KEYDIR: list the components in Release as the Debian security
+# archive does ("Components: updates/main", the indexes still under main/), signed again with KEYDIR.
+aptrepo_security_layout() {
+    local repo=${1:?aptrepo_security_layout REPO SUITE KEYDIR} suite=${2:?} keydir=${3:?} d
+    d="$repo/dists/$suite"
+    sed '/^Components:/{s/ / updates\//g; s/^Components:updates\//Components: updates\//}' "$d/Release" \
+        >"$d/Release.new"
+    grep -q '^Components: updates/' "$d/Release.new" || { aptrepo__die "no Components in $d/Release"; return 1; }
+    aptrepo__replace "$d/Release.new" "$d/Release"
+    aptrepo__sign "$repo" "$suite" "$keydir"
+}
+
 # aptrepo_unsigned REPO SUITE: remove InRelease and Release.gpg: "is not signed".
 aptrepo_unsigned() {
     rm -f "${1:?aptrepo_unsigned REPO SUITE}/dists/${2:?}/InRelease" "$1/dists/$2/Release.gpg"
@@ -718,6 +740,35 @@ aptrepo_cleanup() {
         entry=${aptrepo__servers[0]}
         aptrepo_stop "${entry%% *}" || true
     done
+}
+
+# aptrepo_mirrors DIR NAME=REPO…: make DIR a tree of several "mirrors" for one server: DIR/NAME is
+# (a symbolic link to) REPO, so aptrepo_serve DIR serves REPO under /NAME - e.g. debian=REPO and
+# debian-security=SECREPO for the Debian archive and the security archive beside it. One REPO may
+# appear under several NAMEs (different mirrors of the same content).
+aptrepo_mirrors() {
+    local dir=${1:?aptrepo_mirrors DIR NAME=REPO…} arg name target
+    shift
+    mkdir -p "$dir"
+    for arg in "$@"; do
+        name=${arg%%=*} target=${arg#*=}
+        if [ -z "$name" ] || [ "$name" = "$arg" ] || [ ! -d "$target" ]; then
+            aptrepo__die "aptrepo_mirrors: bad NAME=REPO '$arg'"
+            return 1
+        fi
+        ln -sfn "$(cd "$target" && pwd)" "$dir/$name"
+    done
+}
+
+# aptrepo_with_host_apt DIR CMD ARG…: run CMD in a mount namespace of its own in which /etc/apt is
+# DIR (give it sources.list and/or sources.list.d/): what CMD reads as "the host's apt sources" is
+# DIR's, and nothing of the host's apt configuration changes.
+aptrepo_with_host_apt() {
+    local dir=${1:?aptrepo_with_host_apt DIR CMD…}
+    shift
+    mkdir -p "$dir/sources.list.d"
+    unshare --mount --propagation private -- /bin/sh -c 'mount --bind "$0" /etc/apt && exec "$@"' \
+        "$dir" "$@"
 }
 
 # aptrepo_requests PATTERN [LOG]: print how many logged requests (of APTREPO_LOG by default) have

@@ -11,6 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/testhost.sh"
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
+# shellcheck source=tests/integration/aptrepo.sh
+. "$here/aptrepo.sh"
 
 MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 cache=${MKMACHINE_TEST_CACHE:-/var/cache/mkmachine-tests}/bootstrap-cache
@@ -41,6 +43,64 @@ check "the root account is locked" grep -q '^root:[!*]' "$store/deb/etc/shadow"
 check "no policy-rc.d left behind" test ! -e "$store/deb/usr/sbin/policy-rc.d"
 check "the origin records recipe and mirror" \
     sh -c "'$MKMACHINE' --image-root='$store' show deb --json | grep -q '\"recipe\": \"bookworm\"'"
+
+# Patched at build time: no package of the machine is older than what apt on this host (whose
+# sources name bookworm, bookworm-updates and bookworm-security) would install now, and the
+# machine's sources name all three. apt runs with the host's sources but a private state, updated
+# now (aptrepo_apt_init): the host's own lists are neither used nor changed.
+# host_uri SUITE: the URI of the host's apt sources entry for SUITE (deb822, then one-line), no '/'.
+host_uri() {
+    { awk -v s="$1" 'BEGIN { RS = ""; FS = "\n" }
+        { u = ""; ok = 0; types = 0
+          for (i = 1; i <= NF; i++) {
+              if ($i ~ /^URIs:/) { split($i, a, " "); u = a[2] }
+              if ($i ~ /^Types:.*[[:space:]]deb([[:space:]]|$)/) types = 1
+              if ($i ~ /^Suites:/) { n = split($i, b, " "); for (j = 2; j <= n; j++) if (b[j] == s) ok = 1 }
+          }
+          if (ok && types && u != "") { print u; exit } }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+      cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+          sed 's/\[[^]]*\]//' | awk -v s="$1" '$1 == "deb" && $3 == s { print $2 }' || true
+    } | awk 'NR == 1 { sub("/*$", ""); print }'
+}
+apt_dir=$TH_ROOT/tmp/host-apt
+host_conf=()
+for v in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until Acquire::Check-Date; do
+    val=$(apt-config dump --no-empty "$v" 2>/dev/null | sed -n "s|^$v \"\\(.*\\)\";\$|\\1|p" | awk 'NR == 1')
+    [ -z "$val" ] || host_conf+=("$v \"$val\";")
+done
+aptrepo_apt_init "$apt_dir" "$( [ -f /etc/apt/sources.list ] && echo /etc/apt/sources.list || echo /dev/null)" \
+    ${host_conf[@]+"${host_conf[@]}"}
+for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do
+    if [ -f "$f" ]; then cp "$f" "$apt_dir/etc/sources.list.d/"; fi
+done
+# The host's keyrings for Signed-By-less entries.
+cp /etc/apt/trusted.gpg.d/* "$apt_dir/etc/trusted.gpg.d/" 2>/dev/null || true
+if aptrepo_apt "$apt_dir" apt-get -q update >"$apt_dir/update.log" 2>&1; then
+    chroot "$store/deb" dpkg-query -W -f '${Package} ${Version}\n' | LC_ALL=C sort >"$apt_dir/installed"
+    mapfile -t pkgs < <(cut -d' ' -f1 "$apt_dir/installed")
+    aptrepo_apt "$apt_dir" apt-cache policy "${pkgs[@]}" 2>/dev/null |
+        awk '/^[^ ]/ { p = $1; sub(":$", "", p) } /^  Candidate:/ { print p, $2 }' | LC_ALL=C sort \
+        >"$apt_dir/candidates"
+    older=$(LC_ALL=C join "$apt_dir/installed" "$apt_dir/candidates" | while read -r p have cand; do
+        if [ "$cand" = "(none)" ] || dpkg --compare-versions "$have" lt "$cand"; then echo "$p $have<$cand"; fi
+    done | tr '\n' ' ')
+    n=$(LC_ALL=C join "$apt_dir/installed" "$apt_dir/candidates" | wc -l)
+    from_security=$(aptrepo_apt "$apt_dir" apt-cache madison "${pkgs[@]}" 2>/dev/null |
+        awk -F'|' '$3 ~ /bookworm-security\// { gsub(/ /, "", $1); gsub(/ /, "", $2); print $1 " " $2 }' |
+        LC_ALL=C sort |
+        LC_ALL=C join - "$apt_dir/installed" 2>/dev/null | awk '$2 == $3' | wc -l || true)
+    check "no package is older than the host's apt candidate from bookworm, -updates, -security ($n compared, $from_security at the version of bookworm-security; older: '$older')" \
+        sh -c "[ -z '$older' ] && [ $n -eq $(wc -l <"$apt_dir/installed") ] && [ $n -gt 100 ]"
+else
+    not_ok "apt-get update with the host's sources: $(tail -n 5 "$apt_dir/update.log")"
+fi
+main_uri=$(host_uri bookworm) sec_uri=$(host_uri bookworm-security)
+printf 'deb %s bookworm main\ndeb %s bookworm-security main\ndeb %s bookworm-updates main\n' \
+    "$main_uri" "$sec_uri" "$main_uri" >"$apt_dir/want-sources"
+check "its sources.list names bookworm, bookworm-security (the host's security mirror) and bookworm-updates" \
+    sh -c "[ -n '$sec_uri' ] && diff -u '$apt_dir/want-sources' '$store/deb/etc/apt/sources.list'"
+check "show says when the archive state was taken (each suite's Release date)" \
+    sh -c "'$MKMACHINE' --image-root='$store' show deb | grep -qE '^ +bookworm-security, Release of [A-Z][a-z]{2}, '"
 
 th_run machinectl start deb
 check "machined reports the machine running" \

@@ -386,5 +386,215 @@ aptrepo_break_signature "$work/repo" bookworm-updates
 expect_failure "an updates suite with a bad signature" "bookworm-updates is not correctly signed" "$cache" \
     bootstrap "$work/updated.conf" --name=bad
 
+# --- Security=: the security suite from a mirror of its own ------------------------------------------
+# One server, three "mirrors" of the archive beside each other, as the Debian archive and the Debian
+# security archive are: /debian (bookworm, bookworm-updates), /debian-security (bookworm-security,
+# with a newer mkm-tool than the updates suite's), and the same security archive again under
+# /host-security and /other-security (what the host's apt sources and --security-mirror name). What
+# mkmachine takes for the host's apt sources is a private /etc/apt (aptrepo_with_host_apt).
+restore
+aptrepo_build "$work/repo" bookworm-updates main "$work/key" "$work/updates"
+mkdir -p "$work/security-debs"
+aptrepo__deb mkm-tool 1.4-1 amd64 xz $'Priority: required
+Pre-Depends: mkm-base (>= 1.0)
+Depends: mkm-libfoo (>= 1:2.0), mkm-libfoo (<< 1:3.0)' "$work/security-debs" \
+    '/etc/mkm-tool.conf=# mkm-tool configuration
+setting=security' '/usr/bin/mkm-tool=#!/bin/sh
+cat /etc/mkm-tool.conf'
+aptrepo_build "$work/security" bookworm-security main "$work/key" "$work/security-debs"
+aptrepo_security_layout "$work/security" bookworm-security "$work/key"
+aptrepo_mirrors "$work/mirrors" debian="$work/repo" debian-security="$work/security" \
+    host-security="$work/security" other-security="$work/security" archive="$work/repo"
+aptrepo_serve "$work/mirrors"
+m=$APTREPO_URL
+sec_deb=pool/main/m/mkm-tool/mkm-tool_1.4-1_amd64.deb
+sec_deb_cached=$(sha256sum <"$work/security/$sec_deb" | cut -d' ' -f1).deb
+
+# sec_recipe FILE FORMAT [MIRROR]: a bookworm-like (one-line) or trixie-like (deb822) recipe taking
+# bookworm-updates from the mirror and bookworm-security from wherever it is found.
+sec_recipe() {
+    cat >"$1" <<CONF
+[Distribution]
+Distribution=debian
+Suite=bookworm
+Updates=bookworm-updates
+Security=bookworm-security
+SourcesFormat=$2
+Components=main
+Architecture=amd64
+Mirror=${3:-$m/debian}
+Keyring=$work/key/keyring.gpg
+
+[Packages]
+Variant=minbase
+Include=mkm-tool mkm-alt mkm-virtual-user
+
+[Setup]
+RootLocked=yes
+CONF
+}
+sec_recipe "$work/sec.conf" one-line
+sec_recipe "$work/sec822.conf" deb822
+sec_recipe "$work/sec-archive.conf" one-line "$m/archive"
+
+# Host apt configurations: one that names the security archive (one-line sources.list), one
+# (deb822) that names only the main archive.
+mkdir -p "$work/apt-host/sources.list.d" "$work/apt-nosec/sources.list.d"
+printf 'deb %s bookworm main\ndeb %s bookworm-security main\ndeb %s bookworm-updates main\n' \
+    "$m/debian" "$m/host-security" "$m/debian" >"$work/apt-host/sources.list"
+printf 'Types: deb\nURIs: %s/\nSuites: bookworm bookworm-updates\nComponents: main\n' "$m/debian" \
+    >"$work/apt-nosec/sources.list.d/debian.sources"
+# mkmachine (also in mkm and expect_failure) sees $HOST_APT as the host's /etc/apt from here on.
+mkmachine_real=$MKMACHINE
+printf '#!/bin/bash\n. %q\naptrepo_with_host_apt "$HOST_APT" %q "$@"\n' "$here/aptrepo.sh" "$mkmachine_real" \
+    >"$work/mkmachine-host-apt"
+chmod +x "$work/mkmachine-host-apt"
+MKMACHINE=$work/mkmachine-host-apt
+export HOST_APT=$work/apt-host
+cache=$work/cache-security
+
+# sec_build NAME RECIPE ARG…: build machine NAME from RECIPE with a package cache that lacks the
+# security suite's mkm-tool (so that where it is downloaded from shows in the request log).
+sec_build() {
+    local name=$1 recipe=$2
+    shift 2
+    rm -f "$cache/debs/$sec_deb_cached"
+    aptrepo_log_reset
+    mkm --cache-dir="$cache" bootstrap "$recipe" --name="$name" "$@" 2>"$work/err"
+}
+release_date() { sed -n 's/^Date: //p' "$1/dists/$2/Release"; }
+
+if sec_build sec "$work/sec.conf"; then
+    ok "Security=bookworm-security, its mirror from the host's apt sources"
+    t=$store/sec
+    check "…the security suite's newer version wins over the updates suite's and the suite's" \
+        sh -c "[ \"\$(chroot '$t' dpkg-query -W -f '\${Version} \${Status}' mkm-tool)\" = '1.4-1 install ok installed' ] &&
+               [ \"\$(chroot '$t' dpkg-query -W -f '\${Version}' mkm-base)\" = '1.0-1' ] &&
+               grep -qx 'setting=security' '$t/etc/mkm-tool.conf'"
+    check "…its Release came from the host's security mirror, verified ($(aptrepo_requests '^/host-security/dists/bookworm-security/InRelease$') requests)" \
+        test "$(aptrepo_requests '^/host-security/dists/bookworm-security/InRelease$')" -ge 1
+    check "…its .deb was downloaded from the security mirror's pool, no other mkm-tool" \
+        sh -c "[ $(aptrepo_requests "^/host-security/$sec_deb\$") = 1 ] && [ $(aptrepo_requests 'mkm-tool_1\.[23]-1') = 0 ]"
+    check "…nothing was asked of the convention's path" test "$(aptrepo_requests '^/debian-security/')" = 0
+    check "…the other packages came from the main mirror" test "$(aptrepo_requests '^/debian/pool/.*\.deb$')" -gt 50
+    check "…dpkg --audit is clean" sh -c "[ -z \"\$(chroot '$t' dpkg --audit 2>&1)\" ]"
+    printf 'deb %s bookworm main\ndeb %s bookworm-security main\ndeb %s bookworm-updates main\n' \
+        "$m/debian" "$m/host-security" "$m/debian" >"$work/want-sources"
+    check "…its sources.list names the three suites as bookworm's installer writes them" \
+        diff -u "$work/want-sources" "$t/etc/apt/sources.list"
+    check "…and there is no deb822 debian.sources beside it" test ! -e "$t/etc/apt/sources.list.d/debian.sources"
+    "$MKMACHINE" --image-root="$store" show sec >"$work/show" 2>&1 || true
+    check "show says when the archive state was taken: each suite's Release date" \
+        sh -c "grep -qF 'Archive: bookworm, Release of $(release_date "$work/repo" bookworm) ($m/debian)' '$work/show' &&
+               grep -qF 'bookworm-updates, Release of $(release_date "$work/repo" bookworm-updates) ($m/debian)' '$work/show' &&
+               grep -qF 'bookworm-security, Release of $(release_date "$work/security" bookworm-security) ($m/host-security)' '$work/show'"
+    "$MKMACHINE" --image-root="$store" show sec --json >"$work/show.json" 2>&1 || true
+    check "…and show --json the same, in origin.archive" \
+        python3 -c 'import json, sys
+a = json.load(open(sys.argv[1]))["origin"]["archive"]
+want = [("bookworm", sys.argv[2] + "/debian", sys.argv[3]), ("bookworm-updates", sys.argv[2] + "/debian", sys.argv[4]),
+        ("bookworm-security", sys.argv[2] + "/host-security", sys.argv[5])]
+sys.exit(0 if [(e["suite"], e["mirror"], e["date"]) for e in a] == want and
+         all(len(e["release_sha256"]) == 64 for e in a) else 1)' "$work/show.json" "$m" \
+            "$(release_date "$work/repo" bookworm)" "$(release_date "$work/repo" bookworm-updates)" \
+            "$(release_date "$work/security" bookworm-security)"
+else
+    not_ok "Security=bookworm-security from the host's apt sources: $(tail -n 20 "$work/err")"
+fi
+
+# The tree cache: the same archive state is a copy; a new security Release is a new tree.
+sec_build sec-again "$work/sec.conf" || true
+check "a second build while no suite changed is a copy of the cached tree" \
+    grep -q "Using the cached tree of this recipe" "$work/err"
+aptrepo_redate "$work/security" bookworm-security "$work/key" $(($(date +%s) - 86400))
+aptrepo_security_layout "$work/security" bookworm-security "$work/key"
+if sec_build sec-new "$work/sec.conf"; then
+    check "a new Release of the security suite: the cached tree is not used, the tree is built anew" \
+        sh -c "! grep -q 'cached tree' '$work/err' && grep -q 'Unpacking the packages' '$work/err'"
+    check "…and its origin has the new Release date" \
+        grep -qF "bookworm-security, Release of $(release_date "$work/security" bookworm-security)" \
+            <("$MKMACHINE" --image-root="$store" show sec-new 2>&1)
+else
+    not_ok "a build after a new Release of the security suite: $(tail -n 20 "$work/err")"
+fi
+mkm remove sec-again || true
+mkm remove sec-new || true
+
+# Nothing names the security archive: the convention, debian-security beside debian.
+HOST_APT=$work/apt-nosec
+if sec_build sec-conv "$work/sec.conf"; then
+    check "without an entry in the host's apt sources: /debian-security beside /debian, verified" \
+        sh -c "[ $(aptrepo_requests '^/debian-security/dists/bookworm-security/InRelease$') -ge 1 ] &&
+               [ $(aptrepo_requests "^/debian-security/$sec_deb\$") = 1 ] &&
+               [ $(aptrepo_requests '^/host-security/') = 0 ]"
+    check "…mkm-tool from the security suite, sources.list names it there" \
+        sh -c "[ \"\$(chroot '$store/sec-conv' dpkg-query -W -f '\${Version}' mkm-tool)\" = '1.4-1' ] &&
+               grep -qx 'deb $m/debian-security bookworm-security main' '$store/sec-conv/etc/apt/sources.list'"
+    mkm remove sec-conv || true
+else
+    not_ok "Security= by the convention: $(tail -n 20 "$work/err")"
+fi
+
+# --security-mirror overrides the host's apt sources; a trixie-like recipe gets deb822 sources.
+HOST_APT=$work/apt-host
+if sec_build sec822 "$work/sec822.conf" --security-mirror="$m/other-security/"; then
+    t=$store/sec822
+    check "--security-mirror=URL overrides the host's apt sources" \
+        sh -c "[ $(aptrepo_requests "^/other-security/$sec_deb\$") = 1 ] && [ $(aptrepo_requests '^/host-security/') = 0 ] &&
+               [ \"\$(chroot '$t' dpkg-query -W -f '\${Version}' mkm-tool)\" = '1.4-1' ]"
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: %s\n\nTypes: deb\nURIs: %s\nSuites: bookworm-security\nComponents: main\nSigned-By: %s\n' \
+        "$m/debian" "$work/key/keyring.gpg" "$m/other-security" "$work/key/keyring.gpg" >"$work/want-822"
+    check "SourcesFormat=deb822: debian.sources names the three suites as trixie's installer writes them" \
+        diff -u "$work/want-822" "$t/etc/apt/sources.list.d/debian.sources"
+    check "…and there is no sources.list" test ! -e "$t/etc/apt/sources.list"
+    mkm remove sec822 || true
+else
+    not_ok "--security-mirror with a deb822 recipe: $(tail -n 20 "$work/err")"
+fi
+
+# Failures: nothing is left, the store is as it was.
+HOST_APT=$work/apt-nosec
+expect_failure "no security mirror and a mirror not ending in /debian" \
+    "bookworm-security.*does not end in /debian.*--security-mirror" "$cache" bootstrap "$work/sec-archive.conf" \
+    --name=bad
+HOST_APT=$work/apt-host
+expect_failure "--security-mirror without the security suite" "no suite 'bookworm-security' at $m/debian" \
+    "$cache" bootstrap "$work/sec.conf" --name=bad --security-mirror="$m/debian"
+expect_failure "--security-mirror for a recipe without Security=" "takes no security suite.*--security-mirror does not apply" \
+    "$cache" bootstrap "$work/test.conf" --name=bad --security-mirror="$m/debian-security"
+expect_failure "--security-mirror that is not http(s)" "Security mirror 'ftp://x' is not an http" "$cache" \
+    bootstrap "$work/sec.conf" --name=bad --security-mirror=ftp://x
+cp -a "$work/security" "$work/security-good"
+aptrepo_break_signature "$work/security" bookworm-security
+expect_failure "a security suite with a bad signature" \
+    "Release file of $m/host-security bookworm-security is not correctly signed" "$cache" \
+    bootstrap "$work/sec.conf" --name=bad
+rm -rf "$work/security" && mv "$work/security-good" "$work/security"
+aptrepo_genkey "$work/other"
+aptrepo_sign_with_other_key "$work/security" bookworm-security "$work/other"
+expect_failure "a security suite signed by another key" "bookworm-security is not correctly signed" "$cache" \
+    bootstrap "$work/sec.conf" --name=bad
+aptrepo_expire "$work/security" bookworm-security "$work/key"
+expect_failure "an expired security suite" "bookworm-security expired on" "$cache" \
+    bootstrap "$work/sec.conf" --name=bad
+mkm remove sec || true
+
+# Ubuntu 24.04 writes deb822 ubuntu.sources; its security suite is on the same archive (Updates=).
+for suite in noble noble-updates noble-security; do
+    aptrepo_build "$work/repo" $suite main "$work/key" "$real"
+    aptrepo_build "$work/repo" $suite universe "$work/key" "$work/synthetic"
+done
+if mkm --cache-dir="$cache" noble --mirror="$m/debian" --keyring="$work/key/keyring.gpg" -q 2>"$work/err"; then
+    printf 'Types: deb\nURIs: %s\nSuites: noble noble-updates noble-security\nComponents: main universe\nSigned-By: %s\n' \
+        "$m/debian" /usr/share/keyrings/ubuntu-archive-keyring.gpg >"$work/want-ubuntu"
+    check "mkmachine noble: deb822 ubuntu.sources with its three suites, signed by Ubuntu's keyring, no sources.list" \
+        sh -c "diff -u '$work/want-ubuntu' '$store/noble/etc/apt/sources.list.d/ubuntu.sources' &&
+               [ ! -e '$store/noble/etc/apt/sources.list' ]"
+    mkm remove noble || true
+else
+    not_ok "mkmachine noble: $(tail -n 20 "$work/err")"
+fi
+MKMACHINE=$mkmachine_real
+
 check "no temporaries left in the store" sh -c "! ls -A '$store' | grep -q mkmachine"
 tap_done

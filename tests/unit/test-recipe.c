@@ -74,6 +74,8 @@ TEST(errors_name_line_and_what) {
                 { "[Distribution]\nMirror=ftp://x\n", EINVAL, 2 },
                 { "[Distribution]\nKeyring=relative.gpg\n", EINVAL, 2 },
                 { "[Recipe]\nBase=../x\n", EINVAL, 2 },
+                { "[Distribution]\nSecurity=a/b\n", EINVAL, 2 },
+                { "[Distribution]\nSourcesFormat=yaml\n", EINVAL, 2 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -86,6 +88,28 @@ TEST(errors_name_line_and_what) {
                 ASSERT_NOT_NULL(what);
                 ASSERT_NULL(r);
         }
+}
+
+TEST(security_and_sources_format) {
+        _cleanup_(recipe_freep) Recipe *base = NULL, *r = NULL, *unset = NULL;
+
+        ASSERT_OK(parse_string("[Distribution]\nDistribution=debian\nSuite=trixie\nComponents=main\n"
+                               "Security=trixie-security\nSourcesFormat=deb822\n", &base, NULL, NULL));
+        ASSERT_STREQ(base->security, "trixie-security");
+        ASSERT_EQ(base->sources_format, SOURCES_FORMAT_DEB822);
+
+        /* Unset: inherited from the base; an empty value resets. */
+        ASSERT_OK(parse_string("[Recipe]\nBase=trixie\n", &r, NULL, NULL));
+        ASSERT_NULL(r->security);
+        ASSERT_EQ(r->sources_format, _SOURCES_FORMAT_INVALID);
+        ASSERT_OK(recipe_merge_base(r, base));
+        ASSERT_STREQ(r->security, "trixie-security");
+        ASSERT_EQ(r->sources_format, SOURCES_FORMAT_DEB822);
+
+        ASSERT_OK(parse_string("[Distribution]\nSecurity=x\nSecurity=\nSourcesFormat=one-line\n"
+                               "SourcesFormat=\n", &unset, NULL, NULL));
+        ASSERT_NULL(unset->security);
+        ASSERT_EQ(unset->sources_format, _SOURCES_FORMAT_INVALID);
 }
 
 TEST(verify_requires_distribution) {
@@ -171,6 +195,9 @@ TEST(enum_tables_roundtrip) {
         for (Variant v = 0; v < _VARIANT_MAX; v++)
                 ASSERT_EQ(variant_from_string(variant_to_string(v)), v);
         ASSERT_EQ(variant_from_string("buildd"), _VARIANT_INVALID);
+        for (SourcesFormat f = 0; f < _SOURCES_FORMAT_MAX; f++)
+                ASSERT_EQ(sources_format_from_string(sources_format_to_string(f)), f);
+        ASSERT_EQ(sources_format_from_string("two-line"), _SOURCES_FORMAT_INVALID);
 }
 
 TEST(shipped_recipes_parse) {
@@ -209,6 +236,21 @@ TEST(shipped_recipes_parse) {
                 ASSERT_TRUE(strv_contains(r->enable_services, "systemd-networkd.service"));
                 /* The fixes released since: SUITE-updates of the same archive. */
                 ASSERT_TRUE(strv_contains(r->updates, strjoina(r->suite, "-updates")));
+                /* Security fixes: Debian's from the security archive (Security=, a mirror of its own),
+                 * Ubuntu's from the same archive (Updates=). */
+                if (r->distribution == DISTRIBUTION_DEBIAN) {
+                        ASSERT_STREQ(r->security, strjoina(r->suite, "-security"));
+                        ASSERT_FALSE(strv_contains(r->updates, strjoina(r->suite, "-security")));
+                } else {
+                        ASSERT_NULL(r->security);
+                        ASSERT_TRUE(strv_contains(r->updates, strjoina(r->suite, "-security")));
+                }
+                /* The machine's sources as that release's installer writes them: one-line up to
+                 * Debian 12 and Ubuntu 22.04, deb822 from Debian 13 and Ubuntu 24.04 on. */
+                if (streq(r->suite, "bookworm") || streq(r->suite, "jammy"))
+                        ASSERT_EQ(r->sources_format, SOURCES_FORMAT_ONE_LINE);
+                else
+                        ASSERT_EQ(r->sources_format, SOURCES_FORMAT_DEB822);
                 n++;
         }
         ASSERT_EQ(n, 4u);
