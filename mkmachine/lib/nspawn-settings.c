@@ -420,10 +420,34 @@ bool nspawn_path_is_valid(const char *p) {
         return nspawn_word_check(p) >= 0 && !strpbrk(p, "\t\\");
 }
 
+/* The length of the line "Key=" plus the words as nspawn_words_quote() writes them. */
+static size_t quoted_line_length(const char *key, char * const *words) {
+        size_t n = strlen(key) + 1;
+
+        STRV_FOREACH(w, words) {
+                n += strlen(*w) + 3;            /* a separator and a pair of quotes */
+                for (const char *c = *w; *c; c++)
+                        n += IN_SET_CHAR(*c, '"', '\'') ? 2 : 0;     /* a quote switch */
+        }
+        return n;
+}
+
 int nspawn_settings_check(const NspawnSettings *s, char **reterr_message) {
         size_t i = 0;
 
         assert(s);
+
+        /* What ini_parse() would not read back (systemd itself reads lines of up to 1 MiB). */
+        if (quoted_line_length("Parameters", s->parameters) >= INI_LINE_MAX)
+                return error_message(reterr_message, -E2BIG,
+                                     "the command is longer than a settings line may be (%u KiB)",
+                                     INI_LINE_MAX / 1024);
+        STRV_FOREACH(e, s->environment)
+                if (quoted_line_length("Environment", STRV_MAKE(*e)) >= INI_LINE_MAX)
+                        return error_message(reterr_message, -E2BIG,
+                                             "environment variable %.*s is longer than a settings line "
+                                             "may be (%u KiB)", (int) MIN(strcspn(*e, "="), 64U), *e,
+                                             INI_LINE_MAX / 1024);
 
         STRV_FOREACH(w, s->parameters) {
                 i++;

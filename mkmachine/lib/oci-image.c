@@ -861,6 +861,19 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
                         goto fail;
         }
 
+        /* What is left for the settings file to refuse (lengths), said as the image's. */
+        {
+                _cleanup_free_ char *why = NULL;
+
+                r = nspawn_settings_check(&s, &why);
+                if (r < 0) {
+                        r = error_message(reterr_message, r, "The image's config cannot be used: %s.",
+                                          why ?: strerror(-r));
+                        goto fail;
+                }
+                r = -ENOMEM;
+        }
+
         if (publish_ports) {
                 s.ports_set = true;
                 STRV_FOREACH(p, c->exposed_ports) {

@@ -255,6 +255,22 @@ TEST(config_hostile_values) {
                 }
         }
 
+        /* A value too long for a settings line: refused as the image's, not left to the writer. */
+        {
+                _cleanup_(oci_config_freep) OciConfig *c = NULL;
+                _cleanup_free_ char *json = NULL, *msg = NULL, *big = malloc(100 * 1024);
+                NspawnSettings s;
+
+                ASSERT_NOT_NULL(big);
+                memset(big, 'x', 100 * 1024 - 1);
+                big[100 * 1024 - 1] = 0;
+                ASSERT_TRUE(asprintf(&json, "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":"
+                                     "{\"Cmd\":[\"/bin/x\"],\"Env\":[\"BIG=%s\"]}}", big) > 0);
+                ASSERT_OK(oci_config_parse(json, strlen(json), &c, NULL));
+                ASSERT_ERROR(oci_config_to_nspawn_settings(c, false, false, &s, &msg), E2BIG);
+                ASSERT_NOT_NULL(strstr(msg, "BIG is longer than a settings line"));
+        }
+
         /* Quotes, backslashes, tabs, '$' and '%' are fine: they are quoted, not refused. */
         static const char ok[] = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
                 "\"Cmd\":[\"/bin/sh\",\"-c\",\"echo \\\"it's\\\" \\\\ $HOME %i\\tx\"],"
