@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -10,6 +11,10 @@ int error_message(char **reterr_message, int r, const char *format, ...) {
         assert(r < 0);
 
         if (reterr_message && !*reterr_message) {
+                /* "%m" in the format is the error passed in, not whatever errno holds by now (the
+                 * callers' -errno was evaluated before this call, but nothing guarantees errno still
+                 * says the same). */
+                errno = -r;
                 va_start(ap, format);
                 if (vasprintf(reterr_message, format, ap) < 0)
                         *reterr_message = NULL;

@@ -5,6 +5,7 @@
 
 /* Fails with r (which must be < 0) and a message for the user: formats it into *reterr_message unless
  * reterr_message is NULL or *reterr_message already holds one, so that the first, innermost (most
- * specific) message wins. Returns r, for "return error_message(reterr_message, -EIO, …);". */
+ * specific) message wins. "%m" in format stands for r. Returns r, for
+ * "return error_message(reterr_message, -EIO, …);". */
 _printf_(3, 4)
 int error_message(char **reterr_message, int r, const char *format, ...);

@@ -174,6 +174,12 @@ TEST(error_message) {
         ASSERT_STREQ(msg, "No 'foo'.");
         ASSERT_EQ(error_message(&msg, -EIO, "Something failed."), -EIO);
         ASSERT_STREQ(msg, "No 'foo'.");
+
+        /* %m is the error given, whatever errno says. */
+        msg = mfree(msg);
+        errno = EAGAIN;
+        ASSERT_EQ(error_message(&msg, -ENOSPC, "Writing: %m"), -ENOSPC);
+        ASSERT_STREQ(msg, "Writing: No space left on device");
 }
 
 DEFINE_TEST_MAIN
