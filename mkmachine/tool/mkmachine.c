@@ -293,11 +293,18 @@ static json_object* machine_info_to_json(const MachineInfo *i) {
 }
 
 static int print_json(json_object *j) {
+        _cleanup_free_ char *text = NULL;
+
         if (!j)
                 return log_oom();
-        puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY|JSON_C_TO_STRING_SPACED|
-                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+        /* json-c escapes control characters but passes DEL, C1 and bytes that are not UTF-8 through. */
+        text = json_text_escape_terminal(json_object_to_json_string_ext(
+                                                 j, JSON_C_TO_STRING_PRETTY|JSON_C_TO_STRING_SPACED|
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(j);
+        if (!text)
+                return log_oom();
+        puts(text);
         return fflush(stdout) == 0 ? 0 : log_error_errno(errno, "Failed to write output: %m");
 }
 
@@ -554,14 +561,14 @@ static int verb_list(int argc, char *argv[]) {
                 for (size_t i = 0; i < n_containers; i++)
                         w = MAX(w, strlen(containers[i].name));
 
-                printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, "NAME", "TYPE", "STATE", "USAGE", "CREATED",
+                printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, "NAME", "TYPE", "STATE", "USAGE", "CREATED",
                        "SOURCE");
                 for (size_t i = 0; i < n; i++) {
                         char u[FORMAT_BYTES_MAX], t[64], src[PATH_MAX];
                         json_object *o = origin_json(l + i);
                         const MachineInstance *in = find_instance(instances, n_instances, l[i].name);
 
-                        printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
+                        printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
                                machine_type_to_string(l[i].type),
                                list_state(l + i, machines, n_machines, instances, n_instances),
                                format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t),
@@ -575,7 +582,7 @@ static int verb_list(int argc, char *argv[]) {
                         char src[PATH_MAX];
 
                         if (in->mode == INSTANCE_EPHEMERAL)
-                                printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, in->machine, "ephemeral",
+                                printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, in->machine, "ephemeral",
                                        find_machined(machines, n_machines, in->machine) ? "running" :
                                        "stopped",
                                        "-", "-", template_summary(in, src, sizeof(src)));
@@ -587,14 +594,14 @@ static int verb_list(int argc, char *argv[]) {
                                 in_store = streq(l[k].name, machines[i].name);
                         in_store = in_store || find_instance(instances, n_instances, machines[i].name);
                         if (!in_store)
-                                printf("%-*s %-9s %-8s %7s %-23s %s (not in the store)\n", (int) w,
+                                printl("%-*s %-9s %-8s %7s %-23s %s (not in the store)\n", (int) w,
                                        machines[i].name, machines[i].class, "running", "-", "-",
                                        machines[i].service);
                 }
                 for (size_t i = 0; i < n_containers; i++) {
                         char t[64];
 
-                        printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, containers[i].name, "podman",
+                        printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, containers[i].name, "podman",
                                containers[i].state, "-", format_time(t, sizeof(t), containers[i].created),
                                containers[i].image);
                 }
@@ -635,7 +642,7 @@ static int show_machine(Store *s, const char *name) {
                         }
                         return print_json(j);
                 }
-                printf("       Name: %s\n", name);
+                printl("       Name: %s\n", name);
                 template_show(name, NULL);
                 return machine_glue_show(name, NULL);
         }
@@ -661,16 +668,12 @@ static int show_machine(Store *s, const char *name) {
         }
 
         o = origin_json(&i);
-        printf("       Name: %s\n"
-               "       Path: %s/%s%s\n"
-               "       Type: %s\n"
-               "      Usage: %s\n"
-               "    Created: %s\n"
-               "      State: %s\n",
-               i.name, s->root, i.name, i.type == MACHINE_RAW ? ".raw" : "",
-               machine_type_to_string(i.type), format_bytes(u, sizeof(u), i.usage),
-               format_time(t, sizeof(t),
-                           i.created), i.in_use ? "in use (running or being changed)" : "idle");
+        printl("       Name: %s\n", i.name);
+        printl("       Path: %s/%s%s\n", s->root, i.name, i.type == MACHINE_RAW ? ".raw" : "");
+        printl("       Type: %s\n", machine_type_to_string(i.type));
+        printl("      Usage: %s\n", format_bytes(u, sizeof(u), i.usage));
+        printl("    Created: %s\n", format_time(t, sizeof(t), i.created));
+        printl("      State: %s\n", i.in_use ? "in use (running or being changed)" : "idle");
         if (o) {
                 static const char *const keys[][2] = {
                         { "type", "Source type" },
@@ -689,11 +692,11 @@ static int show_machine(Store *s, const char *name) {
                 for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
                         const char *v = origin_string(o, keys[k][0]);
                         if (v)
-                                printf("%11s: %s\n", keys[k][1], v);
+                                printl("%11s: %s\n", keys[k][1], v);
                 }
                 json_object_put(o);
         } else
-                printf("     Source: unknown (not made by mkmachine)\n");
+                printl("     Source: unknown (not made by mkmachine)\n");
         template_show(name, NULL);
         return machine_glue_show(name, NULL);
 }
@@ -825,10 +828,10 @@ static int verb_status(int argc, char *argv[]) {
                 return print_json(j);
         }
 
-        printf("       Name: %s\n"
-               "      State: %s\n"
-               "       Unit: %s: %s (%s), %s\n",
-               name, state, unit, strna(u.active_state), strna(u.sub_state),
+        printl("       Name: %s\n", name);
+        printl("      State: %s\n", state);
+        printl("       Unit: %s: %s (%s), %s\n",
+               unit, strna(u.active_state), strna(u.sub_state),
                streq_ptr(u.load_state, "not-found") ? "no unit file" :
                unit_file_enabled(&u) ? "enabled (starts at boot)" :
                isempty(u.unit_file_state) || streq(u.unit_file_state, "disabled") ? "not enabled" :
@@ -836,28 +839,28 @@ static int verb_status(int argc, char *argv[]) {
         if (running) {
                 char t[64], span[TIMESPAN_STRING_MAX];
 
-                printf("     Leader: %" PRIu32 "\n", m.leader);
+                printl("     Leader: %" PRIu32 "\n", m.leader);
                 if (strv_length(m.addresses) == 0)
-                        printf("    Address: none (yet)\n");
+                        printl("    Address: none (yet)\n");
                 for (char **p = m.addresses; p && *p; p++)
-                        printf("%11s %s\n", p == m.addresses ? "Address:" : "", *p);
+                        printl("%11s %s\n", p == m.addresses ? "Address:" : "", *p);
                 if (m.timestamp > 0)
-                        printf("     Uptime: %s (since %s)\n",
+                        printl("     Uptime: %s (since %s)\n",
                                format_timespan_short(span, sizeof(span),
                                                      now > m.timestamp ? now - m.timestamp : 0),
                                format_time(t, sizeof(t), m.timestamp));
-                printf("      Class: %s (%s)\n", m.class, m.service);
+                printl("      Class: %s (%s)\n", m.class, m.service);
                 if (!isempty(m.root_directory))
-                        printf("       Root: %s\n", m.root_directory);
+                        printl("       Root: %s\n", m.root_directory);
         }
         if (in_store) {
                 char u_[FORMAT_BYTES_MAX];
 
-                printf("      Image: %s/%s%s (%s, %s)\n", s.root, info.name,
+                printl("      Image: %s/%s%s (%s, %s)\n", s.root, info.name,
                        info.type == MACHINE_RAW ? ".raw" : "", machine_type_to_string(info.type),
                        format_bytes(u_, sizeof(u_), info.usage));
         } else if (template_lookup(name, NULL) < 0)
-                printf("      Image: not in %s\n", arg_image_root);
+                printl("      Image: not in %s\n", arg_image_root);
         template_show(name, NULL);
         return 0;
 }
@@ -895,9 +898,9 @@ static void _printf_(5, 6) doctor_report(Doctor *d, const char *name, CheckVerdi
                 json_object_array_add(d->checks, j);
                 return;
         }
-        printf("%-4s %-16s %s\n", check_verdict_to_string(v), name, strna(message));
+        printl("%-4s %-16s %s\n", check_verdict_to_string(v), name, strna(message));
         if (fix && (v == CHECK_WARN || v == CHECK_FAIL))
-                printf("%-4s %-16s fix: %s\n", "", "", fix);
+                printl("%-4s %-16s fix: %s\n", "", "", fix);
 }
 
 static int read_small_file(const char *path, char **ret) {

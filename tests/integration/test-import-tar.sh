@@ -183,6 +183,38 @@ head -c 100000 /dev/urandom >"$work/random.bin"
 expect_failure "random bytes" "Not a tar archive" mkm import-tar "$work/random.bin" evil
 expect_failure "empty input" "" mkm import-tar - evil </dev/null
 
+# Untrusted text reaches the terminal escaped: a file name and a refused entry name holding
+# ESC[2J (clear screen), ESC]0;title BEL (set the window title) and a CR.
+hostile=$'\e[2J\e]0;title\a\r'
+escaped='\x1b[2J\x1b]0;title\a\r'
+# no_raw_controls FILE: FILE holds no ESC, BEL or CR byte, and the escaped form.
+no_raw_controls() {
+    python3 - "$1" "$escaped" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+assert not any(c in data for c in b"\x1b\x07\r"), data
+assert sys.argv[2].encode() in data, data
+EOF
+}
+cp "$work/small.tar" "$work/$hostile.tar"
+mkm import-tar "$work/$hostile.tar" hostile
+"$MKMACHINE" --image-root="$store" show hostile >"$work/out" 2>&1
+check "show: the source file name escaped, no raw ESC/BEL/CR" no_raw_controls "$work/out"
+"$MKMACHINE" --image-root="$store" list >"$work/out" 2>&1
+check "list: the source file name escaped, no raw ESC/BEL/CR" no_raw_controls "$work/out"
+mkm show hostile --json >"$work/out.json"
+check "show --json: valid JSON holding the name as it is, no raw ESC/BEL/CR" python3 - "$work/out.json" \
+    "$work/$hostile.tar" <<'EOF'
+import json, sys
+data = open(sys.argv[1], "rb").read()
+assert not any(c in data for c in b"\x1b\x07\r"), data
+assert json.loads(data)["origin"]["source"] == sys.argv[2]
+EOF
+mkm remove hostile
+tar -cf "$work/evil-name.tar" -C "$work/evil2" --transform "s,^link,../$hostile," link/passwd-mkmachine-test
+expect_failure "entry name with terminal controls" "\.\./" mkm import-tar "$work/evil-name.tar" evil
+check "the refused entry's name is escaped in the error, no raw ESC/BEL/CR" no_raw_controls "$work/err"
+
 # SIGTERM in the middle of an import: the temporary goes, no machine appears.
 fifo=$work/slow
 mkfifo "$fifo"
