@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -174,4 +175,33 @@ char* json_text_escape_terminal(const char *json) {
         }
         *o = 0;
         return out;
+}
+
+int parse_size(const char *s, uint64_t *ret) {
+        static const char suffixes[] = "KMGT";
+        unsigned long long v;
+        const char *p;
+        char *end;
+
+        assert(s);
+
+        if (!(s[0] >= '0' && s[0] <= '9'))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+
+        if (*end) {
+                p = strchr(suffixes, end[0] & ~0x20);
+                if (!p || end[1] != 0)
+                        return -EINVAL;
+                for (unsigned k = 0; k <= (unsigned) (p - suffixes); k++) {
+                        if (v > UINT64_MAX / 1024)
+                                return -ERANGE;
+                        v *= 1024;
+                }
+        }
+        *ret = v;
+        return 0;
 }

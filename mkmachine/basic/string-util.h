@@ -59,6 +59,10 @@ char* str_escape_terminal(const char *s, size_t max_len);
  * NULL if out of memory. */
 char* json_text_escape_terminal(const char *json);
 
+/* Parses a byte count: decimal digits with an optional K, M, G or T suffix (either case; powers of 1024).
+ * Returns 0 and the value in *ret, -EINVAL if s is not such a count, -ERANGE if it exceeds 64 bits. */
+int parse_size(const char *s, uint64_t *ret);
+
 /* Concatenates strings on the stack; for short, bounded strings only. */
 #define strjoina(a, ...)                                                        \
         ({                                                                      \

@@ -68,6 +68,7 @@ static AutoUpdatePolicy arg_auto_update = _AUTO_UPDATE_POLICY_INVALID;
 static const char *arg_health_cmd = NULL;
 static bool arg_dry_run = false;
 static Compression arg_compress = COMPRESSION_GZIP;
+static TarUnpackOptions arg_unpack = {};
 
 static int refuse_update_options(const char *verb, AutoUpdatePolicy allowed);
 
@@ -130,7 +131,10 @@ static int help(void) {
                "     --health-cmd=CMD         set: command that must succeed in the machine after\n"
                "                              an update (\"\" removes it)\n"
                "     --dry-run                auto-update: only report what would be updated\n"
-               "     --compress=gzip|zstd     push: layer compression (default: gzip)\n",
+               "     --compress=gzip|zstd     push: layer compression (default: gzip)\n"
+               "     --max-size=BYTES         import-tar, import-oci, pull: at most this much unpacked\n"
+               "                              data (K, M, G, T suffixes; default: the store's free\n"
+               "                              space less a reserve)\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         printf("\nA machine name can be TEMPLATE@INSTANCE: instance INSTANCE of machine TEMPLATE, which\n"
@@ -1231,8 +1235,8 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         json_object *o;
         int r;
 
-        r = tar_unpack(t->fd, tree_fd, arg_strip_top ? TAR_UNPACK_STRIP_TOP : 0, t->size, &progress,
-                       &stats, &msg);
+        r = tar_unpack_with(t->fd, tree_fd, arg_strip_top ? TAR_UNPACK_STRIP_TOP : 0, t->size, &progress,
+                            &arg_unpack, &stats, &msg);
         if (r < 0) {
                 progress_clear_line();
                 return log_error_errno(r, "Failed to import '%s': %s", t->source, msg ?: strerror(-r));
@@ -1728,7 +1732,8 @@ static int import_oci_fill(int tree_fd, void *userdata) {
         json_object *o;
         int r;
 
-        r = oci_image_unpack(oci_source_blobs(t->source), t->image, tree_fd, &progress, &msg);
+        r = oci_image_unpack(oci_source_blobs(t->source), t->image, tree_fd, &arg_unpack, &progress,
+                             &msg);
         if (r < 0) {
                 progress_clear_line();
                 return log_error_errno(r, "Failed to import '%s': %s", oci_source_path(t->source),
@@ -1850,7 +1855,7 @@ static int pull_fill(int tree_fd, void *userdata) {
         r = oci_pull_start(t->pull, t->image, arg_quiet ? NULL : &progress);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the downloads: %m");
-        r = oci_image_unpack(oci_pull_blobs(t->pull), t->image, tree_fd, NULL, &msg);
+        r = oci_image_unpack(oci_pull_blobs(t->pull), t->image, tree_fd, &arg_unpack, NULL, &msg);
         if (r < 0) {
                 /* Say why the downloads failed, if they did: that is the cause. */
                 if (oci_pull_finish(t->pull, &dmsg) < 0) {
@@ -3166,6 +3171,7 @@ enum {
         ARG_HEALTH_CMD,
         ARG_DRY_RUN,
         ARG_COMPRESS,
+        ARG_MAX_SIZE,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -3194,6 +3200,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "health-cmd", required_argument, NULL, ARG_HEALTH_CMD },
                 { "dry-run",    no_argument,       NULL, ARG_DRY_RUN    },
                 { "compress",   required_argument, NULL, ARG_COMPRESS   },
+                { "max-size",   required_argument, NULL, ARG_MAX_SIZE   },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -3292,6 +3299,12 @@ static int parse_argv(int argc, char *argv[]) {
                         else
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "Invalid --compress='%s': use gzip or zstd.", optarg);
+                        break;
+                case ARG_MAX_SIZE:
+                        if (parse_size(optarg, &arg_unpack.max_bytes) < 0 || arg_unpack.max_bytes == 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --max-size='%s': use a number of bytes "
+                                                       "with an optional K, M, G or T suffix.", optarg);
                         break;
                 case ARG_FORMAT:
                         arg_format = optarg;

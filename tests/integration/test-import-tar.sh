@@ -215,6 +215,36 @@ tar -cf "$work/evil-name.tar" -C "$work/evil2" --transform "s,^link,../$hostile,
 expect_failure "entry name with terminal controls" "\.\./" mkm import-tar "$work/evil-name.tar" evil
 check "the refused entry's name is escaped in the error, no raw ESC/BEL/CR" no_raw_controls "$work/err"
 
+# A gzip bomb (1 GiB of zeros in about 1 MB) against --max-size: refused before it is written out,
+# no temporary left (expect_failure compares the store's listing, hidden entries included).
+python3 - "$work/bomb.tar.gz" <<'EOF'
+import gzip, io, sys, tarfile
+
+class Zeros(io.RawIOBase):
+    def __init__(self, n): self.left = n
+    def readable(self): return True
+    def readinto(self, b):
+        n = min(len(b), self.left)
+        b[:n] = bytes(n)
+        self.left -= n
+        return n
+
+size = 1 << 30
+with gzip.open(sys.argv[1], "wb", compresslevel=6) as g, tarfile.open(fileobj=g, mode="w|") as t:
+    info = tarfile.TarInfo("zeros")
+    info.size = size
+    t.addfile(info, io.BufferedReader(Zeros(size), 1 << 20))
+EOF
+expect_failure "gzip bomb with --max-size=10M" "exceeds the size limit of 10M" \
+    mkm import-tar --max-size=10M "$work/bomb.tar.gz" bomb
+check "the bomb stopped at the limit (no machine, no temporary)" \
+    sh -c "! ls -a '$store' | grep -q bomb"
+expect_failure "invalid --max-size" "Invalid --max-size" mkm import-tar --max-size=10X "$work/small.tar" x
+mkm import-tar --max-size=1M "$work/small.tar" small-limited
+check "an archive within --max-size is imported" grep -q replaced "$store/small-limited/etc/hostname"
+mkm remove small-limited
+rm -f "$work/bomb.tar.gz"
+
 # SIGTERM in the middle of an import: the temporary goes, no machine appears.
 fifo=$work/slow
 mkfifo "$fifo"

@@ -228,6 +228,31 @@ TEST(str_escape_terminal) {
         assert_escaped("abcdef", 0, "");
 }
 
+TEST(parse_size) {
+        uint64_t v;
+
+        ASSERT_OK(parse_size("0", &v));
+        ASSERT_EQ(v, UINT64_C(0));
+        ASSERT_OK(parse_size("4096", &v));
+        ASSERT_EQ(v, UINT64_C(4096));
+        ASSERT_OK(parse_size("10K", &v));
+        ASSERT_EQ(v, UINT64_C(10240));
+        ASSERT_OK(parse_size("3m", &v));
+        ASSERT_EQ(v, UINT64_C(3) << 20);
+        ASSERT_OK(parse_size("2G", &v));
+        ASSERT_EQ(v, UINT64_C(2) << 30);
+        ASSERT_OK(parse_size("1T", &v));
+        ASSERT_EQ(v, UINT64_C(1) << 40);
+        ASSERT_ERROR(parse_size("", &v), EINVAL);
+        ASSERT_ERROR(parse_size("-1", &v), EINVAL);
+        ASSERT_ERROR(parse_size(" 1", &v), EINVAL);
+        ASSERT_ERROR(parse_size("1KB", &v), EINVAL);
+        ASSERT_ERROR(parse_size("1X", &v), EINVAL);
+        ASSERT_ERROR(parse_size("1.5G", &v), EINVAL);
+        ASSERT_ERROR(parse_size("99999999999999999999", &v), ERANGE);
+        ASSERT_ERROR(parse_size("16777216T", &v), ERANGE);
+}
+
 TEST(json_text_escape_terminal) {
         _cleanup_free_ char *a = NULL, *b = NULL;
 

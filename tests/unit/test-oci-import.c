@@ -240,7 +240,7 @@ TEST(resolve_and_unpack_from_a_blob_source) {
         ASSERT_EQ(img->n_layers, 1U);
 
         fd = tree_new(dir);
-        ASSERT_OK(oci_image_unpack(&src, img, fd, NULL, NULL));
+        ASSERT_OK(oci_image_unpack(&src, img, fd, NULL, NULL, NULL));
         _cleanup_free_ char *hello = NULL;
         ASSERT_OK(read_full_file_at(fd, "etc/hello", 64, &hello, NULL));
         ASSERT_STREQ(hello, "hi\n");
@@ -251,7 +251,7 @@ TEST(resolve_and_unpack_from_a_blob_source) {
         bad_layer[layer_size - 1030] ^= 1;      /* in the data or padding, not in a header */
         blobs[3].data = bad_layer;
         fd = tree_new(dir);
-        ASSERT_ERROR(oci_image_unpack(&src, img, fd, NULL, &msg), EBADMSG);
+        ASSERT_ERROR(oci_image_unpack(&src, img, fd, NULL, NULL, &msg), EBADMSG);
         printf("# %s\n", msg);
         ASSERT_TRUE(strstr(msg, "does not match its digest"));
         msg = mfree(msg);

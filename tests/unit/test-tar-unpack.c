@@ -810,4 +810,84 @@ TEST(overlay_hostile) {
                              "symlink");
 }
 
+/* A gzip bomb: one file of `size` zero bytes, which compresses about a thousandfold. */
+static int make_bomb(uint64_t size) {
+        static const char zeros[1024 * 1024];
+        struct archive *a = archive_write_new();
+        struct archive_entry *e = archive_entry_new();
+        int fd = memfd_create("bomb", MFD_CLOEXEC);
+
+        ASSERT_TRUE(a && e && fd >= 0);
+        ASSERT_EQ(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_add_filter(a, ARCHIVE_FILTER_GZIP), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_open_fd(a, fd), ARCHIVE_OK);
+        archive_entry_set_pathname(e, "zeros");
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, (int64_t) size);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        for (uint64_t done = 0; done < size; done += sizeof(zeros))
+                ASSERT_EQ(archive_write_data(a, zeros, (size_t) MIN(size - done, sizeof(zeros))),
+                          (la_ssize_t) MIN(size - done, sizeof(zeros)));
+        archive_entry_free(e);
+        archive_write_close(a);
+        archive_write_free(a);
+        ASSERT_TRUE(lseek(fd, 0, SEEK_END) < (off_t) (size / 100));
+        ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+        return fd;
+}
+
+TEST(size_limit) {
+        const uint64_t size = 64U * 1024U * 1024U, limit = 4U * 1024U * 1024U;
+        TarUnpackStats stats;
+        struct stat st;
+        Sandbox s;
+
+        /* Over the limit: refused while reading, before more than the limit was written. */
+        sandbox_new(&s);
+        {
+                _cleanup_free_ char *msg = NULL;
+                _cleanup_close_ int fd = make_bomb(size);
+
+                ASSERT_ERROR(tar_unpack_with(fd, s.tree_fd, 0, 0, NULL,
+                                             &(TarUnpackOptions) { .max_bytes = limit }, NULL, &msg), EFBIG);
+                printf("# %s\n", msg);
+                ASSERT_STREQ(msg, "The unpacked data exceeds the size limit of 4.0M.");
+                if (fstatat(s.tree_fd, "zeros", &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                        ASSERT_TRUE((uint64_t) st.st_size <= limit && (uint64_t) st.st_blocks * 512 <= limit);
+                assert_outside_untouched(&s);
+        }
+        sandbox_free(&s);
+
+        /* Within the limit: unpacked, and the decompressed bytes counted. */
+        sandbox_new(&s);
+        {
+                _cleanup_close_ int fd = make_bomb(size);
+
+                ASSERT_OK(tar_unpack_with(fd, s.tree_fd, 0, 0, NULL,
+                                          &(TarUnpackOptions) { .max_bytes = 2 * size }, &stats, NULL));
+                ASSERT_TRUE(stats.bytes_out >= size && stats.bytes_out < size + 64 * 1024);
+                ASSERT_OK(fstatat(s.tree_fd, "zeros", &st, AT_SYMLINK_NOFOLLOW));
+                ASSERT_EQ((uint64_t) st.st_size, size);
+        }
+        sandbox_free(&s);
+
+        /* By default the limit is the free space less a reserve: a reserve beyond the free space leaves
+         * nothing, and says so. */
+        sandbox_new(&s);
+        {
+                _cleanup_free_ char *msg = NULL;
+                _cleanup_close_ int fd = make_bomb(size);
+
+                ASSERT_ERROR(tar_unpack_with(fd, s.tree_fd, 0, 0, NULL,
+                                             &(TarUnpackOptions) { .reserve_bytes = UINT64_C(1) << 60 }, NULL,
+                                             &msg), EFBIG);
+                printf("# %s\n", msg);
+                ASSERT_NOT_NULL(strstr(msg, "exceeds the size limit of 0B (the free space of the target "
+                                       "file system less a reserve of 1.0E)"));
+                assert_outside_untouched(&s);
+        }
+        sandbox_free(&s);
+}
+
 DEFINE_TEST_MAIN
