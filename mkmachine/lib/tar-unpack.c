@@ -1203,8 +1203,9 @@ static int limits_check(Unpacker *u) {
 
         if (u->bytes_out > u->max_bytes) {
                 if (u->max_bytes_from_free_space)
-                        u->limit_error = fail(u, -EFBIG, "The unpacked data exceeds the size limit of %s (the "
-                                              "free space of the target file system less a reserve of %s).",
+                        u->limit_error = fail(u, -EFBIG, "The unpacked data exceeds the size limit of %s "
+                                              "(the free space of the target file system less a reserve "
+                                              "of %s).",
                                               format_bytes(a, sizeof(a), u->limit_shown),
                                               format_bytes(b, sizeof(b), u->reserve));
                 else

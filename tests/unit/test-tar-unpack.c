@@ -854,7 +854,8 @@ TEST(size_limit) {
                 printf("# %s\n", msg);
                 ASSERT_STREQ(msg, "The unpacked data exceeds the size limit of 4.0M.");
                 if (fstatat(s.tree_fd, "zeros", &st, AT_SYMLINK_NOFOLLOW) >= 0)
-                        ASSERT_TRUE((uint64_t) st.st_size <= limit && (uint64_t) st.st_blocks * 512 <= limit);
+                        ASSERT_TRUE((uint64_t) st.st_size <= limit &&
+                                    (uint64_t) st.st_blocks * 512 <= limit);
                 assert_outside_untouched(&s);
         }
         sandbox_free(&s);
@@ -880,8 +881,8 @@ TEST(size_limit) {
                 _cleanup_close_ int fd = make_bomb(size);
 
                 ASSERT_ERROR(tar_unpack_with(fd, s.tree_fd, 0, 0, NULL,
-                                             &(TarUnpackOptions) { .reserve_bytes = UINT64_C(1) << 60 }, NULL,
-                                             &msg), EFBIG);
+                                             &(TarUnpackOptions) { .reserve_bytes = UINT64_C(1) << 60 },
+                                             NULL, &msg), EFBIG);
                 printf("# %s\n", msg);
                 ASSERT_NOT_NULL(strstr(msg, "exceeds the size limit of 0B (the free space of the target "
                                        "file system less a reserve of 1.0E)"));
