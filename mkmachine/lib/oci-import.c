@@ -688,6 +688,18 @@ int oci_image_unpack(const OciBlobSource *blobs, const OciImage *img, int tree_f
                                              "Layer %zu has an invalid or unsupported digest '%.80s'.",
                                              k + 1, l->digest);
 
+                /* The same layer right again: applying a changeset onto its own result changes nothing
+                 * (what it adds it adds again, its whiteouts spare what it adds itself, an opaque
+                 * directory is emptied and filled the same way), so it is unpacked once. A repeat after
+                 * other layers is applied again at its position: it may re-create what those deleted
+                 * or undo what they changed (docker and podman, whose layer IDs are chained from the
+                 * layers below, apply it there too). The total is bounded by the size limit anyway. */
+                if (k > 0 && streq(l->digest, img->layers[k - 1].digest)) {
+                        log_debug("Layer %zu (%s) is layer %zu again, not unpacking it twice.", k + 1,
+                                  l->digest, k);
+                        continue;
+                }
+
                 r = blobs->open(blobs->userdata, l->digest, &fd);
                 if (r == -ENOENT)
                         return error_message(reterr_message, r, "Layer %zu (%s) is missing from the image.",
