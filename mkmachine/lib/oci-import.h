@@ -93,8 +93,9 @@ int oci_image_resolve_descriptor(const OciBlobSource *blobs, OciMediaType type, 
  * TAR_UNPACK_OVERLAY). Each layer is hashed while it is unpacked, and its size, digest and compression
  * are checked against its descriptor: on a mismatch the tree holds garbage and the caller must throw
  * it away (store_install() does). A layer that is the one before again (same digest) is unpacked once:
- * the result is the same; a layer repeated after others is applied again where it is listed. options (NULL: the defaults) as for tar_unpack_with(), its
- * max_bytes for all layers together (bytes_before is ignored). */
+ * the result is the same; a layer repeated after others is applied again where it is listed. options
+ * (NULL: the defaults) as for tar_unpack_with(), its max_bytes for all layers together (bytes_before
+ * is ignored). */
 int oci_image_unpack(const OciBlobSource *blobs, const OciImage *i, int tree_fd,
                      const TarUnpackOptions *options, Progress *progress, char **reterr_message);
 
