@@ -219,6 +219,9 @@ static int request_once(const RegistryClient *c, const char *method, const char 
              curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_TIMEOUT,
+                              (long) download_deadline_sec(up ? MAX((uint64_t) up->size, (uint64_t) max) :
+                                                           (uint64_t) max)) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_USERAGENT, "mkmachine") != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
              (h && curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h) != CURLE_OK) ||
