@@ -55,7 +55,8 @@ uint64_t download_deadline_sec(uint64_t size) {
                 if (errno == 0 && *end == 0 && v > 0)
                         return MIN((uint64_t) v, DOWNLOAD_DEADLINE_MAX_SEC);
         }
-        return MIN(DOWNLOAD_DEADLINE_FLOOR_SEC + size / DOWNLOAD_DEADLINE_MIN_RATE, DOWNLOAD_DEADLINE_MAX_SEC);
+        return MIN(DOWNLOAD_DEADLINE_FLOOR_SEC + size / DOWNLOAD_DEADLINE_MIN_RATE,
+                   DOWNLOAD_DEADLINE_MAX_SEC);
 }
 
 void download_clean_stale(int dir_fd, unsigned max_age_sec) {
