@@ -78,6 +78,7 @@ typedef struct Unpacker {
         uint64_t reserve;
         uint64_t checked_bytes, checked_entries;
         int limit_error;
+        bool all_xattrs;
 } Unpacker;
 
 #define SPACE_CHECK_BYTES   (4U * 1024U * 1024U)
@@ -389,6 +390,19 @@ static int remove_existing(Unpacker *u, int dir_fd, const char *leaf) {
         return 0;
 }
 
+bool tar_xattr_is_safe(const char *name) {
+        /* user.*: data for programs. security.capability: what setcap sets, needed by ping and co.
+         * The POSIX ACLs, should an archive carry them as raw xattrs: the kernel checks them and they
+         * grant no more than modes do. Everything else tells the host's kernel or security modules
+         * something: trusted.* (overlayfs' own metadata, e.g. trusted.overlay.opaque or .redirect,
+         * which a later overlay mount would act on), security.selinux, .ima, .evm, .SMACK64* (labels
+         * and signatures that policy trusts), other system.* ones. */
+        return startswith(name, "user.") ||
+                streq(name, "security.capability") ||
+                streq(name, "system.posix_acl_access") ||
+                streq(name, "system.posix_acl_default");
+}
+
 static int xattrs_apply(Unpacker *u, struct archive_entry *e, int fd, int dir_fd, const char *leaf) {
         const char *name;
         const void *value;
@@ -410,6 +424,11 @@ static int xattrs_apply(Unpacker *u, struct archive_entry *e, int fd, int dir_fd
                 if (size > TAR_XATTR_SIZE_MAX)
                         return fail(u, -E2BIG, "'%s': extended attribute '%s' larger than %u bytes.",
                                     u->entry, name, TAR_XATTR_SIZE_MAX);
+                if (!u->all_xattrs && !tar_xattr_is_safe(name)) {
+                        log_debug("'%s': dropping extended attribute '%s' (only user.* and "
+                                  "security.capability are kept by default).", u->entry, name);
+                        continue;
+                }
 
                 if (fd >= 0)
                         r = RET_NERRNO(fsetxattr(fd, name, value, size, 0));
@@ -1370,6 +1389,7 @@ static int unpack_internal(int input_fd, int tree_fd, TarUnpackFlags flags, uint
                 .entry_func = entry_func,
                 .userdata = userdata,
                 .parent_fd = -EBADF,
+                .all_xattrs = options && options->all_xattrs,
         };
         TarUnpackStats stats = {};
         mode_t um;

@@ -134,7 +134,9 @@ static int help(void) {
                "     --compress=gzip|zstd     push: layer compression (default: gzip)\n"
                "     --max-size=BYTES         import-tar, import-oci, pull: at most this much unpacked\n"
                "                              data (K, M, G, T suffixes; default: the store's free\n"
-               "                              space less a reserve)\n",
+               "                              space less a reserve)\n"
+               "     --xattrs=safe|all        import-tar, import-oci, pull: which extended attributes\n"
+               "                              to keep (safe: user.*, security.capability, ACLs)\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         printf("\nA machine name can be TEMPLATE@INSTANCE: instance INSTANCE of machine TEMPLATE, which\n"
@@ -3172,6 +3174,7 @@ enum {
         ARG_DRY_RUN,
         ARG_COMPRESS,
         ARG_MAX_SIZE,
+        ARG_XATTRS,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -3201,6 +3204,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "dry-run",    no_argument,       NULL, ARG_DRY_RUN    },
                 { "compress",   required_argument, NULL, ARG_COMPRESS   },
                 { "max-size",   required_argument, NULL, ARG_MAX_SIZE   },
+                { "xattrs",     required_argument, NULL, ARG_XATTRS     },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -3305,6 +3309,12 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "Invalid --max-size='%s': use a number of bytes "
                                                        "with an optional K, M, G or T suffix.", optarg);
+                        break;
+                case ARG_XATTRS:
+                        if (!streq(optarg, "safe") && !streq(optarg, "all"))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --xattrs='%s': use safe or all.", optarg);
+                        arg_unpack.all_xattrs = streq(optarg, "all");
                         break;
                 case ARG_FORMAT:
                         arg_format = optarg;

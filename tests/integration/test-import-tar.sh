@@ -15,7 +15,7 @@ MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
 
-tap_require tar bsdtar setfacl setfattr python3 zstd xz bzip2 gzip script /usr/bin/time
+tap_require tar bsdtar setfacl setfattr getfattr python3 zstd xz bzip2 gzip script /usr/bin/time
 
 work=$(mktemp -d /var/tmp/test-import-tar.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -244,6 +244,20 @@ mkm import-tar --max-size=1M "$work/small.tar" small-limited
 check "an archive within --max-size is imported" grep -q replaced "$store/small-limited/etc/hostname"
 mkm remove small-limited
 rm -f "$work/bomb.tar.gz"
+
+# Extended attributes: user.* and security.capability by default; trusted.* only with --xattrs=all.
+mkdir -p "$work/xa"
+printf 'x\n' >"$work/xa/file"
+setfattr -n user.mkm -v 1 "$work/xa/file"
+setfattr -n trusted.mkm -v 1 "$work/xa/file"
+tar --xattrs --xattrs-include='*' -cf "$work/xattrs.tar" -C "$work/xa" .
+mkm import-tar "$work/xattrs.tar" xa-safe
+check "by default user.* is kept, trusted.* dropped" sh -c \
+    "getfattr -n user.mkm '$store/xa-safe/file' >/dev/null 2>&1 && ! getfattr -n trusted.mkm '$store/xa-safe/file' >/dev/null 2>&1"
+mkm import-tar --xattrs=all "$work/xattrs.tar" xa-all
+check "--xattrs=all keeps trusted.* too" getfattr -n trusted.mkm "$store/xa-all/file"
+mkm remove xa-safe
+mkm remove xa-all
 
 # SIGTERM in the middle of an import: the temporary goes, no machine appears.
 fifo=$work/slow
