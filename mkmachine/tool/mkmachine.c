@@ -1091,6 +1091,23 @@ static void doctor_disk(Doctor *d, const char *name, const char *dir) {
                       v == CHECK_FAIL ? " (at least 1G)" : "");
 }
 
+/* The store must be private (0700): trees unpacked from images hold setuid binaries and devices. */
+static void doctor_store_mode(Doctor *d, const char *dir) {
+        const char *fix = strjoina("chmod 0700 ", dir);
+        struct stat st;
+
+        if (stat(dir, &st) < 0)
+                return doctor_report(d, "store-permissions", errno == ENOENT ? CHECK_OK : CHECK_WARN, NULL,
+                                     errno == ENOENT ? "%s does not exist yet (it will be made 0700)" :
+                                     "cannot check %s: %m", dir);
+        if (store_mode_verdict(st.st_mode) == CHECK_OK)
+                return doctor_report(d, "store-permissions", CHECK_OK, NULL, "%s is private (%04o)", dir,
+                                     (unsigned) (st.st_mode & 07777));
+        doctor_report(d, "store-permissions", CHECK_FAIL, fix,
+                      "%s is %04o: other users can reach the machines' setuid binaries and device "
+                      "nodes", dir, (unsigned) (st.st_mode & 07777));
+}
+
 static int verb_doctor(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *msg = NULL;
@@ -1162,6 +1179,7 @@ static int verb_doctor(int argc, char *argv[]) {
         doctor_ip_forward(&d, networkd);
         doctor_cgroups(&d);
         doctor_address_ranges(&d);
+        doctor_store_mode(&d, arg_image_root);
         doctor_disk(&d, "disk-images", arg_image_root);
         doctor_disk(&d, "disk-cache", arg_cache_dir);
 

@@ -259,6 +259,15 @@ check "--xattrs=all keeps trusted.* too" getfattr -n trusted.mkm "$store/xa-all/
 mkm remove xa-safe
 mkm remove xa-all
 
+# doctor: a store others can enter fails, with the fix; 0700 is fine.
+chmod 0755 "$store"
+"$MKMACHINE" --image-root="$store" doctor >"$work/out" 2>&1 || true
+check "doctor fails on a 0755 store and says chmod 0700" sh -c \
+    "grep -q '^fail store-permissions .*0755' '$work/out' && grep -q 'fix: chmod 0700 $store\$' '$work/out'"
+chmod 0700 "$store"
+"$MKMACHINE" --image-root="$store" doctor >"$work/out" 2>&1 || true
+check "doctor is content with a 0700 store" grep -q '^ok   store-permissions' "$work/out"
+
 # SIGTERM in the middle of an import: the temporary goes, no machine appears.
 fifo=$work/slow
 mkfifo "$fifo"
