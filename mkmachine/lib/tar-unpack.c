@@ -1194,7 +1194,7 @@ static int limits_init(Unpacker *u, const TarUnpackOptions *o) {
         u->reserve = o ? o->reserve_bytes : 0;
         if (fstatvfs(u->tree_fd, &sv) < 0 || sv.f_blocks == 0) {
                 /* No free space to go by (e.g. an odd file system): only the explicit limit. */
-                log_debug("Cannot determine the free space of the target file system: %m");
+                log_debug("Cannot determine the free space of the target file system, no limit by it.");
                 u->reserve = 0;
                 return 0;
         }
@@ -1263,7 +1263,7 @@ static la_ssize_t read_cb(struct archive *a, void *userdata, const void **ret_bu
         u->bytes_out += size;
         r = limits_check(u);
         if (r < 0) {
-                archive_set_error(a, -r, "%s", u->error);
+                archive_set_error(a, -r, "%s", strna(u->error));
                 return -1;
         }
         return (la_ssize_t) size;
