@@ -58,18 +58,24 @@ static void log_gen(int level, const char *format, ...) {
         char buf[2048];
         va_list ap;
 
+        _cleanup_free_ char *escaped = NULL;
+        const char *text;
+
         va_start(ap, format);
         (void) vsnprintf(buf, sizeof(buf), format, ap);
         va_end(ap);
+        /* Messages quote the machine files' contents: never raw control characters on the console. */
+        escaped = str_escape_terminal(buf, SIZE_MAX);
+        text = escaped ?: "(out of memory)";
 
         if (!getenv("MKMACHINE_GENERATOR_NO_JOURNAL") &&
             access("/run/systemd/journal/socket", F_OK) >= 0 &&
-            sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level,
+            sd_journal_send("MESSAGE=%s", text, "PRIORITY=%i", level,
                             "SYSLOG_IDENTIFIER=mkmachine-generator", NULL) >= 0)
                 ;
         else if (kmsg_fd >= 0)
-                (void) dprintf(kmsg_fd, "<%i>mkmachine-generator[%i]: %s\n", level, (int) getpid(), buf);
-        (void) fprintf(stderr, "mkmachine-generator: %s\n", buf);
+                (void) dprintf(kmsg_fd, "<%i>mkmachine-generator[%i]: %s\n", level, (int) getpid(), text);
+        (void) fprintf(stderr, "mkmachine-generator: %s\n", text);
 }
 
 static int mkdir_p(const char *path, mode_t mode) {

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "progress.h"
+#include "string-util.h"
 
 static int log_max_level = LOG_INFO;
 
@@ -44,6 +45,18 @@ void log_parse_environment(void) {
                 log_max_level = l;
 }
 
+/* str_escape_terminal(), or if that fails for want of memory, every byte that could be part of a control
+ * sequence replaced by '?' in place. */
+static char* escape_or_mangle(char *buf, char **ret_allocated) {
+        *ret_allocated = str_escape_terminal(buf, SIZE_MAX);
+        if (*ret_allocated)
+                return *ret_allocated;
+        for (char *p = buf; *p; p++)
+                if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
+                        *p = '?';
+        return buf;
+}
+
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) {
         int saved = errno;
@@ -51,20 +64,41 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
         if (level <= log_max_level) {
                 char buf[4096];
+                _cleanup_free_ char *escaped = NULL;
+                const char *text;
 
                 /* %m prints the error we were handed, not whatever errno happens to hold. */
                 errno = ERRNO_VALUE(error);
                 va_start(ap, format);
                 (void) vsnprintf(buf, sizeof(buf), format, ap);
                 va_end(ap);
+                text = escape_or_mangle(buf, &escaped);
 
                 progress_clear_line();
                 if (level >= LOG_DEBUG)
-                        (void) fprintf(stderr, "%s:%i: %s\n", file, line, buf);
+                        (void) fprintf(stderr, "%s:%i: %s\n", file, line, text);
                 else
-                        (void) fprintf(stderr, "%s\n", buf);
+                        (void) fprintf(stderr, "%s\n", text);
         }
 
         errno = saved;
         return error == 0 ? 0 : -ERRNO_VALUE(error);
+}
+
+void printl(const char *format, ...) {
+        _cleanup_free_ char *buf = NULL, *escaped = NULL;
+        va_list ap;
+        int r;
+
+        assert(endswith(format, "\n"));
+
+        va_start(ap, format);
+        r = vasprintf(&buf, format, ap);
+        va_end(ap);
+        if (r <= 0) {
+                (void) puts("(out of memory)");
+                return;
+        }
+        buf[r - 1] = 0;         /* the format's newline: written after the escaped text */
+        (void) puts(escape_or_mangle(buf, &escaped));
 }

@@ -19,7 +19,14 @@ void log_parse_environment(void);
 int log_level_from_string(const char *s);
 
 /* Logs (if level is enabled) and returns -ERRNO_VALUE(error), so callers can write
- * "return log_error_errno(r, "Failed to frobnicate '%s': %m", path);". %m prints the error passed in. */
+ * "return log_error_errno(r, "Failed to frobnicate '%s': %m", path);". %m prints the error passed in.
+ *
+ * Every message is passed through str_escape_terminal() as a whole before it is written: this is the one
+ * place where untrusted text in log messages (names and paths from images and archives, the detail
+ * messages libmkmachine returns through error_message(), registry error bodies) is made safe for the
+ * terminal. So callers pass such text raw, and the library never escapes what it puts into a message
+ * (nothing is escaped twice). The messages we write ourselves contain no control characters or
+ * backslashes, so escaping the whole line changes only the untrusted parts. */
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) _printf_(6, 7);
 
@@ -38,5 +45,10 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_notice(...)  log_full(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...)    log_full(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)   log_full(LOG_DEBUG, __VA_ARGS__)
+
+/* printf() of one line to stdout: format must end in its only newline; the formatted text before it is
+ * passed through str_escape_terminal() as a whole, as log_internal() does. For output that includes
+ * untrusted names and values (list, show, status, doctor). */
+void printl(const char *format, ...) _printf_(1, 2);
 
 #define log_oom() log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.")

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "progress.h"
@@ -27,9 +28,12 @@ void progress_clear_line(void) {
 
 static void progress_draw(Progress *p, usec_t n) {
         char done[FORMAT_BYTES_MAX], total[FORMAT_BYTES_MAX], rate[FORMAT_BYTES_MAX];
+        _cleanup_free_ char *label = str_escape_terminal(p->label, 64);
         double secs = (double) (n - p->start) / USEC_PER_SEC;
         uint64_t bps = secs > 0.05 ? (uint64_t) ((double) p->done / secs) : 0;
 
+        if (!label)
+                return;
         format_bytes(done, sizeof(done), p->done);
         format_bytes(rate, sizeof(rate), bps);
 
@@ -48,12 +52,12 @@ static void progress_draw(Progress *p, usec_t n) {
                         (void) fprintf(stderr,
                                        "\r\033[K%s [%s] %3u%% %s/%s %s/s ETA %" PRIu64
                                        ":%02" PRIu64,
-                                       p->label, bar, pct, done, total, rate, eta / 60, eta % 60);
+                                       label, bar, pct, done, total, rate, eta / 60, eta % 60);
                 } else
                         (void) fprintf(stderr, "\r\033[K%s [%s] %3u%% %s/%s",
-                                       p->label, bar, pct, done, total);
+                                       label, bar, pct, done, total);
         } else
-                (void) fprintf(stderr, "\r\033[K%s %s %s/s", p->label, done, rate);
+                (void) fprintf(stderr, "\r\033[K%s %s %s/s", label, done, rate);
 
         (void) fflush(stderr);
         progress_drawn = true;

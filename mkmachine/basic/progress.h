@@ -8,7 +8,8 @@
 
 /* A one-line progress display on stderr: label, bytes done, rate and ETA. It draws only when stderr is a
  * terminal and progress_set_enabled(false) was not called; otherwise every call is a cheap no-op, so the
- * library may call it unconditionally. Updates are rate-limited. */
+ * library may call it unconditionally. Updates are rate-limited. The label is shown escaped
+ * (str_escape_terminal()), so it may hold a name from an image. */
 typedef struct Progress {
         const char *label;
         uint64_t total;         /* 0: unknown */

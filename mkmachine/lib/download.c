@@ -18,6 +18,7 @@
 #include "path-util.h"
 #include "random-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define DEFAULT_MAX_SIZE (UINT64_C(1) << 30)
 #define VERIFY_BUFFER_SIZE (256U * 1024U)
@@ -41,6 +42,21 @@ void sha256_hex(const void *data, size_t size, char ret[static 65]) {
         if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1)
                 memset(md, 0, sizeof(md));
         hex(md, sizeof(md), ret);
+}
+
+uint64_t download_deadline_sec(uint64_t size) {
+        const char *e = secure_getenv("MKMACHINE_DOWNLOAD_TIMEOUT");
+        unsigned long long v;
+        char *end;
+
+        if (e && e[0] >= '0' && e[0] <= '9') {
+                errno = 0;
+                v = strtoull(e, &end, 10);
+                if (errno == 0 && *end == 0 && v > 0)
+                        return MIN((uint64_t) v, DOWNLOAD_DEADLINE_MAX_SEC);
+        }
+        return MIN(DOWNLOAD_DEADLINE_FLOOR_SEC + size / DOWNLOAD_DEADLINE_MIN_RATE,
+                   DOWNLOAD_DEADLINE_MAX_SEC);
 }
 
 void download_clean_stale(int dir_fd, unsigned max_age_sec) {
@@ -140,6 +156,7 @@ typedef struct Transfer {
         bool discard;
         bool part;                      /* temp is the item's ".NAME.part" */
         bool too_big;
+        uint64_t deadline_sec;          /* CURLOPT_TIMEOUT: the whole transfer */
 } Transfer;
 
 typedef struct Downloads {
@@ -312,6 +329,8 @@ static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
                 t->headers = n;
         }
 
+        t->deadline_sec = download_deadline_sec(item->size > 0 ? item->size :
+                                                item->max_size > 0 ? item->max_size : DEFAULT_MAX_SIZE);
         t->curl = curl_easy_init();
         if (!t->curl)
                 return -ENOMEM;
@@ -327,6 +346,8 @@ static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
             /* A stalled server: less than 1 byte/s for 60 s. */
             curl_easy_setopt(t->curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
             curl_easy_setopt(t->curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
+            /* A trickling one: the whole transfer within a deadline. */
+            curl_easy_setopt(t->curl, CURLOPT_TIMEOUT, (long) t->deadline_sec) != CURLE_OK ||
             curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "mkmachine") != CURLE_OK ||
             curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
             (t->headers && curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->headers) != CURLE_OK) ||
@@ -374,6 +395,15 @@ static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
                 t->part = false;
                 return fail(d, -EBADMSG, "%s is larger than the %" PRIu64 " bytes expected.", item->url,
                             t->limit);
+        }
+        if (code == CURLE_OPERATION_TIMEDOUT) {
+                curl_off_t elapsed = 0;
+
+                (void) curl_easy_getinfo(t->curl, CURLINFO_TOTAL_TIME_T, &elapsed);
+                if ((uint64_t) elapsed + USEC_PER_SEC / 2 >= t->deadline_sec * USEC_PER_SEC)
+                        return fail(d, -ETIMEDOUT, "Failed to download %s: not done within the deadline of "
+                                    "%" PRIu64 " s (%" PRIu64 " bytes received; MKMACHINE_DOWNLOAD_TIMEOUT= "
+                                    "sets it).", item->url, t->deadline_sec, t->received);
         }
         if (code != CURLE_OK)
                 return fail(d, -EIO, "Failed to download %s: %s", item->url, curl_easy_strerror(code));

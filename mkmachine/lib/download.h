@@ -36,10 +36,20 @@ typedef struct DownloadItem {
         void *userdata;
 } DownloadItem;
 
+/* The deadline for a whole transfer of size bytes (what is expected, or the most that is accepted):
+ * DOWNLOAD_DEADLINE_FLOOR_SEC plus the time it takes at DOWNLOAD_DEADLINE_MIN_RATE bytes/s, or
+ * MKMACHINE_DOWNLOAD_TIMEOUT (seconds) from the environment when set; at most
+ * DOWNLOAD_DEADLINE_MAX_SEC. Besides it a transfer fails when it is slower than 1 byte/s for 60 s. */
+#define DOWNLOAD_DEADLINE_FLOOR_SEC UINT64_C(600)
+#define DOWNLOAD_DEADLINE_MIN_RATE  UINT64_C(65536)
+#define DOWNLOAD_DEADLINE_MAX_SEC   (UINT64_C(7) * 24 * 3600)
+uint64_t download_deadline_sec(uint64_t size);
+
 /* Downloads all items, at most max_parallel at a time (several connections to the same host, reused
  * with keep-alive). Stops at the first failure: returns a negative errno (-EIO for HTTP and transfer
- * errors, -EBADMSG for a size or digest mismatch) and, if reterr_message is non-NULL, a sentence
- * naming the URL and what went wrong. progress (may be NULL) counts the bytes of all items; *ret_bytes
+ * errors, -ETIMEDOUT when one is not done within its deadline, see download_deadline_sec(), -EBADMSG for
+ * a size or digest mismatch) and, if reterr_message is non-NULL, a sentence naming the URL and what went
+ * wrong. progress (may be NULL) counts the bytes of all items; *ret_bytes
  * (may be NULL) gets the number of bytes transferred. Never logs above debug level. */
 int download_many(const DownloadItem *items, size_t n, unsigned max_parallel, Progress *progress,
                   uint64_t *ret_bytes, char **reterr_message);

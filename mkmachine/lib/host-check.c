@@ -233,3 +233,7 @@ CheckVerdict disk_free_verdict(uint64_t available) {
                 return CHECK_WARN;
         return CHECK_OK;
 }
+
+CheckVerdict store_mode_verdict(mode_t mode) {
+        return (mode & 0077) != 0 ? CHECK_FAIL : CHECK_OK;
+}

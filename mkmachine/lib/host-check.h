@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -87,3 +88,9 @@ CgroupMode cgroup_mode_from_magic(uint64_t root_magic, uint64_t unified_magic);
 #define DISK_FREE_FAIL (UINT64_C(1) << 30)
 #define DISK_FREE_WARN (UINT64_C(5) << 30)
 CheckVerdict disk_free_verdict(uint64_t available);
+
+/* The permissions of the machine store's directory (st_mode): it must give group and others nothing
+ * (0700, as machined and mkmachine create it): in a tree unpacked from an image, setuid binaries and
+ * device nodes belong to the machine's users, and a host user who can reach them can use them. Anything
+ * looser fails; CHECK_OK otherwise. */
+CheckVerdict store_mode_verdict(mode_t mode);

@@ -668,8 +668,10 @@ int oci_image_resolve(OciSource *s, const OciPlatform *want, OciImage **ret, cha
         return resolve_layout(s, want, ret, reterr_message);
 }
 
-int oci_image_unpack(const OciBlobSource *blobs, const OciImage *img, int tree_fd, Progress *progress,
-                     char **reterr_message) {
+int oci_image_unpack(const OciBlobSource *blobs, const OciImage *img, int tree_fd,
+                     const TarUnpackOptions *options, Progress *progress, char **reterr_message) {
+        TarUnpackOptions o = options ? *options : (TarUnpackOptions) {};
+        uint64_t used = 0;
         int r;
 
         for (size_t k = 0; k < img->n_layers; k++) {
@@ -685,6 +687,18 @@ int oci_image_unpack(const OciBlobSource *blobs, const OciImage *img, int tree_f
                         return error_message(reterr_message, r,
                                              "Layer %zu has an invalid or unsupported digest '%.80s'.",
                                              k + 1, l->digest);
+
+                /* The same layer right again: applying a changeset onto its own result changes nothing
+                 * (what it adds it adds again, its whiteouts spare what it adds itself, an opaque
+                 * directory is emptied and filled the same way), so it is unpacked once. A repeat after
+                 * other layers is applied again at its position: it may re-create what those deleted
+                 * or undo what they changed (docker and podman, whose layer IDs are chained from the
+                 * layers below, apply it there too). The total is bounded by the size limit anyway. */
+                if (k > 0 && streq(l->digest, img->layers[k - 1].digest)) {
+                        log_debug("Layer %zu (%s) is layer %zu again, not unpacking it twice.", k + 1,
+                                  l->digest, k);
+                        continue;
+                }
 
                 r = blobs->open(blobs->userdata, l->digest, &fd);
                 if (r == -ENOENT)
@@ -702,11 +716,14 @@ int oci_image_unpack(const OciBlobSource *blobs, const OciImage *img, int tree_f
                                              (uint64_t) st.st_size, l->size);
 
                 log_debug("Applying layer %zu/%zu (%s).", k + 1, img->n_layers, l->digest);
-                r = tar_unpack(fd, tree_fd, TAR_UNPACK_OVERLAY, (uint64_t) st.st_size, progress, &stats,
-                               &msg);
+                /* The size limit is for the whole image: what the layers before read counts. */
+                o.bytes_before = used;
+                r = tar_unpack_with(fd, tree_fd, TAR_UNPACK_OVERLAY, (uint64_t) st.st_size, progress, &o,
+                                    &stats, &msg);
                 if (r < 0)
                         return error_message(reterr_message, r, "Layer %zu (%s): %s", k + 1,
                                              l->path ?: l->digest, msg ?: strerror(-r));
+                used += stats.bytes_out;
                 if (l->size != UINT64_MAX && stats.bytes_in != l->size)
                         return error_message(reterr_message, -EBADMSG, "Layer %zu (%s) has %" PRIu64 " "
                                              "bytes, its descriptor says %" PRIu64 ".", k + 1, l->digest,

@@ -5,6 +5,7 @@
 
 #include "oci-image.h"
 #include "progress.h"
+#include "tar-unpack.h"
 
 /* Reading OCI images from where they are: an OCI image layout directory, an oci-archive (a tar of a
  * layout) or a docker-archive (docker save, podman save), and unpacking one into a tree. Errors are
@@ -91,9 +92,12 @@ int oci_image_resolve_descriptor(const OciBlobSource *blobs, OciMediaType type, 
 /* Applies the image's layers in order onto the empty directory tree_fd (overlay semantics, see
  * TAR_UNPACK_OVERLAY). Each layer is hashed while it is unpacked, and its size, digest and compression
  * are checked against its descriptor: on a mismatch the tree holds garbage and the caller must throw
- * it away (store_install() does). */
-int oci_image_unpack(const OciBlobSource *blobs, const OciImage *i, int tree_fd, Progress *progress,
-                     char **reterr_message);
+ * it away (store_install() does). A layer that is the one before again (same digest) is unpacked once:
+ * the result is the same; a layer repeated after others is applied again where it is listed. options
+ * (NULL: the defaults) as for tar_unpack_with(), its max_bytes for all layers together (bytes_before
+ * is ignored). */
+int oci_image_unpack(const OciBlobSource *blobs, const OciImage *i, int tree_fd,
+                     const TarUnpackOptions *options, Progress *progress, char **reterr_message);
 
 /* Whether the tree has an init to boot (/sbin/init, /usr/lib/systemd/systemd, /lib/systemd/systemd),
  * looked up as if tree_fd were the root directory. Busybox's init (/sbin/init a link to busybox, as in

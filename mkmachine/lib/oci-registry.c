@@ -18,6 +18,7 @@
 #include "oci-registry.h"
 #include "string-util.h"
 #include "strv.h"
+#include "time-util.h"
 
 #define RETRIES 4U
 #define DOWNLOAD_PARALLEL 4U
@@ -191,6 +192,7 @@ static size_t upload_read(char *buf, size_t size, size_t nitems, void *userdata)
 static int request_once(const RegistryClient *c, const char *method, const char *url,
                         const char * const headers[static 2], const char *user, const char *password,
                         Upload *up, size_t max, Response *ret) {
+        uint64_t deadline = download_deadline_sec(up ? MAX(up->size, (uint64_t) max) : (uint64_t) max);
         struct curl_slist *h = NULL, *t;
         CURL *curl;
         int r = 0;
@@ -219,6 +221,7 @@ static int request_once(const RegistryClient *c, const char *method, const char 
              curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
+             curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) deadline) != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_USERAGENT, "mkmachine") != CURLE_OK ||
              curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
              (h && curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h) != CURLE_OK) ||
@@ -250,6 +253,15 @@ static int request_once(const RegistryClient *c, const char *method, const char 
         if (r >= 0) {
                 ret->code = curl_easy_perform(curl);
                 (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ret->status);
+                if (ret->code == CURLE_OPERATION_TIMEDOUT) {
+                        curl_off_t elapsed = 0;
+
+                        /* The deadline, not the low-speed limit: say which. */
+                        (void) curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &elapsed);
+                        if ((uint64_t) elapsed + USEC_PER_SEC / 2 >= deadline * USEC_PER_SEC)
+                                snprintf(ret->error, sizeof(ret->error), "not done within the deadline of "
+                                         "%" PRIu64 " s (MKMACHINE_DOWNLOAD_TIMEOUT= sets it)", deadline);
+                }
                 if (!ret->error[0])
                         snprintf(ret->error, sizeof(ret->error), "%s", curl_easy_strerror(ret->code));
         }
@@ -278,7 +290,9 @@ static int describe_failure(const char *url, const Response *resp, char **reterr
         if (resp->too_big)
                 return error_message(reterr_message, -E2BIG, "%s: the response is too large.", url);
         if (resp->code != CURLE_OK)
-                return error_message(reterr_message, -EIO, "%s: %s", url, resp->error);
+                return error_message(reterr_message,
+                                     resp->code == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO,
+                                     "%s: %s", url, resp->error);
         return error_message(reterr_message, resp->status == 404 ? -ENOENT : resp->status == 401 ||
                              resp->status == 403 ? -EACCES : -EIO, "%s: HTTP status %li%s%.200s", url,
                              resp->status, resp->body ? ": " : ".", resp->body ?: "");
@@ -710,7 +724,7 @@ static int pull_blob_open(void *userdata, const char *digest, int *ret_fd) {
         }
         if (r < 0) {
                 log_debug("%s", strna(msg));
-                return r == -ENOENT ? r : -EIO;
+                return r == -ENOENT || r == -ETIMEDOUT ? r : -EIO;
         }
         sha256_hex(resp.body ?: "", resp.size, got);
         if (!streq(got, hex))

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -65,7 +66,23 @@ typedef struct Unpacker {
         const char *entry;      /* the current entry's name, for messages */
         char *error;
         uint64_t entries;
+
+        /* Bounds: decompressed bytes read (bytes_out) against max_bytes (UINT64_MAX: none); the free
+         * space of the tree's file system against reserve, checked every SPACE_CHECK_BYTES or
+         * SPACE_CHECK_ENTRIES. limit_error is the error that stopped us, for the reader callback's
+         * caller, which only sees a failed read. */
+        uint64_t bytes_out;
+        uint64_t max_bytes;
+        uint64_t limit_shown;   /* in messages: max_bytes, or the whole import's limit */
+        bool max_bytes_from_free_space;
+        uint64_t reserve;
+        uint64_t checked_bytes, checked_entries;
+        int limit_error;
+        bool all_xattrs;
 } Unpacker;
+
+#define SPACE_CHECK_BYTES   (4U * 1024U * 1024U)
+#define SPACE_CHECK_ENTRIES 512U
 
 _printf_(3, 4)
 static int fail(Unpacker *u, int r, const char *format, ...) {
@@ -373,6 +390,19 @@ static int remove_existing(Unpacker *u, int dir_fd, const char *leaf) {
         return 0;
 }
 
+bool tar_xattr_is_safe(const char *name) {
+        /* user.*: data for programs. security.capability: what setcap sets, needed by ping and co.
+         * The POSIX ACLs, should an archive carry them as raw xattrs: the kernel checks them and they
+         * grant no more than modes do. Everything else tells the host's kernel or security modules
+         * something: trusted.* (overlayfs' own metadata, e.g. trusted.overlay.opaque or .redirect,
+         * which a later overlay mount would act on), security.selinux, .ima, .evm, .SMACK64* (labels
+         * and signatures that policy trusts), other system.* ones. */
+        return startswith(name, "user.") ||
+                streq(name, "security.capability") ||
+                streq(name, "system.posix_acl_access") ||
+                streq(name, "system.posix_acl_default");
+}
+
 static int xattrs_apply(Unpacker *u, struct archive_entry *e, int fd, int dir_fd, const char *leaf) {
         const char *name;
         const void *value;
@@ -394,6 +424,11 @@ static int xattrs_apply(Unpacker *u, struct archive_entry *e, int fd, int dir_fd
                 if (size > TAR_XATTR_SIZE_MAX)
                         return fail(u, -E2BIG, "'%s': extended attribute '%s' larger than %u bytes.",
                                     u->entry, name, TAR_XATTR_SIZE_MAX);
+                if (!u->all_xattrs && !tar_xattr_is_safe(name)) {
+                        log_debug("'%s': dropping extended attribute '%s' (only user.* and "
+                                  "security.capability are kept by default).", u->entry, name);
+                        continue;
+                }
 
                 if (fd >= 0)
                         r = RET_NERRNO(fsetxattr(fd, name, value, size, 0));
@@ -1141,6 +1176,80 @@ static int unpack_entry(Unpacker *u, struct archive *a, struct archive_entry *e)
         }
 }
 
+static uint64_t reserve_default(const struct statvfs *sv) {
+        uint64_t size = (uint64_t) sv->f_blocks * sv->f_frsize;
+
+        return MIN(MAX(size / 100, TAR_UNPACK_RESERVE_MIN), TAR_UNPACK_RESERVE_MAX);
+}
+
+static int limits_init(Unpacker *u, const TarUnpackOptions *o) {
+        struct statvfs sv;
+
+        u->max_bytes = u->limit_shown = UINT64_MAX;
+        if (o && o->max_bytes > 0) {
+                /* Earlier parts of the same import used some of it. */
+                u->max_bytes = o->max_bytes - MIN(o->bytes_before, o->max_bytes);
+                u->limit_shown = o->max_bytes;
+        }
+        u->reserve = o ? o->reserve_bytes : 0;
+        if (fstatvfs(u->tree_fd, &sv) < 0 || sv.f_blocks == 0) {
+                /* No free space to go by (e.g. an odd file system): only the explicit limit. */
+                log_debug("Cannot determine the free space of the target file system, no limit by it.");
+                u->reserve = 0;
+                return 0;
+        }
+        if (u->reserve == 0)
+                u->reserve = reserve_default(&sv);
+
+        uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize,
+                from_free = avail > u->reserve ? avail - u->reserve : 0;
+        if (from_free < u->max_bytes) {
+                u->max_bytes = u->limit_shown = from_free;
+                u->max_bytes_from_free_space = true;
+        }
+        return 0;
+}
+
+/* Fails (and keeps failing) once the data read exceeds the limit or the target file system's free space
+ * drops below the reserve. The latter is checked now and then: decompressed bytes do not count what small
+ * files, directories and inodes take on disk, nor what others write meanwhile. */
+static int limits_check(Unpacker *u) {
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        struct statvfs sv;
+
+        if (u->limit_error < 0)
+                return u->limit_error;
+
+        if (u->bytes_out > u->max_bytes) {
+                if (u->max_bytes_from_free_space)
+                        u->limit_error = fail(u, -EFBIG, "The unpacked data exceeds the size limit of %s "
+                                              "(the free space of the target file system less a reserve "
+                                              "of %s).",
+                                              format_bytes(a, sizeof(a), u->limit_shown),
+                                              format_bytes(b, sizeof(b), u->reserve));
+                else
+                        u->limit_error = fail(u, -EFBIG, "The unpacked data exceeds the size limit of %s.",
+                                              format_bytes(a, sizeof(a), u->limit_shown));
+                return u->limit_error;
+        }
+
+        if (u->reserve == 0 ||
+            (u->bytes_out - u->checked_bytes < SPACE_CHECK_BYTES &&
+             u->entries - u->checked_entries < SPACE_CHECK_ENTRIES))
+                return 0;
+        u->checked_bytes = u->bytes_out;
+        u->checked_entries = u->entries;
+        if (fstatvfs(u->tree_fd, &sv) < 0)
+                return 0;
+        if ((uint64_t) sv.f_bavail * sv.f_frsize < u->reserve) {
+                u->limit_error = fail(u, -ENOSPC, "Unpacking would leave less than %s free on the target "
+                                      "file system (%s written).", format_bytes(a, sizeof(a), u->reserve),
+                                      format_bytes(b, sizeof(b), u->bytes_out));
+                return u->limit_error;
+        }
+        return 0;
+}
+
 static la_ssize_t read_cb(struct archive *a, void *userdata, const void **ret_buf) {
         Unpacker *u = userdata;
         size_t size;
@@ -1149,6 +1258,12 @@ static la_ssize_t read_cb(struct archive *a, void *userdata, const void **ret_bu
         r = decompressor_read(u->decompressor, ret_buf, &size);
         if (r < 0) {
                 archive_set_error(a, -r, "%s", decompressor_error(u->decompressor) ?: strerror(-r));
+                return -1;
+        }
+        u->bytes_out += size;
+        r = limits_check(u);
+        if (r < 0) {
+                archive_set_error(a, -r, "%s", strna(u->error));
                 return -1;
         }
         return (la_ssize_t) size;
@@ -1200,6 +1315,9 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
                 if (r < 0)
                         goto finish;
                 u->entries++;
+                r = limits_check(u);
+                if (r < 0)
+                        goto finish;
 
                 if (u->progress)
                         progress_update(u->progress, decompressor_bytes_in(u->decompressor));
@@ -1227,6 +1345,7 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
 
         stats->entries = u->entries;
         stats->bytes_in = decompressor_bytes_in(u->decompressor);
+        stats->bytes_out = u->bytes_out;
         stats->compression = decompressor_compression(u->decompressor);
         r = decompressor_sha256(u->decompressor, stats->sha256);
 
@@ -1234,6 +1353,11 @@ finish:
         archive_read_free(a);
         return r;
 }
+
+static int unpack_internal(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size,
+                           Progress *progress, TarUnpackEntryFunc entry_func, void *userdata,
+                           const TarUnpackOptions *options, TarUnpackStats *ret_stats,
+                           char **reterr_message);
 
 int tar_unpack(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
                TarUnpackStats *ret_stats, char **reterr_message) {
@@ -1244,6 +1368,20 @@ int tar_unpack(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_s
 int tar_unpack_full(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
                     TarUnpackEntryFunc entry_func, void *userdata, TarUnpackStats *ret_stats,
                     char **reterr_message) {
+        return unpack_internal(input_fd, tree_fd, flags, input_size, progress, entry_func, userdata,
+                               /* options= */ NULL, ret_stats, reterr_message);
+}
+
+int tar_unpack_with(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
+                    const TarUnpackOptions *options, TarUnpackStats *ret_stats, char **reterr_message) {
+        return unpack_internal(input_fd, tree_fd, flags, input_size, progress, NULL, NULL, options,
+                               ret_stats, reterr_message);
+}
+
+static int unpack_internal(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size,
+                           Progress *progress, TarUnpackEntryFunc entry_func, void *userdata,
+                           const TarUnpackOptions *options, TarUnpackStats *ret_stats,
+                           char **reterr_message) {
         Unpacker u = {
                 .tree_fd = tree_fd,
                 .flags = flags,
@@ -1251,6 +1389,7 @@ int tar_unpack_full(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t in
                 .entry_func = entry_func,
                 .userdata = userdata,
                 .parent_fd = -EBADF,
+                .all_xattrs = options && options->all_xattrs,
         };
         TarUnpackStats stats = {};
         mode_t um;
@@ -1267,6 +1406,7 @@ int tar_unpack_full(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t in
         u.uid = geteuid();
         u.gid = getegid();
         u.default_acls = fgetxattr(tree_fd, "system.posix_acl_default", NULL, 0) >= 0;
+        (void) limits_init(&u, options);
 
         r = decompressor_new(input_fd, &u.decompressor);
         if (r == -EPROTONOSUPPORT)
@@ -1284,6 +1424,8 @@ int tar_unpack_full(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t in
                 if (progress)
                         progress_begin(progress, "Unpacking", input_size);
                 r = unpack_archive(&u, &stats);
+                if (r < 0 && u.limit_error < 0)
+                        r = u.limit_error;      /* reported through a failed read: the cause */
                 if (progress)
                         progress_end(progress);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -30,6 +31,7 @@ typedef enum TarUnpackFlags {
 typedef struct TarUnpackStats {
         uint64_t entries;
         uint64_t bytes_in;      /* raw bytes read from the input */
+        uint64_t bytes_out;     /* decompressed bytes (the tar stream) read */
         Compression compression;
         char sha256[65];        /* of the raw input */
 } TarUnpackStats;
@@ -39,12 +41,39 @@ typedef struct TarUnpackStats {
 #define TAR_DEPTH_MAX      256U
 #define TAR_XATTR_SIZE_MAX (64U * 1024U)
 
+/* The free space an unpack leaves on the target file system by default: 1% of its size, within these. */
+#define TAR_UNPACK_RESERVE_MIN (32U * 1024U * 1024U)
+#define TAR_UNPACK_RESERVE_MAX (UINT64_C(1024) * 1024U * 1024U)
+
+typedef struct TarUnpackOptions {
+        /* At most this many decompressed bytes (the tar stream: headers and data) are read; more fail
+         * with -EFBIG ("… exceeds the size limit of …") before they are written. 0: no limit but the
+         * free space. */
+        uint64_t max_bytes;
+        /* Bytes already counted against max_bytes (by the layers before, for one image). */
+        uint64_t bytes_before;
+        /* The free space to leave on the target file system (0: the default reserve, see above). The
+         * limit is never more than the free space at the start less the reserve (-EFBIG beyond it); and
+         * the free space is checked as unpacking goes on, failing with -ENOSPC when it drops below the
+         * reserve (small files take more room than their bytes, and others may be writing). */
+        uint64_t reserve_bytes;
+        /* Keep every extended attribute of the archive, not only those tar_xattr_is_safe() accepts. */
+        bool all_xattrs;
+} TarUnpackOptions;
+
+/* Whether an archive's extended attribute is kept by default: user.*, security.capability and the POSIX
+ * ACLs (system.posix_acl_access/_default; ACLs in the archive's own ACL records are kept anyway). Others
+ * (trusted.*, security.selinux, security.ima, other system.*) are dropped, with a debug message: they
+ * would make the host's kernel, overlayfs or security policy trust what the archive says. */
+bool tar_xattr_is_safe(const char *name);
+
 /* Unpacks the tar stream read from input_fd (a file or a pipe; compression none/gzip/xz/zstd/bzip2
  * detected from content) into the directory tree_fd, which should be empty.
  *
  * Every path operation is resolved beneath tree_fd and never through a symlink: absolute paths, "..",
  * writes through symlinks (also ones planted by earlier entries) and hardlinks to anything outside the
- * tree are refused. Ownership is numeric; modes (incl. setuid/sticky), mtimes, xattrs, POSIX ACLs,
+ * tree are refused. Ownership is numeric; modes (incl. setuid/sticky), mtimes, xattrs (by default only
+ * those tar_xattr_is_safe() accepts, see tar_unpack_with()), POSIX ACLs,
  * devices, FIFOs, hardlinks and sparse files are kept. Memory use does not grow with the size of the
  * archive, only (slightly) with its number of directories.
  *
@@ -56,6 +85,12 @@ typedef struct TarUnpackStats {
  * logs above debug level. */
 int tar_unpack(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
                TarUnpackStats *ret_stats, char **reterr_message);
+
+/* tar_unpack() with the bounds and choices in options (NULL: the defaults, which tar_unpack() and
+ * tar_unpack_full() use: no limit but the free space less the default reserve, and only the extended
+ * attributes tar_xattr_is_safe() accepts). */
+int tar_unpack_with(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size, Progress *progress,
+                    const TarUnpackOptions *options, TarUnpackStats *ret_stats, char **reterr_message);
 
 /* Called for every entry before it is unpacked (not for whiteouts and skipped sockets), with its path as
  * normalized ("" for the top of the tree, else relative, without "." components or a trailing '/') and

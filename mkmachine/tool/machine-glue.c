@@ -596,20 +596,20 @@ int machine_glue_show(const char *name, json_object *j) {
                 return 0;
         }
 
-        printf("   Settings: %s%s\n", file ? sdir : "none (systemd-nspawn@.service defaults)",
+        printl("   Settings: %s%s\n", file ? sdir : "none (systemd-nspawn@.service defaults)",
                file ? strjoina("/", name, ".nspawn") : "");
-        printf("    Network: %s%s%s\n",
+        printl("    Network: %s%s%s\n",
                s.network >= 0 ? network_mode_to_string(s.network) : "veth (default)",
                s.network_name ? ":" : "", s.network_name ?: "");
         for (size_t i = 0; i < s.n_ports; i++) {
                 char buf[NSPAWN_PORT_STRING_MAX];
-                printf("%11s %s\n", i == 0 ? "Ports:" : "",
+                printl("%11s %s\n", i == 0 ? "Ports:" : "",
                        nspawn_port_format(s.ports + i, buf, sizeof(buf)));
         }
         for (size_t i = 0; i < s.n_binds; i++)
-                printf("%11s %s:%s%s%s\n", i == 0 ? "Binds:" : "", s.binds[i].source, s.binds[i].destination,
+                printl("%11s %s:%s%s%s\n", i == 0 ? "Binds:" : "", s.binds[i].source, s.binds[i].destination,
                        s.binds[i].read_only ? " (read-only)" : "", s.binds[i].idmap ? " (idmap)" : "");
-        printf("  PrivUsers: %s\n",
+        printl("  PrivUsers: %s\n",
                s.private_users >= 0 ? private_users_mode_to_string(s.private_users) : "pick (default)");
         if (s.boot == 0) {
                 _cleanup_free_ char *cmd = NULL;
@@ -618,14 +618,14 @@ int machine_glue_show(const char *name, json_object *j) {
                 if (q == -ENOMEM)
                         return log_oom();
                 /* As the file has it, quoted the way systemd-nspawn reads it back. */
-                printf("       Exec: %s\n", q < 0 ? "(a word holds control characters)" :
+                printl("       Exec: %s\n", q < 0 ? "(a word holds control characters)" :
                        isempty(cmd) ? "(the image's shell)" : cmd);
         } else
-                printf("       Boot: yes\n");
+                printl("       Boot: yes\n");
         STRV_FOREACH(e, s.environment)
-                printf("%11s %s\n", e == s.environment ? "Env:" : "", *e);
-        printf("    Restart: %s\n", restart_policy_to_string(restart));
-        printf("  At boot: %s\n", enabled ? "enabled" : "disabled");
+                printl("%11s %s\n", e == s.environment ? "Env:" : "", *e);
+        printl("    Restart: %s\n", restart_policy_to_string(restart));
+        printl("  At boot: %s\n", enabled ? "enabled" : "disabled");
         return 0;
 }
 

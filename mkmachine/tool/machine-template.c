@@ -341,7 +341,7 @@ void template_show(const char *machine, json_object *j) {
                 }
                 json_object_object_add(j, "instance", o);
         } else
-                printf("   Instance: %s@%s of template %s (%s%s)\n", i.template, i.instance, i.template,
+                printl("   Instance: %s@%s of template %s (%s%s)\n", i.template, i.instance, i.template,
                        instance_mode_to_string(i.mode),
                        i.mode == INSTANCE_EPHEMERAL ? ": the template's tree under a throw-away overlay" :
                        "");

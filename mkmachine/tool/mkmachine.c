@@ -70,6 +70,7 @@ static AutoUpdatePolicy arg_auto_update = _AUTO_UPDATE_POLICY_INVALID;
 static const char *arg_health_cmd = NULL;
 static bool arg_dry_run = false;
 static Compression arg_compress = COMPRESSION_GZIP;
+static TarUnpackOptions arg_unpack = {};
 
 static int refuse_update_options(const char *verb, AutoUpdatePolicy allowed);
 
@@ -134,7 +135,12 @@ static int help(void) {
                "     --health-cmd=CMD         set: command that must succeed in the machine after\n"
                "                              an update (\"\" removes it)\n"
                "     --dry-run                auto-update: only report what would be updated\n"
-               "     --compress=gzip|zstd     push: layer compression (default: gzip)\n",
+               "     --compress=gzip|zstd     push: layer compression (default: gzip)\n"
+               "     --max-size=BYTES         import-tar, import-oci, pull: at most this much unpacked\n"
+               "                              data (K, M, G, T suffixes; default: the store's free\n"
+               "                              space less a reserve)\n"
+               "     --xattrs=safe|all        import-tar, import-oci, pull: which extended attributes\n"
+               "                              to keep (safe: user.*, security.capability, ACLs)\n",
                MKMACHINE_IMAGE_ROOT, MKMACHINE_CACHE_DIR);
         machine_glue_help();
         printf("\nA machine name can be TEMPLATE@INSTANCE: instance INSTANCE of machine TEMPLATE, which\n"
@@ -297,11 +303,18 @@ static json_object* machine_info_to_json(const MachineInfo *i) {
 }
 
 static int print_json(json_object *j) {
+        _cleanup_free_ char *text = NULL;
+
         if (!j)
                 return log_oom();
-        puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY|JSON_C_TO_STRING_SPACED|
-                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+        /* json-c escapes control characters but passes DEL, C1 and bytes that are not UTF-8 through. */
+        text = json_text_escape_terminal(json_object_to_json_string_ext(
+                                                 j, JSON_C_TO_STRING_PRETTY|JSON_C_TO_STRING_SPACED|
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(j);
+        if (!text)
+                return log_oom();
+        puts(text);
         return fflush(stdout) == 0 ? 0 : log_error_errno(errno, "Failed to write output: %m");
 }
 
@@ -558,14 +571,14 @@ static int verb_list(int argc, char *argv[]) {
                 for (size_t i = 0; i < n_containers; i++)
                         w = MAX(w, strlen(containers[i].name));
 
-                printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, "NAME", "TYPE", "STATE", "USAGE", "CREATED",
+                printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, "NAME", "TYPE", "STATE", "USAGE", "CREATED",
                        "SOURCE");
                 for (size_t i = 0; i < n; i++) {
                         char u[FORMAT_BYTES_MAX], t[64], src[PATH_MAX];
                         json_object *o = origin_json(l + i);
                         const MachineInstance *in = find_instance(instances, n_instances, l[i].name);
 
-                        printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
+                        printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
                                machine_type_to_string(l[i].type),
                                list_state(l + i, machines, n_machines, instances, n_instances),
                                format_bytes(u, sizeof(u), l[i].usage), format_time(t, sizeof(t),
@@ -579,7 +592,7 @@ static int verb_list(int argc, char *argv[]) {
                         char src[PATH_MAX];
 
                         if (in->mode == INSTANCE_EPHEMERAL)
-                                printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, in->machine, "ephemeral",
+                                printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, in->machine, "ephemeral",
                                        find_machined(machines, n_machines, in->machine) ? "running" :
                                        "stopped",
                                        "-", "-", template_summary(in, src, sizeof(src)));
@@ -591,14 +604,14 @@ static int verb_list(int argc, char *argv[]) {
                                 in_store = streq(l[k].name, machines[i].name);
                         in_store = in_store || find_instance(instances, n_instances, machines[i].name);
                         if (!in_store)
-                                printf("%-*s %-9s %-8s %7s %-23s %s (not in the store)\n", (int) w,
+                                printl("%-*s %-9s %-8s %7s %-23s %s (not in the store)\n", (int) w,
                                        machines[i].name, machines[i].class, "running", "-", "-",
                                        machines[i].service);
                 }
                 for (size_t i = 0; i < n_containers; i++) {
                         char t[64];
 
-                        printf("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, containers[i].name, "podman",
+                        printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, containers[i].name, "podman",
                                containers[i].state, "-", format_time(t, sizeof(t), containers[i].created),
                                containers[i].image);
                 }
@@ -639,7 +652,7 @@ static int show_machine(Store *s, const char *name) {
                         }
                         return print_json(j);
                 }
-                printf("       Name: %s\n", name);
+                printl("       Name: %s\n", name);
                 template_show(name, NULL);
                 return machine_glue_show(name, NULL);
         }
@@ -665,16 +678,12 @@ static int show_machine(Store *s, const char *name) {
         }
 
         o = origin_json(&i);
-        printf("       Name: %s\n"
-               "       Path: %s/%s%s\n"
-               "       Type: %s\n"
-               "      Usage: %s\n"
-               "    Created: %s\n"
-               "      State: %s\n",
-               i.name, s->root, i.name, i.type == MACHINE_RAW ? ".raw" : "",
-               machine_type_to_string(i.type), format_bytes(u, sizeof(u), i.usage),
-               format_time(t, sizeof(t),
-                           i.created), i.in_use ? "in use (running or being changed)" : "idle");
+        printl("       Name: %s\n", i.name);
+        printl("       Path: %s/%s%s\n", s->root, i.name, i.type == MACHINE_RAW ? ".raw" : "");
+        printl("       Type: %s\n", machine_type_to_string(i.type));
+        printl("      Usage: %s\n", format_bytes(u, sizeof(u), i.usage));
+        printl("    Created: %s\n", format_time(t, sizeof(t), i.created));
+        printl("      State: %s\n", i.in_use ? "in use (running or being changed)" : "idle");
         if (o) {
                 static const char *const keys[][2] = {
                         { "type", "Source type" },
@@ -694,7 +703,7 @@ static int show_machine(Store *s, const char *name) {
                 for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
                         const char *v = origin_string(o, keys[k][0]);
                         if (v)
-                                printf("%11s: %s\n", keys[k][1], v);
+                                printl("%11s: %s\n", keys[k][1], v);
                 }
                 /* When the archive state was taken: the Date: of each suite's Release. */
                 if (json_object_object_get_ex(o, "archive", &a) && json_object_is_type(a, json_type_array))
@@ -711,7 +720,7 @@ static int show_machine(Store *s, const char *name) {
                         }
                 json_object_put(o);
         } else
-                printf("     Source: unknown (not made by mkmachine)\n");
+                printl("     Source: unknown (not made by mkmachine)\n");
         template_show(name, NULL);
         return machine_glue_show(name, NULL);
 }
@@ -843,10 +852,10 @@ static int verb_status(int argc, char *argv[]) {
                 return print_json(j);
         }
 
-        printf("       Name: %s\n"
-               "      State: %s\n"
-               "       Unit: %s: %s (%s), %s\n",
-               name, state, unit, strna(u.active_state), strna(u.sub_state),
+        printl("       Name: %s\n", name);
+        printl("      State: %s\n", state);
+        printl("       Unit: %s: %s (%s), %s\n",
+               unit, strna(u.active_state), strna(u.sub_state),
                streq_ptr(u.load_state, "not-found") ? "no unit file" :
                unit_file_enabled(&u) ? "enabled (starts at boot)" :
                isempty(u.unit_file_state) || streq(u.unit_file_state, "disabled") ? "not enabled" :
@@ -854,28 +863,28 @@ static int verb_status(int argc, char *argv[]) {
         if (running) {
                 char t[64], span[TIMESPAN_STRING_MAX];
 
-                printf("     Leader: %" PRIu32 "\n", m.leader);
+                printl("     Leader: %" PRIu32 "\n", m.leader);
                 if (strv_length(m.addresses) == 0)
-                        printf("    Address: none (yet)\n");
+                        printl("    Address: none (yet)\n");
                 for (char **p = m.addresses; p && *p; p++)
-                        printf("%11s %s\n", p == m.addresses ? "Address:" : "", *p);
+                        printl("%11s %s\n", p == m.addresses ? "Address:" : "", *p);
                 if (m.timestamp > 0)
-                        printf("     Uptime: %s (since %s)\n",
+                        printl("     Uptime: %s (since %s)\n",
                                format_timespan_short(span, sizeof(span),
                                                      now > m.timestamp ? now - m.timestamp : 0),
                                format_time(t, sizeof(t), m.timestamp));
-                printf("      Class: %s (%s)\n", m.class, m.service);
+                printl("      Class: %s (%s)\n", m.class, m.service);
                 if (!isempty(m.root_directory))
-                        printf("       Root: %s\n", m.root_directory);
+                        printl("       Root: %s\n", m.root_directory);
         }
         if (in_store) {
                 char u_[FORMAT_BYTES_MAX];
 
-                printf("      Image: %s/%s%s (%s, %s)\n", s.root, info.name,
+                printl("      Image: %s/%s%s (%s, %s)\n", s.root, info.name,
                        info.type == MACHINE_RAW ? ".raw" : "", machine_type_to_string(info.type),
                        format_bytes(u_, sizeof(u_), info.usage));
         } else if (template_lookup(name, NULL) < 0)
-                printf("      Image: not in %s\n", arg_image_root);
+                printl("      Image: not in %s\n", arg_image_root);
         template_show(name, NULL);
         return 0;
 }
@@ -913,9 +922,9 @@ static void _printf_(5, 6) doctor_report(Doctor *d, const char *name, CheckVerdi
                 json_object_array_add(d->checks, j);
                 return;
         }
-        printf("%-4s %-16s %s\n", check_verdict_to_string(v), name, strna(message));
+        printl("%-4s %-16s %s\n", check_verdict_to_string(v), name, strna(message));
         if (fix && (v == CHECK_WARN || v == CHECK_FAIL))
-                printf("%-4s %-16s fix: %s\n", "", "", fix);
+                printl("%-4s %-16s fix: %s\n", "", "", fix);
 }
 
 static int read_small_file(const char *path, char **ret) {
@@ -1116,6 +1125,23 @@ static void doctor_disk(Doctor *d, const char *name, const char *dir) {
                       v == CHECK_FAIL ? " (at least 1G)" : "");
 }
 
+/* The store must be private (0700): trees unpacked from images hold setuid binaries and devices. */
+static void doctor_store_mode(Doctor *d, const char *dir) {
+        const char *fix = strjoina("chmod 0700 ", dir);
+        struct stat st;
+
+        if (stat(dir, &st) < 0)
+                return doctor_report(d, "store-permissions", errno == ENOENT ? CHECK_OK : CHECK_WARN, NULL,
+                                     errno == ENOENT ? "%s does not exist yet (it will be made 0700)" :
+                                     "cannot check %s: %m", dir);
+        if (store_mode_verdict(st.st_mode) == CHECK_OK)
+                return doctor_report(d, "store-permissions", CHECK_OK, NULL, "%s is private (%04o)", dir,
+                                     (unsigned) (st.st_mode & 07777));
+        doctor_report(d, "store-permissions", CHECK_FAIL, fix,
+                      "%s is %04o: other users can reach the machines' setuid binaries and device "
+                      "nodes", dir, (unsigned) (st.st_mode & 07777));
+}
+
 static int verb_doctor(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *msg = NULL;
@@ -1188,6 +1214,7 @@ static int verb_doctor(int argc, char *argv[]) {
         doctor_forward_cleanup(&d);
         doctor_cgroups(&d);
         doctor_address_ranges(&d);
+        doctor_store_mode(&d, arg_image_root);
         doctor_disk(&d, "disk-images", arg_image_root);
         doctor_disk(&d, "disk-cache", arg_cache_dir);
 
@@ -1263,8 +1290,8 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         json_object *o;
         int r;
 
-        r = tar_unpack(t->fd, tree_fd, arg_strip_top ? TAR_UNPACK_STRIP_TOP : 0, t->size, &progress,
-                       &stats, &msg);
+        r = tar_unpack_with(t->fd, tree_fd, arg_strip_top ? TAR_UNPACK_STRIP_TOP : 0, t->size, &progress,
+                            &arg_unpack, &stats, &msg);
         if (r < 0) {
                 progress_clear_line();
                 return log_error_errno(r, "Failed to import '%s': %s", t->source, msg ?: strerror(-r));
@@ -1788,7 +1815,8 @@ static int import_oci_fill(int tree_fd, void *userdata) {
         json_object *o;
         int r;
 
-        r = oci_image_unpack(oci_source_blobs(t->source), t->image, tree_fd, &progress, &msg);
+        r = oci_image_unpack(oci_source_blobs(t->source), t->image, tree_fd, &arg_unpack, &progress,
+                             &msg);
         if (r < 0) {
                 progress_clear_line();
                 return log_error_errno(r, "Failed to import '%s': %s", oci_source_path(t->source),
@@ -1910,7 +1938,7 @@ static int pull_fill(int tree_fd, void *userdata) {
         r = oci_pull_start(t->pull, t->image, arg_quiet ? NULL : &progress);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the downloads: %m");
-        r = oci_image_unpack(oci_pull_blobs(t->pull), t->image, tree_fd, NULL, &msg);
+        r = oci_image_unpack(oci_pull_blobs(t->pull), t->image, tree_fd, &arg_unpack, NULL, &msg);
         if (r < 0) {
                 /* Say why the downloads failed, if they did: that is the cause. */
                 if (oci_pull_finish(t->pull, &dmsg) < 0) {
@@ -3227,6 +3255,8 @@ enum {
         ARG_HEALTH_CMD,
         ARG_DRY_RUN,
         ARG_COMPRESS,
+        ARG_MAX_SIZE,
+        ARG_XATTRS,
 };
 
 static int parse_argv(int argc, char *argv[]) {
@@ -3256,6 +3286,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "health-cmd", required_argument, NULL, ARG_HEALTH_CMD },
                 { "dry-run",    no_argument,       NULL, ARG_DRY_RUN    },
                 { "compress",   required_argument, NULL, ARG_COMPRESS   },
+                { "max-size",   required_argument, NULL, ARG_MAX_SIZE   },
+                { "xattrs",     required_argument, NULL, ARG_XATTRS     },
                 MACHINE_GLUE_OPTIONS,
                 {}
         };
@@ -3357,6 +3389,18 @@ static int parse_argv(int argc, char *argv[]) {
                         else
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "Invalid --compress='%s': use gzip or zstd.", optarg);
+                        break;
+                case ARG_MAX_SIZE:
+                        if (parse_size(optarg, &arg_unpack.max_bytes) < 0 || arg_unpack.max_bytes == 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --max-size='%s': use a number of bytes "
+                                                       "with an optional K, M, G or T suffix.", optarg);
+                        break;
+                case ARG_XATTRS:
+                        if (!streq(optarg, "safe") && !streq(optarg, "all"))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --xattrs='%s': use safe or all.", optarg);
+                        arg_unpack.all_xattrs = streq(optarg, "all");
                         break;
                 case ARG_FORMAT:
                         arg_format = optarg;

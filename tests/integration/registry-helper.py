@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Helpers for test-pull.sh, on 127.0.0.1 only.
 
-proxy PORT UPSTREAM_PORT LOG [RATE [flaky]]: a forwarding HTTP proxy in front of a plain registry, logging
-    "METHOD PATH RANGE STATUS" per request to LOG and throttling responses to RATE bytes/s (0: no limit);
-    "flaky" answers the first request for each manifest and blob with 503.
+proxy PORT UPSTREAM_PORT LOG [RATE [flaky|trickle]]: a forwarding HTTP proxy in front of a plain registry,
+    logging "METHOD PATH RANGE STATUS" per request to LOG and throttling responses to RATE bytes/s (0: no
+    limit); "flaky" answers the first request for each manifest and blob with 503; "trickle" sends blobs
+    of more than 64 KiB (layers, not configs) one byte every 0.2 s (fast enough for a low-speed limit,
+    far too slow to finish), for at most 30 s.
 token PORT CERT KEY USER PASSWORD ISSUER SERVICE LOG: a token endpoint for the registry's `auth: token:`
     config: GET /token?scope=repository:NAME:pull&service=S with Basic credentials USER:PASSWORD answers
     {"token": JWT} (RS256, the certificate in the x5c header), anything else 401.
@@ -18,7 +20,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-def proxy(port, upstream, log, rate, flaky):
+def proxy(port, upstream, log, rate, mode):
+    flaky = mode == "flaky"
     seen = set()
 
     class H(http.server.BaseHTTPRequestHandler):
@@ -50,6 +53,12 @@ def proxy(port, upstream, log, rate, flaky):
             self.send_header("Content-Length", str(len(body) if self.command != "HEAD" else
                                                     r.getheader("Content-Length", "0")))
             self.end_headers()
+            if mode == "trickle" and "/blobs/" in self.path and len(body) > 64 * 1024:
+                for i in range(min(len(body), 150)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                return
             chunk = 64 * 1024
             for i in range(0, len(body), chunk):
                 self.wfile.write(body[i:i + chunk])
@@ -107,7 +116,7 @@ def token(port, cert, key, user, password, issuer, service, log):
 if __name__ == "__main__":
     if sys.argv[1] == "proxy":
         proxy(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 0,
-              len(sys.argv) > 6 and sys.argv[6] == "flaky")
+              sys.argv[6] if len(sys.argv) > 6 else None)
     elif sys.argv[1] == "token":
         token(int(sys.argv[2]), *sys.argv[3:10])
     else:

@@ -521,6 +521,44 @@ expect_failure "Cmd with a carriage return" "Cmd argument 1" mkm import-oci "$im
 check "…and no settings file was written for any of them" \
     test "$(ls -A "$work/nspawn" | sort | tr '\n' ' ')" = "$nspawn_before"
 
+# Untrusted text from the image reaches the terminal escaped: a refused entry name and a platform
+# holding ESC[2J, ESC]0;title BEL and a CR.
+hostile=$'\e[2J\e]0;title\a\r'
+escaped='\x1b[2J\x1b]0;title\a\r'
+no_raw_controls() {
+    python3 - "$1" "$escaped" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+assert not any(c in data for c in b"\x1b\x07\r"), data
+assert sys.argv[2].encode() in data, data
+EOF
+}
+make_tar "$work/h6.tar" "f:../$hostile"
+add_layer h6 "$work/h6.tar"
+expect_failure "entry name with terminal controls" "'\.\./" mkm import-oci "$img:h6" nope
+check "…escaped in the error, no raw ESC/BEL/CR" no_raw_controls "$work/err"
+python3 - "$img" "$mdigest" "$hostile" <<'EOF'
+import hashlib, json, os, sys
+img, base, hostile = sys.argv[1:4]
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(img, "blobs/sha256", d), "wb").write(data)
+    return "sha256:" + d, len(data)
+def load(digest):
+    return json.load(open(os.path.join(img, "blobs/sha256", digest[7:])))
+m = load(base)
+c = load(m["config"]["digest"])
+c["os"] = "linux" + hostile
+m["config"]["digest"], m["config"]["size"] = blob(json.dumps(c).encode())
+md, ms = blob(json.dumps(m).encode())
+index = json.load(open(os.path.join(img, "index.json")))
+index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+                           "annotations": {"org.opencontainers.image.ref.name": "bados"}})
+json.dump(index, open(os.path.join(img, "index.json"), "w"))
+EOF
+expect_failure "a platform with terminal controls" "linux" mkm import-oci "$img:bados" nope
+check "…escaped in the error, no raw ESC/BEL/CR" no_raw_controls "$work/err"
+
 check "no machine and no temporary left by the failures" test "$(store_listing)" = \
     "bb boot bydigest bytag dockerarchive empty multi multiarm ociarchive plain zstd "
 

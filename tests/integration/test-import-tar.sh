@@ -15,7 +15,7 @@ MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
 
-tap_require tar bsdtar setfacl setfattr python3 zstd xz bzip2 gzip script /usr/bin/time
+tap_require tar bsdtar setfacl setfattr getfattr python3 zstd xz bzip2 gzip script /usr/bin/time
 
 work=$(mktemp -d /var/tmp/test-import-tar.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -182,6 +182,91 @@ expect_failure "truncated zstd archive" "zstd" mkm import-tar "$work/truncated.t
 head -c 100000 /dev/urandom >"$work/random.bin"
 expect_failure "random bytes" "Not a tar archive" mkm import-tar "$work/random.bin" evil
 expect_failure "empty input" "" mkm import-tar - evil </dev/null
+
+# Untrusted text reaches the terminal escaped: a file name and a refused entry name holding
+# ESC[2J (clear screen), ESC]0;title BEL (set the window title) and a CR.
+hostile=$'\e[2J\e]0;title\a\r'
+escaped='\x1b[2J\x1b]0;title\a\r'
+# no_raw_controls FILE: FILE holds no ESC, BEL or CR byte, and the escaped form.
+no_raw_controls() {
+    python3 - "$1" "$escaped" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+assert not any(c in data for c in b"\x1b\x07\r"), data
+assert sys.argv[2].encode() in data, data
+EOF
+}
+cp "$work/small.tar" "$work/$hostile.tar"
+mkm import-tar "$work/$hostile.tar" hostile
+"$MKMACHINE" --image-root="$store" show hostile >"$work/out" 2>&1
+check "show: the source file name escaped, no raw ESC/BEL/CR" no_raw_controls "$work/out"
+"$MKMACHINE" --image-root="$store" list >"$work/out" 2>&1
+check "list: the source file name escaped, no raw ESC/BEL/CR" no_raw_controls "$work/out"
+mkm show hostile --json >"$work/out.json"
+check "show --json: valid JSON holding the name as it is, no raw ESC/BEL/CR" python3 - "$work/out.json" \
+    "$work/$hostile.tar" <<'EOF'
+import json, sys
+data = open(sys.argv[1], "rb").read()
+assert not any(c in data for c in b"\x1b\x07\r"), data
+assert json.loads(data)["origin"]["source"] == sys.argv[2]
+EOF
+mkm remove hostile
+tar -cf "$work/evil-name.tar" -C "$work/evil2" --transform "s,^link,../$hostile," link/passwd-mkmachine-test
+expect_failure "entry name with terminal controls" "\.\./" mkm import-tar "$work/evil-name.tar" evil
+check "the refused entry's name is escaped in the error, no raw ESC/BEL/CR" no_raw_controls "$work/err"
+
+# A gzip bomb (1 GiB of zeros in about 1 MB) against --max-size: refused before it is written out,
+# no temporary left (expect_failure compares the store's listing, hidden entries included).
+python3 - "$work/bomb.tar.gz" <<'EOF'
+import gzip, io, sys, tarfile
+
+class Zeros(io.RawIOBase):
+    def __init__(self, n): self.left = n
+    def readable(self): return True
+    def readinto(self, b):
+        n = min(len(b), self.left)
+        b[:n] = bytes(n)
+        self.left -= n
+        return n
+
+size = 1 << 30
+with gzip.open(sys.argv[1], "wb", compresslevel=6) as g, tarfile.open(fileobj=g, mode="w|") as t:
+    info = tarfile.TarInfo("zeros")
+    info.size = size
+    t.addfile(info, io.BufferedReader(Zeros(size), 1 << 20))
+EOF
+expect_failure "gzip bomb with --max-size=10M" "exceeds the size limit of 10M" \
+    mkm import-tar --max-size=10M "$work/bomb.tar.gz" bomb
+check "the bomb stopped at the limit (no machine, no temporary)" \
+    sh -c "! ls -a '$store' | grep -q bomb"
+expect_failure "invalid --max-size" "Invalid --max-size" mkm import-tar --max-size=10X "$work/small.tar" x
+mkm import-tar --max-size=1M "$work/small.tar" small-limited
+check "an archive within --max-size is imported" grep -q replaced "$store/small-limited/etc/hostname"
+mkm remove small-limited
+rm -f "$work/bomb.tar.gz"
+
+# Extended attributes: user.* and security.capability by default; trusted.* only with --xattrs=all.
+mkdir -p "$work/xa"
+printf 'x\n' >"$work/xa/file"
+setfattr -n user.mkm -v 1 "$work/xa/file"
+setfattr -n trusted.mkm -v 1 "$work/xa/file"
+tar --xattrs --xattrs-include='*' -cf "$work/xattrs.tar" -C "$work/xa" .
+mkm import-tar "$work/xattrs.tar" xa-safe
+check "by default user.* is kept, trusted.* dropped" sh -c \
+    "getfattr -n user.mkm '$store/xa-safe/file' >/dev/null 2>&1 && ! getfattr -n trusted.mkm '$store/xa-safe/file' >/dev/null 2>&1"
+mkm import-tar --xattrs=all "$work/xattrs.tar" xa-all
+check "--xattrs=all keeps trusted.* too" getfattr -n trusted.mkm "$store/xa-all/file"
+mkm remove xa-safe
+mkm remove xa-all
+
+# doctor: a store others can enter fails, with the fix; 0700 is fine.
+chmod 0755 "$store"
+"$MKMACHINE" --image-root="$store" doctor >"$work/out" 2>&1 || true
+check "doctor fails on a 0755 store and says chmod 0700" sh -c \
+    "grep -q '^fail store-permissions .*0755' '$work/out' && grep -q 'fix: chmod 0700 $store\$' '$work/out'"
+chmod 0700 "$store"
+"$MKMACHINE" --image-root="$store" doctor >"$work/out" 2>&1 || true
+check "doctor is content with a 0700 store" grep -q '^ok   store-permissions' "$work/out"
 
 # SIGTERM in the middle of an import: the temporary goes, no machine appears.
 fifo=$work/slow

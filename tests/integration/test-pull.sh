@@ -369,6 +369,20 @@ check "... after 503s for the manifest, the config and the layers" \
 manifest "$store/flaky" | diff -q "$work/ref2.manifest" - >/dev/null && ok "flaky: same tree" ||
     not_ok "flaky: tree differs"
 
+# --- A registry that trickles: every download has a deadline ---------------------------------------
+P9=$(free_port)
+$PY "$here/registry-helper.py" proxy "$P9" "$P1" "$work/trickle.log" 0 trickle &
+pids+=($!)
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$P9/v2/" && break; sleep 0.1; done
+start=$(date +%s)
+expect_failure "a layer at 5 bytes/s: cut off at the deadline (MKMACHINE_DOWNLOAD_TIMEOUT=2)" \
+    "not done within the deadline of 2 s" \
+    env MKMACHINE_DOWNLOAD_TIMEOUT=2 "$MKMACHINE" --image-root="$store" --cache-dir="$work/cache-trickle" -q \
+    --tls-verify=false pull "127.0.0.1:$P9/test/app:big" trickle
+took=$(($(date +%s) - start))
+check "... within seconds, retries included (${took} s)" test "$took" -lt 40
+check "... no machine and no temporary in the store" test -z "$(find "$store" -maxdepth 1 -name '*trickle*')"
+
 # --- import-oci writes the image's settings too -------------------------------------------------
 check "import-oci of the same image" mkm import-oci "$img:v1" imported
 check ".nspawn after import-oci: Boot=no and the entrypoint" \

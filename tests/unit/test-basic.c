@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -180,6 +181,112 @@ TEST(error_message) {
         errno = EAGAIN;
         ASSERT_EQ(error_message(&msg, -ENOSPC, "Writing: %m"), -ENOSPC);
         ASSERT_STREQ(msg, "Writing: No space left on device");
+}
+
+static void assert_escaped(const char *in, size_t max_len, const char *want) {
+        _cleanup_free_ char *e = str_escape_terminal(in, max_len);
+
+        ASSERT_NOT_NULL(e);
+        ASSERT_STREQ(e, want);
+        ASSERT_TRUE(strlen(e) <= max_len);
+}
+
+TEST(str_escape_terminal) {
+        /* Plain text and valid UTF-8 stay as they are. */
+        assert_escaped("debian:12 /usr/bin", SIZE_MAX, "debian:12 /usr/bin");
+        assert_escaped("Gr\xc3\xbc\xc3\x9f" "e \xe2\x82\xac \xf0\x9f\x90\xa7", SIZE_MAX,
+                       "Gr\xc3\xbc\xc3\x9f" "e \xe2\x82\xac \xf0\x9f\x90\xa7");
+        assert_escaped("", SIZE_MAX, "");
+        assert_escaped(NULL, SIZE_MAX, "");
+
+        /* ESC and CSI/OSC sequences: the ESC is shown, so no sequence starts. */
+        assert_escaped("\033[2Jx", SIZE_MAX, "\\x1b[2Jx");
+        assert_escaped("\033]0;title\a", SIZE_MAX, "\\x1b]0;title\\a");
+        assert_escaped("a\rb\nc\td", SIZE_MAX, "a\\rb\\nc\\td");
+        assert_escaped("\x01\x7f\b\f\v", SIZE_MAX, "\\x01\\x7f\\b\\f\\v");
+        /* A backslash is doubled, so that "\x1b" in the input is not mistaken for an escaped ESC. */
+        assert_escaped("C:\\x1b", SIZE_MAX, "C:\\\\x1b");
+
+        /* Raw C1 bytes, stray continuation bytes, truncated, overlong and surrogate encodings and code
+         * points above U+10FFFF are not UTF-8: each byte is shown. */
+        assert_escaped("\x9b" "2J", SIZE_MAX, "\\x9b2J");
+        assert_escaped("a\xc3", SIZE_MAX, "a\\xc3");
+        assert_escaped("\xc3(", SIZE_MAX, "\\xc3(");
+        assert_escaped("\xc0\xaf", SIZE_MAX, "\\xc0\\xaf");
+        assert_escaped("\xed\xa0\x80", SIZE_MAX, "\\xed\\xa0\\x80");
+        assert_escaped("\xf4\x90\x80\x80", SIZE_MAX, "\\xf4\\x90\\x80\\x80");
+        assert_escaped("\xff\xfe", SIZE_MAX, "\\xff\\xfe");
+        /* C1 controls in UTF-8 form (U+009B is CSI), bidirectional overrides and the line separator. */
+        assert_escaped("\xc2\x9b" "2J", SIZE_MAX, "\\xc2\\x9b2J");
+        assert_escaped("a\xe2\x80\xae" "b", SIZE_MAX, "a\\xe2\\x80\\xaeb");
+        assert_escaped("\xe2\x80\xa8", SIZE_MAX, "\\xe2\\x80\\xa8");
+
+        /* Truncation: within max_len, ellipsis included, never inside an escape or a UTF-8 sequence. */
+        assert_escaped("abcdefgh", 8, "abcdefgh");
+        assert_escaped("abcdefghi", 8, "abcde\xe2\x80\xa6");
+        assert_escaped("ab\033cdef", 8, "ab\xe2\x80\xa6");
+        assert_escaped("abcd\033", 8, "abcd\\x1b");
+        assert_escaped("abcd\033", 7, "abcd\xe2\x80\xa6");
+        assert_escaped("a\xc3\xbc\xc3\xbc\xc3\xbc", 7, "a\xc3\xbc\xc3\xbc\xc3\xbc");
+        assert_escaped("a\xc3\xbc\xc3\xbc\xc3\xbc", 6, "a\xc3\xbc\xe2\x80\xa6");
+        assert_escaped("a\xc3\xbc\xc3\xbc\xc3\xbc", 5, "a\xe2\x80\xa6");
+        assert_escaped("abcdef", 2, "ab");
+        assert_escaped("abcdef", 0, "");
+}
+
+TEST(parse_size) {
+        uint64_t v;
+
+        ASSERT_OK(parse_size("0", &v));
+        ASSERT_EQ(v, UINT64_C(0));
+        ASSERT_OK(parse_size("4096", &v));
+        ASSERT_EQ(v, UINT64_C(4096));
+        ASSERT_OK(parse_size("10K", &v));
+        ASSERT_EQ(v, UINT64_C(10240));
+        ASSERT_OK(parse_size("3m", &v));
+        ASSERT_EQ(v, UINT64_C(3) << 20);
+        ASSERT_OK(parse_size("2G", &v));
+        ASSERT_EQ(v, UINT64_C(2) << 30);
+        ASSERT_OK(parse_size("1T", &v));
+        ASSERT_EQ(v, UINT64_C(1) << 40);
+        ASSERT_ERROR(parse_size("", &v), EINVAL);
+        ASSERT_ERROR(parse_size("-1", &v), EINVAL);
+        ASSERT_ERROR(parse_size(" 1", &v), EINVAL);
+        ASSERT_ERROR(parse_size("1KB", &v), EINVAL);
+        ASSERT_ERROR(parse_size("1X", &v), EINVAL);
+        ASSERT_ERROR(parse_size("1.5G", &v), EINVAL);
+        ASSERT_ERROR(parse_size("99999999999999999999", &v), ERANGE);
+        ASSERT_ERROR(parse_size("16777216T", &v), ERANGE);
+}
+
+TEST(json_text_escape_terminal) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        a = json_text_escape_terminal("{ \"a\": \"x\\u001b[2J\xc3\xbc\" }");
+        ASSERT_STREQ(a, "{ \"a\": \"x\\u001b[2J\xc3\xbc\" }");
+        b = json_text_escape_terminal("[ \"\x7f\xc2\x9b\xff\xe2\x80\xae\" ]");
+        ASSERT_STREQ(b, "[ \"\\u007f\\u009b\\ufffd\\u202e\" ]");
+}
+
+TEST(log_escapes_control_characters) {
+        char buf[256] = {};
+        FILE *f;
+        int saved;
+
+        /* What log_internal() writes to stderr: the whole message escaped. */
+        f = tmpfile();
+        ASSERT_NOT_NULL(f);
+        saved = dup(STDERR_FILENO);
+        ASSERT_TRUE(saved >= 0);
+        ASSERT_OK(RET_NERRNO(dup2(fileno(f), STDERR_FILENO)));
+        log_error("Refused entry '%s'.", "x\033[2J\r\a");
+        (void) fflush(stderr);
+        ASSERT_OK(RET_NERRNO(dup2(saved, STDERR_FILENO)));
+        ASSERT_OK(RET_NERRNO(close(saved)));
+        rewind(f);
+        ASSERT_NOT_NULL(fgets(buf, sizeof(buf), f));
+        ASSERT_STREQ(buf, "Refused entry 'x\\x1b[2J\\r\\a'.\n");
+        ASSERT_OK(RET_NERRNO(fclose(f)));
 }
 
 DEFINE_TEST_MAIN

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The parts of download.c that need no server (the integration tests run it against one): digests,
- * verification, stale temporaries, and a refused connection leaving nothing behind. */
+/* The parts of download.c that need no real server (the integration tests run it against one): digests,
+ * verification, stale temporaries, a refused connection leaving nothing behind, and the deadline against
+ * a server on loopback that trickles. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +18,7 @@
 #include "fs-util.h"
 #include "string-util.h"
 #include "tests.h"
+#include "time-util.h"
 
 static char dir[64];
 
@@ -105,6 +112,87 @@ TEST(refused_connection_leaves_nothing) {
         free(msg);
         msg = NULL;
         ASSERT_EQ(download_many(&item, 1, 4, NULL, NULL, &msg), -EINVAL);
+        cleanup(fd);
+}
+
+TEST(deadline_default) {
+        ASSERT_OK(unsetenv("MKMACHINE_DOWNLOAD_TIMEOUT"));
+        ASSERT_EQ(download_deadline_sec(0), DOWNLOAD_DEADLINE_FLOOR_SEC);
+        ASSERT_EQ(download_deadline_sec(UINT64_C(64) << 20), DOWNLOAD_DEADLINE_FLOOR_SEC + 1024);
+        ASSERT_EQ(download_deadline_sec(UINT64_MAX), DOWNLOAD_DEADLINE_MAX_SEC);
+        ASSERT_OK(setenv("MKMACHINE_DOWNLOAD_TIMEOUT", "7", 1));
+        ASSERT_EQ(download_deadline_sec(UINT64_C(64) << 20), UINT64_C(7));
+        ASSERT_OK(setenv("MKMACHINE_DOWNLOAD_TIMEOUT", "soon", 1));
+        ASSERT_EQ(download_deadline_sec(0), DOWNLOAD_DEADLINE_FLOOR_SEC);
+        ASSERT_OK(unsetenv("MKMACHINE_DOWNLOAD_TIMEOUT"));
+}
+
+/* An HTTP server on 127.0.0.1 that answers one request with 100 bytes announced and then sends one byte
+ * every 200 ms: fast enough for the low-speed limit, far too slow to finish. It gives up after 20 s or
+ * when the client has gone. */
+static void* trickle_server(void *userdata) {
+        int listen_fd = *(int*) userdata;
+        _cleanup_close_ int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+        char buf[4096];
+        size_t n = 0;
+
+        if (fd < 0)
+                return NULL;
+        while (n < sizeof(buf) - 1) {
+                ssize_t k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+                if (k <= 0)
+                        return NULL;
+                n += (size_t) k;
+                buf[n] = 0;
+                if (strstr(buf, "\r\n\r\n"))
+                        break;
+        }
+        if (send(fd, head, strlen(head), MSG_NOSIGNAL) < 0)
+                return NULL;
+        for (unsigned i = 0; i < 100; i++) {
+                if (send(fd, "x", 1, MSG_NOSIGNAL) < 0)
+                        break;
+                (void) usleep(200 * 1000);
+        }
+        return NULL;
+}
+
+TEST(trickling_server_is_cut_off) {
+        _cleanup_free_ char *msg = NULL;
+        _cleanup_close_ int listen_fd = socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(sa);
+        char url[64];
+        pthread_t thread;
+        usec_t start, took;
+        int fd = setup();
+
+        ASSERT_TRUE(listen_fd >= 0);
+        ASSERT_OK(bind(listen_fd, (struct sockaddr*) &sa, sizeof(sa)));
+        ASSERT_OK(listen(listen_fd, 1));
+        ASSERT_OK(getsockname(listen_fd, (struct sockaddr*) &sa, &l));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/blob", (unsigned) ntohs(sa.sin_port));
+        ASSERT_EQ(pthread_create(&thread, NULL, trickle_server, &listen_fd), 0);
+
+        DownloadItem item = {
+                .url = url,
+                .dir_fd = fd,
+                .name = "blob",
+                .size = 100,
+        };
+        ASSERT_OK(setenv("MKMACHINE_DOWNLOAD_TIMEOUT", "2", 1));
+        start = now_usec(CLOCK_MONOTONIC);
+        ASSERT_EQ(download_many(&item, 1, 1, NULL, NULL, &msg), -ETIMEDOUT);
+        took = now_usec(CLOCK_MONOTONIC) - start;
+        ASSERT_OK(unsetenv("MKMACHINE_DOWNLOAD_TIMEOUT"));
+        printf("# after %.1f s: %s\n", (double) took / USEC_PER_SEC, msg);
+        ASSERT_TRUE(took >= 1500 * USEC_PER_MSEC && took < 10 * USEC_PER_SEC);
+        ASSERT_TRUE(strstr(msg, "not done within the deadline of 2 s"));
+        ASSERT_TRUE(strstr(msg, url));
+        ASSERT_EQ(entries(fd), 0U);
+
+        ASSERT_EQ(pthread_join(thread, NULL), 0);
         cleanup(fd);
 }
 

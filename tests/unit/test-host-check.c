@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <linux/magic.h>
 
+#include <sys/stat.h>
+
 #include "host-check.h"
 #include "tests.h"
 
@@ -144,6 +146,15 @@ TEST(disk_free) {
         ASSERT_EQ(disk_free_verdict(DISK_FREE_FAIL), CHECK_WARN);
         ASSERT_EQ(disk_free_verdict(DISK_FREE_WARN - 1), CHECK_WARN);
         ASSERT_EQ(disk_free_verdict(DISK_FREE_WARN), CHECK_OK);
+}
+
+TEST(store_mode) {
+        ASSERT_EQ(store_mode_verdict(S_IFDIR | 0700), CHECK_OK);
+        ASSERT_EQ(store_mode_verdict(S_IFDIR | 0500), CHECK_OK);
+        ASSERT_EQ(store_mode_verdict(S_IFDIR | 0755), CHECK_FAIL);
+        ASSERT_EQ(store_mode_verdict(S_IFDIR | 0710), CHECK_FAIL);
+        ASSERT_EQ(store_mode_verdict(S_IFDIR | 0701), CHECK_FAIL);
+        ASSERT_EQ(store_mode_verdict(S_IFDIR | 01777), CHECK_FAIL);
 }
 
 DEFINE_TEST_MAIN

@@ -240,7 +240,7 @@ TEST(resolve_and_unpack_from_a_blob_source) {
         ASSERT_EQ(img->n_layers, 1U);
 
         fd = tree_new(dir);
-        ASSERT_OK(oci_image_unpack(&src, img, fd, NULL, NULL));
+        ASSERT_OK(oci_image_unpack(&src, img, fd, NULL, NULL, NULL));
         _cleanup_free_ char *hello = NULL;
         ASSERT_OK(read_full_file_at(fd, "etc/hello", 64, &hello, NULL));
         ASSERT_STREQ(hello, "hi\n");
@@ -251,7 +251,7 @@ TEST(resolve_and_unpack_from_a_blob_source) {
         bad_layer[layer_size - 1030] ^= 1;      /* in the data or padding, not in a header */
         blobs[3].data = bad_layer;
         fd = tree_new(dir);
-        ASSERT_ERROR(oci_image_unpack(&src, img, fd, NULL, &msg), EBADMSG);
+        ASSERT_ERROR(oci_image_unpack(&src, img, fd, NULL, NULL, &msg), EBADMSG);
         printf("# %s\n", msg);
         ASSERT_TRUE(strstr(msg, "does not match its digest"));
         msg = mfree(msg);
@@ -270,6 +270,103 @@ TEST(resolve_and_unpack_from_a_blob_source) {
                                                   &img, &msg), ENOENT);
         ASSERT_TRUE(strstr(msg, "linux/amd64"));
         ASSERT_NULL(img);
+}
+
+/* A layer with etc/.wh.hello: removes etc/hello. */
+static size_t make_whiteout_layer(char *buf, size_t size) {
+        struct archive *a = archive_write_new();
+        struct archive_entry *e = archive_entry_new();
+        size_t used = 0;
+
+        ASSERT_EQ(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_open_memory(a, buf, size, &used), ARCHIVE_OK);
+        archive_entry_set_pathname(e, "etc/.wh.hello");
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, 0);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        archive_entry_free(e);
+        ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
+        archive_write_free(a);
+        return used;
+}
+
+typedef struct CountingSource {
+        MemBlob *blobs;
+        unsigned opens[2];      /* of blobs[0] and blobs[1] */
+} CountingSource;
+
+static int counting_open(void *userdata, const char *digest, int *ret_fd) {
+        CountingSource *c = userdata;
+
+        for (size_t k = 0; k < ELEMENTSOF(c->opens); k++)
+                if (streq(c->blobs[k].digest, digest))
+                        c->opens[k]++;
+        return mem_open(c->blobs, digest, ret_fd);
+}
+
+/* Unpacks layers (indexes into blobs: 0 adds etc/hello, 1 removes it) and returns whether etc/hello is
+ * there, counting how often each blob was opened. */
+static bool unpack_layers(MemBlob *blobs, const unsigned *layers, size_t n, CountingSource *c) {
+        OciImage img = { .n_layers = n };
+        OciBlobSource src = { .open = counting_open, .userdata = c };
+        OciLayer l[8];
+        char dir[64];
+        bool there;
+        int fd;
+
+        ASSERT_TRUE(n <= ELEMENTSOF(l));
+        *c = (CountingSource) { .blobs = blobs };
+        for (size_t k = 0; k < n; k++)
+                l[k] = (OciLayer) {
+                        .digest = (char*) blobs[layers[k]].digest,
+                        .size = blobs[layers[k]].size,
+                        .compression = COMPRESSION_NONE,
+                };
+        img.layers = l;
+
+        fd = tree_new(dir);
+        ASSERT_OK(oci_image_unpack(&src, &img, fd, NULL, NULL, NULL));
+        there = faccessat(fd, "etc/hello", F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+        tree_free(dir, fd);
+        return there;
+}
+
+TEST(duplicate_layers) {
+        static char add[16384], del[16384];
+        size_t add_size = make_layer(add, sizeof(add)), del_size = make_whiteout_layer(del, sizeof(del));
+        char add_d[80], del_d[80], hex[65];
+        CountingSource c;
+
+        sha256_hex(add, add_size, hex);
+        snprintf(add_d, sizeof(add_d), "sha256:%s", hex);
+        sha256_hex(del, del_size, hex);
+        snprintf(del_d, sizeof(del_d), "sha256:%s", hex);
+        MemBlob blobs[] = {
+                { add_d, add, add_size },
+                { del_d, del, del_size },
+                {}
+        };
+
+        /* Listed twice in a row (or thrice): unpacked once, same result. */
+        ASSERT_TRUE(unpack_layers(blobs, (const unsigned[]) { 0, 0 }, 2, &c));
+        ASSERT_EQ(c.opens[0], 1U);
+        ASSERT_TRUE(unpack_layers(blobs, (const unsigned[]) { 0, 0, 0 }, 3, &c));
+        ASSERT_EQ(c.opens[0], 1U);
+        ASSERT_FALSE(unpack_layers(blobs, (const unsigned[]) { 0, 0, 1 }, 3, &c));
+        ASSERT_EQ(c.opens[0], 1U);
+        ASSERT_EQ(c.opens[1], 1U);
+        ASSERT_FALSE(unpack_layers(blobs, (const unsigned[]) { 0, 1, 1 }, 3, &c));
+        ASSERT_EQ(c.opens[1], 1U);
+
+        /* Again after a layer that deleted what it added: applied again there, re-creating it. Skipping
+         * it would give a different tree than docker or podman. */
+        ASSERT_TRUE(unpack_layers(blobs, (const unsigned[]) { 0, 1, 0 }, 3, &c));
+        ASSERT_EQ(c.opens[0], 2U);
+        ASSERT_EQ(c.opens[1], 1U);
+        ASSERT_FALSE(unpack_layers(blobs, (const unsigned[]) { 0, 1, 0, 0, 1 }, 5, &c));
+        ASSERT_EQ(c.opens[0], 2U);
+        ASSERT_EQ(c.opens[1], 2U);
 }
 
 DEFINE_TEST_MAIN

@@ -41,6 +41,34 @@ TEST(machine_name_is_valid) {
 
 static char root[64];
 
+TEST(store_created_private) {
+        _cleanup_close_ int tmp = open("/tmp", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        char dir[64];
+        Store s = { .root_fd = -EBADF };
+        struct stat st;
+        mode_t old;
+
+        strcpy(dir, "/tmp/test-store-mode.XXXXXX");
+        ASSERT_TRUE(mkdtemp(dir));
+        /* Even with a permissive umask: the store, not its parents, is 0700. */
+        old = umask(0);
+        ASSERT_OK(store_open(strjoina(dir, "/a/machines"), true, &s));
+        (void) umask(old);
+        ASSERT_OK(fstat(s.root_fd, &st));
+        ASSERT_EQ(st.st_mode & 07777, 0700U);
+        ASSERT_OK(stat(strjoina(dir, "/a"), &st));
+        ASSERT_EQ(st.st_mode & 07777, 0755U);
+        store_close(&s);
+
+        /* An existing one is left as it is (doctor reports a looser one). */
+        ASSERT_OK(chmod(strjoina(dir, "/a/machines"), 0755));
+        ASSERT_OK(store_open(strjoina(dir, "/a/machines"), true, &s));
+        ASSERT_OK(fstat(s.root_fd, &st));
+        ASSERT_EQ(st.st_mode & 07777, 0755U);
+        store_close(&s);
+        ASSERT_OK(rm_rf_at(tmp, dir + 5));
+}
+
 static void store_new(Store *s) {
         strcpy(root, "/tmp/test-store.XXXXXX");
         ASSERT_TRUE(mkdtemp(root));

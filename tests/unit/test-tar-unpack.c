@@ -810,4 +810,180 @@ TEST(overlay_hostile) {
                              "symlink");
 }
 
+/* A gzip bomb: one file of `size` zero bytes, which compresses about a thousandfold. */
+static int make_bomb(uint64_t size) {
+        static const char zeros[1024 * 1024];
+        struct archive *a = archive_write_new();
+        struct archive_entry *e = archive_entry_new();
+        int fd = memfd_create("bomb", MFD_CLOEXEC);
+
+        ASSERT_TRUE(a && e && fd >= 0);
+        ASSERT_EQ(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_add_filter(a, ARCHIVE_FILTER_GZIP), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_open_fd(a, fd), ARCHIVE_OK);
+        archive_entry_set_pathname(e, "zeros");
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, (int64_t) size);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        for (uint64_t done = 0; done < size; done += sizeof(zeros))
+                ASSERT_EQ(archive_write_data(a, zeros, (size_t) MIN(size - done, sizeof(zeros))),
+                          (la_ssize_t) MIN(size - done, sizeof(zeros)));
+        archive_entry_free(e);
+        archive_write_close(a);
+        archive_write_free(a);
+        ASSERT_TRUE(lseek(fd, 0, SEEK_END) < (off_t) (size / 100));
+        ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+        return fd;
+}
+
+TEST(size_limit) {
+        const uint64_t size = 64U * 1024U * 1024U, limit = 4U * 1024U * 1024U;
+        TarUnpackStats stats;
+        struct stat st;
+        Sandbox s;
+
+        /* Over the limit: refused while reading, before more than the limit was written. */
+        sandbox_new(&s);
+        {
+                _cleanup_free_ char *msg = NULL;
+                _cleanup_close_ int fd = make_bomb(size);
+
+                ASSERT_ERROR(tar_unpack_with(fd, s.tree_fd, 0, 0, NULL,
+                                             &(TarUnpackOptions) { .max_bytes = limit }, NULL, &msg), EFBIG);
+                printf("# %s\n", msg);
+                ASSERT_STREQ(msg, "The unpacked data exceeds the size limit of 4.0M.");
+                if (fstatat(s.tree_fd, "zeros", &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                        ASSERT_TRUE((uint64_t) st.st_size <= limit &&
+                                    (uint64_t) st.st_blocks * 512 <= limit);
+                assert_outside_untouched(&s);
+        }
+        sandbox_free(&s);
+
+        /* Within the limit: unpacked, and the decompressed bytes counted. */
+        sandbox_new(&s);
+        {
+                _cleanup_close_ int fd = make_bomb(size);
+
+                ASSERT_OK(tar_unpack_with(fd, s.tree_fd, 0, 0, NULL,
+                                          &(TarUnpackOptions) { .max_bytes = 2 * size }, &stats, NULL));
+                ASSERT_TRUE(stats.bytes_out >= size && stats.bytes_out < size + 64 * 1024);
+                ASSERT_OK(fstatat(s.tree_fd, "zeros", &st, AT_SYMLINK_NOFOLLOW));
+                ASSERT_EQ((uint64_t) st.st_size, size);
+        }
+        sandbox_free(&s);
+
+        /* By default the limit is the free space less a reserve: a reserve beyond the free space leaves
+         * nothing, and says so. */
+        sandbox_new(&s);
+        {
+                _cleanup_free_ char *msg = NULL;
+                _cleanup_close_ int fd = make_bomb(size);
+
+                ASSERT_ERROR(tar_unpack_with(fd, s.tree_fd, 0, 0, NULL,
+                                             &(TarUnpackOptions) { .reserve_bytes = UINT64_C(1) << 60 },
+                                             NULL, &msg), EFBIG);
+                printf("# %s\n", msg);
+                ASSERT_NOT_NULL(strstr(msg, "exceeds the size limit of 0B (the free space of the target "
+                                       "file system less a reserve of 1.0E)"));
+                assert_outside_untouched(&s);
+        }
+        sandbox_free(&s);
+}
+
+typedef struct Xattr {
+        const char *name;
+        const void *value;
+        size_t size;            /* 0: strlen(value) */
+} Xattr;
+
+/* x with the given extended attributes (up to one with a NULL name) and an ACL, as a pax archive. */
+static int make_xattr_archive(const Xattr *xattrs) {
+        struct archive *a = archive_write_new();
+        struct archive_entry *e = archive_entry_new();
+        int fd = memfd_create("archive", MFD_CLOEXEC);
+
+        ASSERT_TRUE(a && e && fd >= 0);
+        ASSERT_EQ(archive_write_set_format_pax(a), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_open_fd(a, fd), ARCHIVE_OK);
+        archive_entry_set_pathname(e, "x");
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0755);
+        archive_entry_set_size(e, 0);
+        for (const Xattr *x = xattrs; x->name; x++)
+                archive_entry_xattr_add_entry(e, x->name, x->value, x->size ?: strlen(x->value));
+        archive_entry_acl_add_entry(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, ARCHIVE_ENTRY_ACL_READ,
+                                    ARCHIVE_ENTRY_ACL_USER, 4242, "u4242");
+        archive_entry_acl_add_entry(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, ARCHIVE_ENTRY_ACL_READ,
+                                    ARCHIVE_ENTRY_ACL_MASK, -1, NULL);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        archive_entry_free(e);
+        archive_write_close(a);
+        archive_write_free(a);
+        ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+        return fd;
+}
+
+static bool has_xattr(Sandbox *s, const char *name) {
+        return lgetxattr(strjoina(s->dir, "/tree/x"), name, NULL, 0) >= 0;
+}
+
+TEST(xattrs_limited) {
+        /* A valid VFS_CAP_REVISION_2 capability set: cap_net_bind_service permitted+effective. */
+        static const uint8_t cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00 };
+        static const Xattr xattrs[] = {
+                { "user.x", "kept" },
+                { "trusted.x", "dropped" },
+                { "trusted.overlay.opaque", "y" },
+                { "security.selinux", "system_u:object_r:shadow_t:s0" },
+                { "security.ima", "\x03\x02\x04" },
+                { "security.capability", cap, sizeof(cap) },
+                {}
+        };
+        _cleanup_free_ char *msg = NULL;
+        Sandbox s;
+        int fd;
+
+        if (geteuid() != 0)
+                test_skip("needs root for trusted.* and security.* xattrs");
+
+        ASSERT_TRUE(tar_xattr_is_safe("user.mime_type"));
+        ASSERT_TRUE(tar_xattr_is_safe("security.capability"));
+        ASSERT_TRUE(tar_xattr_is_safe("system.posix_acl_access"));
+        ASSERT_FALSE(tar_xattr_is_safe("trusted.overlay.redirect"));
+        ASSERT_FALSE(tar_xattr_is_safe("security.selinux"));
+        ASSERT_FALSE(tar_xattr_is_safe("security.ima"));
+        ASSERT_FALSE(tar_xattr_is_safe("system.nfs4_acl"));
+        ASSERT_FALSE(tar_xattr_is_safe("user"));
+
+        /* By default: user.x, security.capability and the ACL only. */
+        sandbox_new(&s);
+        fd = make_xattr_archive(xattrs);
+        ASSERT_OK(unpack(&s, fd, 0, &msg));
+        ASSERT_TRUE(has_xattr(&s, "user.x"));
+        ASSERT_TRUE(has_xattr(&s, "security.capability"));
+        ASSERT_TRUE(has_xattr(&s, "system.posix_acl_access"));
+        ASSERT_FALSE(has_xattr(&s, "trusted.x"));
+        ASSERT_FALSE(has_xattr(&s, "trusted.overlay.opaque"));
+        ASSERT_FALSE(has_xattr(&s, "security.ima"));
+        /* (A host with SELinux labels every new file itself: only the archive's label must not be it.) */
+        {
+                char label[128] = {};
+                if (lgetxattr(strjoina(s.dir, "/tree/x"), "security.selinux", label, sizeof(label) - 1) >= 0)
+                        ASSERT_FALSE(streq(label, "system_u:object_r:shadow_t:s0"));
+        }
+        sandbox_free(&s);
+
+        /* Asked for all of them: trusted.* too. */
+        sandbox_new(&s);
+        fd = make_xattr_archive(xattrs);
+        ASSERT_OK(tar_unpack_with(fd, s.tree_fd, 0, 0, NULL, &(TarUnpackOptions) { .all_xattrs = true },
+                                  NULL, NULL));
+        safe_close(fd);
+        ASSERT_TRUE(has_xattr(&s, "user.x"));
+        ASSERT_TRUE(has_xattr(&s, "trusted.x"));
+        ASSERT_TRUE(has_xattr(&s, "system.posix_acl_access"));
+        sandbox_free(&s);
+}
+
 DEFINE_TEST_MAIN
