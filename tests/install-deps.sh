@@ -15,6 +15,8 @@ packages=(
     umoci skopeo
     # tests: registries for pull (token endpoint in Python with JWT)
     docker-registry apache2-utils openssl curl python3-jwt python3-cryptography
+    # tests: the Debian package
+    debhelper dpkg-dev fakeroot lintian
     # benchmarks
     hyperfine time debootstrap
 )
