@@ -4,7 +4,8 @@
 # fresh Debian 13: a minimal tree of each release (nothing installed by hand) with this source tree
 # copied in, the command run as root inside it (its own mount namespace with the tree as /, the
 # host's network for apt and the mirror). It must install what it needs, build, bootstrap the machine
-# and list it.
+# and list it. On trixie, the test set is installed too and both compilers of that release build with
+# --werror and the sanitizers, and the unit tests pass there.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,6 +89,33 @@ for suite in bookworm trixie; do
     check "… and listed it" grep -q '^bookworm ' "$work/$suite.log"
     check "… with no test tool installed (no clang, no registry)" sh -c \
         "[ ! -e '$root/usr/bin/clang' ] && [ ! -e '$root/usr/bin/docker-registry' ]"
+
+    # This release's compilers as CI uses them: the test set installed, gcc and clang with --werror and
+    # ASan+UBSan, the unit tests and the fuzzers' corpora (on bookworm the rest of the suite does it).
+    [ "$suite" = trixie ] || continue
+    start=$SECONDS
+    # shellcheck disable=SC2016 # expanded inside the tree
+    if unshare -m sh -c '
+            root=$1
+            mount --make-rprivate / && mount --bind "$root" "$root" && mount -t proc proc "$root/proc" &&
+            mount --rbind /sys "$root/sys" && mount --rbind /dev "$root/dev" &&
+            mount -t tmpfs tmpfs "$root/run" && mount -t tmpfs tmpfs "$root/tmp" && cd "$root" &&
+            pivot_root . oldroot && umount -l /oldroot && cd /root/mkmachine &&
+            exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 bash -euo pipefail -c "
+                tests/install-deps.sh
+                for cc in gcc clang; do
+                    CC=\$cc meson setup /root/build-\$cc -Dwerror=true -Db_sanitize=address,undefined \
+                        -Db_lundef=false >/dev/null
+                    ninja -C /root/build-\$cc
+                    meson test -C /root/build-\$cc --suite unit --suite fuzz --print-errorlogs
+                done"' sh "$root" >"$work/$suite-ci.log" 2>&1 </dev/null; then
+        ok "on $suite, gcc $(chroot "$root" gcc -dumpversion) and clang $(chroot "$root" clang -dumpversion) build with --werror and ASan+UBSan, unit tests and fuzz corpora pass ($((SECONDS - start)) s)"
+    else
+        not_ok "on $suite, the sanitizer builds and the unit tests"
+        grep -E 'error|FAIL|not ok' "$work/$suite-ci.log" | tail -n 30 | sed 's/^/#   /'
+    fi
 done
 
 tap_done
