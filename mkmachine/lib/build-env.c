@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -142,13 +143,15 @@ static int dev_populate(int tree_fd) {
         if (dev < 0)
                 return dev;
         for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
-                if (mknodat(dev, nodes[i].name, nodes[i].mode, makedev(nodes[i].major, nodes[i].minor)) < 0 ||
+                if (mknodat(dev, nodes[i].name, nodes[i].mode,
+                            makedev(nodes[i].major, nodes[i].minor)) < 0 ||
                     fchmodat(dev, nodes[i].name, nodes[i].mode & 07777, 0) < 0)
                         return -errno;
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (symlinkat(links[i][0], dev, links[i][1]) < 0)
                         return -errno;
-        if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0 || fchmodat(dev, "shm", 01777, 0) < 0)
+        if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0 ||
+            fchmodat(dev, "shm", 01777, 0) < 0)
                 return -errno;
         r = mount_in_tree(tree_fd, "devpts", "dev/pts", "devpts", MS_NOSUID|MS_NOEXEC,
                           "newinstance,ptmxmode=0666,mode=0620");
@@ -196,9 +199,11 @@ int build_env_setup(int tree_fd, const char *hostname, const char *ro_dir, const
         if (r >= 0)
                 r = dev_populate(tree_fd);
         if (r >= 0)
-                r = mount_in_tree(tree_fd, "tmpfs", "run", "tmpfs", MS_NOSUID|MS_NODEV, "mode=0755,size=64m");
+                r = mount_in_tree(tree_fd, "tmpfs", "run", "tmpfs", MS_NOSUID|MS_NODEV,
+                                  "mode=0755,size=64m");
         if (r >= 0 && ro_dir)
-                r = mount_in_tree(tree_fd, ro_dir, ro_target, NULL, MS_BIND|MS_RDONLY|MS_NOSUID|MS_NODEV, NULL);
+                r = mount_in_tree(tree_fd, ro_dir, ro_target, NULL, MS_BIND|MS_RDONLY|MS_NOSUID|MS_NODEV,
+                                  NULL);
         return r;
 }
 
@@ -278,14 +283,21 @@ static int capabilities_drop(void) {
         return 0;
 }
 
-/* In PID 1 of the new PID namespace: a mount namespace of its own whose root is the tree (found at
- * tree, the directory st is of), the host's mounts detached from it, and this PID namespace's /proc. */
+/* In PID 1 of the new PID namespace: mount and UTS namespaces of its own, the root the tree (found at
+ * tree, the directory st is of) with the host's mounts detached from it, and this PID namespace's /proc. */
 static int sandbox_enter(const char *tree, const struct stat *st) {
         static const char *const read_only[] = { "/proc/sys", "/proc/sysrq-trigger" };
+        char hostname[HOST_NAME_MAX + 1] = {};
         _cleanup_close_ int fd = -EBADF;
         struct stat st_new;
 
-        if (unshare(CLONE_NEWNS) < 0)
+        /* The host name as build_env_setup() set it, for this command alone: what one renames, the next
+         * does not see. */
+        if (gethostname(hostname, sizeof(hostname) - 1) < 0)
+                return -errno;
+        if (unshare(CLONE_NEWNS|CLONE_NEWUTS) < 0)
+                return -errno;
+        if (sethostname(hostname, strlen(hostname)) < 0)
                 return -errno;
         fd = open(tree, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         if (fd < 0)
@@ -311,8 +323,8 @@ static int sandbox_enter(const char *tree, const struct stat *st) {
                                 continue;       /* no sysrq in this kernel */
                         return -errno;
                 }
-                if (mount(NULL, read_only[i], NULL, MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC,
-                          NULL) < 0)
+                if (mount(NULL, read_only[i], NULL,
+                          MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) < 0)
                         return -errno;
         }
         return capabilities_drop();

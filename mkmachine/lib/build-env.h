@@ -9,11 +9,13 @@
  * - once per build (build_env_setup()), the builder moves into new mount, IPC, UTS and network
  *   namespaces (only a loopback, up; the hostname set) and mounts the tree's /sys (read-only), /dev
  *   (a tmpfs with a few nodes and its own devpts) and /run;
- * - per command (build_env_run()), a new PID namespace whose PID 1 is ours: it takes a mount namespace
- *   of its own, makes the tree its root with pivot_root() (the host's mounts are gone from there, not
- *   only out of sight as with chroot()), mounts that PID namespace's /proc (/proc/sys read-only), and
- *   runs the command with no descriptor but stdio. When the command ends, so does PID 1, and the
- *   kernel ends whatever the command left behind; if the builder dies, PID 1 is killed too.
+ * - per command (build_env_run()), a new PID namespace whose PID 1 is ours: it takes mount and UTS
+ *   namespaces of its own (so a command that renames its host renames it for itself), makes the tree
+ *   its root with pivot_root() (the host's mounts are gone from there, not only out of sight as with
+ *   chroot()), mounts that PID namespace's /proc (/proc/sys read-only), drops the capabilities that
+ *   reach past namespaces from the bounding set, and runs the command with no descriptor but stdio.
+ *   When the command ends, so does PID 1, and the kernel ends whatever the command left behind; if the
+ *   builder dies, PID 1 is killed too.
  *
  * What runs there is root in the tree without a user namespace, on the host's kernel: see "TRUST" in
  * mkmachine.recipe(5) for what that leaves open. */

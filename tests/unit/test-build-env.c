@@ -207,7 +207,8 @@ TEST(pid_namespace) {
         /* Builtins only: no process but PID 1 (ours) and the shell (2) exists in there. Our own PID (the
          * host's) is not. */
         ASSERT_TRUE(asprintf(&script,
-                             "echo $$; n=0; l=; for d in /proc/[0-9]*; do n=$((n+1)); l=\"$l${d#/proc/} \"; done;"
+                             "echo $$; n=0; l=;"
+                             "for d in /proc/[0-9]*; do n=$((n+1)); l=\"$l${d#/proc/} \"; done;"
                              "echo $n; echo \"$l\"; [ -e /proc/%i ] && echo host || echo none",
                              (int) getpid()) >= 0);
         ASSERT_EQ(sandbox_run(&s, script, &o), 0);
@@ -225,7 +226,8 @@ TEST(no_host_path) {
         cwd = get_current_dir_name();
         ASSERT_OK(RET_NERRNO(chdir(s.dir)));
         ASSERT_TRUE(asprintf(&script,
-                             "cat /proc/1/root%1$s /proc/self/root%1$s /proc/1/cwd%1$s 2>/dev/null && echo LEAK1;"
+                             "cat /proc/1/root%1$s /proc/self/root%1$s /proc/1/cwd%1$s 2>/dev/null &&"
+                             "  echo LEAK1;"
                              "cat /proc/%2$i/cwd/secret 2>/dev/null && echo LEAK2;"
                              "(echo x >/proc/1/root%3$s/escaped1) 2>/dev/null;"
                              "(echo x >/proc/%2$i/cwd/escaped2) 2>/dev/null;"
@@ -249,10 +251,13 @@ TEST(read_only) {
         require();
         scratch_make(&s);
         /* Not every kernel has sysrq. */
-        ASSERT_EQ(sandbox_run(&s, "for m in /sys /proc/sys /proc/sysrq-trigger; do [ -e $m ] || { echo ro; "
-                                  "continue; }; grep \" $m \" /proc/mounts | cut -d' ' -f4 | cut -d, -f1; done;"
+        ASSERT_EQ(sandbox_run(&s, "for m in /sys /proc/sys /proc/sysrq-trigger; do"
+                                  "  [ -e $m ] || { echo ro; continue; };"
+                                  "  grep \" $m \" /proc/mounts | cut -d' ' -f4 | cut -d, -f1;"
+                                  "done;"
                                   "(echo 0 >/proc/sys/kernel/printk) 2>/dev/null && echo W1;"
-                                  "[ -e /proc/sysrq-trigger ] && (echo h >/proc/sysrq-trigger) 2>/dev/null && echo W2;"
+                                  "[ -e /proc/sysrq-trigger ] &&"
+                                  "  (echo h >/proc/sysrq-trigger) 2>/dev/null && echo W2;"
                                   "true", &o), 0);
         ASSERT_STREQ(o, "ro\nro\nro\n");
         scratch_done(&s);
@@ -301,6 +306,37 @@ TEST(hostname) {
         scratch_done(&s);
 }
 
+TEST(hostname_per_command) {
+        _cleanup_close_ int out = -EBADF;
+        char buf[256] = {};
+        Scratch s;
+        int status;
+        pid_t pid;
+
+        require();
+        scratch_make(&s);
+        out = memfd_create("output", MFD_CLOEXEC);
+        ASSERT_TRUE(out >= 0);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                _cleanup_close_ int tree_fd = open(s.tree, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+
+                if (tree_fd < 0 || build_env_setup(tree_fd, HOSTNAME_INSIDE, NULL, NULL) < 0)
+                        _exit(1);
+                /* What one command renames, the next does not see. */
+                if (build_env_run(tree_fd, STRV_MAKE("/bin/hostname", "mkm-renamed"), NULL, out) != 0 ||
+                    build_env_run(tree_fd, STRV_MAKE("/bin/hostname"), NULL, out) != 0)
+                        _exit(2);
+                _exit(0);
+        }
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(pread(out, buf, sizeof(buf) - 1, 0) > 0);
+        ASSERT_STREQ(buf, HOSTNAME_INSIDE "\n");
+        scratch_done(&s);
+}
+
 TEST(namespaces) {
         _cleanup_free_ char *o = NULL;
         static const char *const kinds[] = { "pid", "net", "uts", "ipc", "mnt" };
@@ -308,7 +344,8 @@ TEST(namespaces) {
 
         require();
         scratch_make(&s);
-        ASSERT_EQ(sandbox_run(&s, "for n in pid net uts ipc mnt; do readlink /proc/self/ns/$n; done", &o), 0);
+        ASSERT_EQ(sandbox_run(&s, "for n in pid net uts ipc mnt; do readlink /proc/self/ns/$n; done", &o),
+                  0);
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 char link[64] = {};
 
@@ -333,7 +370,8 @@ TEST(no_fd_leaks) {
         ASSERT_TRUE(dup2(fd, 42) == 42);
         ASSERT_EQ(sandbox_run(&s, "for f in /proc/self/fd/*; do [ -e $f ] && echo ${f##*/}; done;"
                                   "readlink /proc/self/fd/0; ls /proc/1/fd | wc -l;"
-                                  "for f in /proc/1/fd/*; do readlink $f; done | grep -c -e secret -e test-build-env", &o), 1);
+                                  "for f in /proc/1/fd/*; do readlink $f; done |"
+                                  "  grep -c -e secret -e test-build-env", &o), 1);
         /* PID 1 (ours, inside) keeps its stdio (/dev/null), the error pipe and the output; nothing
          * that leads to the host. */
         ASSERT_STREQ(o, "0\n1\n2\n/dev/null\n5\n0\n");
@@ -355,7 +393,8 @@ TEST(host_process) {
                 pause();
                 _exit(0);
         }
-        ASSERT_TRUE(asprintf(&script, "kill -9 %1$i 2>/dev/null && echo KILLED; kill -9 -1 2>/dev/null; echo alive",
+        ASSERT_TRUE(asprintf(&script,
+                             "kill -9 %1$i 2>/dev/null && echo KILLED; kill -9 -1 2>/dev/null; echo alive",
                              (int) victim) >= 0);
         /* kill -1: everything the shell may signal, which is only what is inside (not PID 1). */
         ASSERT_EQ(sandbox_run(&s, script, &o), 0);
@@ -403,9 +442,11 @@ TEST(builder_killed) {
                 if (tree_fd < 0 || build_env_setup(tree_fd, HOSTNAME_INSIDE, NULL, NULL) < 0)
                         _exit(1);
                 /* Daemons, in a new session each, that nobody waits for. */
-                (void) build_env_run(tree_fd, STRV_MAKE("/bin/busybox", "sh", "-c",
-                                                        "setsid sleep 1000 & setsid sleep 1000 & "
-                                                        "readlink /proc/self/ns/pid; sleep 1000; true"), NULL, out);
+                (void) build_env_run(tree_fd,
+                                     STRV_MAKE("/bin/busybox", "sh", "-c",
+                                               "setsid sleep 1000 & setsid sleep 1000 & "
+                                               "readlink /proc/self/ns/pid; sleep 1000; true"),
+                                     NULL, out);
                 _exit(2);
         }
         for (unsigned i = 0; i < 100 && pread(out, buf, sizeof(buf) - 1, 0) <= 0; i++)
