@@ -265,14 +265,16 @@ static int suppress_sync(void) {
 #endif
 }
 
-/* Capabilities nothing that installs packages needs, whose use reaches past the namespaces (kernel
- * modules, raw I/O, the clock, the kernel log, BPF…): out of the bounding set, so that no program run
- * inside gets them. */
+/* Capabilities nothing that installs packages needs, whose use reaches past the namespaces: out of the
+ * bounding set, so that no program run inside gets them. CAP_DAC_READ_SEARCH allows open_by_handle_at(),
+ * which opens any file of a file system given a descriptor of any other file on it (the tree is on the
+ * host's); CAP_DAC_OVERRIDE, which stays, is enough for root's reading and writing. The others are
+ * kernel modules, raw I/O, the clock, the kernel log, BPF and perf, MAC policy. */
 static int capabilities_drop(void) {
         static const int caps[] = {
-                CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PACCT, CAP_SYS_TIME, CAP_MAC_OVERRIDE, CAP_MAC_ADMIN,
-                CAP_SYSLOG, CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND, CAP_AUDIT_READ, CAP_PERFMON, CAP_BPF,
-                CAP_CHECKPOINT_RESTORE,
+                CAP_DAC_READ_SEARCH, CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PACCT, CAP_SYS_TIME,
+                CAP_MAC_OVERRIDE, CAP_MAC_ADMIN, CAP_SYSLOG, CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND,
+                CAP_AUDIT_READ, CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE,
         };
 
         for (size_t i = 0; i < ELEMENTSOF(caps); i++)
@@ -383,14 +385,11 @@ static _noreturn_ void sandbox_init(int builder_pidfd, int error_fd, int output_
                 _exit(127);
 
         /* Nothing of the builder's may be reachable from inside (a process there could ptrace() us):
-         * error_fd becomes 3, output_fd 4, stdio /dev/null (not the builder's terminal), and everything
-         * else is closed. */
+         * error_fd becomes 3, output_fd 4, and everything else but stdio is closed. */
         e = fcntl(error_fd, F_DUPFD_CLOEXEC, 5);
         o = output_fd >= 0 ? fcntl(output_fd, F_DUPFD_CLOEXEC, 5) : -EBADF;
-        null = open("/dev/null", O_RDWR|O_CLOEXEC);
-        if (e < 0 || (output_fd >= 0 && o < 0) || null < 0 || dup3(e, 3, O_CLOEXEC) < 0 ||
-            (o >= 0 && dup3(o, 4, O_CLOEXEC) < 0) || dup2(null, STDIN_FILENO) < 0 ||
-            dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
+        if (e < 0 || (output_fd >= 0 && o < 0) || dup3(e, 3, O_CLOEXEC) < 0 ||
+            (o >= 0 && dup3(o, 4, O_CLOEXEC) < 0))
                 _exit(127);
         error_fd = 3;
         output_fd = o >= 0 ? 4 : -EBADF;
@@ -400,6 +399,12 @@ static _noreturn_ void sandbox_init(int builder_pidfd, int error_fd, int output_
         r = sandbox_enter(tree, st);
         if (r < 0)
                 sandbox_fail(error_fd, r);
+        /* Stdio the tree's /dev/null, not the builder's terminal or the host's /dev. */
+        null = open("/dev/null", O_RDWR|O_CLOEXEC);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+            dup2(null, STDERR_FILENO) < 0)
+                sandbox_fail(error_fd, -errno);
+        null = safe_close(null);
 
         pid = fork();
         if (pid < 0)

@@ -306,6 +306,21 @@ TEST(hostname) {
         scratch_done(&s);
 }
 
+TEST(capabilities) {
+        _cleanup_free_ char *o = NULL;
+        Scratch s;
+
+        require();
+        scratch_make(&s);
+        /* Out of the bounding set: CAP_DAC_READ_SEARCH (2, open_by_handle_at()), CAP_SYS_MODULE (16),
+         * CAP_SYS_RAWIO (17), CAP_SYS_TIME (25); kept: CAP_CHOWN (0), CAP_DAC_OVERRIDE (1), CAP_SETFCAP
+         * (31). */
+        ASSERT_EQ(sandbox_run(&s, "b=0x$(grep CapBnd /proc/self/status | cut -f2);"
+                                  "for c in 2 16 17 25 0 1 31; do echo $(( (b >> c) & 1 )); done", &o), 0);
+        ASSERT_STREQ(o, "0\n0\n0\n0\n1\n1\n1\n");
+        scratch_done(&s);
+}
+
 TEST(hostname_per_command) {
         _cleanup_close_ int out = -EBADF;
         char buf[256] = {};
