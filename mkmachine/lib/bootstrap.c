@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include "bootstrap.h"
+#include "build-env.h"
 #include "config.h"
 #include "copy.h"
 #include "random-util.h"
-#include "build-env.h"
 #include "deb-install.h"
 #include "download.h"
 #include "error-util.h"
@@ -1090,13 +1090,13 @@ static int run_preinsts(int tree_fd, int dpkg_fd, const BootstrapPlan *plan, con
                         return -ENOMEM;
 
                 r = build_env_run(tree_fd, STRV_MAKE("/var/lib/dpkg/tmp.ci/preinst", "install"),
-                                 STRV_MAKE(e_package, e_arch, e_version,
-                                           "DPKG_MAINTSCRIPT_NAME=preinst",
-                                           "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1",
-                                           "DPKG_MAINTSCRIPT_DEBUG=0",
-                                           "DPKG_ADMINDIR=/var/lib/dpkg",
-                                           "DPKG_ROOT="),
-                                 build_log);
+                                  STRV_MAKE(e_package, e_arch, e_version,
+                                            "DPKG_MAINTSCRIPT_NAME=preinst",
+                                            "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1",
+                                            "DPKG_MAINTSCRIPT_DEBUG=0",
+                                            "DPKG_ADMINDIR=/var/lib/dpkg",
+                                            "DPKG_ROOT="),
+                                  build_log);
                 (void) rm_rf_at(dpkg_fd, "tmp.ci");
                 if (r < 0)
                         return error_message(reterr_message, r, "Failed to run the preinst of %s: %s",

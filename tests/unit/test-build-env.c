@@ -116,9 +116,9 @@ static void scratch_done(Scratch *s) {
 }
 
 /* Runs script with busybox sh in the build environment of s's tree, set up in a builder child (the
- * namespaces are its, not ours). Returns what build_env_run() returned (as the builder's exit status:
- * 200 + -errno for errors); the output in *ret_output. If started_fd is >= 0, the builder's pid is
- * written there once the command runs (so the caller can kill it). */
+ * namespaces are its, not ours), with the scratch directory bind-mounted read-only at /var/cache/ro.
+ * Returns what build_env_run() returned (as the builder's exit status: 200 + -errno for errors); the
+ * output in *ret_output. */
 static int sandbox_run(const Scratch *s, const char *script, char **ret_output) {
         _cleanup_close_ int out = -EBADF;
         int status;
