@@ -90,6 +90,7 @@ static void scratch_make(Scratch *s) {
         write_file(s->secret, "secret\n");
         write_file(strjoina(s->tree, "/etc/tree-marker"), "tree\n");
 
+        /* Static or not: ldd lists the libraries of a dynamic one, fails for a static one. */
         copy_into_tree(s, "/bin/busybox");
         const char *applets[] = {
                 "cat", "cut", "grep", "hostname", "kill", "ls", "nc", "readlink", "setsid", "sh", "sleep",
@@ -108,7 +109,7 @@ static void scratch_make(Scratch *s) {
                 *end = 0;
                 copy_into_tree(s, p);
         }
-        ASSERT_EQ(pclose(f), 0);
+        (void) pclose(f);
 }
 
 static void scratch_done(Scratch *s) {
