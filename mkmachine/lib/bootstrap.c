@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "bootstrap.h"
+#include "build-env.h"
 #include "config.h"
 #include "copy.h"
 #include "random-util.h"
@@ -534,7 +536,7 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
 static int build_log = -EBADF;
 
 static int tree_run_logged(int tree_fd, char * const argv[]) {
-        return tree_run(tree_fd, argv, build_log);
+        return build_env_run(tree_fd, argv, /* extra_env= */ NULL, build_log);
 }
 
 /* The last lines of the build log, for an error message. */
@@ -1213,14 +1215,14 @@ static int run_preinsts(int tree_fd, int dpkg_fd, const BootstrapPlan *plan, con
                     asprintf(&e_version, "DPKG_RUNNING_VERSION=%s", dpkg ? dpkg->version : "") < 0)
                         return -ENOMEM;
 
-                r = tree_run_env(tree_fd, STRV_MAKE("/var/lib/dpkg/tmp.ci/preinst", "install"),
-                                 STRV_MAKE(e_package, e_arch, e_version,
-                                           "DPKG_MAINTSCRIPT_NAME=preinst",
-                                           "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1",
-                                           "DPKG_MAINTSCRIPT_DEBUG=0",
-                                           "DPKG_ADMINDIR=/var/lib/dpkg",
-                                           "DPKG_ROOT="),
-                                 build_log);
+                r = build_env_run(tree_fd, STRV_MAKE("/var/lib/dpkg/tmp.ci/preinst", "install"),
+                                  STRV_MAKE(e_package, e_arch, e_version,
+                                            "DPKG_MAINTSCRIPT_NAME=preinst",
+                                            "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1",
+                                            "DPKG_MAINTSCRIPT_DEBUG=0",
+                                            "DPKG_ADMINDIR=/var/lib/dpkg",
+                                            "DPKG_ROOT="),
+                                  build_log);
                 (void) rm_rf_at(dpkg_fd, "tmp.ci");
                 if (r < 0)
                         return error_message(reterr_message, r, "Failed to run the preinst of %s: %s",
@@ -1234,6 +1236,13 @@ static int run_preinsts(int tree_fd, int dpkg_fd, const BootstrapPlan *plan, con
                 }
         }
         return 0;
+}
+
+/* The host name the build's commands see: the machine's, as it will be, if it is a valid one. */
+static const char* build_hostname(const BootstrapPlan *plan) {
+        const char *name = plan->recipe->hostname ?: plan->options->hostname;
+
+        return name && !isempty(name) && strlen(name) <= HOST_NAME_MAX ? name : "localhost";
 }
 
 /* dpkg --configure --force-depends for the essential packages of plan->install. */
@@ -1351,9 +1360,10 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         if (build_log < 0)
                 return -errno;
 
-        r = build_namespace_setup(tree_fd, plan->debs_dir, DEBS_IN_TREE);
+        /* From here on, what runs in the tree runs contained (build-env.h), under the machine's name. */
+        r = build_env_setup(tree_fd, build_hostname(plan), plan->debs_dir, DEBS_IN_TREE);
         if (r < 0)
-                return error_message(reterr_message, r, "Failed to set up mounts for the new tree: %s",
+                return error_message(reterr_message, r, "Failed to set up the build environment: %s",
                                      strerror(-r));
 
         /* As dpkg --install would do it, essential packages first: preinst, unpack (all that is done
@@ -1396,7 +1406,7 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         if (r < 0)
                 return r;
 
-        r = build_namespace_teardown(tree_fd);
+        r = build_env_teardown(tree_fd, DEBS_IN_TREE);
         if (r < 0)
                 return error_message(reterr_message, r, "Failed to unmount what the build mounted: %s",
                                      strerror(-r));

@@ -71,6 +71,6 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *options, Bootstrap
                       char **reterr_message);
 
 /* Downloads what the cache lacks (unpacking the essential packages as they arrive), installs the plan
- * into the empty tree tree_fd and applies the recipe's setup. Must run in a disposable process (it
- * creates a mount namespace). */
+ * into the empty tree tree_fd and applies the recipe's setup, everything that runs inside the tree
+ * contained (build-env.h). Must run in a disposable process (it moves into namespaces of its own). */
 int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message);

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 
 /* Installing packages into a new tree: unpacking a .deb's contents ourselves (to get a working dpkg
- * and shell into an empty tree), and running dpkg and other programs inside the tree, chrooted, in a
- * private mount namespace with /proc, /sys and a minimal /dev. */
+ * and shell into an empty tree), and the layout dpkg expects. Running dpkg and other programs inside the
+ * tree is build-env.h's. */
 
 /* Unpacks the data.tar.* member of the .deb deb_fd into tree_fd, following the tree's own symlinks
  * (a merged /usr) but never leaving the tree, and registers it in the tree's dpkg
@@ -33,21 +33,3 @@ int tree_resume(int tree_fd);
 
 /* Undoes what only the build needed (policy-rc.d). */
 int tree_finish(int tree_fd);
-
-/* Turns the calling process (which must be a disposable child) into the builder of tree_fd: a mount
- * namespace of its own, with proc, sysfs (read-only), a tmpfs /dev with the usual nodes and devpts
- * mounted in the tree, and ro_dir (if non-NULL) bind-mounted read-only at ro_target inside it. Nothing
- * of it is visible outside, and it all goes away with the process. tree_fd is replaced (same number) by
- * one opened in the new namespace. */
-int build_namespace_setup(int tree_fd, const char *ro_dir, const char *ro_target);
-
-/* Unmounts everything build_namespace_setup() mounted in the tree (the namespace stays). */
-int build_namespace_teardown(int tree_fd);
-
-/* Runs argv[0] (a path inside the tree) chrooted into it, with a clean environment for maintainer
- * scripts (noninteractive debconf, C.UTF-8), its output going to output_fd (if >= 0; else ours).
- * Returns its exit status (>= 0; 128 + signal if killed) or a negative errno. */
-int tree_run(int tree_fd, char * const argv[], int output_fd);
-
-/* tree_run() with extra_env (NULL-terminated "NAME=VALUE" strings, at most 26) added to the environment. */
-int tree_run_env(int tree_fd, char * const argv[], char * const extra_env[], int output_fd);

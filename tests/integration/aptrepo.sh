@@ -325,14 +325,30 @@ aptrepo_build() {
 # @LINK=TARGET a symbolic link, !MEMBER=CONTENT a control member (such as triggers). Every package
 # gets a preinst (records "$1", the script's name and package as dpkg tells them, in
 # /var/lib/mkm-test/NAME.preinst) and a postinst that, on "configure", writes its arguments to
-# /var/lib/mkm-test/NAME.configured, and on "triggered" appends them to NAME.triggered. A FILE
-# under /etc is a conffile.
+# /var/lib/mkm-test/NAME.configured, and on "triggered" appends them to NAME.triggered, unless
+# !preinst=… or !postinst=… replaces them. A FILE under /etc is a conffile.
 aptrepo__deb() {
     local name=$1 version=$2 arch=$3 z=$4 fields=$5 out=$6 root spec path
     shift 6
     root=$(mktemp -d "${TMPDIR:-/tmp}/mkmachine-aptrepo-deb.XXXXXX")
     mkdir -p "$root/DEBIAN" "$root/usr/share/doc/$name"
     echo "$name $version: a synthetic package of the mkmachine tests." >"$root/usr/share/doc/$name/README"
+    cat >"$root/DEBIAN/preinst" <<EOF
+#!/bin/sh
+set -e
+mkdir -p /var/lib/mkm-test
+echo "\$1 \$DPKG_MAINTSCRIPT_NAME \$DPKG_MAINTSCRIPT_PACKAGE" >>/var/lib/mkm-test/$name.preinst
+EOF
+    cat >"$root/DEBIAN/postinst" <<EOF
+#!/bin/sh
+set -e
+if [ "\$1" = configure ]; then
+    mkdir -p /var/lib/mkm-test
+    echo "\$@" >/var/lib/mkm-test/$name.configured
+elif [ "\$1" = triggered ]; then
+    echo "\$@" >>/var/lib/mkm-test/$name.triggered
+fi
+EOF
     for spec in "$@"; do
         if [ "${spec:0:1}" = ! ]; then
             path=${spec%%=*}
@@ -362,22 +378,6 @@ aptrepo__deb() {
         echo "Description: mkmachine test package $name"
         echo " A synthetic package for the resolver and installer tests of mkmachine."
     } >"$root/DEBIAN/control"
-    cat >"$root/DEBIAN/preinst" <<EOF
-#!/bin/sh
-set -e
-mkdir -p /var/lib/mkm-test
-echo "\$1 \$DPKG_MAINTSCRIPT_NAME \$DPKG_MAINTSCRIPT_PACKAGE" >>/var/lib/mkm-test/$name.preinst
-EOF
-    cat >"$root/DEBIAN/postinst" <<EOF
-#!/bin/sh
-set -e
-if [ "\$1" = configure ]; then
-    mkdir -p /var/lib/mkm-test
-    echo "\$@" >/var/lib/mkm-test/$name.configured
-elif [ "\$1" = triggered ]; then
-    echo "\$@" >>/var/lib/mkm-test/$name.triggered
-fi
-EOF
     chmod 755 "$root/DEBIAN/preinst" "$root/DEBIAN/postinst"
     chmod -R go-w "$root"
     SOURCE_DATE_EPOCH=$APTREPO_SOURCE_DATE_EPOCH dpkg-deb --root-owner-group -Z"$z" --build "$root" \
@@ -423,6 +423,62 @@ cat /etc/mkm-tool.conf' || return 1
     # Not in the test recipe's set: what a recipe with Base= adds.
     aptrepo__deb mkm-extra 1.0-1 all gzip $'Priority: optional\nDepends: mkm-tool' "$out" \
         '/usr/share/mkm-test/extra.txt=mkm-extra' || return 1
+}
+
+# aptrepo_make_escape DIR HOSTDIR PID PORT: build mkm-escape into DIR, a package whose preinst,
+# postinst and /usr/bin/mkm-escape (for a recipe's command) try to reach the host from where they
+# run: write files into HOSTDIR (a directory of the host that is not in the tree) through
+# /proc/1/root, /proc/self/root, /proc/1/cwd, every /proc/N/root, /proc/PID/cwd (PID: a host
+# process whose cwd is HOSTDIR) and by climbing out of a chroot; signal PID; rename the host; connect
+# to 127.0.0.1:PORT (a server of the host). They never fail, and record what they saw in
+# /var/lib/mkm-escape/STAGE.{written,pids,pidlist,victim,hostname,tcp,kill,net,loopback} (STAGE:
+# preinst, postinst or command): the test checks that on the host.
+aptrepo_make_escape() {
+    local out=${1:?aptrepo_make_escape DIR HOSTDIR PID PORT} hostdir=${2:?} pid=${3:?} port=${4:?}
+    local script
+    mkdir -p "$out"
+    script=$(cat <<SCRIPT
+#!/bin/sh
+h='$hostdir' victim='$pid' port='$port'
+stage=\${DPKG_MAINTSCRIPT_NAME:-command}
+o=/var/lib/mkm-escape/\$stage
+mkdir -p /var/lib/mkm-escape
+: >"\$o.written"
+try() { (echo "escaped by \$stage" >"\$1") 2>/dev/null && echo "\$1" >>"\$o.written"; }
+try "/proc/1/root\$h/proc1-root-\$stage"
+try "/proc/self/root\$h/self-root-\$stage"
+try "/proc/1/cwd\$h/proc1-cwd-\$stage"
+try "/proc/self/root/../../..\$h/dotdot-\$stage"
+try "/proc/\$victim/cwd/victim-cwd-\$stage"
+for p in /proc/[0-9]*; do try "\$p/root\$h/scan-\${p#/proc/}-\$stage"; done
+# The classic way out of a chroot: into a subdirectory, up from the old cwd, chroot there.
+perl -e 'mkdir "/tmp/mkm-escape-chroot"; chroot "/tmp/mkm-escape-chroot" or exit;
+         chdir ".." for 1 .. 64; chroot "." or exit;
+         open(my \$f, ">", \$ARGV[0]) or exit; print \$f "escaped\n"; close \$f; print "\$ARGV[0]\n"' \\
+    "\$h/chroot-\$stage" >>"\$o.written" 2>/dev/null || true
+rmdir /tmp/mkm-escape-chroot 2>/dev/null || true
+n=0
+for p in /proc/[0-9]*; do n=\$((n + 1)); done
+echo "\$n" >"\$o.pids"
+ls -d /proc/[0-9]* >"\$o.pidlist"
+if [ -e "/proc/\$victim" ]; then echo visible; else echo invisible; fi >"\$o.victim"
+hostname >"\$o.hostname"
+if hostname mkm-escaped-host 2>/dev/null; then echo renamed; else echo refused; fi >>"\$o.hostname"
+if bash -c "exec 3<>/dev/tcp/127.0.0.1/\$port" 2>/dev/null; then r=connected; else r=failed; fi
+echo "\$r" >"\$o.tcp"
+if kill -TERM "\$victim" 2>/dev/null; then echo sent; else echo failed; fi >"\$o.kill"
+if kill -KILL "\$victim" 2>/dev/null; then echo sent; else echo failed; fi >>"\$o.kill"
+ls /sys/class/net >"\$o.net"
+# What scripts may do: a server on the loopback, and a connection to it.
+perl -MIO::Socket::INET -e '
+    my \$l = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or die;
+    my \$c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => \$l->sockport) or die;
+    print "ok\n"' >"\$o.loopback" 2>&1 || echo failed >"\$o.loopback"
+exit 0
+SCRIPT
+)
+    aptrepo__deb mkm-escape 1.0-1 all gzip $'Priority: optional' "$out" "/usr/bin/mkm-escape=$script" \
+        "!preinst=$script" "!postinst=$script"
 }
 
 # --- tampering --------------------------------------------------------------------------------
