@@ -150,13 +150,21 @@ int package_upgrades_parse(const char *text, size_t size, PackageUpgrade **ret, 
                            unsigned *reterr_line) {
         PackageUpgrade *a = NULL;
         size_t n = 0, allocated = 0;
-        const char *p = text, *end = text + size;
+        const char *p, *end;
         unsigned line = 0;
         int r = 0;
 
         assert(text || size == 0);
         assert(ret);
         assert(ret_n);
+
+        if (size == 0) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        p = text;
+        end = text + size;
 
         while (p < end) {
                 const char *nl = memchr(p, '\n', end - p), *e = nl ?: end;

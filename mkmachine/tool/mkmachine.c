@@ -104,8 +104,7 @@ static int help(void) {
                "  rename OLD NEW              Rename a machine\n"
                "  clone SOURCE NAME           Copy a machine\n"
                "  push NAME REFERENCE         Upload a machine as an OCI image to a registry\n"
-               "  auto-update [NAME…]         Update machines whose image has changed, or install\n"
-               "                              their pending package updates, with rollback\n"
+               "  auto-update [NAME…]         Update machines (new image, package updates), rollback\n"
                "  help                        Show this help\n"
                "\nOptions:\n"
                "  -h --help                   Show this help\n"
@@ -2927,11 +2926,13 @@ static int update_restart(Store *s, sd_bus *bus, Update *u, const char *nspawn_d
         bool boot;
         int r, k;
 
-        boot = false;
+        /* Settings that say nothing about Boot= (a bootstrapped machine's) leave systemd-nspawn@.service's
+         * --boot. */
+        boot = true;
         {
                 _cleanup_(nspawn_settings_done) NspawnSettings now = {};
                 unsigned line;
-                if (machine_settings_load(nspawn_dir, u->name, &now, NULL, &line) >= 0)
+                if (machine_settings_load(nspawn_dir, u->name, &now, NULL, &line) >= 0 && now.boot >= 0)
                         boot = now.boot > 0;
         }
         r = machine_glue_start(u->name);
@@ -3022,7 +3023,7 @@ static int memfd_reset(int fd) {
 }
 
 /* One pass of package_update_tree() on a new temporary of the machine: its name and fd (locked) in
- * *ret_tmp/*ret_tmp_fd (for PACKAGE_UPDATE_CHECK removed again), the upgrades apt reported in u. */
+ * *ret_tmp and *ret_tmp_fd (for PACKAGE_UPDATE_CHECK removed again), the upgrades apt reported in u. */
 static int update_packages_pass(Store *s, Update *u, PackageFill *fill, char **ret_tmp, int *ret_tmp_fd) {
         _cleanup_free_ char *tmp = NULL, *report = NULL, *tail = NULL;
         _cleanup_close_ int tmp_fd = -EBADF;
