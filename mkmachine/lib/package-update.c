@@ -67,6 +67,18 @@ static bool arch_valid(const char *s) {
         return true;
 }
 
+/* n bytes of s (which need not be NUL-terminated, not even after them) as a new string: strndup() may
+ * look further for the NUL. */
+static char* bytes_dup(const char *s, size_t n) {
+        char *d = malloc(n + 1);
+
+        if (!d)
+                return NULL;
+        memcpy(d, s, n);
+        d[n] = 0;
+        return d;
+}
+
 /* The next space-delimited word of *p (moved past it), as a new string. */
 static int next_word(const char **p, const char *end, char **ret) {
         const char *s = *p, *e;
@@ -77,7 +89,7 @@ static int next_word(const char **p, const char *end, char **ret) {
                 e++;
         if (e == s)
                 return -EBADMSG;
-        w = strndup(s, e - s);
+        w = bytes_dup(s, e - s);
         if (!w)
                 return -ENOMEM;
         *p = e;
@@ -101,7 +113,7 @@ static int parse_inst(const char *l, const char *end, PackageUpgrade *ret) {
                 const char *e = memchr(p + 2, ']', end - p - 2);
                 if (!e || e == p + 2)
                         return -EBADMSG;
-                installed = strndup(p + 2, e - p - 2);
+                installed = bytes_dup(p + 2, e - p - 2);
                 if (!installed)
                         return -ENOMEM;
                 if (!deb_version_is_valid(installed))
@@ -130,7 +142,7 @@ static int parse_inst(const char *l, const char *end, PackageUpgrade *ret) {
                         open--;
                 if (*open != '[')
                         return -EBADMSG;
-                arch = strndup(open + 1, close - 1 - open - 1);
+                arch = bytes_dup(open + 1, close - 1 - open - 1);
                 if (!arch)
                         return -ENOMEM;
                 if (!arch_valid(arch))
