@@ -3123,6 +3123,16 @@ static int update_machine_packages(Store *s, sd_bus *bus, Update *u) {
         }
         fill.mode = PACKAGE_UPDATE_INSTALL;
         r = update_packages_pass(s, u, &fill, &tmp, &tmp_fd);
+        if (r >= 0 && u->n_upgrades == 0) {
+                /* The archive changed meanwhile: nothing was installed after all. */
+                (void) store_discard(s, tmp);
+                tmp_fd = safe_close(tmp_fd);
+                if (running)
+                        (void) machine_glue_start(u->name);
+                u->action = AUTO_UPDATE_CURRENT;
+                u->result = auto_update_action_to_string(u->action);
+                return 0;
+        }
         if (r >= 0) {
                 r = store_swap_in(s, u->name, tmp);
                 if (r < 0) {
