@@ -12,6 +12,7 @@ static const char* const auto_update_policy_table[_AUTO_UPDATE_POLICY_MAX] = {
         [AUTO_UPDATE_NO]       = "no",
         [AUTO_UPDATE_REGISTRY] = "registry",
         [AUTO_UPDATE_LOCAL]    = "local",
+        [AUTO_UPDATE_PACKAGES] = "packages",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(auto_update_policy, AutoUpdatePolicy);
@@ -70,6 +71,7 @@ int auto_update_from_origin(const char *origin, AutoUpdatePolicy *ret_policy, ch
 
 int auto_update_policy_check(AutoUpdatePolicy p, const char *origin_type, char **reterr_message) {
         const char *need;
+        int r;
 
         switch (p) {
         case AUTO_UPDATE_NO:
@@ -80,17 +82,36 @@ int auto_update_policy_check(AutoUpdatePolicy p, const char *origin_type, char *
         case AUTO_UPDATE_LOCAL:
                 need = "oci";
                 break;
+        case AUTO_UPDATE_PACKAGES:
+                need = "bootstrap";
+                break;
         default:
                 return -EINVAL;
         }
         if (streq_ptr(origin_type, need))
                 return 0;
-        if (reterr_message &&
-            asprintf(reterr_message, "--auto-update=%s needs a machine %s, not one from %s.",
-                     auto_update_policy_to_string(p),
-                     p == AUTO_UPDATE_REGISTRY ? "made by 'mkmachine pull'" :
-                     "made by 'mkmachine import-oci'",
-                     origin_type ? strjoina("'", origin_type, "'") : "an unknown source") < 0)
+        if (!reterr_message)
+                return -EINVAL;
+        if (p == AUTO_UPDATE_PACKAGES &&
+            (streq_ptr(origin_type, "registry") || streq_ptr(origin_type, "oci")))
+                r = asprintf(reterr_message, "--auto-update=packages needs a machine bootstrapped from a "
+                             "recipe, not one from an OCI image ('%s'): its packages are the image's; "
+                             "use --auto-update=%s.", origin_type,
+                             streq(origin_type, "registry") ? "registry" : "local");
+        else if (p != AUTO_UPDATE_PACKAGES && streq_ptr(origin_type, "bootstrap"))
+                r = asprintf(reterr_message, "--auto-update=%s needs a machine %s, not one bootstrapped "
+                             "from a recipe: it has no image to follow; use --auto-update=packages.",
+                             auto_update_policy_to_string(p),
+                             p == AUTO_UPDATE_REGISTRY ? "made by 'mkmachine pull'" :
+                             "made by 'mkmachine import-oci'");
+        else
+                r = asprintf(reterr_message, "--auto-update=%s needs a machine %s, not one from %s.",
+                             auto_update_policy_to_string(p),
+                             p == AUTO_UPDATE_REGISTRY ? "made by 'mkmachine pull'" :
+                             p == AUTO_UPDATE_LOCAL ? "made by 'mkmachine import-oci'" :
+                             "bootstrapped from a recipe",
+                             origin_type ? strjoina("'", origin_type, "'") : "an unknown source");
+        if (r < 0)
                 *reterr_message = NULL;
         return -EINVAL;
 }
@@ -122,7 +143,7 @@ int auto_update_origin_set(const char *origin, AutoUpdatePolicy p, const char *h
 
 AutoUpdateAction auto_update_decide(AutoUpdatePolicy p, bool pinned, const char *recorded,
                                     const char *current) {
-        if (p <= AUTO_UPDATE_NO || p >= _AUTO_UPDATE_POLICY_MAX)
+        if (p <= AUTO_UPDATE_NO || p >= _AUTO_UPDATE_POLICY_MAX || p == AUTO_UPDATE_PACKAGES)
                 return AUTO_UPDATE_SKIP;
         if (pinned)
                 return AUTO_UPDATE_PINNED;
@@ -133,4 +154,8 @@ AutoUpdateAction auto_update_decide(AutoUpdatePolicy p, bool pinned, const char 
         if (recorded && streq(recorded, current))
                 return AUTO_UPDATE_CURRENT;
         return AUTO_UPDATE_PENDING;
+}
+
+AutoUpdateAction auto_update_decide_packages(size_t n_pending) {
+        return n_pending > 0 ? AUTO_UPDATE_PENDING : AUTO_UPDATE_CURRENT;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "macro.h"
 
@@ -13,6 +14,7 @@ typedef enum AutoUpdatePolicy {
         AUTO_UPDATE_NO,         /* never updated (the default) */
         AUTO_UPDATE_REGISTRY,   /* a new manifest behind the pulled tag in the registry */
         AUTO_UPDATE_LOCAL,      /* a new image in the local source import-oci read */
+        AUTO_UPDATE_PACKAGES,   /* pending package upgrades (apt) of a bootstrapped machine */
         _AUTO_UPDATE_POLICY_MAX,
         _AUTO_UPDATE_POLICY_INVALID = -EINVAL,
 } AutoUpdatePolicy;
@@ -26,7 +28,8 @@ AutoUpdatePolicy auto_update_policy_from_string(const char *s) _pure_;
 int auto_update_from_origin(const char *origin, AutoUpdatePolicy *ret_policy, char **ret_health_cmd);
 
 /* Whether the policy fits a machine whose origin record has "type" origin_type: registry needs a pulled
- * machine ("registry"), local one imported with import-oci ("oci"); no fits any. -EINVAL (with a
+ * machine ("registry"), local one imported with import-oci ("oci"), packages one bootstrapped from a
+ * recipe ("bootstrap": an image's packages are its publisher's to update); no fits any. -EINVAL (with a
  * sentence in *reterr_message) if not. */
 int auto_update_policy_check(AutoUpdatePolicy p, const char *origin_type, char **reterr_message);
 
@@ -51,3 +54,7 @@ AutoUpdateAction auto_update_action_from_string(const char *s) _pure_;
  * when the source now has current (NULL: not asked, as for AUTO_UPDATE_NO or a pinned reference). */
 AutoUpdateAction auto_update_decide(AutoUpdatePolicy p, bool pinned, const char *recorded,
                                     const char *current);
+
+/* What to do with a machine of policy packages whose apt reports n_pending upgrades: pending or
+ * up-to-date. (auto_update_decide() says skipped for policy packages: it has no digests to compare.) */
+AutoUpdateAction auto_update_decide_packages(size_t n_pending) _pure_;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <stdarg.h>
 #include <dirent.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -39,6 +40,7 @@
 #include "oci-import.h"
 #include "oci-push.h"
 #include "oci-registry.h"
+#include "package-update.h"
 #include "systemd-manager.h"
 #include "recipe.h"
 #include "store.h"
@@ -103,7 +105,7 @@ static int help(void) {
                "  rename OLD NEW              Rename a machine\n"
                "  clone SOURCE NAME           Copy a machine\n"
                "  push NAME REFERENCE         Upload a machine as an OCI image to a registry\n"
-               "  auto-update [NAME…]         Update machines whose image has changed, with rollback\n"
+               "  auto-update [NAME…]         Update machines (new image, package updates), rollback\n"
                "  help                        Show this help\n"
                "\nOptions:\n"
                "  -h --help                   Show this help\n"
@@ -131,7 +133,8 @@ static int help(void) {
                "                              the file name)\n"
                "     --ephemeral              create: run the instance on the template's tree under a\n"
                "                              throw-away overlay, not on a clone\n"
-               "     --auto-update=POLICY     pull, import-oci, set: registry, local or no\n"
+               "     --auto-update=POLICY     pull, import-oci, bootstrap, set: registry, local,\n"
+               "                              packages or no\n"
                "     --health-cmd=CMD         set: command that must succeed in the machine after\n"
                "                              an update (\"\" removes it)\n"
                "     --dry-run                auto-update: only report what would be updated\n"
@@ -1468,7 +1471,7 @@ static int run_bootstrap(const char *recipe_name) {
         const char *name;
         int r;
 
-        r = refuse_update_options("bootstrap", _AUTO_UPDATE_POLICY_INVALID);
+        r = refuse_update_options("bootstrap", AUTO_UPDATE_PACKAGES);
         if (r < 0)
                 return r;
 
@@ -2524,9 +2527,11 @@ static int set_update_policy(const char *name) {
 /* Verbs that cannot record an update policy refuse one, rather than ignore it. */
 static int refuse_update_options(const char *verb, AutoUpdatePolicy allowed) {
         if (arg_auto_update > AUTO_UPDATE_NO && arg_auto_update != allowed)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s: --auto-update=%s is for machines made "
-                                       "by %s.", verb, auto_update_policy_to_string(arg_auto_update),
-                                       arg_auto_update == AUTO_UPDATE_REGISTRY ? "'pull'" : "'import-oci'");
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s: --auto-update=%s is for machines %s.",
+                                       verb, auto_update_policy_to_string(arg_auto_update),
+                                       arg_auto_update == AUTO_UPDATE_REGISTRY ? "made by 'pull'" :
+                                       arg_auto_update == AUTO_UPDATE_LOCAL ? "made by 'import-oci'" :
+                                       "bootstrapped from a recipe");
         return 0;
 }
 
@@ -2778,9 +2783,12 @@ typedef struct Update {
         AutoUpdateAction action;
         const char *result;     /* "up-to-date", "pending", "updated", "rolled-back", "failed", … */
         char *reason;
+        PackageUpgrade *upgrades;       /* policy packages: the pending (or installed) upgrades */
+        size_t n_upgrades;
 } Update;
 
 static void update_done(Update *u) {
+        package_upgrade_array_free(u->upgrades, u->n_upgrades);
         free(u->health_cmd);
         free(u->reference);
         free(u->recorded);
@@ -2937,6 +2945,242 @@ static int restore_settings(const char *nspawn_dir, const char *name, const char
         return write_file_atomic_at(fd, file, old, strlen(old), 0644);
 }
 
+/* After the swap of a machine that ran: start it and check its health; if it is not healthy, roll back
+ * (the previous tree, with restore the previous settings old_settings, and running again). 0 if healthy,
+ * -ENOTRECOVERABLE if rolled back or if that failed too (u says which). */
+static int update_restart(Store *s, sd_bus *bus, Update *u, const char *nspawn_dir, bool restore,
+                          const char *old_settings) {
+        _cleanup_free_ char *why = NULL;
+        bool boot;
+        int r, k;
+
+        /* Settings that say nothing about Boot= (a bootstrapped machine's) leave systemd-nspawn@.service's
+         * --boot. */
+        boot = true;
+        {
+                _cleanup_(nspawn_settings_done) NspawnSettings now = {};
+                unsigned line;
+                if (machine_settings_load(nspawn_dir, u->name, &now, NULL, &line) >= 0 && now.boot >= 0)
+                        boot = now.boot > 0;
+        }
+        r = machine_glue_start(u->name);
+        if (r >= 0)
+                r = machine_healthy(bus, u->name, boot, u->health_cmd, &why);
+        if (r > 0) {
+                u->result = "updated";
+                return 0;
+        }
+        if (r < 0 && !why)
+                why = strdup("it did not start");
+
+        /* Roll back: the old tree, the old settings, and running again. */
+        log_warning("Machine '%s' is not healthy after the update (%s); rolling back.", u->name, strna(why));
+        const char *step = "stop it";
+        k = machine_glue_stop(u->name);
+        if (k >= 0) {
+                step = "put the previous tree back";
+                k = store_roll_back(s, u->name);
+        }
+        if (k >= 0) {
+                step = "put the previous settings back";
+                k = restore ? restore_settings(nspawn_dir, u->name, old_settings) : 0;
+        }
+        if (k >= 0) {
+                step = "start it again";
+                k = machine_glue_start(u->name);
+        }
+        u->result = "rolled-back";
+        free(u->reason);
+        if (asprintf(&u->reason, "%s%s%s%s%s", strna(why),
+                     k < 0 ? "; the rollback failed too: cannot " : "", k < 0 ? step : "",
+                     k < 0 ? ": " : "", k < 0 ? strerror(-k) : "") < 0)
+                u->reason = NULL;
+        if (k < 0)
+                u->result = "failed";
+        return -ENOTRECOVERABLE;
+}
+
+typedef struct PackageFill {
+        int source_fd;
+        PackageUpdateMode mode;
+        int report_fd;
+        int log_fd;
+} PackageFill;
+
+/* In store_prepare()'s child: the copy of the machine, updated there. */
+static int package_fill(int tree_fd, void *userdata) {
+        PackageFill *f = userdata;
+        const char *step = NULL;
+        int r;
+
+        r = package_update_tree(f->source_fd, tree_fd, f->mode, f->report_fd, f->log_fd, &step);
+        if (r < 0)
+                (void) dprintf(f->log_fd, "\n%s failed%s%s\n", strna(step), r == -EPROTO ? "" : ": ",
+                               r == -EPROTO ? "" : strerror(-r));
+        return r;
+}
+
+/* The last lines of what apt said (the machine's apt: its bytes are shown only as printable ASCII). */
+static char* apt_log_tail(int fd) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0, lines = 0;
+        char *p;
+
+        if (lseek(fd, 0, SEEK_SET) < 0 || read_full_fd(fd, 16 * 1024 * 1024, &text, &size) < 0)
+                return NULL;
+        while (size > 0 && strchr("\n ", text[size - 1]))
+                text[--size] = 0;
+        p = text + size;
+        while (p > text && lines < 8)
+                if (*--p == '\n')
+                        lines++;
+        if (*p == '\n')
+                p++;
+        for (char *c = p; *c; c++)
+                if (*c == '\n')
+                        *c = ';';
+                else if ((unsigned char) *c < ' ' || (unsigned char) *c >= 0x7f)
+                        *c = '?';
+        return strdup(p);
+}
+
+static int memfd_reset(int fd) {
+        if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        return 0;
+}
+
+/* One pass of package_update_tree() on a new temporary of the machine: its name and fd (locked) in
+ * *ret_tmp and *ret_tmp_fd (for PACKAGE_UPDATE_CHECK removed again), the upgrades apt reported in u. */
+static int update_packages_pass(Store *s, Update *u, PackageFill *fill, char **ret_tmp, int *ret_tmp_fd) {
+        _cleanup_free_ char *tmp = NULL, *report = NULL, *tail = NULL;
+        _cleanup_close_ int tmp_fd = -EBADF;
+        PackageUpgrade *upgrades = NULL;
+        size_t size = 0, n = 0;
+        unsigned line = 0;
+        int r, fill_error = 0;
+
+        if (memfd_reset(fill->report_fd) < 0 || memfd_reset(fill->log_fd) < 0)
+                return -errno;
+        r = store_prepare(s, u->name, package_fill, fill, &tmp, &tmp_fd, &fill_error);
+        if (r < 0) {
+                tail = apt_log_tail(fill->log_fd);
+                update_fail(u, "%s in a copy of its tree failed: %s", fill->mode == PACKAGE_UPDATE_CHECK ?
+                            "looking for package updates" : "installing the package updates (the machine "
+                            "is unchanged)", tail ?: strerror(fill_error < 0 ? -fill_error : -r));
+                return r == -ECANCELED && fill_error < 0 ? fill_error : r;
+        }
+        if (fill->mode == PACKAGE_UPDATE_CHECK) {
+                (void) store_discard(s, tmp);
+                tmp = mfree(tmp);
+        }
+
+        if (lseek(fill->report_fd, 0, SEEK_SET) < 0)
+                r = -errno;
+        else
+                r = read_full_fd(fill->report_fd, 16 * 1024 * 1024, &report, &size);
+        if (r >= 0)
+                r = package_upgrades_parse(report, size, &upgrades, &n, &line);
+        if (r < 0) {
+                if (tmp)
+                        (void) store_discard(s, tmp);
+                if (r == -EBADMSG)
+                        update_fail(u, "apt's list of upgrades is malformed (line %u)", line);
+                else
+                        update_fail(u, "cannot read apt's list of upgrades: %s", strerror(-r));
+                return r;
+        }
+        package_upgrade_array_free(u->upgrades, u->n_upgrades);
+        u->upgrades = upgrades;
+        u->n_upgrades = n;
+        if (ret_tmp) {
+                *ret_tmp = TAKE_PTR(tmp);
+                *ret_tmp_fd = TAKE_FD(tmp_fd);
+        }
+        return 0;
+}
+
+/* Policy packages: apt looks for upgrades in a copy of the machine (it may run meanwhile); if there are
+ * any, the machine is stopped (if it runs), copied again, the upgrades installed in that copy (not
+ * booted, no network while package scripts run), the copy swapped in, and the machine started and
+ * checked like after an image update. 0 if current or updated, <0 if failed or rolled back. */
+static int update_machine_packages(Store *s, sd_bus *bus, Update *u) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int source_fd = -EBADF, tmp_fd = -EBADF, report_fd = -EBADF, log_fd = -EBADF;
+        const char *nspawn_dir = getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT;
+        PackageFill fill = {};
+        bool running;
+        int r;
+
+        source_fd = openat(s->root_fd, u->name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        if (source_fd < 0) {
+                r = -errno;
+                update_fail(u, "cannot open its tree: %s", strerror(-r));
+                return r;
+        }
+        report_fd = memfd_create("apt-report", MFD_CLOEXEC);
+        log_fd = memfd_create("apt-log", MFD_CLOEXEC);
+        if (report_fd < 0 || log_fd < 0)
+                return -errno;
+        fill = (PackageFill) {
+                .source_fd = source_fd,
+                .mode = PACKAGE_UPDATE_CHECK,
+                .report_fd = report_fd,
+                .log_fd = log_fd,
+        };
+
+        r = update_packages_pass(s, u, &fill, NULL, NULL);
+        if (r < 0)
+                return r;
+        u->action = auto_update_decide_packages(u->n_upgrades);
+        u->result = auto_update_action_to_string(u->action);
+        if (u->action != AUTO_UPDATE_PENDING || arg_dry_run)
+                return 0;
+
+        if (!arg_quiet)
+                log_info("Updating %zu package%s of '%s'.", u->n_upgrades, u->n_upgrades == 1 ? "" : "s",
+                         u->name);
+        /* Stopped before the copy that is updated: nothing the machine writes is lost by the swap. */
+        running = unit_running(bus, u->name);
+        if (running) {
+                r = machine_glue_stop(u->name);
+                if (r < 0) {
+                        update_fail(u, "it could not be stopped");
+                        return r;
+                }
+        }
+        fill.mode = PACKAGE_UPDATE_INSTALL;
+        r = update_packages_pass(s, u, &fill, &tmp, &tmp_fd);
+        if (r >= 0 && u->n_upgrades == 0) {
+                /* The archive changed meanwhile: nothing was installed after all. */
+                (void) store_discard(s, tmp);
+                tmp_fd = safe_close(tmp_fd);
+                if (running)
+                        (void) machine_glue_start(u->name);
+                u->action = AUTO_UPDATE_CURRENT;
+                u->result = auto_update_action_to_string(u->action);
+                return 0;
+        }
+        if (r >= 0) {
+                r = store_swap_in(s, u->name, tmp);
+                if (r < 0) {
+                        (void) store_discard(s, tmp);
+                        update_fail(u, "cannot put the updated tree in place: %s", strerror(-r));
+                }
+        }
+        tmp_fd = safe_close(tmp_fd);
+        if (r < 0) {
+                if (running)
+                        (void) machine_glue_start(u->name);
+                return r;
+        }
+        if (!running) {
+                u->result = "updated";
+                return 0;
+        }
+        return update_restart(s, bus, u, nspawn_dir, false, NULL);
+}
+
 /* Updates one machine. 0 if it was current or updated (or would be, with --dry-run), <0 if it failed or
  * was rolled back; u says which. */
 static int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform *want,
@@ -2947,7 +3191,7 @@ static int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform
         json_object *origin = origin_json(info);
         const char *nspawn_dir = getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT;
         char p[OCI_PLATFORM_STRING_MAX];
-        bool running, boot;
+        bool running;
         int r, k;
 
         u->result = "skipped";
@@ -2961,6 +3205,10 @@ static int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform
                 json_object_put(origin);
                 u->action = AUTO_UPDATE_SKIP;
                 return 0;
+        }
+        if (u->policy == AUTO_UPDATE_PACKAGES) {
+                json_object_put(origin);
+                return update_machine_packages(s, bus, u);
         }
         if (origin_string(origin, "manifest_digest"))
                 u->recorded = strdup(origin_string(origin, "manifest_digest"));
@@ -3061,48 +3309,28 @@ static int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform
                 return 0;
         }
 
-        boot = false;
-        {
-                _cleanup_(nspawn_settings_done) NspawnSettings now = {};
-                unsigned line;
-                if (machine_settings_load(nspawn_dir, u->name, &now, NULL, &line) >= 0)
-                        boot = now.boot > 0;
-        }
-        r = machine_glue_start(u->name);
-        if (r >= 0)
-                r = machine_healthy(bus, u->name, boot, u->health_cmd, &why);
-        if (r > 0) {
-                u->result = "updated";
-                return 0;
-        }
-        if (r < 0 && !why)
-                why = strdup("it did not start");
+        return update_restart(s, bus, u, nspawn_dir, true, old_settings);
+}
 
-        /* Roll back: the old tree, the old settings, and running again. */
-        log_warning("Machine '%s' is not healthy after the update (%s); rolling back.", u->name, strna(why));
-        const char *step = "stop it";
-        k = machine_glue_stop(u->name);
-        if (k >= 0) {
-                step = "put the previous tree back";
-                k = store_roll_back(s, u->name);
+/* [{"package", "installed" (null for a new one), "candidate", "architecture"}, …] */
+static json_object* upgrades_json(const PackageUpgrade *upgrades, size_t n) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < n; i++) {
+                json_object *o = json_object_new_object();
+
+                if (!o)
+                        return json_object_put(a), NULL;
+                json_object_object_add(o, "package", json_object_new_string(upgrades[i].package));
+                json_object_object_add(o, "installed", upgrades[i].installed ?
+                                       json_object_new_string(upgrades[i].installed) : NULL);
+                json_object_object_add(o, "candidate", json_object_new_string(upgrades[i].candidate));
+                if (upgrades[i].architecture)
+                        json_object_object_add(o, "architecture",
+                                               json_object_new_string(upgrades[i].architecture));
+                json_object_array_add(a, o);
         }
-        if (k >= 0) {
-                step = "put the previous settings back";
-                k = restore_settings(nspawn_dir, u->name, old_settings);
-        }
-        if (k >= 0) {
-                step = "start it again";
-                k = machine_glue_start(u->name);
-        }
-        u->result = "rolled-back";
-        free(u->reason);
-        if (asprintf(&u->reason, "%s%s%s%s%s", strna(why),
-                     k < 0 ? "; the rollback failed too: cannot " : "", k < 0 ? step : "",
-                     k < 0 ? ": " : "", k < 0 ? strerror(-k) : "") < 0)
-                u->reason = NULL;
-        if (k < 0)
-                u->result = "failed";
-        return -ENOTRECOVERABLE;
+        return a;
 }
 
 static int verb_auto_update(int argc, char *argv[]) {
@@ -3164,6 +3392,17 @@ static int verb_auto_update(int argc, char *argv[]) {
                         log_error("Machine '%s': %s%s.", u.name, streq(u.result, "rolled-back") ?
                                   "update rolled back: " : "update failed: ", strna(u.reason));
                         ret = r;
+                } else if (!arg_quiet && !arg_json && u.policy == AUTO_UPDATE_PACKAGES) {
+                        char count[64] = "";
+
+                        if (u.n_upgrades > 0)
+                                (void) snprintf(count, sizeof(count), " (%zu package%s)", u.n_upgrades,
+                                                u.n_upgrades == 1 ? "" : "s");
+                        log_info("Machine '%s': %s%s%s.", u.name, u.result, count,
+                                 streq(u.result, "pending") ? ", --dry-run" : "");
+                        for (size_t k = 0; k < u.n_upgrades; k++)
+                                log_info("  %s %s → %s", u.upgrades[k].package,
+                                         u.upgrades[k].installed ?: "(new)", u.upgrades[k].candidate);
                 } else if (!arg_quiet && !arg_json && u.policy != AUTO_UPDATE_NO)
                         log_info("Machine '%s': %s%s%s%s.", u.name, u.result,
                                  streq(u.result, "pending") ? " (" : "",
@@ -3185,6 +3424,16 @@ static int verb_auto_update(int argc, char *argv[]) {
                         json_object_object_add(j, "recorded_digest", json_object_new_string(u.recorded));
                 if (u.current)
                         json_object_object_add(j, "current_digest", json_object_new_string(u.current));
+                if (u.policy == AUTO_UPDATE_PACKAGES) {
+                        json_object *a = upgrades_json(u.upgrades, u.n_upgrades);
+
+                        if (!a) {
+                                json_object_put(j);
+                                ret = log_oom();
+                                goto finish;
+                        }
+                        json_object_object_add(j, "upgrades", a);
+                }
                 json_object_object_add(j, "result", json_object_new_string(u.result));
                 if (u.reason)
                         json_object_object_add(j, "reason", json_object_new_string(u.reason));
@@ -3372,8 +3621,8 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_auto_update = auto_update_policy_from_string(optarg);
                         if (arg_auto_update < 0)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                                       "Invalid --auto-update='%s': use registry, local "
-                                                       "or no.", optarg);
+                                                       "Invalid --auto-update='%s': use registry, local, "
+                                                       "packages or no.", optarg);
                         break;
                 case ARG_HEALTH_CMD:
                         arg_health_cmd = optarg;

@@ -719,13 +719,15 @@ aptrepo__chain_trap() {
 # APTREPO_PORT, APTREPO_LOG (its request log, "METHOD PATH STATUS BYTES" per line, empty at
 # return: the readiness probe is not in it) and APTREPO_PID. Several servers may run at once; the
 # variables describe the latest. Must not run in a subshell ($(…)): the EXIT trap stops them.
+# APTREPO_BIND (default 127.0.0.1) serves on another local address instead, such as the outer end of
+# a test host's veth (TH_ADDR_OUTER); the URL then names it.
 aptrepo_serve() {
-    local repo=${1:?aptrepo_serve REPO [OPTION…]} dir pid port='' i fd line=''
+    local repo=${1:?aptrepo_serve REPO [OPTION…]} dir pid port='' i fd line='' bind=${APTREPO_BIND:-127.0.0.1}
     shift
     [ -d "$repo" ] || { aptrepo__die "aptrepo_serve: no directory $repo"; return 1; }
     aptrepo__chain_trap
     dir=$(mktemp -d "${TMPDIR:-/tmp}/mkmachine-aptrepo-serve.XXXXXX")
-    python3 "$aptrepo__lib/aptrepo-server.py" "$repo" --port-file "$dir/port" \
+    python3 "$aptrepo__lib/aptrepo-server.py" "$repo" --bind "$bind" --port-file "$dir/port" \
         --log "$dir/requests.log" "$@" </dev/null >"$dir/server.out" 2>&1 &
     pid=$!
     aptrepo__servers+=("$pid $dir")
@@ -737,8 +739,8 @@ aptrepo_serve() {
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
-    if [ -n "$port" ] && exec {fd}<>"/dev/tcp/127.0.0.1/$port"; then
-        printf 'HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&"$fd"
+    if [ -n "$port" ] && exec {fd}<>"/dev/tcp/$bind/$port"; then
+        printf 'HEAD / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$bind" >&"$fd"
         IFS= read -r -t 10 line <&"$fd" || true
         # Up to the end: the server has logged the probe when it closes the connection.
         while IFS= read -r -t 10 _ <&"$fd"; do :; done
@@ -753,7 +755,7 @@ aptrepo_serve() {
             return 1 ;;
     esac
     : >"$dir/requests.log"
-    export APTREPO_URL="http://127.0.0.1:$port" APTREPO_PORT=$port APTREPO_LOG="$dir/requests.log"
+    export APTREPO_URL="http://$bind:$port" APTREPO_PORT=$port APTREPO_LOG="$dir/requests.log"
     export APTREPO_PID=$pid
 }
 

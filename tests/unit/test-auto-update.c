@@ -17,6 +17,9 @@ TEST(policy_strings) {
         ASSERT_EQ(auto_update_policy_from_string(""), _AUTO_UPDATE_POLICY_INVALID);
         ASSERT_EQ(auto_update_policy_from_string(NULL), _AUTO_UPDATE_POLICY_INVALID);
         ASSERT_NULL(auto_update_policy_to_string(_AUTO_UPDATE_POLICY_MAX));
+        ASSERT_STREQ(auto_update_policy_to_string(AUTO_UPDATE_PACKAGES), "packages");
+        ASSERT_EQ(auto_update_policy_from_string("packages"), AUTO_UPDATE_PACKAGES);
+        ASSERT_EQ(auto_update_policy_from_string("package"), _AUTO_UPDATE_POLICY_INVALID);
 }
 
 TEST(from_origin) {
@@ -58,6 +61,47 @@ TEST(policy_check) {
         ASSERT_TRUE(strstr(msg, "import-oci"));
         msg = mfree(msg);
         ASSERT_ERROR(auto_update_policy_check(AUTO_UPDATE_LOCAL, NULL, NULL), EINVAL);
+
+        /* packages: only for bootstrapped machines; the image policies not for those. */
+        ASSERT_OK(auto_update_policy_check(AUTO_UPDATE_PACKAGES, "bootstrap", NULL));
+        ASSERT_OK(auto_update_policy_check(AUTO_UPDATE_NO, "bootstrap", NULL));
+        ASSERT_ERROR(auto_update_policy_check(AUTO_UPDATE_PACKAGES, "registry", &msg), EINVAL);
+        ASSERT_TRUE(strstr(msg, "--auto-update=packages") && strstr(msg, "OCI image") &&
+                    strstr(msg, "--auto-update=registry"));
+        msg = mfree(msg);
+        ASSERT_ERROR(auto_update_policy_check(AUTO_UPDATE_PACKAGES, "oci", &msg), EINVAL);
+        ASSERT_TRUE(strstr(msg, "--auto-update=local"));
+        msg = mfree(msg);
+        ASSERT_ERROR(auto_update_policy_check(AUTO_UPDATE_PACKAGES, "tar", &msg), EINVAL);
+        ASSERT_TRUE(strstr(msg, "bootstrapped from a recipe") && strstr(msg, "'tar'"));
+        msg = mfree(msg);
+        ASSERT_ERROR(auto_update_policy_check(AUTO_UPDATE_PACKAGES, NULL, NULL), EINVAL);
+        ASSERT_ERROR(auto_update_policy_check(AUTO_UPDATE_REGISTRY, "bootstrap", &msg), EINVAL);
+        ASSERT_TRUE(strstr(msg, "--auto-update=registry") && strstr(msg, "--auto-update=packages"));
+        msg = mfree(msg);
+        ASSERT_ERROR(auto_update_policy_check(AUTO_UPDATE_LOCAL, "bootstrap", &msg), EINVAL);
+        ASSERT_TRUE(strstr(msg, "import-oci") && strstr(msg, "--auto-update=packages"));
+        msg = mfree(msg);
+}
+
+TEST(decide_packages) {
+        ASSERT_EQ(auto_update_decide_packages(0), AUTO_UPDATE_CURRENT);
+        ASSERT_EQ(auto_update_decide_packages(3), AUTO_UPDATE_PENDING);
+        /* The digest decision has nothing to compare for this policy. */
+        ASSERT_EQ(auto_update_decide(AUTO_UPDATE_PACKAGES, false, NULL, NULL), AUTO_UPDATE_SKIP);
+        ASSERT_EQ(auto_update_decide(AUTO_UPDATE_PACKAGES, false, "a", "b"), AUTO_UPDATE_SKIP);
+
+        /* Recorded like the others, by "set" or the creating verb. */
+        {
+                char *o = NULL;
+                AutoUpdatePolicy p;
+
+                ASSERT_OK(auto_update_origin_set("{\"type\":\"bootstrap\"}", AUTO_UPDATE_PACKAGES, NULL,
+                                                 &o));
+                ASSERT_OK(auto_update_from_origin(o, &p, NULL));
+                ASSERT_EQ(p, AUTO_UPDATE_PACKAGES);
+                free(o);
+        }
 }
 
 TEST(origin_set) {
