@@ -163,6 +163,11 @@ static int dev_populate(int tree_fd) {
 }
 
 int build_env_setup(int tree_fd, const char *hostname, const char *ro_dir, const char *ro_target) {
+        return build_env_setup_network(tree_fd, hostname, ro_dir, ro_target, false);
+}
+
+int build_env_setup_network(int tree_fd, const char *hostname, const char *ro_dir, const char *ro_target,
+                            bool host_network) {
         char tree[PATH_MAX];
         int r;
 
@@ -174,7 +179,7 @@ int build_env_setup(int tree_fd, const char *hostname, const char *ro_dir, const
         if (r < 0)
                 return r;
 
-        if (unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET) < 0)
+        if (unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWUTS|(host_network ? 0 : CLONE_NEWNET)) < 0)
                 return log_debug_errno(errno, "Failed to create the build's namespaces: %m");
         /* Nothing we mount propagates back to the host. */
         if (mount(NULL, "/", NULL, MS_REC|MS_SLAVE, NULL) < 0)
@@ -188,7 +193,7 @@ int build_env_setup(int tree_fd, const char *hostname, const char *ro_dir, const
         if (r < 0)
                 return r;
 
-        r = loopback_up();
+        r = host_network ? 0 : loopback_up();
         if (r < 0)
                 return log_debug_errno(r, "Failed to bring up the loopback: %m");
         if (sethostname(hostname, strlen(hostname)) < 0)

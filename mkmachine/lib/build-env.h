@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 /* The environment in which dpkg, the maintainer scripts and a recipe's commands build a new tree. They
  * are trusted to make the tree and nothing else, so they run with the tree as their root and in
  * namespaces of their own, where neither the host's processes, files, network nor hostname are in
@@ -31,6 +33,11 @@ int build_env_setup(int tree_fd, const char *hostname, const char *ro_dir, const
 /* Unmounts what build_env_setup() mounted inside the tree (ro_target as given there, or NULL), so that
  * the tree can be copied and cleaned; the namespaces and the tree's own mount stay. Returns 0 or a
  * negative errno. */
+/* The same, but with host_network the host's network namespace is kept: for apt's download steps of
+ * an update, which run no package scripts. Everything else is as contained. */
+int build_env_setup_network(int tree_fd, const char *hostname, const char *ro_dir, const char *ro_target,
+                            bool host_network);
+
 int build_env_teardown(int tree_fd, const char *ro_target);
 
 /* Runs argv[0] (a path inside the tree) in the tree of the builder set up by build_env_setup(), as

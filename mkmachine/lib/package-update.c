@@ -14,6 +14,7 @@
 #include "deb-version.h"
 #include "fd-util.h"
 #include "log.h"
+#include "build-env.h"
 #include "package-update.h"
 #include "string-util.h"
 #include "strv.h"
@@ -232,11 +233,10 @@ int package_update_run_in_tree(int tree_fd, bool network, char * const argv[], i
         assert(tree_fd >= 0);
         assert(argv && argv[0]);
 
-        if (network)
-                return tree_run(tree_fd, argv, output_fd);
-
-        /* A child in a network namespace of its own (only a loopback, down): whatever the packages'
-         * scripts try, they reach nothing. */
+        /* A child that enters the bootstrap's sandbox (build-env: mount, IPC, UTS and, without network,
+         * network namespaces; per command a PID namespace, pivot_root into the tree): the machine's own
+         * apt and its packages' scripts never run with the host's processes, paths or (for the install
+         * step) network. */
         fflush(stdout);
         fflush(stderr);
         pid = fork();
@@ -245,9 +245,12 @@ int package_update_run_in_tree(int tree_fd, bool network, char * const argv[], i
         if (pid == 0) {
                 int r;
 
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || unshare(CLONE_NEWNET) < 0)
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                         _exit(127);
-                r = tree_run(tree_fd, argv, output_fd);
+                r = build_env_setup_network(tree_fd, "localhost", NULL, NULL, network);
+                if (r < 0)
+                        _exit(127);
+                r = build_env_run(tree_fd, argv, NULL, output_fd);
                 _exit(r < 0 ? 127 : MIN(r, 255));
         }
         if (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0)
@@ -312,13 +315,6 @@ int package_update_tree(int source_fd, int tree_fd, PackageUpdateMode mode, int 
                         return r;
                 }
         }
-        r = build_namespace_setup(tree_fd, NULL, NULL);
-        if (r < 0) {
-                if (reterr_step)
-                        *reterr_step = "setting up the mounts";
-                return r;
-        }
-
         r = apt_get(tree_fd, true, log_fd, "apt-get update", reterr_step, STRV_MAKE("update"));
         if (r >= 0)
                 r = apt_get(tree_fd, false, report_fd, "apt-get --simulate upgrade", reterr_step,
@@ -336,9 +332,7 @@ int package_update_tree(int source_fd, int tree_fd, PackageUpdateMode mode, int 
         if (r < 0)
                 return r;
 
-        r = build_namespace_teardown(tree_fd);
-        if (r >= 0 && !own_policy)
-                r = tree_finish(tree_fd);
+        r = own_policy ? 0 : tree_finish(tree_fd);
         if (r < 0 && reterr_step)
                 *reterr_step = "cleaning up the tree";
         return r;
