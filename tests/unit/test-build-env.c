@@ -155,8 +155,13 @@ static int sandbox_run(const Scratch *s, const char *script, char **ret_output) 
         ASSERT_TRUE(lseek(out, 0, SEEK_SET) == 0);
         ASSERT_OK(read_full_fd(out, 1U << 20, ret_output, NULL));
         printf("# script: %s\n", script);
-        for (const char *l = *ret_output; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] == '\n'))
-                printf("# output: %.*s\n", (int) strcspn(l, "\n"), l);
+        ASSERT_NOT_NULL(*ret_output);
+        for (const char *l = *ret_output ?: ""; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] == '\n')) {
+                int n = (int) strcspn(l, "\n");
+                fputs("# output: ", stdout);
+                fwrite(l, 1, (size_t) n, stdout);
+                fputc('\n', stdout);
+        }
         return WEXITSTATUS(status);
 }
 
