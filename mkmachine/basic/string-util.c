@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "string-util.h"
+#include "utf8.h"
 
 char* format_bytes(char *buf, size_t l, uint64_t t) {
         static const char suffixes[] = "BKMGTPE";
@@ -25,34 +26,6 @@ char* format_bytes(char *buf, size_t l, uint64_t t) {
         else
                 (void) snprintf(buf, l, "%" PRIu64 "%c", scaled, suffixes[i]);
         return buf;
-}
-
-/* The length of the valid UTF-8 sequence at s (at most n bytes), with its code point in *ret_cp; 0 if s
- * does not start with one (a stray continuation byte, a truncated, overlong or surrogate encoding, or a
- * code point above U+10FFFF). */
-static size_t utf8_sequence(const unsigned char *s, size_t n, uint32_t *ret_cp) {
-        uint32_t cp, min;
-        size_t l;
-
-        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-                l = 2, cp = s[0] & 0x1f, min = 0x80;
-        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                l = 3, cp = s[0] & 0x0f, min = 0x800;
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                l = 4, cp = s[0] & 0x07, min = 0x10000;
-        } else
-                return 0;
-        if (n < l)
-                return 0;
-        for (size_t i = 1; i < l; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        *ret_cp = cp;
-        return l;
 }
 
 /* Code points that are valid UTF-8 but act on the terminal or the reading order instead of being text:
@@ -91,7 +64,7 @@ static size_t escape_one(const unsigned char *s, size_t n, size_t *i, char *out)
                 (*i)++;
                 return 1;
         }
-        l = c >= 0x80 ? utf8_sequence(s + *i, n - *i, &cp) : 0;
+        l = c >= 0x80 ? utf8_decode((const char*) s + *i, n - *i, &cp) : 0;
         if (l > 0 && !codepoint_is_control(cp)) {
                 if (out)
                         memcpy(out, s + *i, l);
@@ -162,7 +135,7 @@ char* json_text_escape_terminal(const char *json) {
                         *o++ = (char) u[i++];
                         continue;
                 }
-                l = u[i] >= 0x80 ? utf8_sequence(u + i, n - i, &cp) : 0;
+                l = u[i] >= 0x80 ? utf8_decode((const char*) u + i, n - i, &cp) : 0;
                 if (l > 0 && !codepoint_is_control(cp)) {
                         o = mempcpy(o, u + i, l);
                         i += l;
