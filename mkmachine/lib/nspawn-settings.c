@@ -338,7 +338,12 @@ int nspawn_words_quote(char * const *l, char **ret) {
         return 0;
 }
 
-int nspawn_words_split(const char *s, char ***ret) {
+/* Reads one word at *p (which is not at a separator) into w (room for strlen(*p) + 1) and moves *p past
+ * it; -EINVAL for what the grammar refuses. */
+typedef int (*WordParser)(const char **p, char *w);
+
+/* The words of s, split at separators by parse_word. */
+static int split_words(const char *s, const char *separators, WordParser parse_word, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         const char *p = s;
         int r;
@@ -348,34 +353,17 @@ int nspawn_words_split(const char *s, char ***ret) {
 
         for (;;) {
                 _cleanup_free_ char *w = NULL;
-                size_t n = 0;
-                char quote = 0;
 
-                p += strspn(p, NSPAWN_WHITESPACE);
+                p += strspn(p, separators);
                 if (!*p)
                         break;
 
                 w = malloc(strlen(p) + 1);
                 if (!w)
                         return -ENOMEM;
-
-                for (; *p; p++) {
-                        if (quote) {
-                                if (*p == quote)
-                                        quote = 0;
-                                else
-                                        w[n++] = *p;
-                        } else if (*p == '"' || *p == '\'')
-                                quote = *p;
-                        else if (strchr(NSPAWN_WHITESPACE, *p))
-                                break;
-                        else
-                                w[n++] = *p;
-                }
-                /* systemd-nspawn ignores the whole line then ("Invalid syntax, ignoring"). */
-                if (quote)
-                        return -EINVAL;
-                w[n] = 0;
+                r = parse_word(&p, w);
+                if (r < 0)
+                        return r;
 
                 r = strv_push(&l, w);
                 if (r < 0)
@@ -385,6 +373,36 @@ int nspawn_words_split(const char *s, char ***ret) {
 
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+static int nspawn_word_parse(const char **p, char *w) {
+        const char *c = *p;
+        size_t n = 0;
+        char quote = 0;
+
+        for (; *c; c++) {
+                if (quote) {
+                        if (*c == quote)
+                                quote = 0;
+                        else
+                                w[n++] = *c;
+                } else if (*c == '"' || *c == '\'')
+                        quote = *c;
+                else if (strchr(NSPAWN_WHITESPACE, *c))
+                        break;
+                else
+                        w[n++] = *c;
+        }
+        /* systemd-nspawn ignores the whole line then ("Invalid syntax, ignoring"). */
+        if (quote)
+                return -EINVAL;
+        w[n] = 0;
+        *p = c;
+        return 0;
+}
+
+int nspawn_words_split(const char *s, char ***ret) {
+        return split_words(s, NSPAWN_WHITESPACE, nspawn_word_parse, ret);
 }
 
 bool nspawn_env_name_is_valid(const char *s, size_t n) {
@@ -420,34 +438,42 @@ bool nspawn_path_is_valid(const char *p) {
         return nspawn_word_check(p) >= 0 && !strpbrk(p, "\t\\");
 }
 
-/* The length of the line "Key=" plus the words as nspawn_words_quote() writes them. */
-static size_t quoted_line_length(const char *key, char * const *words) {
-        size_t n = strlen(key) + 1;
+/* Whether "key=" and the words as nspawn_words_quote() writes them fit a line ini_parse() reads back
+ * (systemd itself reads lines of up to 1 MiB): measured on the very text that would be written. Words
+ * that cannot be quoted are the callers' to report. */
+static int quoted_line_fits(const char *key, char * const *words) {
+        _cleanup_free_ char *v = NULL;
+        int r;
 
-        STRV_FOREACH(w, words) {
-                n += strlen(*w) + 3;            /* a separator and a pair of quotes */
-                for (const char *c = *w; *c; c++)
-                        n += IN_SET_CHAR(*c, '"', '\'') ? 2 : 0;     /* a quote switch */
-        }
-        return n;
+        r = nspawn_words_quote(words, &v);
+        if (r < 0)
+                return r == -EINVAL ? 1 : r;
+        return strlen(key) + 1 + strlen(v) < INI_LINE_MAX;
 }
 
 int nspawn_settings_check(const NspawnSettings *s, char **reterr_message) {
         size_t i = 0;
+        int r;
 
         assert(s);
 
-        /* What ini_parse() would not read back (systemd itself reads lines of up to 1 MiB). */
-        if (quoted_line_length("Parameters", s->parameters) >= INI_LINE_MAX)
+        r = quoted_line_fits("Parameters", s->parameters);
+        if (r < 0)
+                return r;
+        if (r == 0)
                 return error_message(reterr_message, -E2BIG,
                                      "the command is longer than a settings line may be (%u KiB)",
                                      INI_LINE_MAX / 1024);
-        STRV_FOREACH(e, s->environment)
-                if (quoted_line_length("Environment", STRV_MAKE(*e)) >= INI_LINE_MAX)
+        STRV_FOREACH(e, s->environment) {
+                r = quoted_line_fits("Environment", STRV_MAKE(*e));
+                if (r < 0)
+                        return r;
+                if (r == 0)
                         return error_message(reterr_message, -E2BIG,
                                              "environment variable %.*s is longer than a settings line "
                                              "may be (%u KiB)", (int) MIN(strcspn(*e, "="), 64U), *e,
                                              INI_LINE_MAX / 1024);
+        }
 
         STRV_FOREACH(w, s->parameters) {
                 i++;
@@ -499,70 +525,51 @@ static int hex_value(char c) {
         return -EINVAL;
 }
 
-int split_quoted(const char *s, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        const char *p = s;
-        int r;
+static int unit_word_parse(const char **p, char *w) {
+        const char *c = *p;
+        size_t n = 0;
+        char quote = 0;
 
-        assert(s);
-        assert(ret);
-
-        for (;;) {
-                _cleanup_free_ char *w = NULL;
-                size_t n = 0;
-                char quote = 0;
-
-                p += strspn(p, " \t\n");
-                if (!*p)
+        for (; *c; c++) {
+                if (!quote && strchr(" \t\n", *c))
                         break;
-
-                w = malloc(strlen(p) + 1);
-                if (!w)
-                        return -ENOMEM;
-
-                for (; *p; p++) {
-                        if (!quote && strchr(" \t\n", *p))
-                                break;
-                        if (!quote && (*p == '"' || *p == '\'')) {
-                                quote = *p;
-                                continue;
-                        }
-                        if (quote && *p == quote) {
-                                quote = 0;
-                                continue;
-                        }
-                        if (*p == '\\' && quote != '\'') {
-                                p++;
-                                switch (*p) {
-                                case 0:   return -EINVAL;
-                                case 'n': w[n++] = '\n'; break;
-                                case 't': w[n++] = '\t'; break;
-                                case 'x': {
-                                        int a = hex_value(p[1]), b = a >= 0 ? hex_value(p[2]) : -EINVAL;
-                                        if (a < 0 || b < 0 || (a == 0 && b == 0))
-                                                return -EINVAL;
-                                        w[n++] = (char) (a * 16 + b);
-                                        p += 2;
-                                        break;
-                                }
-                                default:  w[n++] = *p;
-                                }
-                                continue;
-                        }
-                        w[n++] = *p;
+                if (!quote && (*c == '"' || *c == '\'')) {
+                        quote = *c;
+                        continue;
                 }
-                if (quote)
-                        return -EINVAL;
-                w[n] = 0;
-
-                r = strv_push(&l, w);
-                if (r < 0)
-                        return r;
-                TAKE_PTR(w);
+                if (quote && *c == quote) {
+                        quote = 0;
+                        continue;
+                }
+                if (*c == '\\' && quote != '\'') {
+                        c++;
+                        switch (*c) {
+                        case 0:   return -EINVAL;
+                        case 'n': w[n++] = '\n'; break;
+                        case 't': w[n++] = '\t'; break;
+                        case 'x': {
+                                int a = hex_value(c[1]), b = a >= 0 ? hex_value(c[2]) : -EINVAL;
+                                if (a < 0 || b < 0 || (a == 0 && b == 0))
+                                        return -EINVAL;
+                                w[n++] = (char) (a * 16 + b);
+                                c += 2;
+                                break;
+                        }
+                        default:  w[n++] = *c;
+                        }
+                        continue;
+                }
+                w[n++] = *c;
         }
-
-        *ret = TAKE_PTR(l);
+        if (quote)
+                return -EINVAL;
+        w[n] = 0;
+        *p = c;
         return 0;
+}
+
+int split_quoted(const char *s, char ***ret) {
+        return split_words(s, " \t\n", unit_word_parse, ret);
 }
 
 static int apply_network(const NspawnSettings *s, IniFile *ini) {
