@@ -368,31 +368,40 @@ EOF
 expect_failure "another digest algorithm" "only sha256" mkm import-oci "$work/t:app" nope
 
 # --- Hostile layers -----------------------------------------------------------------------------
-# add_layer TAG TARFILE: a new image TAG = app + the layer (gzip), with correct digests throughout.
-add_layer() {
-    python3 - "$img" "$mdigest" "$1" "$2" <<'EOF'
+# derive_image TAG EDIT [ARG…]: a new image TAG = app with the Python statements EDIT applied to its
+# manifest m and config c (blob(data) stores a blob and gives its digest and size, args holds the ARGs),
+# with correct digests throughout.
+derive_image() {
+    python3 - "$img" "$mdigest" "$@" <<'EOF'
 import gzip, hashlib, json, os, sys
-img, base, tag, tarfile = sys.argv[1:5]
+img, base, tag, edit = sys.argv[1:5]
+args = sys.argv[5:]
 def blob(data):
     d = hashlib.sha256(data).hexdigest()
     open(os.path.join(img, "blobs/sha256", d), "wb").write(data)
     return "sha256:" + d, len(data)
 def load(digest):
     return json.load(open(os.path.join(img, "blobs/sha256", digest[7:])))
-raw = open(tarfile, "rb").read()
-layer, lsize = blob(gzip.compress(raw))
 m = load(base)
 c = load(m["config"]["digest"])
-c["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(raw).hexdigest())
-cd, cs = blob(json.dumps(c).encode())
-m["config"]["digest"], m["config"]["size"] = cd, cs
-m["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": lsize})
+exec(edit)
+m["config"]["digest"], m["config"]["size"] = blob(json.dumps(c).encode())
 md, ms = blob(json.dumps(m).encode())
 index = json.load(open(os.path.join(img, "index.json")))
 index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
                            "annotations": {"org.opencontainers.image.ref.name": tag}})
 json.dump(index, open(os.path.join(img, "index.json"), "w"))
 EOF
+}
+
+# add_layer TAG TARFILE: a new image TAG = app + the layer (gzip).
+add_layer() {
+    derive_image "$1" '
+raw = open(args[0], "rb").read()
+layer, lsize = blob(gzip.compress(raw))
+c["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(raw).hexdigest())
+m["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": lsize})
+' "$2"
 }
 
 # make_tar FILE SPEC…: SPEC is type:name[:target] with type f (file), x (executable), l (symlink),
@@ -480,27 +489,7 @@ expect_failure "'.' made a symlink (umoci CVE-2021-29136)" "must be a directory"
 # host's / bound inside) or be read back differently by systemd-nspawn: the image is refused, naming
 # the field, and no settings file is written.
 # set_config TAG KEY JSON: a new image TAG = app with config.KEY set to the JSON value.
-set_config() {
-    python3 - "$img" "$mdigest" "$1" "$2" "$3" <<'EOF'
-import hashlib, json, os, sys
-img, base, tag, key, value = sys.argv[1:6]
-def blob(data):
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(img, "blobs/sha256", d), "wb").write(data)
-    return "sha256:" + d, len(data)
-def load(digest):
-    return json.load(open(os.path.join(img, "blobs/sha256", digest[7:])))
-m = load(base)
-c = load(m["config"]["digest"])
-c["config"][key] = json.loads(value)
-m["config"]["digest"], m["config"]["size"] = blob(json.dumps(c).encode())
-md, ms = blob(json.dumps(m).encode())
-index = json.load(open(os.path.join(img, "index.json")))
-index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
-                           "annotations": {"org.opencontainers.image.ref.name": tag}})
-json.dump(index, open(os.path.join(img, "index.json"), "w"))
-EOF
-}
+set_config() { derive_image "$1" 'c["config"][args[0]] = json.loads(args[1])' "$2" "$3"; }
 nspawn_before=$(ls -A "$work/nspawn" | sort | tr '\n' ' ')
 set_config c1 WorkingDir '"/srv\n[Exec]\nPrivateUsers=no\n[Files]\nBind=/:/host"'
 expect_failure "WorkingDir with newlines and new sections" "WorkingDir" mkm import-oci "$img:c1" nope
@@ -537,25 +526,7 @@ make_tar "$work/h6.tar" "f:../$hostile"
 add_layer h6 "$work/h6.tar"
 expect_failure "entry name with terminal controls" "'\.\./" mkm import-oci "$img:h6" nope
 check "…escaped in the error, no raw ESC/BEL/CR" no_raw_controls "$work/err"
-python3 - "$img" "$mdigest" "$hostile" <<'EOF'
-import hashlib, json, os, sys
-img, base, hostile = sys.argv[1:4]
-def blob(data):
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(img, "blobs/sha256", d), "wb").write(data)
-    return "sha256:" + d, len(data)
-def load(digest):
-    return json.load(open(os.path.join(img, "blobs/sha256", digest[7:])))
-m = load(base)
-c = load(m["config"]["digest"])
-c["os"] = "linux" + hostile
-m["config"]["digest"], m["config"]["size"] = blob(json.dumps(c).encode())
-md, ms = blob(json.dumps(m).encode())
-index = json.load(open(os.path.join(img, "index.json")))
-index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
-                           "annotations": {"org.opencontainers.image.ref.name": "bados"}})
-json.dump(index, open(os.path.join(img, "index.json"), "w"))
-EOF
+derive_image bados 'c["os"] = "linux" + args[0]' "$hostile"
 expect_failure "a platform with terminal controls" "linux" mkm import-oci "$img:bados" nope
 check "…escaped in the error, no raw ESC/BEL/CR" no_raw_controls "$work/err"
 
