@@ -165,9 +165,13 @@ static bool ends_in_continuation(const char *s) {
         return escaped;
 }
 
-static bool is_comment(const char *s) {
-        s += strspn(s, INI_WHITESPACE);
-        return IN_SET_CHAR(*s, '#', ';');
+/* Whether the n bytes at s (no line end among them) are a comment line. */
+static bool is_comment(const char *s, size_t n) {
+        size_t i = 0;
+
+        while (i < n && strchr(INI_WHITESPACE, s[i]))
+                i++;
+        return i < n && IN_SET_CHAR(s[i], '#', ';');
 }
 
 static int append(char **s, size_t *len, const char *add, size_t n) {
@@ -227,15 +231,10 @@ static int read_logical_line(IniReader *rd, char **ret_raw, char **ret_logical, 
                         return r;
 
                 /* A comment line: on its own it is a line of its own, in a continuation it is skipped. */
-                {
-                        _cleanup_free_ char *phys = strndup(start, n);
-                        if (!phys)
-                                return -ENOMEM;
-                        if (is_comment(phys)) {
-                                if (cont)
-                                        continue;
-                                break;
-                        }
+                if (is_comment(start, n)) {
+                        if (cont)
+                                continue;
+                        break;
                 }
 
                 if (!rd->bom_seen && n >= 3 && memcmp(start, UTF8_BOM, 3) == 0) {
