@@ -15,6 +15,8 @@ MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 . "$here/tap.sh"
 # shellcheck source=tests/integration/cache.sh
 . "$here/cache.sh"
+# shellcheck source=tests/integration/suite-tree.sh
+. "$here/suite-tree.sh"
 
 tap_require mmdebstrap systemd-nspawn unshare busybox ldd tar
 
@@ -58,55 +60,25 @@ else
 fi
 sed 's/^/#   /' "$work/nspawn/q.nspawn"
 
-# The mirror for other suites: the URI of the first entry of the host's apt sources.
-mirror_uri() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk '/^URIs:/ { print $2; exit }' "$f"
-        return 0
-    done
-    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
-        /etc/apt/sources.list
-}
-uri=$(mirror_uri)
-[ -n "$uri" ] || skip "no mirror in the host's apt sources"
+[ -n "$(suite_mirror_uri)" ] || skip "no mirror in the host's apt sources"
 
-# build_tree TMP SUITE: a minimal tree of SUITE with its systemd-nspawn, as a tarball.
+# build_tree TMP SUITE: a minimal tree of SUITE with its systemd-nspawn, as a tarball. Signatures are
+# checked; a mirror's unstable may be older than its Valid-Until, which does not matter for a tree that
+# only runs this test.
 build_tree() {
-    local tmp=$1 suite=$2 src
-    src=$(mktemp --suffix=.sources)
-    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$uri" "$suite" >"$src"
-    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >>"$src"
-    # Signatures are checked; a mirror's unstable may be older than its Valid-Until, which does not
-    # matter for a tree that only runs this test.
-    mmdebstrap --variant=minbase --format=tar --include=systemd-container,systemd \
-        --aptopt='Acquire::Check-Valid-Until "false"' --customize-hook='rm -f "$1/etc/hostname"' \
-        "$suite" "$tmp" "$src" </dev/null >"$work/mmdebstrap-$suite.log" 2>&1 || {
-        tail -n 20 "$work/mmdebstrap-$suite.log" | sed 's/^/# mmdebstrap: /' >&2
-        rm -f "$src"
-        return 1
-    }
-    rm -f "$src"
+    suite_tree_build "$1" "$work/mmdebstrap-$2.log" "$2" --include=systemd-container,systemd \
+        --aptopt='Acquire::Check-Valid-Until "false"'
 }
 
-# run_in SUITE ROOT: the payload under ROOT's systemd-nspawn, ROOT as /, in a mount namespace.
+# run_in ROOT: the payload under ROOT's systemd-nspawn, ROOT as /.
 run_in() {
     local root=$1
-    mkdir -p "$root/var/lib/machines/q" "$root/etc/systemd/nspawn" "$root/oldroot"
+    mkdir -p "$root/var/lib/machines/q" "$root/etc/systemd/nspawn"
     echo 0123456789abcdef0123456789abcdef >"$root/etc/machine-id"
     cp -a "$payload/." "$root/var/lib/machines/q/"
     cp "$work/nspawn/q.nspawn" "$root/etc/systemd/nspawn/q.nspawn"
-    unshare -m sh -c '
-        root=$1
-        mount --make-rprivate / && mount --bind "$root" "$root" && mount -t proc proc "$root/proc" &&
-        mount --rbind /sys "$root/sys" && mount --rbind /dev "$root/dev" &&
-        { [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] ||
-          { umount -R "$root/sys/fs/cgroup" && mount -t cgroup2 cgroup2 "$root/sys/fs/cgroup"; }; } &&
-        mount -t tmpfs tmpfs "$root/run" && mount -t tmpfs tmpfs "$root/tmp" && cd "$root" &&
-        pivot_root . oldroot && umount -l /oldroot &&
-        exec timeout 60 systemd-nspawn -q --register=no --keep-unit --console=pipe \
-            -D /var/lib/machines/q --machine=q </dev/null' sh "$root"
+    suite_tree_exec --cgroup2 "$root" timeout 60 systemd-nspawn -q --register=no --keep-unit \
+        --console=pipe -D /var/lib/machines/q --machine=q </dev/null
 }
 
 host_version=$(systemd-nspawn --version | awk 'NR == 1 { print $2 }')
