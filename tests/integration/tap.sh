@@ -40,3 +40,19 @@ tap_require() {
         command -v "$tool" >/dev/null || skip "$tool missing"
     done
 }
+
+# Text with terminal controls, as a hostile image, archive or server would send it: ESC[2J (clear the
+# screen), ESC]0;title BEL (set the window title) and a CR; and the form mkmachine must print instead.
+# shellcheck disable=SC2034 # for the tests that source this
+tap_hostile=$'\e[2J\e]0;title\a\r'
+tap_hostile_escaped='\x1b[2J\x1b]0;title\a\r'
+
+# no_raw_controls FILE: FILE holds no ESC, BEL or CR byte, and the escaped form of $tap_hostile.
+no_raw_controls() {
+    python3 - "$1" "$tap_hostile_escaped" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+assert not any(c in data for c in b"\x1b\x07\r"), data
+assert sys.argv[2].encode() in data, data
+EOF
+}
