@@ -65,10 +65,15 @@ static void progress_draw(Progress *p, usec_t n) {
 }
 
 void progress_begin(Progress *p, const char *label, uint64_t total) {
+        usec_t n = now_usec(CLOCK_MONOTONIC);
+
+        /* The first line is drawn 100 ms in, like every later one: work that is over by then shows no
+         * flash of a line, and a drawn line always has a rate to show. */
         *p = (Progress) {
                 .label = label,
                 .total = total,
-                .start = now_usec(CLOCK_MONOTONIC),
+                .start = n,
+                .last_draw = n,
                 .active = progress_is_enabled(),
         };
 }

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error-util.h"
 #include "fd-util.h"
 #include "fs-util.h"
 #include "log.h"
 #include "path-util.h"
+#include "progress.h"
 #include "string-util.h"
 #include "strv.h"
 #include "tests.h"
@@ -268,25 +270,89 @@ TEST(json_text_escape_terminal) {
         ASSERT_STREQ(b, "[ \"\\u007f\\u009b\\ufffd\\u202e\" ]");
 }
 
-TEST(log_escapes_control_characters) {
-        char buf[256] = {};
-        FILE *f;
+/* Runs f() with stderr going to a temporary file; returns what it wrote. */
+static char *capture_stderr(void (*f)(void)) {
+        _cleanup_free_ char *text = NULL;
+        size_t n;
+        FILE *t;
         int saved;
 
-        /* What log_internal() writes to stderr: the whole message escaped. */
-        f = tmpfile();
-        ASSERT_NOT_NULL(f);
+        t = tmpfile();
+        ASSERT_NOT_NULL(t);
         saved = dup(STDERR_FILENO);
         ASSERT_TRUE(saved >= 0);
-        ASSERT_OK(RET_NERRNO(dup2(fileno(f), STDERR_FILENO)));
-        log_error("Refused entry '%s'.", "x\033[2J\r\a");
+        ASSERT_OK(RET_NERRNO(dup2(fileno(t), STDERR_FILENO)));
+        f();
         (void) fflush(stderr);
         ASSERT_OK(RET_NERRNO(dup2(saved, STDERR_FILENO)));
         ASSERT_OK(RET_NERRNO(close(saved)));
-        rewind(f);
-        ASSERT_NOT_NULL(fgets(buf, sizeof(buf), f));
-        ASSERT_STREQ(buf, "Refused entry 'x\\x1b[2J\\r\\a'.\n");
-        ASSERT_OK(RET_NERRNO(fclose(f)));
+        text = calloc(1, 4096);
+        ASSERT_NOT_NULL(text);
+        rewind(t);
+        n = fread(text, 1, 4095, t);
+        text[n] = 0;
+        ASSERT_OK(RET_NERRNO(fclose(t)));
+        return TAKE_PTR(text);
+}
+
+static void log_hostile(void) {
+        log_error("Refused entry '%s'.", "x\033[2J\r\a");
+}
+
+TEST(log_escapes_control_characters) {
+        _cleanup_free_ char *text = capture_stderr(log_hostile);
+
+        /* What log_internal() writes to stderr: the whole message escaped. */
+        ASSERT_STREQ(text, "Refused entry 'x\\x1b[2J\\r\\a'.\n");
+}
+
+static void progress_known_total(void) {
+        Progress p;
+
+        progress_set_enabled(true);
+        progress_begin(&p, "Unpacking \033]0;x\a", 1000);
+        progress_update(&p, 100);      /* too early: nothing drawn yet */
+        ASSERT_OK(RET_NERRNO(usleep(150 * 1000)));
+        progress_update(&p, 500);
+        progress_update(&p, 600);      /* rate-limited */
+        progress_end(&p);
+}
+
+static void progress_unknown_total(void) {
+        Progress p;
+
+        progress_begin(&p, "Downloading", 0);
+        ASSERT_OK(RET_NERRNO(usleep(150 * 1000)));
+        progress_update(&p, 1536);
+        progress_end(&p);
+}
+
+static void progress_off(void) {
+        Progress p;
+
+        progress_set_enabled(false);
+        progress_begin(&p, "Unpacking", 1000);
+        ASSERT_OK(RET_NERRNO(usleep(150 * 1000)));
+        progress_update(&p, 500);
+        progress_end(&p);
+}
+
+TEST(progress) {
+        _cleanup_free_ char *known = capture_stderr(progress_known_total);
+        _cleanup_free_ char *unknown = capture_stderr(progress_unknown_total);
+        _cleanup_free_ char *off = capture_stderr(progress_off);
+        const char *eta;
+
+        /* One line, the label escaped, bar, percentage, bytes, a rate and an ETA; then erased. */
+        ASSERT_TRUE(startswith(known, "\r\033[KUnpacking \\x1b]0;x\\a [############------------]  50% 500B/1000B "));
+        eta = strstr(known, "/s ETA 0:0");
+        ASSERT_NOT_NULL(eta);
+        ASSERT_NULL(strstr(eta, "\r\033[KUnpacking"));
+        ASSERT_TRUE(endswith(known, "\r\033[K"));
+        /* Without a total: bytes and rate. */
+        ASSERT_TRUE(startswith(unknown, "\r\033[KDownloading 1.5K "));
+        ASSERT_NOT_NULL(strstr(unknown, "/s\r\033[K"));
+        ASSERT_STREQ(off, "");
 }
 
 DEFINE_TEST_MAIN
