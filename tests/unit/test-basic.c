@@ -345,7 +345,7 @@ TEST(progress) {
 
         /* One line, the label escaped, bar, percentage, bytes, a rate and an ETA; then erased. */
         ASSERT_TRUE(startswith(known,
-                               "\r\033[KUnpacking \\x1b]0;x\\a [############------------]  50% 500B/1000B "));
+                "\r\033[KUnpacking \\x1b]0;x\\a [############------------]  50% 500B/1000B "));
         eta = strstr(known, "/s ETA 0:0");
         ASSERT_NOT_NULL(eta);
         ASSERT_NULL(strstr(eta, "\r\033[KUnpacking"));
