@@ -184,9 +184,11 @@ static char* dropin_dir_name(const char *name) {
         return s;
 }
 
-int machine_restart_write(const char *unit_dir, const char *name, RestartPolicy p, const char *helper) {
+/* Writes content as UNIT_DIR/systemd-nspawn@NAME.service.d/FILE, or removes that file (content NULL)
+ * and the directory if it is left empty. 1 if something changed on disk, 0 if not. */
+static int dropin_write(const char *unit_dir, const char *name, const char *file, const char *content) {
         _cleanup_close_ int dir_fd = -EBADF, d = -EBADF;
-        _cleanup_free_ char *dn = NULL, *content = NULL, *old = NULL;
+        _cleanup_free_ char *dn = NULL, *old = NULL;
         int r;
 
         assert(unit_dir);
@@ -196,7 +198,7 @@ int machine_restart_write(const char *unit_dir, const char *name, RestartPolicy 
         if (!dn)
                 return -ENOMEM;
 
-        if (p == RESTART_NO) {
+        if (!content) {
                 dir_fd = open_dir(unit_dir, false);
                 if (dir_fd == -ENOENT)
                         return 0;
@@ -205,16 +207,12 @@ int machine_restart_write(const char *unit_dir, const char *name, RestartPolicy 
                 d = openat(dir_fd, dn, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
                 if (d < 0)
                         return errno == ENOENT ? 0 : -errno;
-                if (unlinkat(d, MACHINE_DROPIN_NAME, 0) < 0)
+                if (unlinkat(d, file, 0) < 0)
                         return errno == ENOENT ? 0 : -errno;
-                /* The directory goes too, unless someone keeps other drop-ins there. */
+                /* The directory goes too, unless it holds other drop-ins (ours or someone's). */
                 (void) unlinkat(dir_fd, dn, AT_REMOVEDIR);
                 return 1;
         }
-
-        r = restart_dropin_format(p, helper, &content);
-        if (r < 0)
-                return r;
 
         dir_fd = open_dir(unit_dir, true);
         if (dir_fd < 0)
@@ -225,12 +223,124 @@ int machine_restart_write(const char *unit_dir, const char *name, RestartPolicy 
         if (d < 0)
                 return -errno;
 
-        r = read_full_file_at(d, MACHINE_DROPIN_NAME, 64 * 1024, &old, NULL);
+        r = read_full_file_at(d, file, 64 * 1024, &old, NULL);
         if (r >= 0 && streq(old, content))
                 return 0;
 
-        r = write_file_atomic_at(d, MACHINE_DROPIN_NAME, content, strlen(content), 0644);
+        r = write_file_atomic_at(d, file, content, strlen(content), 0644);
         return r < 0 ? r : 1;
+}
+
+int machine_restart_write(const char *unit_dir, const char *name, RestartPolicy p, const char *helper) {
+        _cleanup_free_ char *content = NULL;
+        int r;
+
+        if (p != RESTART_NO) {
+                r = restart_dropin_format(p, helper, &content);
+                if (r < 0)
+                        return r;
+        }
+        return dropin_write(unit_dir, name, MACHINE_DROPIN_NAME, content);
+}
+
+bool nspawn_settings_is_app_network(const NspawnSettings *s) {
+        assert(s);
+
+        /* No Boot= in the file: systemd-nspawn@.service boots. No network keys: its --network-veth. */
+        return s->boot == 0 && s->network != NETWORK_HOST && s->network != NETWORK_NONE;
+}
+
+int network_dropin_format(const char *helper, char **ret) {
+        assert(helper);
+        assert(ret);
+
+        if (helper[0] != '/' || ini_unit_value_check(helper, /* word= */ true) < 0)
+                return -EINVAL;
+
+        /* Before the start the machine's resolv.conf (its Bind= must find it), after it host0: nspawn has
+         * made the namespace and moved host0 in by then, and the unit is not active before it is done.
+         * Not '-': a machine whose network cannot be set up has failed to start. */
+        if (asprintf(ret,
+                     "# Written by mkmachine: this machine runs an application, not an init, on a private\n"
+                     "# network, and nobody inside configures host0. mkmachine does it from the host, at every\n"
+                     "# start. Removed when the machine boots an init or leaves the private network.\n"
+                     "[Service]\n"
+                     "ExecStartPre=%s __unit-helper network-prepare %%i\n"
+                     "ExecStartPost=%s __unit-helper network-up %%i\n"
+                     "ExecStopPost=-%s __unit-helper network-down %%i\n",
+                     helper, helper, helper) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int machine_network_write(const char *unit_dir, const char *name, const char *helper) {
+        _cleanup_free_ char *content = NULL;
+        int r;
+
+        if (helper) {
+                r = network_dropin_format(helper, &content);
+                if (r < 0)
+                        return r;
+        }
+        return dropin_write(unit_dir, name, MACHINE_NETWORK_DROPIN_NAME, content);
+}
+
+char* machine_resolv_conf_path(const char *name) {
+        char *p;
+
+        if (asprintf(&p, MACHINE_NETWORK_RUN_DIR "/%s/resolv.conf", name) < 0)
+                return NULL;
+        return p;
+}
+
+bool nspawn_bind_is_dns(const NspawnBind *b, const char *name) {
+        _cleanup_free_ char *p = machine_resolv_conf_path(name);
+
+        return p && streq(b->source, p) && streq(b->destination, "/etc/resolv.conf");
+}
+
+int nspawn_settings_set_dns_bind(NspawnSettings *s, const char *name, bool want) {
+        NspawnBind b;
+        int r;
+
+        assert(s);
+        assert(name);
+
+        for (size_t i = 0; i < s->n_binds; i++)
+                if (nspawn_bind_is_dns(s->binds + i, name)) {
+                        if (want)
+                                return 0;
+                        free(s->binds[i].source);
+                        free(s->binds[i].destination);
+                        memmove(s->binds + i, s->binds + i + 1, (s->n_binds - i - 1) * sizeof(NspawnBind));
+                        s->n_binds--;
+                        s->binds_set = true;
+                        return 1;
+                }
+        if (!want)
+                return 0;
+
+        /* Read-only, no idmap: a tmpfs file (idmapped mounts of tmpfs are newer than Debian 12's kernel);
+         * the machine reads it as nobody's, which is all it needs. */
+        b = (NspawnBind) {
+                .source = machine_resolv_conf_path(name),
+                .destination = strdup("/etc/resolv.conf"),
+                .read_only = true,
+                .idmap_set = true,
+        };
+        if (!b.source || !b.destination) {
+                free(b.source);
+                free(b.destination);
+                return -ENOMEM;
+        }
+        r = nspawn_settings_add_bind(s, &b);
+        if (r < 0) {
+                free(b.source);
+                free(b.destination);
+                return r;
+        }
+        s->binds_set = true;
+        return 1;
 }
 
 int machine_restart_read(const char *unit_dir, const char *name, RestartPolicy *ret) {

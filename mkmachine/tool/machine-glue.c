@@ -8,7 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <inttypes.h>
+
+#include "app-network.h"
 #include "bus-util.h"
+#include "fd-util.h"
+#include "fs-util.h"
+#include "machine-bus.h"
 #include "log.h"
 #include "machine-glue.h"
 #include "nft-forward.h"
@@ -93,7 +100,8 @@ void machine_glue_help(void) {
         printf("   Machine settings (when creating a machine, and for 'set'):\n"
                "     --network=MODE           veth (default), zone:NAME, bridge:IF, host or none\n"
                "  -p --port=[tcp:|udp:]HOST[:GUEST]\n"
-               "                              Forward a host port to the machine (repeatable)\n"
+               "                              Forward a host port to the machine (repeatable;\n"
+               "                              --port= alone removes all forwards)\n"
                "  -v --bind=SRC[:DST][:ro|:idmap|:noidmap]\n"
                "                              Bind a host directory into the machine (repeatable)\n"
                "     --private-users=MODE     pick (default), identity or no\n"
@@ -121,6 +129,13 @@ int machine_glue_parse_option(int c, const char *value) {
         case 'p': {
                 NspawnPort p;
 
+                if (isempty(value)) {
+                        /* --port= alone: no forwards (the ones given before it are dropped too). */
+                        arg_settings.ports = mfree(arg_settings.ports);
+                        arg_settings.n_ports = 0;
+                        arg_settings.ports_set = true;
+                        break;
+                }
                 r = nspawn_port_parse(value, &p);
                 if (r < 0)
                         return log_error_errno(r, "Invalid --port='%s': use [tcp:|udp:]HOST[:GUEST] with "
@@ -261,6 +276,25 @@ int machine_glue_prepare(const char *name, bool creating) {
                         arg_settings.boot = 1;
         }
 
+        /* Port= needs a private network: systemd-nspawn would refuse every start ("Cannot use --port=
+         * without private networking"). Said now, once, instead. */
+        {
+                NetworkMode net = arg_settings.network >= 0 ? arg_settings.network : old.network;
+                size_t n_ports = arg_settings.ports_set ? arg_settings.n_ports : old.n_ports;
+
+                if ((net == NETWORK_HOST || net == NETWORK_NONE) && n_ports > 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Machine '%s': --port forwards into a private network, and "
+                                               "--network=%s %s. Use --network=veth (the default), "
+                                               "zone:NAME or bridge:IF with --port%s.", name,
+                                               network_mode_to_string(net),
+                                               net == NETWORK_HOST ?
+                                               "shares the host's: its services listen on the host's "
+                                               "ports already" : "has no network to forward to",
+                                               arg_settings.ports_set ? ", or drop --port" :
+                                               ", or remove the forwards with 'mkmachine set --port='");
+        }
+
         if (effective_private_users(&old) != PRIVATE_USERS_NO)
                 nspawn_settings_idmap_binds(&arg_settings);
 
@@ -376,6 +410,48 @@ int machine_glue_stop(const char *name) {
         return start_or_stop(name, false);
 }
 
+/* After the settings changed: a machine that now runs an application on a private network gets the
+ * network drop-in and the bind of its resolv.conf; one that boots or left the private network loses
+ * them. 1 if a unit file changed (systemd needs a reload). */
+static int commit_app_network(const char *name) {
+        _cleanup_(nspawn_settings_done) NspawnSettings eff, upd;
+        _cleanup_free_ char *helper = NULL;
+        unsigned line = 0;
+        bool want;
+        int r;
+
+        nspawn_settings_init(&eff);
+        nspawn_settings_init(&upd);
+        r = machine_settings_load(nspawn_dir(), name, &eff, NULL, &line);
+        if (r < 0)
+                return log_settings_error(r, name, line);
+        want = nspawn_settings_is_app_network(&eff);
+
+        r = nspawn_settings_set_dns_bind(&eff, name, want);
+        if (r < 0)
+                return log_oom();
+        if (r > 0) {
+                upd.binds = TAKE_PTR(eff.binds);
+                upd.n_binds = eff.n_binds;
+                eff.n_binds = 0;
+                upd.binds_set = true;
+                r = machine_settings_write(nspawn_dir(), name, &upd, &line);
+                if (r < 0)
+                        return log_settings_error(r, name, line);
+        }
+
+        if (want) {
+                r = helper_path(&helper);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot find the path of this program: %m");
+        }
+        r = machine_network_write(unit_dir(), name, helper);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the network drop-in of '%s' into %s: %m", name,
+                                       unit_dir());
+        return r;
+}
+
 int machine_glue_commit(const char *name, bool quiet) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *helper = NULL, *msg = NULL;
@@ -389,6 +465,11 @@ int machine_glue_commit(const char *name, bool quiet) {
                         return log_settings_error(r, name, line);
                 if (!quiet)
                         log_info("Settings written to %s/%s.nspawn.", nspawn_dir(), name);
+
+                r = commit_app_network(name);
+                if (r < 0)
+                        return r;
+                changed_units = r > 0;
         }
 
         if (arg_restart >= 0) {
@@ -401,7 +482,7 @@ int machine_glue_commit(const char *name, bool quiet) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to write the restart policy of '%s' into %s: %m",
                                                name, unit_dir());
-                changed_units = r > 0;
+                changed_units = changed_units || r > 0;
         }
 
         if (!arg_enable && !arg_start) {
@@ -522,7 +603,8 @@ int machine_glue_remove_finish(const char *name) {
         return removed;
 }
 
-static json_object* settings_to_json(const NspawnSettings *s, RestartPolicy restart, bool enabled) {
+static json_object* settings_to_json(const NspawnSettings *s, const char *name, RestartPolicy restart,
+                                     bool enabled) {
         json_object *j = json_object_new_object(), *a;
 
         if (!j)
@@ -540,7 +622,11 @@ static json_object* settings_to_json(const NspawnSettings *s, RestartPolicy rest
         json_object_object_add(j, "ports", a);
         a = json_object_new_array();
         for (size_t i = 0; a && i < s->n_binds; i++) {
-                json_object *b = json_object_new_object();
+                json_object *b;
+
+                if (nspawn_bind_is_dns(s->binds + i, name))
+                        continue;       /* ours: "host_configured_network" says it */
+                b = json_object_new_object();
                 if (!b)
                         break;
                 json_object_object_add(b, "source", json_object_new_string(s->binds[i].source));
@@ -550,6 +636,8 @@ static json_object* settings_to_json(const NspawnSettings *s, RestartPolicy rest
                 json_object_array_add(a, b);
         }
         json_object_object_add(j, "binds", a);
+        json_object_object_add(j, "host_configured_network",
+                               json_object_new_boolean(nspawn_settings_is_app_network(s)));
         json_object_object_add(j, "private_users", s->private_users >= 0 ?
                                json_object_new_string(private_users_mode_to_string(s->private_users)) :
                                NULL);
@@ -592,23 +680,27 @@ int machine_glue_show(const char *name, json_object *j) {
         if (j) {
                 json_object_object_add(j, "settings_file", file ? json_object_new_string(
                                                strjoina(sdir, "/", name, ".nspawn")) : NULL);
-                json_object_object_add(j, "settings", settings_to_json(&s, restart, enabled));
+                json_object_object_add(j, "settings", settings_to_json(&s, name, restart, enabled));
                 return 0;
         }
 
         printl("   Settings: %s%s\n", file ? sdir : "none (systemd-nspawn@.service defaults)",
                file ? strjoina("/", name, ".nspawn") : "");
-        printl("    Network: %s%s%s\n",
+        printl("    Network: %s%s%s%s\n",
                s.network >= 0 ? network_mode_to_string(s.network) : "veth (default)",
-               s.network_name ? ":" : "", s.network_name ?: "");
+               s.network_name ? ":" : "", s.network_name ?: "",
+               nspawn_settings_is_app_network(&s) ?
+               ", host0 set up by mkmachine at each start, the host's name servers" : "");
         for (size_t i = 0; i < s.n_ports; i++) {
                 char buf[NSPAWN_PORT_STRING_MAX];
                 printl("%11s %s\n", i == 0 ? "Ports:" : "",
                        nspawn_port_format(s.ports + i, buf, sizeof(buf)));
         }
-        for (size_t i = 0; i < s.n_binds; i++)
-                printl("%11s %s:%s%s%s\n", i == 0 ? "Binds:" : "", s.binds[i].source, s.binds[i].destination,
-                       s.binds[i].read_only ? " (read-only)" : "", s.binds[i].idmap ? " (idmap)" : "");
+        for (size_t i = 0, shown = 0; i < s.n_binds; i++)
+                if (!nspawn_bind_is_dns(s.binds + i, name))
+                        printl("%11s %s:%s%s%s\n", shown++ == 0 ? "Binds:" : "", s.binds[i].source,
+                               s.binds[i].destination, s.binds[i].read_only ? " (read-only)" : "",
+                               s.binds[i].idmap ? " (idmap)" : "");
         printl("  PrivUsers: %s\n",
                s.private_users >= 0 ? private_users_mode_to_string(s.private_users) : "pick (default)");
         if (s.boot == 0) {
@@ -626,6 +718,90 @@ int machine_glue_show(const char *name, json_object *j) {
                 printl("%11s %s\n", e == s.environment ? "Env:" : "", *e);
         printl("    Restart: %s\n", restart_policy_to_string(restart));
         printl("  At boot: %s\n", enabled ? "enabled" : "disabled");
+        return 0;
+}
+
+/* ExecStartPre= of an application machine on a private network: its resolv.conf, which the settings
+ * bind onto /etc/resolv.conf (read-only; the image tree is never written). */
+static int network_prepare(const char *name) {
+        _cleanup_free_ char *host = NULL, *uplink = NULL, *text = NULL, *path = machine_resolv_conf_path(name);
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!path)
+                return log_oom();
+        r = read_full_file_at(AT_FDCWD, "/etc/resolv.conf", 1024 * 1024, &host, NULL);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot read /etc/resolv.conf: %m");
+        r = read_full_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", 1024 * 1024, &uplink, NULL);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot read /run/systemd/resolve/resolv.conf: %m");
+        r = resolv_conf_for_machine(host ?: "", uplink, &text);
+        if (r < 0)
+                return log_oom();
+        if (r == 0)
+                log_warning("The host's resolv.conf names no name server that machine '%s' can reach (only "
+                            "loopback ones, and systemd-resolved's upstream list has none): names will not "
+                            "resolve inside.", name);
+
+        r = mkdir_p_at(AT_FDCWD, MACHINE_NETWORK_RUN_DIR, 0755, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create " MACHINE_NETWORK_RUN_DIR ": %m");
+        fd = open(MACHINE_NETWORK_RUN_DIR, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open " MACHINE_NETWORK_RUN_DIR ": %m");
+        if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s/%s: %m", MACHINE_NETWORK_RUN_DIR, name);
+        r = write_file_atomic_at(fd, strjoina(name, "/resolv.conf"), text, strlen(text), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", path);
+        return 0;
+}
+
+/* ExecStartPost=: host0 of the running machine, from the host. */
+static int network_up(const char *name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(machine_status_done) MachineStatus st = {};
+        _cleanup_free_ char *msg = NULL;
+        _cleanup_close_ int netns = -EBADF;
+        char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+        AppNetwork net;
+        int r;
+
+        r = open_bus(&bus, "configure the machine's network");
+        if (r < 0)
+                return r;
+        r = machine_bus_get(bus, name, &st, &msg);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find machine '%s' in systemd-machined: %s", name,
+                                       msg ?: strerror(-r));
+        {
+                char p[64];
+
+                (void) snprintf(p, sizeof(p), "/proc/%" PRIu32 "/ns/net", st.leader);
+                netns = open(p, O_RDONLY|O_CLOEXEC);
+        }
+        if (netns < 0)
+                return log_error_errno(errno, "Cannot open the network namespace of machine '%s' (PID %" PRIu32
+                                       "): %m", name, st.leader);
+
+        r = app_network_configure(netns, name, 20 * USEC_PER_SEC, &net);
+        if (r == -ENODEV)
+                return log_error_errno(r, "Machine '%s' has no host0 veth to configure: is its network "
+                                       "private (mkmachine show %s)?", name, name);
+        if (r == -ETIMEDOUT)
+                return log_error_errno(r, "systemd-networkd manages the host side of machine '%s' but gave "
+                                       "it no IPv4 address in 20 s (networkctl status; "
+                                       "80-container-ve.network or 90-mkmachine-ve.network).", name);
+        if (r == -EADDRNOTAVAIL)
+                return log_error_errno(r, "No IPv4 address for machine '%s': its bridge has none, or no "
+                                       "/28 of 192.168.0.0/16 is free on this host.", name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to configure host0 of machine '%s': %m", name);
+        log_info("Machine '%s': host0 %s/%u, default route via %s%s.", name,
+                 inet_ntop(AF_INET, &net.address, a, sizeof(a)) ?: "?", net.prefixlen,
+                 inet_ntop(AF_INET, &net.gateway, g, sizeof(g)) ?: "?",
+                 net.allocated ? " (a subnet of mkmachine's: networkd does not manage the host side)" : "");
         return 0;
 }
 
@@ -673,6 +849,19 @@ int machine_glue_unit_helper(const char *what, const char *name) {
                                 log_info("Removed %i stale port forward%s of '%s'.", r, r == 1 ? "" : "s",
                                          name);
                 }
+                return 0;
+        }
+
+        if (streq(what, "network-prepare"))
+                return network_prepare(name);
+        if (streq(what, "network-up"))
+                return network_up(name);
+        if (streq(what, "network-down")) {
+                const char *dir = strjoina(MACHINE_NETWORK_RUN_DIR "/", name);
+
+                r = rm_rf_at(AT_FDCWD, dir);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "Failed to remove %s: %m", dir);
                 return 0;
         }
 
