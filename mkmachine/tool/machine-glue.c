@@ -725,7 +725,7 @@ int machine_glue_show(const char *name, json_object *j) {
  * bind onto /etc/resolv.conf (read-only; the image tree is never written). */
 static int network_prepare(const char *name) {
         _cleanup_free_ char *host = NULL, *uplink = NULL, *text = NULL, *path = machine_resolv_conf_path(name);
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int fd = -EBADF, d = -EBADF;
         int r;
 
         if (!path)
@@ -752,7 +752,10 @@ static int network_prepare(const char *name) {
                 return log_error_errno(errno, "Cannot open " MACHINE_NETWORK_RUN_DIR ": %m");
         if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create %s/%s: %m", MACHINE_NETWORK_RUN_DIR, name);
-        r = write_file_atomic_at(fd, strjoina(name, "/resolv.conf"), text, strlen(text), 0644);
+        d = openat(fd, name, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
+        if (d < 0)
+                return log_error_errno(errno, "Cannot open %s/%s: %m", MACHINE_NETWORK_RUN_DIR, name);
+        r = write_file_atomic_at(d, "resolv.conf", text, strlen(text), 0644);
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", path);
         return 0;
