@@ -334,7 +334,8 @@ static int networkd_manages(int ifindex, usec_t deadline) {
 
 static const Addr* find_addr_on(const AddrList *l, int ifindex) {
         for (size_t i = 0; i < l->n; i++)
-                if (l->items[i].ifindex == ifindex && l->items[i].prefixlen >= 8 && l->items[i].prefixlen <= 30)
+                if (l->items[i].ifindex == ifindex && l->items[i].prefixlen >= 8 &&
+                    l->items[i].prefixlen <= 30)
                         return l->items + i;
         return NULL;
 }

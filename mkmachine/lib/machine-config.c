@@ -257,18 +257,18 @@ int network_dropin_format(const char *helper, char **ret) {
         if (helper[0] != '/' || ini_unit_value_check(helper, /* word= */ true) < 0)
                 return -EINVAL;
 
-        /* Before the start the machine's resolv.conf (its Bind= must find it), after it host0: nspawn has
+        /* Before the start the machine's resolv.conf (fresh from the host's), after it host0: nspawn has
          * made the namespace and moved host0 in by then, and the unit is not active before it is done.
          * Not '-': a machine whose network cannot be set up has failed to start. */
         if (asprintf(ret,
-                     "# Written by mkmachine: this machine runs an application, not an init, on a private\n"
-                     "# network, and nobody inside configures host0. mkmachine does it from the host, at every\n"
-                     "# start. Removed when the machine boots an init or leaves the private network.\n"
+                     "# Written by mkmachine: this machine runs an application, not an init, on a\n"
+                     "# private network, and nobody inside configures host0. mkmachine does it from\n"
+                     "# the host, at every start. Removed when the machine boots an init or leaves the\n"
+                     "# private network.\n"
                      "[Service]\n"
                      "ExecStartPre=%s __unit-helper network-prepare %%i\n"
-                     "ExecStartPost=%s __unit-helper network-up %%i\n"
-                     "ExecStopPost=-%s __unit-helper network-down %%i\n",
-                     helper, helper, helper) < 0)
+                     "ExecStartPost=%s __unit-helper network-up %%i\n",
+                     helper, helper) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -285,21 +285,21 @@ int machine_network_write(const char *unit_dir, const char *name, const char *he
         return dropin_write(unit_dir, name, MACHINE_NETWORK_DROPIN_NAME, content);
 }
 
-char* machine_resolv_conf_path(const char *name) {
+char* machine_resolv_conf_path(const char *network_dir, const char *name) {
         char *p;
 
-        if (asprintf(&p, MACHINE_NETWORK_RUN_DIR "/%s/resolv.conf", name) < 0)
+        if (asprintf(&p, "%s/%s/resolv.conf", network_dir, name) < 0)
                 return NULL;
         return p;
 }
 
-bool nspawn_bind_is_dns(const NspawnBind *b, const char *name) {
-        _cleanup_free_ char *p = machine_resolv_conf_path(name);
+bool nspawn_bind_is_dns(const NspawnBind *b, const char *network_dir, const char *name) {
+        _cleanup_free_ char *p = machine_resolv_conf_path(network_dir, name);
 
         return p && streq(b->source, p) && streq(b->destination, "/etc/resolv.conf");
 }
 
-int nspawn_settings_set_dns_bind(NspawnSettings *s, const char *name, bool want) {
+int nspawn_settings_set_dns_bind(NspawnSettings *s, const char *network_dir, const char *name, bool want) {
         NspawnBind b;
         int r;
 
@@ -307,7 +307,7 @@ int nspawn_settings_set_dns_bind(NspawnSettings *s, const char *name, bool want)
         assert(name);
 
         for (size_t i = 0; i < s->n_binds; i++)
-                if (nspawn_bind_is_dns(s->binds + i, name)) {
+                if (nspawn_bind_is_dns(s->binds + i, network_dir, name)) {
                         if (want)
                                 return 0;
                         free(s->binds[i].source);
@@ -320,10 +320,10 @@ int nspawn_settings_set_dns_bind(NspawnSettings *s, const char *name, bool want)
         if (!want)
                 return 0;
 
-        /* Read-only, no idmap: a tmpfs file (idmapped mounts of tmpfs are newer than Debian 12's kernel);
-         * the machine reads it as nobody's, which is all it needs. */
+        /* Read-only, no idmap (the directory may be on a file system that cannot be idmapped): the
+         * machine reads it as nobody's, which is all it needs. */
         b = (NspawnBind) {
-                .source = machine_resolv_conf_path(name),
+                .source = machine_resolv_conf_path(network_dir, name),
                 .destination = strdup("/etc/resolv.conf"),
                 .read_only = true,
                 .idmap_set = true,
@@ -383,8 +383,9 @@ int machine_restart_read(const char *unit_dir, const char *name, RestartPolicy *
         return 0;
 }
 
-int machine_config_remove(const char *nspawn_dir, const char *unit_dir, const char *name) {
-        _cleanup_close_ int nd = -EBADF, ud = -EBADF;
+int machine_config_remove(const char *nspawn_dir, const char *unit_dir, const char *network_dir,
+                          const char *name) {
+        _cleanup_close_ int nd = -EBADF, ud = -EBADF, wd = -EBADF;
         _cleanup_free_ char *dn = NULL;
         struct stat st;
         int r = 0;
@@ -412,6 +413,15 @@ int machine_config_remove(const char *nspawn_dir, const char *unit_dir, const ch
                 r = 1;
         } else if (ud < 0 && ud != -ENOENT)
                 return ud;
+
+        wd = open_dir(network_dir, false);
+        if (wd >= 0 && fstatat(wd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                int k = rm_rf_at(wd, name);
+                if (k < 0)
+                        return k;
+                r = 1;
+        } else if (wd < 0 && wd != -ENOENT)
+                return wd;
 
         return r;
 }

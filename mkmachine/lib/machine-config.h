@@ -14,8 +14,10 @@
 #define MACHINE_UNIT_DIR_DEFAULT   "/etc/systemd/system"
 #define MACHINE_DROPIN_NAME        "50-mkmachine-restart.conf"
 #define MACHINE_NETWORK_DROPIN_NAME "50-mkmachine-network.conf"
-/* Per machine on a private network without an init: its resolv.conf (see app-network.h). */
-#define MACHINE_NETWORK_RUN_DIR    "/run/mkmachine/network"
+/* Per machine on a private network without an init: NETWORK_DIR/NAME/resolv.conf (see app-network.h),
+ * written with its settings and again before every start. Not in /run: a settings file whose Bind=
+ * source is gone after a reboot would make a plain 'systemd-nspawn -M NAME' fail. */
+#define MACHINE_NETWORK_DIR_DEFAULT "/var/lib/mkmachine/network"
 
 typedef enum RestartPolicy {
         RESTART_NO,
@@ -64,21 +66,22 @@ int machine_restart_read(const char *unit_dir, const char *name, RestartPolicy *
 
 /* Removes NAME.nspawn and the unit's drop-in directory with everything in it (also files put there by
  * hand: the machine is gone). Returns 1 if something was removed, 0 if nothing was there. */
-int machine_config_remove(const char *nspawn_dir, const char *unit_dir, const char *name);
+int machine_config_remove(const char *nspawn_dir, const char *unit_dir, const char *network_dir,
+                          const char *name);
 
 /* The machine runs an application on a private network (Boot=no; veth, zone, bridge or the unit's
  * default veth): nobody inside configures host0, mkmachine does (app-network.h). */
 bool nspawn_settings_is_app_network(const NspawnSettings *s);
 
-/* The drop-in that does it: "HELPER __unit-helper network-prepare|network-up|network-down %i" before
- * the start, after it, and after the stop. */
+/* The drop-in that does it: "HELPER __unit-helper network-prepare|network-up %i" before the start and
+ * after it. */
 int network_dropin_format(const char *helper, char **ret);
 /* Writes it (helper set) or removes it (NULL); 1 if something changed on disk, 0 if not. */
 int machine_network_write(const char *unit_dir, const char *name, const char *helper);
 
-/* MACHINE_NETWORK_RUN_DIR/NAME/resolv.conf, and whether b is the read-only bind of it onto
- * /etc/resolv.conf that such a machine's settings carry. */
-char* machine_resolv_conf_path(const char *name);
-bool nspawn_bind_is_dns(const NspawnBind *b, const char *name);
+/* NETWORK_DIR/NAME/resolv.conf, and whether b is the read-only bind of it onto /etc/resolv.conf that
+ * such a machine's settings carry. */
+char* machine_resolv_conf_path(const char *network_dir, const char *name);
+bool nspawn_bind_is_dns(const NspawnBind *b, const char *network_dir, const char *name);
 /* Adds (want) or removes that bind in s, setting binds_set; 1 if s changed. */
-int nspawn_settings_set_dns_bind(NspawnSettings *s, const char *name, bool want);
+int nspawn_settings_set_dns_bind(NspawnSettings *s, const char *network_dir, const char *name, bool want);

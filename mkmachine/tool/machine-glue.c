@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,10 @@ static const char* nspawn_dir(void) {
 
 static const char* unit_dir(void) {
         return getenv("MKMACHINE_UNIT_DIR") ?: MACHINE_UNIT_DIR_DEFAULT;
+}
+
+static const char* network_dir(void) {
+        return getenv("MKMACHINE_NETWORK_DIR") ?: MACHINE_NETWORK_DIR_DEFAULT;
 }
 
 /* Where mkmachine-generator puts the files of machines declared in .machine files. */
@@ -410,6 +415,46 @@ int machine_glue_stop(const char *name) {
         return start_or_stop(name, false);
 }
 
+/* The resolv.conf of an application machine on a private network, which its settings bind onto
+ * /etc/resolv.conf (read-only; the image tree is never written): when the settings are written, and
+ * again before every start (ExecStartPre=), from what the host has then. */
+static int write_resolv_conf(const char *name) {
+        _cleanup_free_ char *host = NULL, *uplink = NULL, *text = NULL;
+        _cleanup_close_ int fd = -EBADF, d = -EBADF;
+        const char *dir = network_dir();
+        int r;
+
+        r = read_full_file_at(AT_FDCWD, "/etc/resolv.conf", 1024 * 1024, &host, NULL);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot read /etc/resolv.conf: %m");
+        r = read_full_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", 1024 * 1024, &uplink, NULL);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot read /run/systemd/resolve/resolv.conf: %m");
+        r = resolv_conf_for_machine(host ?: "", uplink, &text);
+        if (r < 0)
+                return log_oom();
+        if (r == 0)
+                log_warning("The host's resolv.conf names no name server that machine '%s' can reach (only "
+                            "loopback ones, and systemd-resolved's upstream list has none): names will not "
+                            "resolve inside.", name);
+
+        r = mkdir_p_at(AT_FDCWD, dir, 0755, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", dir);
+        fd = open(dir, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open %s: %m", dir);
+        if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s/%s: %m", dir, name);
+        d = openat(fd, name, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
+        if (d < 0)
+                return log_error_errno(errno, "Cannot open %s/%s: %m", dir, name);
+        r = write_file_atomic_at(d, "resolv.conf", text, strlen(text), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s/%s/resolv.conf: %m", dir, name);
+        return 0;
+}
+
 /* After the settings changed: a machine that now runs an application on a private network gets the
  * network drop-in and the bind of its resolv.conf; one that boots or left the private network loses
  * them. 1 if a unit file changed (systemd needs a reload). */
@@ -427,7 +472,7 @@ static int commit_app_network(const char *name) {
                 return log_settings_error(r, name, line);
         want = nspawn_settings_is_app_network(&eff);
 
-        r = nspawn_settings_set_dns_bind(&eff, name, want);
+        r = nspawn_settings_set_dns_bind(&eff, network_dir(), name, want);
         if (r < 0)
                 return log_oom();
         if (r > 0) {
@@ -444,6 +489,17 @@ static int commit_app_network(const char *name) {
                 r = helper_path(&helper);
                 if (r < 0)
                         return log_error_errno(r, "Cannot find the path of this program: %m");
+                /* Now, so that the settings' Bind= finds its file from the start, also for a plain
+                 * 'systemd-nspawn -M NAME'. */
+                r = write_resolv_conf(name);
+                if (r < 0)
+                        return r;
+        } else {
+                const char *d = strjoina(network_dir(), "/", name);
+
+                r = rm_rf_at(AT_FDCWD, d);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "Failed to remove %s: %m", d);
         }
         r = machine_network_write(unit_dir(), name, helper);
         if (r < 0)
@@ -590,7 +646,7 @@ int machine_glue_remove_finish(const char *name) {
         else if (errno != ENOENT)
                 return log_error_errno(errno, "Failed to remove %s: %m", wants);
 
-        r = machine_config_remove(nspawn_dir(), unit_dir(), name);
+        r = machine_config_remove(nspawn_dir(), unit_dir(), network_dir(), name);
         if (r < 0)
                 return log_error_errno(r, "Failed to remove the settings of '%s': %m", name);
         removed = removed || r > 0;
@@ -624,7 +680,7 @@ static json_object* settings_to_json(const NspawnSettings *s, const char *name, 
         for (size_t i = 0; a && i < s->n_binds; i++) {
                 json_object *b;
 
-                if (nspawn_bind_is_dns(s->binds + i, name))
+                if (nspawn_bind_is_dns(s->binds + i, network_dir(), name))
                         continue;       /* ours: "host_configured_network" says it */
                 b = json_object_new_object();
                 if (!b)
@@ -697,7 +753,7 @@ int machine_glue_show(const char *name, json_object *j) {
                        nspawn_port_format(s.ports + i, buf, sizeof(buf)));
         }
         for (size_t i = 0, shown = 0; i < s.n_binds; i++)
-                if (!nspawn_bind_is_dns(s.binds + i, name))
+                if (!nspawn_bind_is_dns(s.binds + i, network_dir(), name))
                         printl("%11s %s:%s%s%s\n", shown++ == 0 ? "Binds:" : "", s.binds[i].source,
                                s.binds[i].destination, s.binds[i].read_only ? " (read-only)" : "",
                                s.binds[i].idmap ? " (idmap)" : "");
@@ -721,46 +777,6 @@ int machine_glue_show(const char *name, json_object *j) {
         return 0;
 }
 
-/* ExecStartPre= of an application machine on a private network: its resolv.conf, which the settings
- * bind onto /etc/resolv.conf (read-only; the image tree is never written). */
-static int network_prepare(const char *name) {
-        _cleanup_free_ char *host = NULL, *uplink = NULL, *text = NULL, *path = machine_resolv_conf_path(name);
-        _cleanup_close_ int fd = -EBADF, d = -EBADF;
-        int r;
-
-        if (!path)
-                return log_oom();
-        r = read_full_file_at(AT_FDCWD, "/etc/resolv.conf", 1024 * 1024, &host, NULL);
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "Cannot read /etc/resolv.conf: %m");
-        r = read_full_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", 1024 * 1024, &uplink, NULL);
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "Cannot read /run/systemd/resolve/resolv.conf: %m");
-        r = resolv_conf_for_machine(host ?: "", uplink, &text);
-        if (r < 0)
-                return log_oom();
-        if (r == 0)
-                log_warning("The host's resolv.conf names no name server that machine '%s' can reach (only "
-                            "loopback ones, and systemd-resolved's upstream list has none): names will not "
-                            "resolve inside.", name);
-
-        r = mkdir_p_at(AT_FDCWD, MACHINE_NETWORK_RUN_DIR, 0755, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create " MACHINE_NETWORK_RUN_DIR ": %m");
-        fd = open(MACHINE_NETWORK_RUN_DIR, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
-        if (fd < 0)
-                return log_error_errno(errno, "Cannot open " MACHINE_NETWORK_RUN_DIR ": %m");
-        if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Cannot create %s/%s: %m", MACHINE_NETWORK_RUN_DIR, name);
-        d = openat(fd, name, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
-        if (d < 0)
-                return log_error_errno(errno, "Cannot open %s/%s: %m", MACHINE_NETWORK_RUN_DIR, name);
-        r = write_file_atomic_at(d, "resolv.conf", text, strlen(text), 0644);
-        if (r < 0)
-                return log_error_errno(r, "Cannot write %s: %m", path);
-        return 0;
-}
-
 /* ExecStartPost=: host0 of the running machine, from the host. */
 static int network_up(const char *name) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -775,6 +791,11 @@ static int network_up(const char *name) {
         if (r < 0)
                 return r;
         r = machine_bus_get(bus, name, &st, &msg);
+        if (r == -ENXIO) {
+                /* Its command already ended (and the unit stops): nothing left to configure. */
+                log_info("Machine '%s' is already gone; nothing to configure.", name);
+                return 0;
+        }
         if (r < 0)
                 return log_error_errno(r, "Cannot find machine '%s' in systemd-machined: %s", name,
                                        msg ?: strerror(-r));
@@ -784,11 +805,19 @@ static int network_up(const char *name) {
                 (void) snprintf(p, sizeof(p), "/proc/%" PRIu32 "/ns/net", st.leader);
                 netns = open(p, O_RDONLY|O_CLOEXEC);
         }
+        if (netns < 0 && errno == ENOENT) {
+                log_info("Machine '%s' is already gone; nothing to configure.", name);
+                return 0;
+        }
         if (netns < 0)
-                return log_error_errno(errno, "Cannot open the network namespace of machine '%s' (PID %" PRIu32
-                                       "): %m", name, st.leader);
+                return log_error_errno(errno, "Cannot open the network namespace of machine '%s' "
+                                       "(PID %" PRIu32 "): %m", name, st.leader);
 
         r = app_network_configure(netns, name, 20 * USEC_PER_SEC, &net);
+        if (r < 0 && kill((pid_t) st.leader, 0) < 0 && errno == ESRCH) {
+                log_info("Machine '%s' ended while its network was set up; nothing to configure.", name);
+                return 0;
+        }
         if (r == -ENODEV)
                 return log_error_errno(r, "Machine '%s' has no host0 veth to configure: is its network "
                                        "private (mkmachine show %s)?", name, name);
@@ -856,17 +885,9 @@ int machine_glue_unit_helper(const char *what, const char *name) {
         }
 
         if (streq(what, "network-prepare"))
-                return network_prepare(name);
+                return write_resolv_conf(name);
         if (streq(what, "network-up"))
                 return network_up(name);
-        if (streq(what, "network-down")) {
-                const char *dir = strjoina(MACHINE_NETWORK_RUN_DIR "/", name);
-
-                r = rm_rf_at(AT_FDCWD, dir);
-                if (r < 0 && r != -ENOENT)
-                        return log_error_errno(r, "Failed to remove %s: %m", dir);
-                return 0;
-        }
 
         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown unit helper '%s'.", what);
 }

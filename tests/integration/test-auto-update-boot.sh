@@ -36,7 +36,7 @@ export ASAN_OPTIONS UBSAN_OPTIONS
 
 # A small tree that runs busybox, pushed from the outer machine with a private store.
 mkm() {
-    MKMACHINE_NSPAWN_DIR=$work/nspawn MKMACHINE_UNIT_DIR=$work/units \
+    MKMACHINE_NSPAWN_DIR=$work/nspawn MKMACHINE_UNIT_DIR=$work/units MKMACHINE_NETWORK_DIR=$work/network \
         "$MKMACHINE" --image-root="$work/store" --cache-dir="$work/cache" -q "$@"
 }
 mkdir -p "$work/tree/bin" "$work/tree/etc" "$work/tree/usr/lib"

@@ -25,7 +25,7 @@ store=$work/store
 cache=$work/cache
 mkdir -p "$store" "$cache" "$work/nspawn"
 # import-oci writes the image's settings as NAME.nspawn: here, not into the machine's /etc.
-export MKMACHINE_NSPAWN_DIR=$work/nspawn
+export MKMACHINE_NSPAWN_DIR=$work/nspawn MKMACHINE_NETWORK_DIR=$work/network
 
 mkm() { "$MKMACHINE" --image-root="$store" --cache-dir="$cache" -q "$@"; }
 manifest() { python3 "$here/manifest.py" "$1"; }

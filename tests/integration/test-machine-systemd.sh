@@ -24,7 +24,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/tree/etc" "$tmp/data"
 echo hi >"$tmp/tree/etc/motd"
 tar -C "$tmp/tree" -cf "$tmp/small.tar" .
-out() { MKMACHINE_NSPAWN_DIR="$tmp/nspawn" MKMACHINE_UNIT_DIR="$tmp/units" \
+out() { MKMACHINE_NSPAWN_DIR="$tmp/nspawn" MKMACHINE_UNIT_DIR="$tmp/units" MKMACHINE_NETWORK_DIR="$tmp/network" \
         "$MKMACHINE" -q --image-root="$tmp/store" "$@"; }
 nothing_written() { [ ! -e "$tmp/nspawn" ] && [ ! -e "$tmp/units" ] && [ ! -e "$tmp/store/m" ]; }
 

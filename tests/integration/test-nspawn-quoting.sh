@@ -50,7 +50,7 @@ mkdir -p "$work/store/q" "$work/nspawn"
 env_opts=()
 for e in "${envs[@]}"; do env_opts+=("--env=$e"); done
 # shellcheck disable=SC2016 # expanded by the payload's shell
-if MKMACHINE_NSPAWN_DIR=$work/nspawn "$MKMACHINE" -q --image-root="$work/store" set q --network=none \
+if MKMACHINE_NSPAWN_DIR=$work/nspawn MKMACHINE_NETWORK_DIR=$work/network "$MKMACHINE" -q --image-root="$work/store" set q --network=none \
         "${env_opts[@]}" --exec -- /bin/sh -c \
         'for a; do printf "[%s]\n" "$a"; done; printf "<%s>\n" "$Q1" "$Q2" "$Q3" "$Q4"' sh "${args[@]}" \
         2>"$work/err"; then

@@ -236,10 +236,10 @@ $(th_run cat /etc/resolv.conf 2>&1); dns: $(cat "$work/dns.log")"
 fi
 
 check "mkmachine stop web" th_run mkmachine stop web
-check "... its run directory is gone" sh -c "! nsenter -t $TH_LEADER -a test -e /run/mkmachine/network/web"
 check "mkmachine remove web" th_run mkmachine remove web
 check "the machine is gone" test ! -e "$TH_ROOT/var/lib/machines/web"
-check "... with its drop-ins and settings" sh -c "[ -z \"\$(find '$TH_ROOT/etc/systemd' -name '*web*')\" ]"
+check "... with its drop-ins, settings and resolv.conf" sh -c \
+    "[ -z \"\$(find '$TH_ROOT/etc/systemd' '$TH_ROOT/var/lib/mkmachine' -name '*web*')\" ]"
 
 th_stop
 tap_done

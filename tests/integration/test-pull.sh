@@ -39,7 +39,7 @@ trap cleanup EXIT
 store=$work/store
 cache=$work/cache
 mkdir -p "$store" "$cache" "$work/nspawn"
-export MKMACHINE_NSPAWN_DIR=$work/nspawn MKMACHINE_RETRY_DELAY_MS=50
+export MKMACHINE_NSPAWN_DIR=$work/nspawn MKMACHINE_NETWORK_DIR=$work/network MKMACHINE_RETRY_DELAY_MS=50
 export MKMACHINE_REGISTRIES_CONF=$work/registries.conf CONTAINERS_REGISTRIES_CONF=$work/containers.conf
 # No credentials of the host's.
 export REGISTRY_AUTH_FILE=$work/no-auth.json

@@ -30,7 +30,7 @@ cleanup() {
 trap cleanup EXIT
 
 store=$work/store
-export MKMACHINE_NSPAWN_DIR=$work/nspawn MKMACHINE_UNIT_DIR=$work/units REGISTRY_AUTH_FILE=$work/none.json
+export MKMACHINE_NSPAWN_DIR=$work/nspawn MKMACHINE_NETWORK_DIR=$work/network MKMACHINE_UNIT_DIR=$work/units REGISTRY_AUTH_FILE=$work/none.json
 mkdir -p "$store"
 mkm() { "$MKMACHINE" --image-root="$store" --cache-dir="$work/cache" -q "$@"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

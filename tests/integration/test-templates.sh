@@ -27,7 +27,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/tree/etc"
 echo hi >"$tmp/tree/etc/motd"
 tar -C "$tmp/tree" -cf "$tmp/small.tar" .
-out() { MKMACHINE_NSPAWN_DIR="$tmp/nspawn" MKMACHINE_UNIT_DIR="$tmp/units" \
+out() { MKMACHINE_NSPAWN_DIR="$tmp/nspawn" MKMACHINE_UNIT_DIR="$tmp/units" MKMACHINE_NETWORK_DIR="$tmp/network" \
         "$MKMACHINE" -q --image-root="$tmp/store" "$@"; }
 state() { (cd "$tmp" && find nspawn units store -maxdepth 2 2>/dev/null | sort; cat nspawn/* 2>/dev/null) |
     sha256sum; }

@@ -137,7 +137,8 @@ TEST(veth_unmanaged_gets_a_free_subnet) {
 
         /* The lower half of 192.168.0.0/16 is taken on the host: the allocation avoids it. */
         machine_start(&m, "ve-t2");
-        ASSERT_EQ(system("ip link add x-t2 type veth peer name y-t2 && ip addr add 192.168.0.1/17 dev x-t2"), 0);
+        ASSERT_EQ(system("ip link add x-t2 type veth peer name y-t2 && "
+                         "ip addr add 192.168.0.1/17 dev x-t2"), 0);
 
         ASSERT_OK(app_network_configure(m.netns_fd, "t2", 2 * USEC_PER_SEC, &n));
         ASSERT_TRUE(n.allocated);

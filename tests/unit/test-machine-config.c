@@ -245,11 +245,12 @@ TEST(restart_write_read_remove) {
         nspawn_settings_init(&s);
         s.boot = 1;
         ASSERT_OK(machine_settings_write(nspawn, "web", &s, NULL));
-        ASSERT_EQ(ASSERT_OK(machine_config_remove(nspawn, units, "web")), 1);
+        ASSERT_EQ(ASSERT_OK(machine_config_remove(nspawn, units, "/nonexistent/c", "web")), 1);
         ASSERT_TRUE(stat(dropin, &st) < 0 && errno == ENOENT);
         ASSERT_TRUE(stat(strjoina(nspawn, "/web.nspawn"), &st) < 0 && errno == ENOENT);
-        ASSERT_EQ(ASSERT_OK(machine_config_remove(nspawn, units, "web")), 0);
-        ASSERT_EQ(ASSERT_OK(machine_config_remove("/nonexistent/a", "/nonexistent/b", "web")), 0);
+        ASSERT_EQ(ASSERT_OK(machine_config_remove(nspawn, units, "/nonexistent/c", "web")), 0);
+        ASSERT_EQ(ASSERT_OK(machine_config_remove("/nonexistent/a", "/nonexistent/b", "/nonexistent/c",
+                                                  "web")), 0);
 
         /* A drop-in without a Restart= we know is an error, not "no". */
         ASSERT_TRUE(mkdir(dropin, 0755) >= 0);
