@@ -160,7 +160,7 @@ static const char* nspawn_run_dir(void) {
 
 static int generate(const char *normal_dir, const MachineFile *m, const char *path, const char *helper) {
         _cleanup_free_ char *nspawn = NULL, *build = NULL, *dropin = NULL, *restart = NULL,
-                *dropin_dir = NULL, *unit = NULL;
+                *dropin_dir = NULL, *unit = NULL, *appnet = NULL;
         const char *network;
         char target[PATH_MAX];
         int r;
@@ -217,6 +217,17 @@ static int generate(const char *normal_dir, const MachineFile *m, const char *pa
                              restart_policy_to_string(m->restart), strstr(body, "[Unit]") ?: body) < 0)
                         return -ENOMEM;
         }
+        if (nspawn_settings_is_app_network(&m->settings)) {
+                _cleanup_free_ char *body = NULL;
+
+                /* The drop-in "mkmachine set" writes: host0 configured from the host at each start. */
+                r = network_dropin_format(helper, &body);
+                if (r < 0)
+                        return r;
+                if (asprintf(&appnet, GENERATED_MARKER " from %s (Exec=, private network).\n%s", path,
+                             strstr(body, "[Service]") ?: body) < 0)
+                        return -ENOMEM;
+        }
         if (asprintf(&dropin_dir, "%s/systemd-nspawn@%s.service.d", normal_dir, m->name) < 0 ||
             asprintf(&unit, "systemd-nspawn@%s.service", m->name) < 0)
                 return -ENOMEM;
@@ -232,6 +243,11 @@ static int generate(const char *normal_dir, const MachineFile *m, const char *pa
                 return r;
         if (restart) {
                 r = write_file(dropin_dir, MACHINE_DROPIN_NAME, restart);
+                if (r < 0)
+                        return r;
+        }
+        if (appnet) {
+                r = write_file(dropin_dir, MACHINE_NETWORK_DROPIN_NAME, appnet);
                 if (r < 0)
                         return r;
         }
@@ -273,6 +289,7 @@ static void ungenerate(const char *normal_dir, const char *name) {
         }
         (void) unlink(strjoina(d, "/" MACHINE_UNIT_DROPIN));
         (void) unlink(strjoina(d, "/" MACHINE_DROPIN_NAME));
+        (void) unlink(strjoina(d, "/" MACHINE_NETWORK_DROPIN_NAME));
         (void) rmdir(d);
         (void) unlink(strjoina(nspawn_run_dir(), "/", name, ".nspawn"));
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "machine-config.h"
 #include "machine-file.h"
 #include "path-util.h"
 #include "recipe.h"
@@ -311,6 +312,17 @@ int machine_file_parse(FILE *f, const char *name, MachineFile **ret, unsigned *r
                 m->settings.private_users = PRIVATE_USERS_PICK;
         if (m->settings.private_users != PRIVATE_USERS_NO)
                 nspawn_settings_idmap_binds(&m->settings);
+        if ((m->settings.network == NETWORK_HOST || m->settings.network == NETWORK_NONE) &&
+            m->settings.n_ports > 0) {
+                line = 0;
+                reason = "Port= needs a private network (Network=veth, zone:NAME or bridge:IF)";
+                goto bad;
+        }
+        /* An application on a private network: the resolv.conf that its unit's drop-in writes before
+         * every start (see machine-config.h). */
+        if (nspawn_settings_is_app_network(&m->settings) &&
+            nspawn_settings_set_dns_bind(&m->settings, MACHINE_NETWORK_DIR_DEFAULT, name, true) < 0)
+                return -ENOMEM;
         m->settings.ports_set = m->settings.binds_set = true;
         if (!m->settings.environment) {
                 m->settings.environment = calloc(1, sizeof(char*));

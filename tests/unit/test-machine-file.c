@@ -67,10 +67,15 @@ TEST(all_keys) {
         ASSERT_EQ(m->settings.ports[0].guest, 80);
         ASSERT_EQ(m->settings.ports[1].protocol, PORT_UDP);
         ASSERT_EQ(m->settings.ports[1].guest, 53);
-        ASSERT_EQ(m->settings.n_binds, 2u);
+        ASSERT_EQ(m->settings.n_binds, 3u);
         ASSERT_TRUE(m->settings.binds[0].read_only);
         ASSERT_TRUE(m->settings.binds[0].idmap);       /* private users: idmap by default */
         ASSERT_FALSE(m->settings.binds[1].idmap);      /* ... unless said otherwise */
+        /* An application on a private network: its resolv.conf from the host, read-only, no idmap. */
+        ASSERT_STREQ(m->settings.binds[2].source, "/var/lib/mkmachine/network/m/resolv.conf");
+        ASSERT_STREQ(m->settings.binds[2].destination, "/etc/resolv.conf");
+        ASSERT_TRUE(m->settings.binds[2].read_only);
+        ASSERT_FALSE(m->settings.binds[2].idmap);
         ASSERT_EQ(m->settings.private_users, PRIVATE_USERS_IDENTITY);
         ASSERT_EQ(m->settings.boot, 0);                /* Exec= implies it */
         ASSERT_EQ(strv_length(m->settings.parameters), 3u);
@@ -170,6 +175,7 @@ TEST(errors_have_lines) {
         parse_bad("[Machine]\nSource=bookworm\nBind=relative\n", 3, "Bind=");
         parse_bad("[Machine]\nSource=bookworm\nBind=/a:/x\nBind=/b:/x\n", 4, "twice");
         parse_bad("[Machine]\nSource=bookworm\nNetwork=wifi\n", 3, "Network=");
+        parse_bad("[Machine]\nSource=bookworm\nNetwork=host\nPort=80\n", 0, "private network");
         parse_bad("[Machine]\nSource=bookworm\nPrivateUsers=maybe\n", 3, "PrivateUsers=");
         parse_bad("[Machine]\nSource=bookworm\nBoot=perhaps\n", 3, "Boot=");
         parse_bad("[Machine]\nSource=bookworm\nExec=/bin/sh \"unterminated\n", 3, "quote");
