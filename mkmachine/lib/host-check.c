@@ -237,3 +237,31 @@ CheckVerdict disk_free_verdict(uint64_t available) {
 CheckVerdict store_mode_verdict(mode_t mode) {
         return (mode & 0077) != 0 ? CHECK_FAIL : CHECK_OK;
 }
+
+ForwardState forward_state(const ForwardFacts *f) {
+        assert(f);
+
+        if (f->ip_forward != 0)
+                return FORWARD_ON;
+        if (f->port_machines == 0)
+                return f->networkd_active > 0 && !f->networkd_conf_off ? FORWARD_OFF_PENDING :
+                        FORWARD_OFF_UNUSED;
+        /* networkd turns it on as a machine's link comes up: with one there, it did not. */
+        if (f->machine_links > 0)
+                return FORWARD_OFF_BROKEN;
+        if (f->networkd_active > 0 && !f->networkd_conf_off)
+                return FORWARD_OFF_PENDING;
+        return FORWARD_OFF_NOBODY;
+}
+
+CheckVerdict forward_state_verdict(ForwardState s) {
+        switch (s) {
+        case FORWARD_ON:
+        case FORWARD_OFF_PENDING:
+                return CHECK_OK;
+        case FORWARD_OFF_UNUSED:
+                return CHECK_WARN;
+        default:
+                return CHECK_FAIL;
+        }
+}

@@ -94,3 +94,28 @@ CheckVerdict disk_free_verdict(uint64_t available);
  * device nodes belong to the machine's users, and a host user who can reach them can use them. Anything
  * looser fails; CHECK_OK otherwise. */
 CheckVerdict store_mode_verdict(mode_t mode);
+
+/* What decides whether Port= forwards can work: they are DNAT to a machine, so the host must forward
+ * IPv4. systemd-nspawn never turns it on; systemd-networkd does when a machine's link comes up
+ * (IPMasquerade= in 80-container-ve.network implies IPForward= up to systemd 255, and the global
+ * IPv4Forwarding= of networkd.conf from 256 on, unless networkd.conf turns that off). */
+typedef struct ForwardFacts {
+        long ip_forward;                /* net.ipv4.ip_forward */
+        int networkd_active;            /* 1, 0, or negative: unknown */
+        bool networkd_conf_off;         /* networkd.conf: IPv4Forwarding=no */
+        unsigned port_machines;         /* machines whose settings have Port= */
+        unsigned machine_links;         /* ve-… and vb-… links there are now (machines running) */
+} ForwardFacts;
+
+typedef enum ForwardState {
+        FORWARD_ON,                     /* OK */
+        FORWARD_OFF_UNUSED,             /* off, no machine forwards ports: WARN */
+        FORWARD_OFF_PENDING,            /* off, networkd turns it on with the first machine: OK */
+        FORWARD_OFF_BROKEN,             /* off although machines with ports run: FAIL */
+        FORWARD_OFF_NOBODY,             /* off, machines with ports, nobody will turn it on: FAIL */
+        _FORWARD_STATE_MAX,
+        _FORWARD_STATE_INVALID = -EINVAL,
+} ForwardState;
+
+ForwardState forward_state(const ForwardFacts *f);
+CheckVerdict forward_state_verdict(ForwardState s);

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <locale.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -934,30 +935,37 @@ static int read_small_file(const char *path, char **ret) {
         return read_full_file_at(AT_FDCWD, path, 64 * 1024, ret, NULL);
 }
 
-static void doctor_nspawn(Doctor *d) {
+/* Returns the version of systemd-nspawn (0 if unknown). */
+static unsigned doctor_nspawn(Doctor *d) {
         char *argv[] = { (char*) "systemd-nspawn", (char*) "--version", NULL };
         _cleanup_free_ char *out = NULL;
-        unsigned version;
+        unsigned version = 0;
         int r;
 
         r = spawn_capture(argv, 10 * USEC_PER_SEC, &out, NULL, NULL);
-        if (r == -ENOENT)
-                return doctor_report(d, "systemd-nspawn", CHECK_FAIL,
-                                     "apt-get install systemd-container (dnf install systemd-container)",
-                                     "systemd-nspawn is not installed: it is what runs the machines");
-        if (r < 0 || systemd_version_parse(out, &version) < 0)
-                return doctor_report(d, "systemd-nspawn", CHECK_FAIL,
-                                     "reinstall systemd-container",
-                                     "'systemd-nspawn --version' did not work: %s",
-                                     r < 0 ? strerror(-r) : "no version in its output");
-        if (version < NSPAWN_VERSION_MIN)
-                return doctor_report(d, "systemd-nspawn", CHECK_FAIL,
+        if (r == -ENOENT) {
+                doctor_report(d, "systemd-nspawn", CHECK_FAIL,
+                              "apt-get install systemd-container (dnf install systemd-container)",
+                              "systemd-nspawn is not installed: it is what runs the machines");
+                return 0;
+        }
+        if (r < 0 || systemd_version_parse(out, &version) < 0) {
+                doctor_report(d, "systemd-nspawn", CHECK_FAIL, "reinstall systemd-container",
+                              "'systemd-nspawn --version' did not work: %s",
+                              r < 0 ? strerror(-r) : "no version in its output");
+                return 0;
+        }
+        if (version < NSPAWN_VERSION_MIN) {
+                doctor_report(d, "systemd-nspawn", CHECK_FAIL,
                                      "upgrade systemd (Debian 11 and newer, Ubuntu 22.04 and newer have it)",
                                      "systemd-nspawn %u is too old: mkmachine needs %u or newer (the unit "
                                      "template and the .nspawn settings it writes, as of Debian 11)",
                                      version, NSPAWN_VERSION_MIN);
+                return version;
+        }
         doctor_report(d, "systemd-nspawn", CHECK_OK, NULL, "version %u (%u or newer needed)", version,
                       NSPAWN_VERSION_MIN);
+        return version;
 }
 
 static void doctor_cgroups(Doctor *d) {
@@ -1010,26 +1018,130 @@ static void doctor_forward_cleanup(Doctor *d) {
                       "would come back without its Port= forwards", strerror(-r));
 }
 
-static void doctor_ip_forward(Doctor *d, int networkd_active) {
+/* Machines whose settings (in dir) forward ports. */
+static unsigned count_port_machines(const char *dir) {
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        unsigned n = 0;
+
+        if (!d)
+                return 0;
+        for (struct dirent *de; (de = readdir(d)); ) {
+                _cleanup_(nspawn_settings_done) NspawnSettings s;
+                _cleanup_free_ char *name = NULL;
+                const char *e = endswith(de->d_name, ".nspawn");
+
+                nspawn_settings_init(&s);
+                if (!e || de->d_name[0] == '.')
+                        continue;
+                name = strndup(de->d_name, e - de->d_name);
+                if (!name || !machine_name_is_valid(name))
+                        continue;
+                if (machine_settings_load(dir, name, &s, NULL, NULL) >= 0 && s.n_ports > 0)
+                        n++;
+        }
+        return n;
+}
+
+/* The links of running machines: ve-NAME (veth) and vb-NAME (in a zone or bridge). Asked of the kernel
+ * (if_nameindex() is netlink), not of a /sys that may be another network namespace's. */
+static unsigned count_machine_links(void) {
+        struct if_nameindex *l = if_nameindex();
+        unsigned n = 0;
+
+        for (struct if_nameindex *i = l; i && i->if_index != 0; i++)
+                if (startswith(i->if_name, "ve-") || startswith(i->if_name, "vb-"))
+                        n++;
+        if (l)
+                if_freenameindex(l);
+        return n;
+}
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+/* networkd.conf (and its drop-ins, the last one wins) says [Network] IPv4Forwarding=no. */
+static bool networkd_conf_forwarding_off(void) {
+        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_closedir_ DIR *d = opendir("/etc/systemd/networkd.conf.d");
+        bool off = false;
+
+        if (strv_extend(&files, "/etc/systemd/networkd.conf") < 0)
+                return false;
+        for (struct dirent *de; d && (de = readdir(d)); )
+                if (endswith(de->d_name, ".conf") && de->d_name[0] != '.')
+                        (void) strv_extend(&files, strjoina("/etc/systemd/networkd.conf.d/", de->d_name));
+        if (strv_length(files) > 2)
+                qsort(files + 1, strv_length(files) - 1, sizeof(char*), cmp_strp);
+        STRV_FOREACH(f, files) {
+                _cleanup_fclose_ FILE *fp = fopen(*f, "re");
+                _cleanup_(ini_freep) IniFile *ini = NULL;
+                const char *v;
+
+                if (!fp || ini_parse(fp, &ini, NULL) < 0)
+                        continue;
+                v = ini_get(ini, "Network", "IPv4Forwarding", NULL);
+                if (v)
+                        off = streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off");
+        }
+        return off;
+}
+
+static void doctor_ip_forward(Doctor *d, int networkd_active, unsigned systemd_version) {
         _cleanup_free_ char *text = NULL;
+        const char *nspawn_dir = getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT;
+        const char *implies = systemd_version >= 256 ?
+                "IPMasquerade= in 80-container-ve.network implies networkd.conf's IPv4Forwarding=" :
+                "IPMasquerade= in 80-container-ve.network implies IPForward=";
+        const char *fix = "sysctl -w net.ipv4.ip_forward=1 and the same line in "
+                "/etc/sysctl.d/90-machines.conf";
+        ForwardFacts f = { .networkd_active = networkd_active };
         long v;
 
         if (read_small_file("/proc/sys/net/ipv4/ip_forward", &text) < 0 || sysctl_parse_int(text, &v) < 0)
                 return doctor_report(d, "ip-forward", CHECK_WARN, NULL,
                                      "cannot read /proc/sys/net/ipv4/ip_forward");
-        if (v != 0)
+        f.ip_forward = v;
+        f.port_machines = count_port_machines(nspawn_dir) + count_port_machines("/run/systemd/nspawn");
+        f.machine_links = count_machine_links();
+        f.networkd_conf_off = networkd_conf_forwarding_off();
+
+        switch (forward_state(&f)) {
+        case FORWARD_ON:
                 return doctor_report(d, "ip-forward", CHECK_OK, NULL, "net.ipv4.ip_forward = %ld", v);
-        /* systemd-nspawn itself never changes it; networkd does (IPMasquerade= implies IPForward=). */
-        if (networkd_active > 0)
+        case FORWARD_OFF_PENDING:
                 return doctor_report(d, "ip-forward", CHECK_OK, NULL,
-                                     "net.ipv4.ip_forward = 0 for now: systemd-networkd turns it on when "
-                                     "the first machine's ve- link comes up (IPMasquerade= in "
-                                     "80-container-ve.network implies IPForward=)");
-        doctor_report(d, "ip-forward", CHECK_WARN,
-                      "systemctl enable --now systemd-networkd (it turns forwarding on for machines), or "
-                      "sysctl -w net.ipv4.ip_forward=1 and the same line in /etc/sysctl.d/90-machines.conf",
-                      "net.ipv4.ip_forward = 0: machines cannot reach out through the host's NAT and Port= "
-                      "forwards do not work (systemd-nspawn does not turn it on)");
+                                     "net.ipv4.ip_forward = 0 for now: systemd-networkd turns it on when the "
+                                     "first machine's link comes up (%s)", implies);
+        case FORWARD_OFF_UNUSED:
+                return doctor_report(d, "ip-forward", CHECK_WARN,
+                                     "systemctl enable --now systemd-networkd (it turns forwarding on for "
+                                     "machines), or sysctl -w net.ipv4.ip_forward=1",
+                                     "net.ipv4.ip_forward = 0: machines cannot reach out through the host's "
+                                     "NAT, and Port= forwards would not work (systemd-nspawn does not turn "
+                                     "it on)");
+        case FORWARD_OFF_BROKEN:
+                return doctor_report(d, "ip-forward", CHECK_FAIL, fix,
+                                     "net.ipv4.ip_forward = 0 while %u machine link%s exist%s and %u "
+                                     "machine%s forward%s ports: the forwards lead nowhere%s",
+                                     f.machine_links, f.machine_links == 1 ? "" : "s",
+                                     f.machine_links == 1 ? "s" : "", f.port_machines,
+                                     f.port_machines == 1 ? "" : "s", f.port_machines == 1 ? "s" : "",
+                                     f.networkd_conf_off ? " (networkd.conf sets IPv4Forwarding=no)" :
+                                     " (systemd-networkd did not turn it on)");
+        default:
+                return doctor_report(d, "ip-forward", CHECK_FAIL,
+                                     f.networkd_conf_off ? "remove IPv4Forwarding=no from networkd.conf, or "
+                                     "sysctl -w net.ipv4.ip_forward=1" :
+                                     "systemctl enable --now systemd-networkd, or sysctl -w "
+                                     "net.ipv4.ip_forward=1 and the same line in /etc/sysctl.d/90-machines.conf",
+                                     "net.ipv4.ip_forward = 0 and %u machine%s forward%s ports, but nothing will "
+                                     "turn forwarding on (%s): those forwards will lead nowhere",
+                                     f.port_machines, f.port_machines == 1 ? "" : "s",
+                                     f.port_machines == 1 ? "s" : "",
+                                     f.networkd_conf_off ? "networkd.conf sets IPv4Forwarding=no" :
+                                     "systemd-networkd is not running, and systemd-nspawn never does");
+        }
 }
 
 static void doctor_address_ranges(Doctor *d) {
@@ -1149,6 +1261,7 @@ static int verb_doctor(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *msg = NULL;
         Doctor d = {};
+        unsigned version;
         int r, networkd = -1;
 
         if (arg_json) {
@@ -1212,8 +1325,8 @@ static int verb_doctor(int argc, char *argv[]) {
                 }
         }
 
-        doctor_nspawn(&d);
-        doctor_ip_forward(&d, networkd);
+        version = doctor_nspawn(&d);
+        doctor_ip_forward(&d, networkd, version);
         doctor_forward_cleanup(&d);
         doctor_cgroups(&d);
         doctor_address_ranges(&d);

@@ -200,6 +200,18 @@ check "show: the port, host0 set up by mkmachine, restart always, enabled, no re
      grep -q 'Restart: always' '$work/show' && grep -q 'At boot: enabled' '$work/show' &&
      ! grep -q resolv '$work/show'"
 
+# doctor tells the truth about forwarding: off while a machine with ports runs is a failure.
+th_run mkmachine doctor >"$work/doctor" 2>&1 || true
+check "doctor: ip-forward ok while the machine runs" grep -q '^ok *ip-forward' "$work/doctor"
+ip netns exec "$TH_NS" sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward'
+if th_run mkmachine doctor >"$work/doctor" 2>&1; then
+    not_ok "doctor must fail with forwarding off and a machine forwarding ports: $(cat "$work/doctor")"
+else
+    check "doctor fails with forwarding off while a machine with ports runs ($(grep ip-forward "$work/doctor"))" \
+        grep -q '^fail *ip-forward .*lead nowhere' "$work/doctor"
+fi
+ip netns exec "$TH_NS" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+
 # --network=host with --port: refused when set, nothing changed.
 cp "$TH_ROOT/etc/systemd/nspawn/web.nspawn" "$work/before"
 if th_run mkmachine set web --network=host 2>"$work/err"; then

@@ -157,4 +157,35 @@ TEST(store_mode) {
         ASSERT_EQ(store_mode_verdict(S_IFDIR | 01777), CHECK_FAIL);
 }
 
+TEST(forward_state) {
+        ForwardFacts f = { .ip_forward = 1 };
+
+        ASSERT_EQ(forward_state(&f), FORWARD_ON);
+        ASSERT_EQ(forward_state_verdict(FORWARD_ON), CHECK_OK);
+
+        /* Off, nobody forwards ports: a warning, or fine when networkd will turn it on anyway. */
+        f = (ForwardFacts) { .networkd_active = 0 };
+        ASSERT_EQ(forward_state(&f), FORWARD_OFF_UNUSED);
+        ASSERT_EQ(forward_state_verdict(FORWARD_OFF_UNUSED), CHECK_WARN);
+        f.networkd_active = 1;
+        ASSERT_EQ(forward_state(&f), FORWARD_OFF_PENDING);
+
+        /* Machines with ports: networkd turns it on with the first link, unless networkd.conf says no. */
+        f = (ForwardFacts) { .networkd_active = 1, .port_machines = 2 };
+        ASSERT_EQ(forward_state(&f), FORWARD_OFF_PENDING);
+        ASSERT_EQ(forward_state_verdict(FORWARD_OFF_PENDING), CHECK_OK);
+        f.networkd_conf_off = true;
+        ASSERT_EQ(forward_state(&f), FORWARD_OFF_NOBODY);
+        ASSERT_EQ(forward_state_verdict(FORWARD_OFF_NOBODY), CHECK_FAIL);
+        f = (ForwardFacts) { .networkd_active = 0, .port_machines = 1 };
+        ASSERT_EQ(forward_state(&f), FORWARD_OFF_NOBODY);
+        f.networkd_active = -1;
+        ASSERT_EQ(forward_state(&f), FORWARD_OFF_NOBODY);
+
+        /* ... and with one running, it should be on already: it is broken. */
+        f = (ForwardFacts) { .networkd_active = 1, .port_machines = 1, .machine_links = 1 };
+        ASSERT_EQ(forward_state(&f), FORWARD_OFF_BROKEN);
+        ASSERT_EQ(forward_state_verdict(FORWARD_OFF_BROKEN), CHECK_FAIL);
+}
+
 DEFINE_TEST_MAIN
