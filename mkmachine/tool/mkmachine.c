@@ -1111,8 +1111,8 @@ static void doctor_ip_forward(Doctor *d, int networkd_active, unsigned systemd_v
                 return doctor_report(d, "ip-forward", CHECK_OK, NULL, "net.ipv4.ip_forward = %ld", v);
         case FORWARD_OFF_PENDING:
                 return doctor_report(d, "ip-forward", CHECK_OK, NULL,
-                                     "net.ipv4.ip_forward = 0 for now: systemd-networkd turns it on when the "
-                                     "first machine's link comes up (%s)", implies);
+                                     "net.ipv4.ip_forward = 0 for now: systemd-networkd turns it on when "
+                                     "the first machine's link comes up (%s)", implies);
         case FORWARD_OFF_UNUSED:
                 return doctor_report(d, "ip-forward", CHECK_WARN,
                                      "systemctl enable --now systemd-networkd (it turns forwarding on for "
@@ -1134,9 +1134,10 @@ static void doctor_ip_forward(Doctor *d, int networkd_active, unsigned systemd_v
                                      f.networkd_conf_off ? "remove IPv4Forwarding=no from networkd.conf, or "
                                      "sysctl -w net.ipv4.ip_forward=1" :
                                      "systemctl enable --now systemd-networkd, or sysctl -w "
-                                     "net.ipv4.ip_forward=1 and the same line in /etc/sysctl.d/90-machines.conf",
-                                     "net.ipv4.ip_forward = 0 and %u machine%s forward%s ports, but nothing will "
-                                     "turn forwarding on (%s): those forwards will lead nowhere",
+                                     "net.ipv4.ip_forward=1 and the same line in "
+                                     "/etc/sysctl.d/90-machines.conf",
+                                     "net.ipv4.ip_forward = 0 and %u machine%s forward%s ports, but nothing "
+                                     "will turn forwarding on (%s): those forwards will lead nowhere",
                                      f.port_machines, f.port_machines == 1 ? "" : "s",
                                      f.port_machines == 1 ? "s" : "",
                                      f.networkd_conf_off ? "networkd.conf sets IPv4Forwarding=no" :
