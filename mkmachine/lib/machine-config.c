@@ -10,6 +10,7 @@
 #include "fd-util.h"
 #include "fs-util.h"
 #include "machine-config.h"
+#include "path-util.h"
 #include "string-table.h"
 #include "string-util.h"
 
@@ -299,26 +300,40 @@ bool nspawn_bind_is_dns(const NspawnBind *b, const char *network_dir, const char
         return p && streq(b->source, p) && streq(b->destination, "/etc/resolv.conf");
 }
 
+/* A bind of some machine's resolv.conf of ours onto /etc/resolv.conf (a template's, copied into its
+ * instance's settings, is one too). */
+static bool bind_is_any_dns(const NspawnBind *b, const char *network_dir) {
+        const char *rest = startswith(b->source, network_dir), *e;
+
+        if (!rest || rest[0] != '/' || !streq(b->destination, "/etc/resolv.conf"))
+                return false;
+        rest++;
+        e = endswith(rest, "/resolv.conf");
+        return e && e > rest && !memchr(rest, '/', e - rest);
+}
+
 int nspawn_settings_set_dns_bind(NspawnSettings *s, const char *network_dir, const char *name, bool want) {
         NspawnBind b;
+        bool changed = false;
         int r;
 
         assert(s);
         assert(name);
 
-        for (size_t i = 0; i < s->n_binds; i++)
-                if (nspawn_bind_is_dns(s->binds + i, network_dir, name)) {
-                        if (want)
-                                return 0;
-                        free(s->binds[i].source);
-                        free(s->binds[i].destination);
-                        memmove(s->binds + i, s->binds + i + 1, (s->n_binds - i - 1) * sizeof(NspawnBind));
-                        s->n_binds--;
-                        s->binds_set = true;
-                        return 1;
-                }
+        for (size_t i = 0; i < s->n_binds; i++) {
+                if (!bind_is_any_dns(s->binds + i, network_dir))
+                        continue;
+                if (want && nspawn_bind_is_dns(s->binds + i, network_dir, name))
+                        return changed;
+                free(s->binds[i].source);
+                free(s->binds[i].destination);
+                memmove(s->binds + i, s->binds + i + 1, (s->n_binds - i - 1) * sizeof(NspawnBind));
+                s->n_binds--;
+                s->binds_set = changed = true;
+                i--;
+        }
         if (!want)
-                return 0;
+                return changed;
 
         /* Read-only, no idmap (the directory may be on a file system that cannot be idmapped): the
          * machine reads it as nobody's, which is all it needs. */

@@ -521,12 +521,12 @@ int machine_glue_commit(const char *name, bool quiet) {
                         return log_settings_error(r, name, line);
                 if (!quiet)
                         log_info("Settings written to %s/%s.nspawn.", nspawn_dir(), name);
-
-                r = commit_app_network(name);
-                if (r < 0)
-                        return r;
-                changed_units = r > 0;
         }
+        /* Also without options: a template's settings copied to a new instance name it. */
+        r = commit_app_network(name);
+        if (r < 0)
+                return r;
+        changed_units = r > 0;
 
         if (arg_restart >= 0) {
                 if (arg_restart != RESTART_NO) {

@@ -259,6 +259,52 @@ TEST(restart_write_read_remove) {
         ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
 }
 
+TEST(app_network) {
+        NspawnSettings s;
+        NspawnBind b = {};
+        _cleanup_free_ char *d = NULL;
+
+        /* Boot=no on a private network (or the unit's default veth) is an application machine. */
+        nspawn_settings_init(&s);
+        s.boot = 0;
+        ASSERT_TRUE(nspawn_settings_is_app_network(&s));
+        s.network = NETWORK_ZONE;
+        ASSERT_TRUE(nspawn_settings_is_app_network(&s));
+        s.network = NETWORK_HOST;
+        ASSERT_FALSE(nspawn_settings_is_app_network(&s));
+        s.network = NETWORK_NONE;
+        ASSERT_FALSE(nspawn_settings_is_app_network(&s));
+        s.network = NETWORK_VETH;
+        s.boot = -1;            /* no Boot=: the unit boots */
+        ASSERT_FALSE(nspawn_settings_is_app_network(&s));
+
+        /* The DNS bind: added once, next to the user's binds; a template's is replaced by the
+         * instance's; removed again. */
+        ASSERT_OK(nspawn_bind_parse("/srv:/srv", &b));
+        ASSERT_OK(nspawn_settings_add_bind(&s, &b));
+        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, "/var/lib/mkmachine/network", "web", true)), 1);
+        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, "/var/lib/mkmachine/network", "web", true)), 0);
+        ASSERT_EQ(s.n_binds, 2u);
+        ASSERT_STREQ(s.binds[1].source, "/var/lib/mkmachine/network/web/resolv.conf");
+        ASSERT_STREQ(s.binds[1].destination, "/etc/resolv.conf");
+        ASSERT_TRUE(s.binds[1].read_only);
+        ASSERT_FALSE(s.binds[1].idmap);
+        ASSERT_TRUE(nspawn_bind_is_dns(s.binds + 1, "/var/lib/mkmachine/network", "web"));
+        ASSERT_FALSE(nspawn_bind_is_dns(s.binds + 1, "/var/lib/mkmachine/network", "web.a"));
+        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, "/var/lib/mkmachine/network", "web.a", true)), 1);
+        ASSERT_EQ(s.n_binds, 2u);
+        ASSERT_STREQ(s.binds[1].source, "/var/lib/mkmachine/network/web.a/resolv.conf");
+        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, "/var/lib/mkmachine/network", "web.a", false)), 1);
+        ASSERT_EQ(s.n_binds, 1u);
+        ASSERT_STREQ(s.binds[0].source, "/srv");
+        nspawn_settings_done(&s);
+
+        ASSERT_OK(network_dropin_format("/usr/bin/mkmachine", &d));
+        ASSERT_NOT_NULL(strstr(d, "\nExecStartPre=/usr/bin/mkmachine __unit-helper network-prepare %i\n"));
+        ASSERT_NOT_NULL(strstr(d, "\nExecStartPost=/usr/bin/mkmachine __unit-helper network-up %i\n"));
+        ASSERT_ERROR(network_dropin_format("relative", &d), EINVAL);
+}
+
 TEST(restart_policy_table) {
         for (RestartPolicy p = 0; p < _RESTART_POLICY_MAX; p++)
                 ASSERT_EQ(restart_policy_from_string(restart_policy_to_string(p)), p);
