@@ -259,6 +259,8 @@ TEST(restart_write_read_remove) {
         ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
 }
 
+#define NETDIR "/var/lib/mkmachine/network"
+
 TEST(app_network) {
         NspawnSettings s;
         NspawnBind b = {};
@@ -282,19 +284,19 @@ TEST(app_network) {
          * instance's; removed again. */
         ASSERT_OK(nspawn_bind_parse("/srv:/srv", &b));
         ASSERT_OK(nspawn_settings_add_bind(&s, &b));
-        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, "/var/lib/mkmachine/network", "web", true)), 1);
-        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, "/var/lib/mkmachine/network", "web", true)), 0);
+        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, NETDIR, "web", true)), 1);
+        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, NETDIR, "web", true)), 0);
         ASSERT_EQ(s.n_binds, 2u);
         ASSERT_STREQ(s.binds[1].source, "/var/lib/mkmachine/network/web/resolv.conf");
         ASSERT_STREQ(s.binds[1].destination, "/etc/resolv.conf");
         ASSERT_TRUE(s.binds[1].read_only);
         ASSERT_FALSE(s.binds[1].idmap);
-        ASSERT_TRUE(nspawn_bind_is_dns(s.binds + 1, "/var/lib/mkmachine/network", "web"));
-        ASSERT_FALSE(nspawn_bind_is_dns(s.binds + 1, "/var/lib/mkmachine/network", "web.a"));
-        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, "/var/lib/mkmachine/network", "web.a", true)), 1);
+        ASSERT_TRUE(nspawn_bind_is_dns(s.binds + 1, NETDIR, "web"));
+        ASSERT_FALSE(nspawn_bind_is_dns(s.binds + 1, NETDIR, "web.a"));
+        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, NETDIR, "web.a", true)), 1);
         ASSERT_EQ(s.n_binds, 2u);
         ASSERT_STREQ(s.binds[1].source, "/var/lib/mkmachine/network/web.a/resolv.conf");
-        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, "/var/lib/mkmachine/network", "web.a", false)), 1);
+        ASSERT_EQ(ASSERT_OK(nspawn_settings_set_dns_bind(&s, NETDIR, "web.a", false)), 1);
         ASSERT_EQ(s.n_binds, 1u);
         ASSERT_STREQ(s.binds[0].source, "/srv");
         nspawn_settings_done(&s);
