@@ -116,6 +116,23 @@ extern const TestCase __stop_SET_TESTS[];
 #define ASSERT_NULL(p) ASSERT_TRUE((p) == NULL)
 #define ASSERT_NOT_NULL(p) ASSERT_TRUE((p) != NULL)
 
+/* The whole standard output of the shell command cmd (for tests that read what a tool such as ip or
+ * nft says); "" if it printed nothing. */
+static inline char* test_command_output(const char *cmd) {
+        char *buf = NULL;
+        size_t n = 0;
+        FILE *f = popen(cmd, "r");
+
+        ASSERT_NOT_NULL(f);
+        if (getdelim(&buf, &n, 0, f) < 0) {
+                free(buf);
+                buf = strdup("");
+        }
+        pclose(f);
+        ASSERT_NOT_NULL(buf);
+        return buf;
+}
+
 static inline int test_run_all(void) {
         size_t n = (size_t) (__stop_SET_TESTS - __start_SET_TESTS), failed = 0;
 

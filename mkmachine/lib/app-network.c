@@ -19,6 +19,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "netlink-util.h"
 #include "string-util.h"
 
 #define MACHINE_IFNAME "host0"
@@ -37,15 +38,11 @@ static void rtnl_close(Rtnl *r) {
 
 static int rtnl_open(Rtnl *ret) {
         struct mnl_socket *nl;
+        int r;
 
-        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                int r = -errno;
-                (void) mnl_socket_close(nl);
+        r = netlink_open(NETLINK_ROUTE, &nl);
+        if (r < 0)
                 return r;
-        }
         *ret = (Rtnl) { .nl = nl, .seq = (uint32_t) time(NULL) };
         return 0;
 }

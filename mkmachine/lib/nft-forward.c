@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "netlink-util.h"
 #include "nft-forward.h"
 
 #define NSPAWN_NAT_TABLE "io.systemd.nat"
@@ -29,21 +30,6 @@ static void mnl_socket_closep(struct mnl_socket **nl) {
 static void nftnl_set_freep(struct nftnl_set **s) {
         if (*s)
                 nftnl_set_free(*s);
-}
-
-static int nl_open(struct mnl_socket **ret) {
-        struct mnl_socket *nl;
-
-        nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                int r = -errno;
-                (void) mnl_socket_close(nl);
-                return r;
-        }
-        *ret = nl;
-        return 0;
 }
 
 /* Sends the batch in buf and reads the first answer: only the message that asks for it (NLM_F_ACK) is
@@ -133,7 +119,7 @@ int nft_forward_remove(const NspawnPort *ports, size_t n_ports, const char **ret
 
         if (n_ports == 0)
                 return 0;
-        r = nl_open(&nl);
+        r = netlink_open(NETLINK_NETFILTER, &nl);
         if (r < 0)
                 return r;
 
@@ -162,7 +148,7 @@ int nft_forward_probe(void) {
         struct nftnl_table *t;
         int r;
 
-        r = nl_open(&nl);
+        r = netlink_open(NETLINK_NETFILTER, &nl);
         if (r < 0)
                 return r;
 

@@ -75,20 +75,11 @@ static void machine_stop(Machine *m) {
 
 /* What ip prints for cmd inside the machine, as one line. */
 static char* in_machine(const Machine *m, const char *cmd) {
-        char line[512], *buf = NULL;
-        size_t n = 0;
-        FILE *f;
+        char line[512];
 
         (void) snprintf(line, sizeof(line), "nsenter --net=/proc/%i/ns/net %s 2>&1 | tr -s ' \\n' ' '",
                         (int) m->pid, cmd);
-        f = popen(line, "r");
-        ASSERT_NOT_NULL(f);
-        if (getdelim(&buf, &n, 0, f) < 0) {
-                free(buf);
-                buf = strdup("");
-        }
-        pclose(f);
-        return buf;
+        return test_command_output(line);
 }
 
 static char* addr_str(struct in_addr a) {
@@ -148,16 +139,9 @@ TEST(veth_unmanaged_gets_a_free_subnet) {
         a = addr_str(n.gateway);
         /* The host side (in the test's namespace) has the gateway address. */
         {
-                char cmd[128];
-                FILE *f;
-                char buf[256] = {};
+                _cleanup_free_ char *hostside = test_command_output("ip -o -4 addr show dev ve-t2");
 
-                (void) snprintf(cmd, sizeof(cmd), "ip -o -4 addr show dev ve-t2");
-                f = popen(cmd, "r");
-                ASSERT_NOT_NULL(f);
-                (void) fread(buf, 1, sizeof(buf) - 1, f);
-                pclose(f);
-                ASSERT_NOT_NULL(strstr(buf, strjoina("inet ", a, "/28")));
+                ASSERT_NOT_NULL(strstr(hostside, strjoina("inet ", a, "/28")));
         }
         addr = in_machine(&m, "ip -4 route show default");
         ASSERT_STREQ(addr, strjoina("default via ", a, " dev host0 proto static "));

@@ -27,20 +27,11 @@ static void enter_netns(void) {
 
 /* The element lines of nft's listing of the ip map, or "" (NULL if there is no map). */
 static char* listing(const char *family) {
-        char cmd[256], *buf = NULL;
-        size_t n = 0;
-        FILE *f;
+        char cmd[256];
 
         (void) snprintf(cmd, sizeof(cmd), "nft list map %s io.systemd.nat map_port_ipport 2>/dev/null | "
                         "grep -o '[a-z]* \\. [0-9]* :' | sort | tr '\\n' ' '", family);
-        f = popen(cmd, "r");
-        ASSERT_NOT_NULL(f);
-        if (getdelim(&buf, &n, 0, f) < 0) {
-                free(buf);
-                buf = strdup("");
-        }
-        pclose(f);
-        return buf;
+        return test_command_output(cmd);
 }
 
 TEST(remove_stale_forwards) {
