@@ -381,7 +381,7 @@ static _noreturn_ void payload_exec(int error_fd, int output_fd, char * const ar
 static _noreturn_ void sandbox_init(int builder_pidfd, int error_fd, int output_fd, const char *tree,
                                     const struct stat *st, char * const argv[], char * const env[]) {
         struct pollfd p = { .fd = builder_pidfd, .events = POLLIN };
-        int r, e, o, null;
+        int r, e, o, null, root_fd;
         pid_t pid;
 
         /* If the builder is killed, so is this, and with it everything in the namespace. The builder may
@@ -411,11 +411,24 @@ static _noreturn_ void sandbox_init(int builder_pidfd, int error_fd, int output_
                 sandbox_fail(error_fd, -errno);
         null = safe_close(null);
 
+        /* PID 1 itself moves its root to the tree's /proc and the command goes back to the tree's root:
+         * /proc/1/root is then not the command's /, as in any chroot build (mmdebstrap's, debootstrap's),
+         * and debianutils' ischroot says "chroot". Maintainer scripts skip what they do only on a booted
+         * system (libc6's postinst: "telinit u; sleep 1"). Nothing of the host is reachable either way:
+         * /proc/1/root is this namespace's proc. */
+        root_fd = open("/", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (root_fd < 0 || chroot("/proc") < 0)
+                sandbox_fail(error_fd, -errno);
+
         pid = fork();
         if (pid < 0)
                 sandbox_fail(error_fd, -errno);
-        if (pid == 0)
+        if (pid == 0) {
+                if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+                        sandbox_fail(error_fd, -errno);
                 payload_exec(error_fd, output_fd, argv, env);
+        }
+        root_fd = safe_close(root_fd);
 
         for (;;) {
                 siginfo_t si = {};

@@ -94,7 +94,7 @@ static void scratch_make(Scratch *s) {
         copy_into_tree(s, "/bin/busybox");
         const char *applets[] = {
                 "cat", "cut", "grep", "hostname", "kill", "ls", "nc", "readlink", "setsid", "sh", "sleep",
-                "tail", "timeout", "tr", "wc",
+                "stat", "tail", "timeout", "tr", "wc",
         };
         for (size_t i = 0; i < ELEMENTSOF(applets); i++)
                 ASSERT_OK(RET_NERRNO(symlink("busybox", strjoina(s->tree, "/bin/", applets[i]))));
@@ -239,10 +239,14 @@ TEST(no_host_path) {
                              "(echo x >/proc/%2$i/cwd/escaped2) 2>/dev/null;"
                              "(echo x >/proc/self/root/../../../../escaped3) 2>/dev/null;"
                              "for p in /proc/[0-9]*; do cat $p/root%1$s 2>/dev/null && echo LEAK3; done;"
-                             "cd /proc/1/root/../../..; pwd; ls /proc/1/root/etc; readlink /proc/1/root",
+                             "cd /proc/1/root/../../..; pwd; ls /proc/1/root/etc 2>/dev/null;"
+                             "[ -e /proc/1/root/self/status ] && echo proc; readlink /proc/1/root;"
+                             /* What ischroot compares: the command is in a chroot, as in mmdebstrap. */
+                             "[ \"$(stat -L -c %%d:%%i /proc/1/root)\" != \"$(stat -c %%d:%%i /)\" ] && echo chroot",
                              s.secret, (int) getpid(), s.dir) >= 0);
         ASSERT_EQ(sandbox_run(&s, script, &o), 0);
-        ASSERT_STREQ(o, "/\ntree-marker\n/\n");
+        /* PID 1's root is the namespace's /proc: nothing of the tree's, nothing of the host's. */
+        ASSERT_STREQ(o, "/\nproc\n/proc\nchroot\n");
         ASSERT_TRUE(access(strjoina(s.dir, "/escaped1"), F_OK) < 0);
         ASSERT_TRUE(access(strjoina(s.dir, "/escaped2"), F_OK) < 0);
         ASSERT_TRUE(access("/escaped3", F_OK) < 0);
