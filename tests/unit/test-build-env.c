@@ -242,7 +242,8 @@ TEST(no_host_path) {
                              "cd /proc/1/root/../../..; pwd; ls /proc/1/root/etc 2>/dev/null;"
                              "[ -e /proc/1/root/self/status ] && echo proc; readlink /proc/1/root;"
                              /* What ischroot compares: the command is in a chroot, as in mmdebstrap. */
-                             "[ \"$(stat -L -c %%d:%%i /proc/1/root)\" != \"$(stat -c %%d:%%i /)\" ] && echo chroot",
+                             "[ \"$(stat -L -c %%d:%%i /proc/1/root)\" != \"$(stat -c %%d:%%i /)\" ] &&"
+                             "  echo chroot",
                              s.secret, (int) getpid(), s.dir) >= 0);
         ASSERT_EQ(sandbox_run(&s, script, &o), 0);
         /* PID 1's root is the namespace's /proc: nothing of the tree's, nothing of the host's. */
