@@ -96,8 +96,19 @@ typedef struct Link {
         int peer;               /* IFLA_LINK: a veth's peer, in the other namespace */
         int master;             /* IFLA_MASTER: the bridge it is enslaved to */
         unsigned flags;
+        bool peer_elsewhere;    /* IFLA_LINK_NETNSID: the peer is in another namespace */
+        bool veth;              /* IFLA_INFO_KIND "veth" */
+        char name[IFNAMSIZ];
         bool found;
 } Link;
+
+static int linkinfo_cb(const struct nlattr *a, void *data) {
+        Link *l = data;
+
+        if (mnl_attr_get_type(a) == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
+                l->veth = streq(mnl_attr_get_str(a), "veth");
+        return MNL_CB_OK;
+}
 
 static int link_attr_cb(const struct nlattr *a, void *data) {
         Link *l = data;
@@ -110,6 +121,16 @@ static int link_attr_cb(const struct nlattr *a, void *data) {
         case IFLA_MASTER:
                 if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
                         l->master = (int) mnl_attr_get_u32(a);
+                break;
+        case IFLA_LINK_NETNSID:
+                l->peer_elsewhere = true;
+                break;
+        case IFLA_IFNAME:
+                if (mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
+                        (void) snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
+                break;
+        case IFLA_LINKINFO:
+                (void) mnl_attr_parse_nested(a, linkinfo_cb, l);
                 break;
         }
         return MNL_CB_OK;
@@ -405,12 +426,20 @@ int app_network_configure(int netns_fd, const char *seed, usec_t timeout, AppNet
         r = link_get(&machine, MACHINE_IFNAME, 0, &m);
         if (r < 0)
                 return r;
-        if (m.peer <= 0)
-                return -ENODEV;         /* not a veth: nothing of ours */
-        r = link_set_up(&machine, m.ifindex);
+        if (!m.veth || m.peer <= 0 || !m.peer_elsewhere)
+                return -ENODEV;         /* not a veth into another namespace: nothing of ours */
+        /* The machine's payload runs already, as root of its namespace, and may have made a "host0"
+         * of its own: the host side must be a veth of systemd-nspawn's (ve-NAME, vb-NAME) whose peer
+         * is this very link, or we would touch some other link of the host. */
+        r = link_get(&host, NULL, m.peer, &peer);
+        if (r == -ENODEV)
+                return -ENODEV;
         if (r < 0)
                 return r;
-        r = link_get(&host, NULL, m.peer, &peer);
+        if (!peer.veth || !peer.peer_elsewhere || peer.peer != m.ifindex ||
+            !(startswith(peer.name, "ve-") || startswith(peer.name, "vb-")))
+                return -ENODEV;
+        r = link_set_up(&machine, m.ifindex);
         if (r < 0)
                 return r;
         gw_ifindex = peer.master > 0 ? peer.master : peer.ifindex;

@@ -180,6 +180,24 @@ TEST(no_host0) {
         /* --network=none (or an interface of the user's moved in): nothing of ours to configure. */
         machine_start(&m, NULL);
         ASSERT_ERROR(app_network_configure(m.netns_fd, "t4", USEC_PER_SEC, &n), ENODEV);
+
+        /* The payload (root in its namespace) made a "host0" veth of its own: refused, nothing of the
+         * host is touched (its peer's index might name some link of the host). */
+        {
+                char cmd[256];
+
+                (void) snprintf(cmd, sizeof(cmd), "nsenter --net=/proc/%i/ns/net ip link add host0 type "
+                                "veth peer name fake0", (int) m.pid);
+                ASSERT_EQ(system(cmd), 0);
+        }
+        ASSERT_ERROR(app_network_configure(m.netns_fd, "t4", USEC_PER_SEC, &n), ENODEV);
+        machine_stop(&m);
+
+        /* A host0 whose host side is not systemd-nspawn's (ve-…, vb-…): refused too. */
+        machine_start(&m, "eth-t4");
+        ASSERT_EQ(system("ip addr add 10.8.0.1/28 dev eth-t4 && ip link set eth-t4 up"), 0);
+        ASSERT_ERROR(app_network_configure(m.netns_fd, "t4", USEC_PER_SEC, &n), ENODEV);
+        ASSERT_EQ(system("ip link del eth-t4"), 0);
         machine_stop(&m);
 }
 
