@@ -293,8 +293,11 @@ TEST(network) {
                              "ls /sys/class/net; echo $(( $(cat /sys/class/net/lo/flags) & 1 ));"
                              "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ';"
                              "nc -w 2 127.0.0.1 %u </dev/null 2>/dev/null && echo CONNECTED;"
-                             "nc -l -p 4242 >/tmp/got & sleep 0.5; echo ping | timeout 5 nc 127.0.0.1 4242;"
-                             "wait; cat /tmp/got",
+                             /* Until the listener listens (a loaded machine may take its time). */
+                             "nc -l -p 4242 >/tmp/got & i=0;"
+                             "until echo ping | timeout 5 nc 127.0.0.1 4242 2>/dev/null; do"
+                             "  i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1;"
+                             "done; wait; cat /tmp/got",
                              ntohs(a.sin_port)) >= 0);
         ASSERT_EQ(sandbox_run(&s, script, &o), 0);
         ASSERT_STREQ(o, "lo\n1\nlo\nping\n");
