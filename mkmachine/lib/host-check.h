@@ -96,13 +96,16 @@ CheckVerdict disk_free_verdict(uint64_t available);
 CheckVerdict store_mode_verdict(mode_t mode);
 
 /* What decides whether Port= forwards can work: they are DNAT to a machine, so the host must forward
- * IPv4. systemd-nspawn never turns it on; systemd-networkd does when a machine's link comes up
- * (IPMasquerade= in 80-container-ve.network implies IPForward= up to systemd 255, and the global
- * IPv4Forwarding= of networkd.conf from 256 on, unless networkd.conf turns that off). */
+ * IPv4. systemd-nspawn never turns it on. systemd-networkd up to 255 does when a machine's link comes
+ * up (IPMasquerade= in 80-container-ve.network implies IPForward=, which was global). From 256 on
+ * IPMasquerade= implies forwarding on the machine's link only, which does not forward what arrives on
+ * the host's uplink: the global switch is networkd.conf's IPv4Forwarding=, off unless set (seen on a
+ * systemd 257 host: 0 while machines run). */
 typedef struct ForwardFacts {
         long ip_forward;                /* net.ipv4.ip_forward */
         int networkd_active;            /* 1, 0, or negative: unknown */
-        bool networkd_conf_off;         /* networkd.conf: IPv4Forwarding=no */
+        bool networkd_conf_off;         /* networkd will not turn it on: networkd.conf says
+                                         * IPv4Forwarding=no, or (256+) does not say yes */
         unsigned port_machines;         /* machines whose settings have Port= */
         unsigned machine_links;         /* ve-… and vb-… links there are now (machines running) */
 } ForwardFacts;

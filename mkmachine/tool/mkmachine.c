@@ -1060,14 +1060,15 @@ static int cmp_strp(const void *a, const void *b) {
         return strcmp(*(char * const *) a, *(char * const *) b);
 }
 
-/* networkd.conf (and its drop-ins, the last one wins) says [Network] IPv4Forwarding=no. */
-static bool networkd_conf_forwarding_off(void) {
+/* What networkd.conf (and its drop-ins, the last one wins) says in [Network] IPv4Forwarding=: 1 yes,
+ * 0 no, -1 nothing. */
+static int networkd_conf_forwarding(void) {
         _cleanup_strv_free_ char **files = NULL;
         _cleanup_closedir_ DIR *d = opendir("/etc/systemd/networkd.conf.d");
-        bool off = false;
+        int said = -1;
 
         if (strv_extend(&files, "/etc/systemd/networkd.conf") < 0)
-                return false;
+                return -1;
         for (struct dirent *de; d && (de = readdir(d)); )
                 if (endswith(de->d_name, ".conf") && de->d_name[0] != '.')
                         (void) strv_extend(&files, strjoina("/etc/systemd/networkd.conf.d/", de->d_name));
@@ -1082,20 +1083,24 @@ static bool networkd_conf_forwarding_off(void) {
                         continue;
                 v = ini_get(ini, "Network", "IPv4Forwarding", NULL);
                 if (v)
-                        off = streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off");
+                        said = !(streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"));
         }
-        return off;
+        return said;
 }
 
 static void doctor_ip_forward(Doctor *d, int networkd_active, unsigned systemd_version) {
         _cleanup_free_ char *text = NULL;
         const char *nspawn_dir = getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT;
-        const char *implies = systemd_version >= 256 ?
-                "IPMasquerade= in 80-container-ve.network implies networkd.conf's IPv4Forwarding=" :
+        bool new_networkd = systemd_version >= 256;
+        const char *implies = new_networkd ? "IPv4Forwarding=yes in networkd.conf" :
                 "IPMasquerade= in 80-container-ve.network implies IPForward=";
-        const char *fix = "sysctl -w net.ipv4.ip_forward=1 and the same line in "
-                "/etc/sysctl.d/90-machines.conf";
+        const char *fix = new_networkd ?
+                "IPv4Forwarding=yes in [Network] of /etc/systemd/networkd.conf (then systemctl restart "
+                "systemd-networkd), or sysctl -w net.ipv4.ip_forward=1 and the same line in "
+                "/etc/sysctl.d/90-machines.conf" :
+                "sysctl -w net.ipv4.ip_forward=1 and the same line in /etc/sysctl.d/90-machines.conf";
         ForwardFacts f = { .networkd_active = networkd_active };
+        int conf;
         long v;
 
         if (read_small_file("/proc/sys/net/ipv4/ip_forward", &text) < 0 || sysctl_parse_int(text, &v) < 0)
@@ -1104,7 +1109,10 @@ static void doctor_ip_forward(Doctor *d, int networkd_active, unsigned systemd_v
         f.ip_forward = v;
         f.port_machines = count_port_machines(nspawn_dir) + count_port_machines("/run/systemd/nspawn");
         f.machine_links = count_machine_links();
-        f.networkd_conf_off = networkd_conf_forwarding_off();
+        conf = networkd_conf_forwarding();
+        /* Up to 255 IPMasquerade= turns the global switch on unless told not to; from 256 on only
+         * networkd.conf's IPv4Forwarding=yes does. */
+        f.networkd_conf_off = new_networkd ? conf <= 0 : conf == 0;
 
         switch (forward_state(&f)) {
         case FORWARD_ON:
@@ -1127,12 +1135,15 @@ static void doctor_ip_forward(Doctor *d, int networkd_active, unsigned systemd_v
                                      f.machine_links, f.machine_links == 1 ? "" : "s",
                                      f.machine_links == 1 ? "s" : "", f.port_machines,
                                      f.port_machines == 1 ? "" : "s", f.port_machines == 1 ? "s" : "",
-                                     f.networkd_conf_off ? " (networkd.conf sets IPv4Forwarding=no)" :
+                                     conf == 0 ? " (networkd.conf sets IPv4Forwarding=no)" :
+                                     new_networkd ? " (systemd-networkd 256 and newer forward only on the "
+                                     "machine's link unless networkd.conf says IPv4Forwarding=yes)" :
                                      " (systemd-networkd did not turn it on)");
         default:
                 return doctor_report(d, "ip-forward", CHECK_FAIL,
-                                     f.networkd_conf_off ? "remove IPv4Forwarding=no from networkd.conf, or "
+                                     conf == 0 ? "remove IPv4Forwarding=no from networkd.conf, or "
                                      "sysctl -w net.ipv4.ip_forward=1" :
+                                     new_networkd ? fix :
                                      "systemctl enable --now systemd-networkd, or sysctl -w "
                                      "net.ipv4.ip_forward=1 and the same line in "
                                      "/etc/sysctl.d/90-machines.conf",
@@ -1140,7 +1151,10 @@ static void doctor_ip_forward(Doctor *d, int networkd_active, unsigned systemd_v
                                      "will turn forwarding on (%s): those forwards will lead nowhere",
                                      f.port_machines, f.port_machines == 1 ? "" : "s",
                                      f.port_machines == 1 ? "s" : "",
-                                     f.networkd_conf_off ? "networkd.conf sets IPv4Forwarding=no" :
+                                     conf == 0 ? "networkd.conf sets IPv4Forwarding=no" :
+                                     networkd_active > 0 && new_networkd ?
+                                     "systemd-networkd 256 and newer forward only on the machine's link "
+                                     "unless networkd.conf says IPv4Forwarding=yes" :
                                      "systemd-networkd is not running, and systemd-nspawn never does");
         }
 }

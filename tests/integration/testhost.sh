@@ -29,14 +29,20 @@
 
 # shellcheck source=tests/integration/cache.sh
 . "$(dirname "${BASH_SOURCE[0]}")/cache.sh"
+# shellcheck source=tests/integration/suite-tree.sh
+. "$(dirname "${BASH_SOURCE[0]}")/suite-tree.sh"
 
 # Bump when the way the trees are built changes: it is part of the cache key.
 TH_VERSION="testhost-1"
-TH_SUITE=bookworm
+# MKMACHINE_TH_SUITE=trixie: a Debian 13 test host (systemd 257) instead of Debian 12's (252).
+TH_SUITE=${MKMACHINE_TH_SUITE:-bookworm}
 TH_HOST_PACKAGES="systemd,systemd-sysv,dbus,systemd-container,iproute2,busybox,nftables,curl"
-# The runtime libraries of a mkmachine built on the outer machine (also with ASan+UBSan).
-TH_HOST_PACKAGES+=",libarchive13,libmount1,libsystemd0,zlib1g,libisal2,libjson-c5,libssl3,libcurl4"
-TH_HOST_PACKAGES+=",libasan8,libubsan1,libgcc-s1"
+# The runtime libraries of a mkmachine built on the outer machine (also with ASan+UBSan); trixie
+# has some of them under their 64-bit time_t names (the same sonames).
+th__t64=''
+[ "$TH_SUITE" = bookworm ] || th__t64=t64
+TH_HOST_PACKAGES+=",libarchive13$th__t64,libmount1,libsystemd0,zlib1g,libisal2,libjson-c5,libssl3$th__t64"
+TH_HOST_PACKAGES+=",libcurl4$th__t64,libasan8,libubsan1,libgcc-s1"
 # Podman beside the machines (mkmachine list shows its containers; doctor compares its networks).
 # It runs only in tests that call th_podman_setup (see /work/shared/testhost.md for why).
 TH_HOST_PACKAGES+=",podman,crun,conmon,netavark"
@@ -51,6 +57,9 @@ TH_HOOKS=(
     # not networkd's). Tests start podman by hand.
     --customize-hook='rm -f "$1"/etc/systemd/system/*.wants/podman*'
 )
+# systemd 257's modules-load fails in a container of nspawn 252 and fails the boot ("degraded").
+[ "$TH_SUITE" = bookworm ] ||
+    TH_HOOKS+=(--customize-hook='ln -sf /dev/null "$1/etc/systemd/system/systemd-modules-load.service"')
 TH_STATE_DIR=/run/mkmachine-tests
 TH_BOOT_TIMEOUT=60
 TH_STOP_TIMEOUT=10
@@ -115,7 +124,18 @@ th__build_tar() {
     local tmp=$1 kind=$2 packages=$3 mirror log start=$SECONDS
     mirror=$(th__mirror) || return 1
     log=$(mktemp)
-    th__log "building the $kind tree (about 30 s)"
+    th__log "building the $kind tree of $TH_SUITE (about 30 s)"
+    if [ "$TH_SUITE" != bookworm ]; then
+        # The host's apt sources name bookworm's suites: another release from the same mirror.
+        if suite_tree_build "$tmp" "$log" "$TH_SUITE" --include="$packages" "${TH_HOOKS[@]}" &&
+            [ -s "$tmp" ]; then
+            th__log "built the $kind tree in $((SECONDS - start)) s"
+            rm -f "$log"
+            return 0
+        fi
+        rm -f "$log"
+        return 1
+    fi
     if mmdebstrap --variant=minbase --format=tar --include="$packages" "${TH_HOOKS[@]}" \
         "$TH_SUITE" "$tmp" "$mirror" </dev/null >"$log" 2>&1 && [ -s "$tmp" ]; then
         th__log "built the $kind tree in $((SECONDS - start)) s"
