@@ -244,12 +244,12 @@ ForwardState forward_state(const ForwardFacts *f) {
         if (f->ip_forward != 0)
                 return FORWARD_ON;
         if (f->port_machines == 0)
-                return f->networkd_active > 0 && !f->networkd_conf_off ? FORWARD_OFF_PENDING :
+                return f->networkd_active > 0 && !f->networkd_will_not ? FORWARD_OFF_PENDING :
                         FORWARD_OFF_UNUSED;
         /* networkd turns it on as a machine's link comes up: with one there, it did not. */
         if (f->machine_links > 0)
                 return FORWARD_OFF_BROKEN;
-        if (f->networkd_active > 0 && !f->networkd_conf_off)
+        if (f->networkd_active > 0 && !f->networkd_will_not)
                 return FORWARD_OFF_PENDING;
         return FORWARD_OFF_NOBODY;
 }

@@ -104,7 +104,7 @@ CheckVerdict store_mode_verdict(mode_t mode);
 typedef struct ForwardFacts {
         long ip_forward;                /* net.ipv4.ip_forward */
         int networkd_active;            /* 1, 0, or negative: unknown */
-        bool networkd_conf_off;         /* networkd will not turn it on: networkd.conf says
+        bool networkd_will_not;         /* networkd will not turn it on: networkd.conf says
                                          * IPv4Forwarding=no, or (256+) does not say yes */
         unsigned port_machines;         /* machines whose settings have Port= */
         unsigned machine_links;         /* ve-… and vb-… links there are now (machines running) */

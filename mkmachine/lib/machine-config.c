@@ -398,12 +398,27 @@ int machine_restart_read(const char *unit_dir, const char *name, RestartPolicy *
         return 0;
 }
 
+/* Removes DIR/NAME and everything below it: 1 if it was there, 0 if not (nor DIR). */
+static int remove_tree_in(const char *dir, const char *name) {
+        _cleanup_close_ int fd = open_dir(dir, false);
+        struct stat st;
+        int r;
+
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return fd;
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        r = rm_rf_at(fd, name);
+        return r < 0 ? r : 1;
+}
+
 int machine_config_remove(const char *nspawn_dir, const char *unit_dir, const char *network_dir,
                           const char *name) {
-        _cleanup_close_ int nd = -EBADF, ud = -EBADF, wd = -EBADF;
+        _cleanup_close_ int nd = -EBADF;
         _cleanup_free_ char *dn = NULL;
-        struct stat st;
-        int r = 0;
+        int r = 0, k;
 
         assert(name);
 
@@ -420,23 +435,12 @@ int machine_config_remove(const char *nspawn_dir, const char *unit_dir, const ch
         } else if (nd != -ENOENT)
                 return nd;
 
-        ud = open_dir(unit_dir, false);
-        if (ud >= 0 && fstatat(ud, dn, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                int k = rm_rf_at(ud, dn);
-                if (k < 0)
-                        return k;
-                r = 1;
-        } else if (ud < 0 && ud != -ENOENT)
-                return ud;
-
-        wd = open_dir(network_dir, false);
-        if (wd >= 0 && fstatat(wd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                int k = rm_rf_at(wd, name);
-                if (k < 0)
-                        return k;
-                r = 1;
-        } else if (wd < 0 && wd != -ENOENT)
-                return wd;
-
-        return r;
+        k = remove_tree_in(unit_dir, dn);
+        if (k < 0)
+                return k;
+        r = r || k;
+        k = remove_tree_in(network_dir, name);
+        if (k < 0)
+                return k;
+        return r || k;
 }

@@ -420,8 +420,8 @@ int machine_glue_stop(const char *name) {
  * again before every start (ExecStartPre=), from what the host has then. */
 static int write_resolv_conf(const char *name) {
         _cleanup_free_ char *host = NULL, *uplink = NULL, *text = NULL;
-        _cleanup_close_ int fd = -EBADF, d = -EBADF;
-        const char *dir = network_dir();
+        _cleanup_close_ int d = -EBADF;
+        const char *dir = strjoina(network_dir(), "/", name);
         int r;
 
         r = read_full_file_at(AT_FDCWD, "/etc/resolv.conf", 1024 * 1024, &host, NULL);
@@ -441,17 +441,12 @@ static int write_resolv_conf(const char *name) {
         r = mkdir_p_at(AT_FDCWD, dir, 0755, 0755);
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", dir);
-        fd = open(dir, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
-        if (fd < 0)
-                return log_error_errno(errno, "Cannot open %s: %m", dir);
-        if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Cannot create %s/%s: %m", dir, name);
-        d = openat(fd, name, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
+        d = open(dir, O_DIRECTORY|O_CLOEXEC|O_RDONLY|O_NOFOLLOW);
         if (d < 0)
-                return log_error_errno(errno, "Cannot open %s/%s: %m", dir, name);
+                return log_error_errno(errno, "Cannot open %s: %m", dir);
         r = write_file_atomic_at(d, "resolv.conf", text, strlen(text), 0644);
         if (r < 0)
-                return log_error_errno(r, "Cannot write %s/%s/resolv.conf: %m", dir, name);
+                return log_error_errno(r, "Cannot write %s/resolv.conf: %m", dir);
         return 0;
 }
 

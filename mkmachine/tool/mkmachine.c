@@ -1112,7 +1112,7 @@ static void doctor_ip_forward(Doctor *d, int networkd_active, unsigned systemd_v
         conf = networkd_conf_forwarding();
         /* Up to 255 IPMasquerade= turns the global switch on unless told not to; from 256 on only
          * networkd.conf's IPv4Forwarding=yes does. */
-        f.networkd_conf_off = new_networkd ? conf <= 0 : conf == 0;
+        f.networkd_will_not = new_networkd ? conf <= 0 : conf == 0;
 
         switch (forward_state(&f)) {
         case FORWARD_ON:

@@ -174,7 +174,7 @@ TEST(forward_state) {
         f = (ForwardFacts) { .networkd_active = 1, .port_machines = 2 };
         ASSERT_EQ(forward_state(&f), FORWARD_OFF_PENDING);
         ASSERT_EQ(forward_state_verdict(FORWARD_OFF_PENDING), CHECK_OK);
-        f.networkd_conf_off = true;
+        f.networkd_will_not = true;
         ASSERT_EQ(forward_state(&f), FORWARD_OFF_NOBODY);
         ASSERT_EQ(forward_state_verdict(FORWARD_OFF_NOBODY), CHECK_FAIL);
         f = (ForwardFacts) { .networkd_active = 0, .port_machines = 1 };
