@@ -607,6 +607,10 @@ int machine_glue_remove_begin(const char *name, bool force) {
                                        bus_error_message(&error, r));
         if (!state_is_running(state))
                 return 0;
+        /* Already on its way down ('machinectl terminate' returns before the unit has stopped): not in
+         * use, only not yet gone. The stop job joins the running one and waits for it. */
+        if (streq(state, "deactivating"))
+                return machine_glue_stop(name);
         if (!force)
                 return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "Machine '%s' is in use: it is running (%s "
                                        "is %s). Stop it first ('mkmachine stop %s') or use --force.",

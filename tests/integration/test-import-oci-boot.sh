@@ -156,10 +156,25 @@ else
     check "mkmachine remove of the running machine is refused as in use" grep -q "in use" "$TH_ROOT/tmp/err"
 fi
 
+# 'machinectl terminate' returns while the unit still stops; a remove right after it waits for the
+# stop instead of calling the machine in use. A slow ExecStopPost= holds the unit in "deactivating"
+# long enough to be sure the remove meets it there.
+th_run mkdir -p /run/systemd/system/systemd-nspawn@loop.service.d
+th_run sh -c 'printf "[Service]\nExecStopPost=/bin/sleep 3\n" \
+    >/run/systemd/system/systemd-nspawn@loop.service.d/slow-stop.conf && systemctl daemon-reload'
 th_run machinectl terminate loop
-check "the machine stops" th_wait_for 30 sh -c "! machinectl list --no-legend | grep -q '^loop '"
-th_run mkmachine remove loop
-check "and can be removed" sh -c "[ -z \"\$(ls -A '$TH_ROOT/var/lib/machines')\" ]"
+check "after machinectl terminate the unit is still stopping" \
+    sh -c "[ \"\$(nsenter -t '$TH_LEADER' -a systemctl is-active systemd-nspawn@loop)\" = deactivating ]"
+if th_run mkmachine remove loop 2>"$TH_ROOT/tmp/err"; then
+    ok "mkmachine remove right after machinectl terminate waits for the stop"
+else
+    not_ok "mkmachine remove right after machinectl terminate: $(cat "$TH_ROOT/tmp/err")"
+fi
+check "…and the machine is gone: unit stopped, no image" \
+    sh -c "[ \"\$(nsenter -t '$TH_LEADER' -a systemctl is-active systemd-nspawn@loop)\" != deactivating ] &&
+           [ -z \"\$(ls -A '$TH_ROOT/var/lib/machines')\" ]"
+th_run rm -r /run/systemd/system/systemd-nspawn@loop.service.d
+th_run systemctl daemon-reload
 
 # --- The quoting image, through the real unit -----------------------------------------------------
 th_copy_in "$work/quoting.oci.tar" /root/quoting.oci.tar
