@@ -164,6 +164,17 @@ expect_failure "rename onto an existing machine" "already exists" mkm rename cop
 expect_failure "remove of a missing machine" "No machine 'nope'" mkm remove nope
 expect_failure "show of a missing machine" "No machine 'nope'" mkm show nope
 expect_failure "unknown verb" "Unknown command" mkm frobnicate
+# An option the command does not use is refused, not ignored; the first one is named.
+expect_failure "list with options of other verbs" "'list' does not take --strip-top" \
+    mkm list --strip-top --mirror=http://x --compress=zstd --fresh
+expect_failure "settings options given to stop" "'stop' does not take --port" mkm stop copy -p 8080:80
+expect_failure "--json given to remove" "'remove' does not take --json" mkm remove --json copy
+expect_failure "a bootstrap option given to import-tar" "'import-tar' does not take --mirror" \
+    mkm import-tar --mirror=http://x "$work/gnu.tar" other
+expect_failure "an import option given to a recipe as the command" "'bookworm' does not take --strip-top" \
+    mkm bookworm --strip-top
+check "--image-root, --cache-dir and -q go with every command" \
+    sh -c "'$MKMACHINE' --image-root='$store' --cache-dir='$work/cache' -q show copy >/dev/null"
 
 mkm import-tar --force "$work/small.tar" copy
 check "--force replaces the machine" grep -q replaced "$store/copy/etc/hostname"
