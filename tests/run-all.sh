@@ -22,7 +22,7 @@ for compiler in gcc clang; do
     CC=$compiler meson setup "$out-$compiler" "$src" \
         -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
     ninja -C "$out-$compiler"
-    meson test -C "$out-$compiler" --print-errorlogs --num-processes 2
+    meson test -C "$out-$compiler" --setup=integration --print-errorlogs --num-processes 2
 done
 
 echo "=== fuzzers (clang, libFuzzer, ${fuzz_seconds}s each)"
