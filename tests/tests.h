@@ -133,6 +133,31 @@ static inline char* test_command_output(const char *cmd) {
         return buf;
 }
 
+/* What f() writes to stderr (up to 4 KiB). */
+static inline char* test_capture_stderr(void (*f)(void)) {
+        char *text;
+        size_t n;
+        FILE *t;
+        int saved;
+
+        t = tmpfile();
+        ASSERT_NOT_NULL(t);
+        saved = dup(STDERR_FILENO);
+        ASSERT_TRUE(saved >= 0);
+        ASSERT_TRUE(dup2(fileno(t), STDERR_FILENO) >= 0);
+        f();
+        (void) fflush(stderr);
+        ASSERT_TRUE(dup2(saved, STDERR_FILENO) >= 0);
+        ASSERT_TRUE(close(saved) >= 0);
+        text = calloc(1, 4096);
+        ASSERT_NOT_NULL(text);
+        rewind(t);
+        n = fread(text, 1, 4095, t);
+        text[n] = 0;
+        ASSERT_TRUE(fclose(t) == 0);
+        return text;
+}
+
 static inline int test_run_all(void) {
         size_t n = (size_t) (__stop_SET_TESTS - __start_SET_TESTS), failed = 0;
 

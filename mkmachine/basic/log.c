@@ -7,10 +7,14 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "progress.h"
 #include "string-util.h"
 
 static int log_max_level = LOG_INFO;
+static void (*log_before_write)(void) = NULL;
+
+void log_set_before_write(void (*hook)(void)) {
+        log_before_write = hook;
+}
 
 void log_set_max_level(int level) {
         log_max_level = level;
@@ -74,7 +78,8 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 va_end(ap);
                 text = escape_or_mangle(buf, &escaped);
 
-                progress_clear_line();
+                if (log_before_write)
+                        log_before_write();
                 if (level >= LOG_DEBUG)
                         (void) fprintf(stderr, "%s:%i: %s\n", file, line, text);
                 else

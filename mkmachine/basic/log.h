@@ -13,6 +13,8 @@
 
 void log_set_max_level(int level);
 int log_get_max_level(void);
+/* Called before each message is written to stderr: the front end erases its progress line there. */
+void log_set_before_write(void (*hook)(void));
 /* Reads MKMACHINE_LOG_LEVEL (debug, info, notice, warning, err) from the environment. */
 void log_parse_environment(void);
 /* Parses a level name or number; returns the level or -EINVAL. */

@@ -4,6 +4,7 @@
 #include "bootstrap.h"
 #include "config.h"
 #include "log.h"
+#include "progress-bar.h"
 #include "string-util.h"
 #include "strv.h"
 #include "tool.h"
@@ -102,7 +103,7 @@ int run_bootstrap(const char *recipe_name) {
         _cleanup_(recipe_freep) Recipe *recipe = NULL;
         _cleanup_(bootstrap_plan_freep) BootstrapPlan *plan = NULL;
         _cleanup_free_ char *msg = NULL;
-        Progress progress = {};
+        Progress progress = PROGRESS_BAR;
         const char *name;
         int r;
 
@@ -141,7 +142,7 @@ int run_bootstrap(const char *recipe_name) {
                                       .step = bootstrap_step,
                               }, &plan, &msg);
         if (r < 0) {
-                progress_clear_line();
+                progress_bar_clear();
                 return log_error_errno(r, "Failed to bootstrap '%s': %s", name, msg ?: strerror(-r));
         }
         if (!arg_quiet && !plan->tree_cached)

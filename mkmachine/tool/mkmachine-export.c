@@ -9,6 +9,7 @@
 #include "log.h"
 #include "machine-glue.h"
 #include "oci-push.h"
+#include "progress-bar.h"
 #include "string-util.h"
 #include "tar-pack.h"
 #include "tool.h"
@@ -63,7 +64,7 @@ int verb_export(int argc, char *argv[]) {
         struct sigaction sa = { .sa_handler = export_on_signal }, old[3];
         static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
         bool to_stdout = streq(file, "-");
-        Progress progress = {};
+        Progress progress = PROGRESS_BAR;
         TarPackStats stats;
         MachineType type;
         Compression c;
@@ -140,7 +141,7 @@ int verb_export(int argc, char *argv[]) {
                 return -EINTR;
         }
         if (r < 0) {
-                progress_clear_line();
+                progress_bar_clear();
                 return log_error_errno(r, "Failed to export machine '%s' to '%s': %s", name, file,
                                        msg ?: strerror(-r));
         }
@@ -168,7 +169,7 @@ int verb_push(int argc, char *argv[]) {
         const char *name = argv[1], *tmp_dir = strjoina(arg_cache_dir, "/push");
         char config_digest[OCI_DIGEST_STRING_MAX], hex[65], manifest_hex[65];
         OciPackedLayer layer;
-        Progress progress = {};
+        Progress progress = PROGRESS_BAR;
         MachineType type;
         unsigned line = 0;
         bool boot;

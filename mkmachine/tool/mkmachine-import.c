@@ -8,6 +8,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "machine-glue.h"
+#include "progress-bar.h"
 #include "string-util.h"
 #include "strv.h"
 #include "tool.h"
@@ -60,14 +61,14 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         ImportTar *t = userdata;
         _cleanup_free_ char *msg = NULL;
         TarUnpackStats stats;
-        Progress progress = {};
+        Progress progress = PROGRESS_BAR;
         json_object *o;
         int r;
 
         r = tar_unpack_with(t->fd, tree_fd, arg_strip_top ? TAR_UNPACK_STRIP_TOP : 0, t->size, &progress,
                             &arg_unpack, &stats, &msg);
         if (r < 0) {
-                progress_clear_line();
+                progress_bar_clear();
                 return log_error_errno(r, "Failed to import '%s': %s", t->source, msg ?: strerror(-r));
         }
 
@@ -224,14 +225,14 @@ int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, const ch
 int import_oci_fill(int tree_fd, void *userdata) {
         ImportOci *t = userdata;
         _cleanup_free_ char *msg = NULL;
-        Progress progress = {};
+        Progress progress = PROGRESS_BAR;
         json_object *o;
         int r;
 
         r = oci_image_unpack(oci_source_blobs(t->source), t->image, tree_fd, &arg_unpack, &progress,
                              &msg);
         if (r < 0) {
-                progress_clear_line();
+                progress_bar_clear();
                 return log_error_errno(r, "Failed to import '%s': %s", oci_source_path(t->source),
                                        msg ?: strerror(-r));
         }
@@ -292,7 +293,7 @@ int verb_import_oci(int argc, char *argv[]) {
         _cleanup_free_ char *msg = NULL;
         char p[OCI_PLATFORM_STRING_MAX];
         const char *spec = argv[1], *name = argv[2];
-        Progress progress = {};
+        Progress progress = PROGRESS_BAR;
         int r;
 
         r = refuse_update_options("import-oci", AUTO_UPDATE_LOCAL);
@@ -305,7 +306,7 @@ int verb_import_oci(int argc, char *argv[]) {
 
         r = oci_source_open(spec, strjoina(arg_cache_dir, "/oci"), &progress, &source, &msg);
         if (r < 0) {
-                progress_clear_line();
+                progress_bar_clear();
                 return log_error_errno(r, "%s", msg ?: strerror(-r));
         }
         r = oci_image_resolve(source, &want, &image, &msg);

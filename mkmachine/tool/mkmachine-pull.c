@@ -7,6 +7,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "machine-glue.h"
+#include "progress-bar.h"
 #include "string-util.h"
 #include "strv.h"
 #include "tool.h"
@@ -14,7 +15,7 @@
 int pull_fill(int tree_fd, void *userdata) {
         Pull *t = userdata;
         _cleanup_free_ char *msg = NULL, *dmsg = NULL;
-        Progress progress = {};
+        Progress progress = PROGRESS_BAR;
         json_object *o, *blobs;
         int r;
 
@@ -26,11 +27,11 @@ int pull_fill(int tree_fd, void *userdata) {
         if (r < 0) {
                 /* Say why the downloads failed, if they did: that is the cause. */
                 if (oci_pull_finish(t->pull, &dmsg) < 0) {
-                        progress_clear_line();
+                        progress_bar_clear();
                         return log_error_errno(r, "Failed to pull %s: %s", t->reference,
                                                dmsg ?: msg ?: strerror(-r));
                 }
-                progress_clear_line();
+                progress_bar_clear();
                 return log_error_errno(r, "Failed to pull %s: %s", t->reference, msg ?: strerror(-r));
         }
         r = oci_pull_finish(t->pull, &dmsg);

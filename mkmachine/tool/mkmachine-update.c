@@ -6,6 +6,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "machine-glue.h"
+#include "progress-bar.h"
 #include "spawn-util.h"
 #include "string-util.h"
 #include "systemd-manager.h"
@@ -198,7 +199,7 @@ static int update_resolve(Update *u, json_object *origin, int cache_fd, const Oc
                 const char *path = origin_string(origin, "source");
                 const char *tag = origin_string(origin, "reference");
                 _cleanup_free_ char *spec = NULL;
-                Progress progress = {};
+                Progress progress = PROGRESS_BAR;
 
                 if (!path) {
                         update_fail(u, "its origin record names no source");

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "machine-glue.h"
 #include "machine-template.h"
+#include "progress-bar.h"
 #include "string-util.h"
 #include "strv.h"
 #include "tool.h"
@@ -423,6 +424,7 @@ int main(int argc, char *argv[]) {
         int r;
 
         log_parse_environment();
+        log_set_before_write(progress_bar_clear);
 
         r = machine_glue_split_argv(&argc, argv);
         if (r < 0)
@@ -432,7 +434,7 @@ int main(int argc, char *argv[]) {
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
         if (arg_quiet)
-                progress_set_enabled(false);
+                progress_bar_set_enabled(false);
 
         r = dispatch_verb(argc - optind, argv + optind);
         machine_glue_done();
