@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "string-util.h"
 #include "utf8.h"
@@ -148,6 +149,21 @@ char* json_text_escape_terminal(const char *json) {
         }
         *o = 0;
         return out;
+}
+
+int parse_boolean(const char *v) {
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" },
+                *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        if (!v)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(v, yes[i]) == 0)
+                        return 1;
+                if (strcasecmp(v, no[i]) == 0)
+                        return 0;
+        }
+        return -EINVAL;
 }
 
 int parse_size(const char *s, uint64_t *ret) {

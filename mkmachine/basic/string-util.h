@@ -62,6 +62,9 @@ char* json_text_escape_terminal(const char *json);
 /* Parses a byte count: decimal digits with an optional K, M, G or T suffix (either case; powers of 1024).
  * Returns 0 and the value in *ret, -EINVAL if s is not such a count, -ERANGE if it exceeds 64 bits. */
 int parse_size(const char *s, uint64_t *ret);
+/* A boolean as systemd reads one (case does not matter): 1 for yes, y, true, t, on, 1; 0 for no, n, false,
+ * f, off, 0; otherwise -EINVAL. */
+int parse_boolean(const char *v);
 
 /* Concatenates strings on the stack; for short, bounded strings only. */
 #define strjoina(a, ...)                                                        \

@@ -364,7 +364,7 @@ static int transfer_start(Downloads *d, Transfer *t, const DownloadItem *item) {
         return 0;
 }
 
-static bool code_is_transient(CURLcode code) {
+bool curl_code_is_transient(CURLcode code) {
         switch (code) {
         case CURLE_COULDNT_CONNECT:
         case CURLE_RECV_ERROR:
@@ -390,7 +390,7 @@ static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
         (void) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
         if (item->ret_transient)
                 *item->ret_transient = !t->too_big &&
-                        (status == 429 || status >= 500 || code_is_transient(code));
+                        (status == 429 || status >= 500 || curl_code_is_transient(code));
         if (t->too_big) {
                 t->part = false;
                 return fail(d, -EBADMSG, "%s is larger than the %" PRIu64 " bytes expected.", item->url,

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "progress.h"
@@ -12,6 +13,10 @@
  * written under a temporary name next to its destination, hashed with SHA-256 on the way, checked
  * against the expected size and digest, and only then renamed into place. A failed, truncated or
  * tampered download never appears under its final name. */
+
+/* Whether a transfer that ended with this libcurl code may succeed when tried again (the connection
+ * failed or broke off, timed out, got nothing): the one list for downloads and registry requests. */
+bool curl_code_is_transient(CURLcode code);
 
 typedef struct DownloadItem {
         const char *url;

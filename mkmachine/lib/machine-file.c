@@ -91,14 +91,6 @@ int machine_source_classify(const char *s, MachineSourceType *ret) {
         return -EINVAL;
 }
 
-static int parse_boolean(const char *v) {
-        if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
-                return 1;
-        if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
-                return 0;
-        return -EINVAL;
-}
-
 /* Assigns one key of [Machine]. -EBADMSG with a reason for a bad value or an unknown key. */
 static int machine_assign(MachineFile *m, const char *key, const char *value, bool *exec_set,
                           const char **reterr_reason) {

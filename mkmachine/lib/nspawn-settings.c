@@ -725,14 +725,6 @@ int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini) {
         return 0;
 }
 
-static int parse_yes_no(const char *v) {
-        if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
-                return 1;
-        if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
-                return 0;
-        return -EINVAL;
-}
-
 int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *reterr_line) {
         NspawnSettings s;
         int veth = -1, private = -1, r = 0;
@@ -750,7 +742,7 @@ int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *
 
 #define KEY(sec, k) (streq(l->section, sec) && streq(l->key, k))
                 if (KEY("Exec", "Boot")) {
-                        s.boot = parse_yes_no(l->value);
+                        s.boot = parse_boolean(l->value);
                         if (s.boot < 0)
                                 goto bad;
                 } else if (KEY("Exec", "Parameters")) {
@@ -784,7 +776,7 @@ int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *
                 } else if (KEY("Exec", "PrivateUsers")) {
                         s.private_users = private_users_mode_from_string(l->value);
                         if (s.private_users < 0) {
-                                int b = parse_yes_no(l->value);
+                                int b = parse_boolean(l->value);
                                 if (b < 0)
                                         /* A number or range: an explicit UID base we leave alone. */
                                         s.private_users = _PRIVATE_USERS_MODE_INVALID;
@@ -792,11 +784,11 @@ int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *
                                         s.private_users = b ? PRIVATE_USERS_PICK : PRIVATE_USERS_NO;
                         }
                 } else if (KEY("Network", "VirtualEthernet")) {
-                        veth = parse_yes_no(l->value);
+                        veth = parse_boolean(l->value);
                         if (veth < 0)
                                 goto bad;
                 } else if (KEY("Network", "Private")) {
-                        private = parse_yes_no(l->value);
+                        private = parse_boolean(l->value);
                         if (private < 0)
                                 goto bad;
                 } else if (KEY("Network", "Zone") || KEY("Network", "Bridge")) {

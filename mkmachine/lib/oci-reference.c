@@ -601,14 +601,6 @@ void registry_settings_done(RegistrySettings *s) {
         s->ca_file = mfree(s->ca_file);
 }
 
-static int parse_yes_no(const char *v) {
-        if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
-                return 1;
-        if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
-                return 0;
-        return -EINVAL;
-}
-
 int registry_settings_parse(const char *text, const char *registry, RegistrySettings *ret,
                             unsigned *ret_line) {
         _cleanup_(ini_freep) IniFile *ini = NULL;
@@ -647,7 +639,7 @@ int registry_settings_parse(const char *text, const char *registry, RegistrySett
                         continue;
 
                 if (streq(l->key, "TLSVerify")) {
-                        s.tls_verify = parse_yes_no(l->value);
+                        s.tls_verify = parse_boolean(l->value);
                         if (s.tls_verify < 0)
                                 goto bad;
                 } else if (streq(l->key, "CA")) {

@@ -147,15 +147,8 @@ static bool response_transient(const Response *r) {
         switch (r->code) {
         case CURLE_OK:
                 return r->status == 429 || r->status >= 500;
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-        case CURLE_PARTIAL_FILE:
-        case CURLE_OPERATION_TIMEDOUT:
-        case CURLE_GOT_NOTHING:
-                return true;
         default:
-                return false;
+                return curl_code_is_transient(r->code);
         }
 }
 

@@ -143,14 +143,6 @@ static int append_words(char ***list, const char *value) {
         return 0;
 }
 
-static int parse_bool(const char *v) {
-        if (streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
-                return 1;
-        if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
-                return 0;
-        return -EINVAL;
-}
-
 static int add_file(Recipe *recipe, const char *dir, const char *value) {
         _cleanup_free_ char *source = NULL, *target = NULL;
         const char *colon = strchr(value, ':');
@@ -319,7 +311,7 @@ static int recipe_assign(Recipe *recipe, const char *dir, const char *section, c
                 return set_string(&recipe->timezone, value);
         }
         if (KEY("Setup", "RootLocked")) {
-                r = parse_bool(value);
+                r = parse_boolean(value);
                 if (r < 0) {
                         *reterr_what = "RootLocked= must be a boolean";
                         return -EINVAL;

@@ -284,6 +284,39 @@ static int run_fill(int tree_fd, StoreFillFunc fill, void *userdata, int *reterr
         return 0;
 }
 
+/* The fill sequence of store_install() and store_prepare(): stale temporaries cleaned, a new temporary
+ * tree filled by fill (in its child); on failure the temporary is removed again. */
+static int fill_temporary(Store *s, const char *name, StoreFillFunc fill, void *userdata, char **ret_tmp,
+                          int *ret_tmp_fd, int *reterr_fill) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int tmp_fd = -EBADF;
+        int r, k;
+
+        r = store_clean_temporaries(s);
+        if (r < 0)
+                log_debug_errno(r, "Failed to remove stale temporaries, ignoring: %m");
+
+        r = make_temporary(s, name, &tmp, &tmp_fd);
+        if (r < 0)
+                return r;
+
+        r = run_fill(tmp_fd, fill, userdata, reterr_fill);
+        if (r >= 0) {
+                *ret_tmp = TAKE_PTR(tmp);
+                *ret_tmp_fd = TAKE_FD(tmp_fd);
+                return 0;
+        }
+        k = rm_rf_at(s->root_fd, tmp);
+        /* What the killed processes wrote last may still be landing: try again, briefly. */
+        for (unsigned i = 0; k < 0 && i < 50; i++) {
+                (void) usleep(100 * 1000);
+                k = rm_rf_at(s->root_fd, tmp);
+        }
+        if (k < 0)
+                log_debug_errno(k, "Failed to remove temporary '%s/%s': %m", s->root, tmp);
+        return r;
+}
+
 int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata,
                   int *reterr_fill) {
         _cleanup_(image_lock_release) ImageLock lock = { .local = LOCK_FILE_INIT, .global = LOCK_FILE_INIT };
@@ -310,26 +343,9 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
         if (exists > 0 && !(flags & STORE_INSTALL_FORCE))
                 return -EEXIST;
 
-        r = store_clean_temporaries(s);
-        if (r < 0)
-                log_debug_errno(r, "Failed to remove stale temporaries, ignoring: %m");
-
-        r = make_temporary(s, name, &tmp, &tmp_fd);
+        r = fill_temporary(s, name, fill, userdata, &tmp, &tmp_fd, reterr_fill);
         if (r < 0)
                 return r;
-
-        r = run_fill(tmp_fd, fill, userdata, reterr_fill);
-        if (r < 0) {
-                int k = rm_rf_at(s->root_fd, tmp);
-                /* What the killed processes wrote last may still be landing: try again, briefly. */
-                for (unsigned i = 0; k < 0 && i < 50; i++) {
-                        (void) usleep(100 * 1000);
-                        k = rm_rf_at(s->root_fd, tmp);
-                }
-                if (k < 0)
-                        log_debug_errno(k, "Failed to remove temporary '%s/%s': %m", s->root, tmp);
-                return r;
-        }
 
         if (exists > 0) {
                 /* Swap, so that NAME is the old or the new machine at every moment, never neither. */
@@ -395,17 +411,9 @@ int store_prepare(Store *s, const char *name, StoreFillFunc fill, void *userdata
         if (type == MACHINE_RAW)
                 return -EOPNOTSUPP;
 
-        r = store_clean_temporaries(s);
-        if (r < 0)
-                log_debug_errno(r, "Failed to remove stale temporaries, ignoring: %m");
-        r = make_temporary(s, name, &tmp, &tmp_fd);
+        r = fill_temporary(s, name, fill, userdata, &tmp, &tmp_fd, reterr_fill);
         if (r < 0)
                 return r;
-        r = run_fill(tmp_fd, fill, userdata, reterr_fill);
-        if (r < 0) {
-                (void) rm_rf_at(s->root_fd, tmp);
-                return r;
-        }
         *ret_tmp = TAKE_PTR(tmp);
         *ret_tmp_fd = TAKE_FD(tmp_fd);
         return 0;

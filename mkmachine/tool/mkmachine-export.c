@@ -6,6 +6,7 @@
 #include "config.h"
 #include "download.h"
 #include "fd-util.h"
+#include "fs-util.h"
 #include "log.h"
 #include "machine-glue.h"
 #include "oci-push.h"
@@ -221,7 +222,7 @@ int verb_push(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to push to %s: %s", reference, msg ?: strerror(-r));
 
-        r = mkdir_parents_and(tmp_dir);
+        r = mkdir_p_at(AT_FDCWD, tmp_dir, 0755, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", tmp_dir);
         (void) signal(SIGINT, push_on_signal);

@@ -5,6 +5,7 @@
 
 #include "download.h"
 #include "fd-util.h"
+#include "fs-util.h"
 #include "log.h"
 #include "machine-glue.h"
 #include "progress-bar.h"
@@ -68,22 +69,6 @@ int pull_fill(int tree_fd, void *userdata) {
         return oci_fill_finish(tree_fd, t->image, o, t->name, t->platform, t->reference);
 }
 
-int mkdir_parents_and(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-                if (s)
-                        *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                if (!s)
-                        return 0;
-                *s = '/';
-        }
-}
-
 /* The blob cache, created if needed, with the lock that keeps "prune" away from pulls (shared) and
  * pulls away from "prune" (exclusive). */
 int open_blob_cache(int lock_operation, LockFile *ret_lock, int *ret_fd) {
@@ -91,7 +76,7 @@ int open_blob_cache(int lock_operation, LockFile *ret_lock, int *ret_fd) {
         const char *lock = strjoina(arg_cache_dir, "/blobs/.lock");
         int fd, r;
 
-        r = mkdir_parents_and(dir);
+        r = mkdir_p_at(AT_FDCWD, dir, 0755, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the blob cache %s: %m", dir);
         r = make_lock_file(lock, lock_operation, ret_lock);

@@ -318,11 +318,8 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_platform = optarg;
                         break;
                 case ARG_TLS_VERIFY:
-                        if (streq(optarg, "true") || streq(optarg, "yes"))
-                                arg_tls_verify = 1;
-                        else if (streq(optarg, "false") || streq(optarg, "no"))
-                                arg_tls_verify = 0;
-                        else
+                        arg_tls_verify = parse_boolean(optarg);
+                        if (arg_tls_verify < 0)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "Invalid --tls-verify='%s': use true or false.",
                                                        optarg);

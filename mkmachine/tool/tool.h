@@ -122,7 +122,6 @@ int verb_clone(int argc, char *argv[]);
 
 /* mkmachine-pull.c */
 int pull_fill(int tree_fd, void *userdata);
-int mkdir_parents_and(const char *path);
 int open_blob_cache(int lock_operation, LockFile *ret_lock, int *ret_fd);
 int verb_pull(int argc, char *argv[]);
 int verb_prune(int argc, char *argv[]);

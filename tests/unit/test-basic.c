@@ -236,6 +236,21 @@ TEST(str_escape_terminal) {
         assert_escaped("abcdef", 0, "");
 }
 
+TEST(parse_boolean) {
+        /* As systemd reads them: the .nspawn files, recipes and .machine files all use this one. */
+        const char *yes[] = { "1", "yes", "YES", "y", "True", "t", "on" },
+                *no[] = { "0", "no", "N", "false", "F", "OFF" },
+                *neither[] = { "", "2", "yess", "ja", " yes", "yes " };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                ASSERT_EQ(parse_boolean(yes[i]), 1);
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                ASSERT_EQ(parse_boolean(no[i]), 0);
+        for (size_t i = 0; i < ELEMENTSOF(neither); i++)
+                ASSERT_ERROR(parse_boolean(neither[i]), EINVAL);
+        ASSERT_ERROR(parse_boolean(NULL), EINVAL);
+}
+
 TEST(parse_size) {
         uint64_t v;
 

@@ -115,6 +115,19 @@ TEST(refused_connection_leaves_nothing) {
         cleanup(fd);
 }
 
+TEST(transient_codes) {
+        /* What is tried again (downloads and registry requests alike), and what is not: a certificate or
+         * an HTTP error status does not get better by asking twice. */
+        ASSERT_TRUE(curl_code_is_transient(CURLE_COULDNT_CONNECT));
+        ASSERT_TRUE(curl_code_is_transient(CURLE_PARTIAL_FILE));
+        ASSERT_TRUE(curl_code_is_transient(CURLE_OPERATION_TIMEDOUT));
+        ASSERT_TRUE(curl_code_is_transient(CURLE_GOT_NOTHING));
+        ASSERT_FALSE(curl_code_is_transient(CURLE_OK));
+        ASSERT_FALSE(curl_code_is_transient(CURLE_PEER_FAILED_VERIFICATION));
+        ASSERT_FALSE(curl_code_is_transient(CURLE_HTTP_RETURNED_ERROR));
+        ASSERT_FALSE(curl_code_is_transient(CURLE_URL_MALFORMAT));
+}
+
 TEST(deadline_default) {
         ASSERT_OK(unsetenv("MKMACHINE_DOWNLOAD_TIMEOUT"));
         ASSERT_EQ(download_deadline_sec(0), DOWNLOAD_DEADLINE_FLOOR_SEC);
