@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The parts of download.c that need no real server (the integration tests run it against one): digests,
- * verification, stale temporaries, a refused connection leaving nothing behind, and the deadline against
- * a server on loopback that trickles. */
+ * verification, stale temporaries, a refused connection leaving nothing behind, the deadline against
+ * a server on loopback that trickles, and the digest and size checks of a streaming download from one
+ * that serves a file. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -204,6 +205,84 @@ TEST(trickling_server_is_cut_off) {
         ASSERT_TRUE(strstr(msg, "not done within the deadline of 2 s"));
         ASSERT_TRUE(strstr(msg, url));
         ASSERT_EQ(entries(fd), 0U);
+
+        ASSERT_EQ(pthread_join(thread, NULL), 0);
+        cleanup(fd);
+}
+
+/* An HTTP server on 127.0.0.1 that answers each of *n requests with "hello world\n" (12 bytes). */
+typedef struct Serve {
+        int listen_fd;
+        unsigned n;
+} Serve;
+
+static void* hello_server(void *userdata) {
+        Serve *s = userdata;
+        static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"
+                "hello world\n";
+
+        for (unsigned i = 0; i < s->n; i++) {
+                _cleanup_close_ int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                char buf[4096];
+                size_t n = 0;
+
+                if (fd < 0)
+                        return NULL;
+                while (n < sizeof(buf) - 1) {
+                        ssize_t k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+                        if (k <= 0)
+                                break;
+                        n += (size_t) k;
+                        buf[n] = 0;
+                        if (strstr(buf, "\r\n\r\n"))
+                                break;
+                }
+                (void) send(fd, reply, strlen(reply), MSG_NOSIGNAL);
+        }
+        return NULL;
+}
+
+TEST(streaming_digest_and_size_checked) {
+        static const char good[] = "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447";
+        static const char bad[] = "b948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447";
+        _cleanup_close_ int listen_fd = socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(sa);
+        _cleanup_free_ char *msg = NULL, *text = NULL;
+        char url[64];
+        pthread_t thread;
+        Serve serve;
+        int fd = setup();
+
+        ASSERT_TRUE(listen_fd >= 0);
+        ASSERT_OK(bind(listen_fd, (struct sockaddr*) &sa, sizeof(sa)));
+        ASSERT_OK(listen(listen_fd, 4));
+        ASSERT_OK(getsockname(listen_fd, (struct sockaddr*) &sa, &l));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/blob", (unsigned) ntohs(sa.sin_port));
+        serve = (Serve) { .listen_fd = listen_fd, .n = 3 };
+        ASSERT_EQ(pthread_create(&thread, NULL, hello_server, &serve), 0);
+
+        /* The digest checked while the data streams: a wrong one is refused and leaves nothing. */
+        DownloadItem item = { .url = url, .dir_fd = fd, .name = "blob", .size = 12, .sha256 = bad };
+        ASSERT_EQ(download_many(&item, 1, 1, NULL, NULL, &msg), -EBADMSG);
+        printf("# %s\n", msg);
+        ASSERT_TRUE(strstr(msg, "does not match its SHA256 digest"));
+        ASSERT_EQ(entries(fd), 0U);
+        msg = mfree(msg);
+
+        /* The size too. */
+        item = (DownloadItem) { .url = url, .dir_fd = fd, .name = "blob", .size = 13, .sha256 = good };
+        ASSERT_EQ(download_many(&item, 1, 1, NULL, NULL, &msg), -EBADMSG);
+        printf("# %s\n", msg);
+        ASSERT_EQ(entries(fd), 0U);
+        msg = mfree(msg);
+
+        /* The right digest and size: the file is there, under its name, with what was served. */
+        item = (DownloadItem) { .url = url, .dir_fd = fd, .name = "blob", .size = 12, .sha256 = good };
+        ASSERT_OK(download_many(&item, 1, 1, NULL, NULL, &msg));
+        ASSERT_OK(read_full_file_at(fd, "blob", 1024, &text, NULL));
+        ASSERT_STREQ(text, "hello world\n");
+        ASSERT_EQ(entries(fd), 1U);
 
         ASSERT_EQ(pthread_join(thread, NULL), 0);
         cleanup(fd);
