@@ -42,7 +42,8 @@ static int setup(void) {
         ASSERT_OK(mkdirat(fd, "out", 0755));
         ASSERT_OK(mkdirat(fd, "tmp", 0755));
         {
-                _cleanup_close_ int f = openat(fd, "tree/etc/hello", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0640);
+                _cleanup_close_ int f = openat(fd, "tree/etc/hello", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC,
+                                               0640);
                 ASSERT_TRUE(f >= 0);
                 ASSERT_OK(loop_write(f, "hello world\n", 12));
                 ASSERT_OK(fchmod(f, 0640));
