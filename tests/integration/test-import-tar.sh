@@ -15,7 +15,7 @@ MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
 
-tap_require tar bsdtar setfacl setfattr getfattr python3 zstd xz bzip2 gzip script /usr/bin/time
+tap_require tar bsdtar setfacl setfattr getfattr python3 zstd pzstd xz bzip2 gzip script /usr/bin/time
 
 work=$(mktemp -d /var/tmp/test-import-tar.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -57,9 +57,11 @@ zstd -q -c "$work/gnu.tar" >"$work/gnu.tar.zst"
 xz -T1 -c "$work/gnu.tar" >"$work/gnu.tar.xz"
 bzip2 -c "$work/gnu.tar" >"$work/gnu.tar.bz2"
 zstd -q -c "$work/bsd.tar" >"$work/bsd.tar.zst"
+# pzstd begins with a skippable frame (the size of the frame after it).
+pzstd -q -p 2 -c "$work/gnu.tar" >"$work/gnu.tar.pzst"
 
 i=0
-for archive in gnu.tar gnu.tar.gz gnu.tar.zst gnu.tar.xz gnu.tar.bz2 bsd.tar bsd.tar.zst; do
+for archive in gnu.tar gnu.tar.gz gnu.tar.zst gnu.tar.pzst gnu.tar.xz gnu.tar.bz2 bsd.tar bsd.tar.zst; do
     for via in file pipe; do
         i=$((i + 1))
         name=rt$i

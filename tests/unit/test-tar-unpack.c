@@ -413,6 +413,42 @@ TEST(every_compression_from_file_and_pipe) {
                 }
 }
 
+TEST(zstd_skippable_frame) {
+        static const uint8_t skippable_garbage[] = { 0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4,
+                                                    9, 9, 9, 9, 9, 9, 9, 9 };
+        _cleanup_free_ uint8_t *zst = NULL, *buf = NULL;
+        _cleanup_free_ char *msg = NULL, *content = NULL;
+        TarUnpackStats stats;
+        size_t n;
+        Sandbox s;
+        int fd;
+
+        /* As pzstd writes it: a skippable frame (magic 0x184D2A5x) with the size of the frame after it. */
+        fd = make_archive(simple, ELEMENTSOF(simple), ARCHIVE_FILTER_ZSTD);
+        n = read_all(fd, &zst);
+        safe_close(fd);
+        buf = malloc(n + 12);
+        ASSERT_TRUE(buf);
+        memcpy(buf, (const uint8_t[]) { 0x5a, 0x2a, 0x4d, 0x18, 4, 0, 0, 0 }, 8);
+        buf[8] = (uint8_t) n;
+        buf[9] = (uint8_t) (n >> 8);
+        buf[10] = buf[11] = 0;
+        memcpy(buf + 12, zst, n);
+
+        sandbox_new(&s);
+        fd = memfd_with(buf, n + 12);
+        ASSERT_OK(tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg));
+        safe_close(fd);
+        ASSERT_EQ((int) stats.compression, (int) COMPRESSION_ZSTD);
+        ASSERT_EQ(stats.entries, 4U);
+        ASSERT_OK(read_full_file_at(s.tree_fd, "etc/hostname", 64, &content, NULL));
+        ASSERT_STREQ(content, "machine\n");
+        sandbox_free(&s);
+
+        /* A skippable frame followed by no zstd frame is still damaged zstd data. */
+        assert_bad_input(skippable_garbage, sizeof(skippable_garbage), -EBADMSG);
+}
+
 static size_t gzip_member(const void *in, size_t n, uint8_t *out, size_t out_size) {
         z_stream z = {};
 
