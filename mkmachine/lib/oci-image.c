@@ -802,6 +802,13 @@ static int exposed_port_parse(const char *s, NspawnPort *ret) {
 
 int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_ports, NspawnSettings *ret,
                                   char **reterr_message) {
+        return oci_config_to_nspawn_settings_full(c, boot, publish_ports ? OCI_SETTINGS_PUBLISH_PORTS : 0,
+                                                  ret, reterr_message);
+}
+
+int oci_config_to_nspawn_settings_full(const OciConfig *c, bool boot, OciSettingsFlags flags,
+                                       NspawnSettings *ret, char **reterr_message) {
+        bool publish_ports = flags & OCI_SETTINGS_PUBLISH_PORTS;
         NspawnSettings s;
         int r = -ENOMEM;
 
@@ -809,7 +816,8 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
         if (boot)
                 s.boot = 1;
         else {
-                if (strv_length(c->entrypoint) + strv_length(c->cmd) == 0) {
+                if (strv_length(c->entrypoint) + strv_length(c->cmd) == 0 &&
+                    !(flags & OCI_SETTINGS_COMMAND_GIVEN)) {
                         r = error_message(reterr_message, -ENOEXEC, "The image has no init, and its config "
                                           "has neither Entrypoint nor Cmd: nothing to run.");
                         goto fail;
@@ -818,7 +826,7 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
                 if (strv_extend_strv(&s.parameters, c->entrypoint) < 0 ||
                     strv_extend_strv(&s.parameters, c->cmd) < 0)
                         goto fail;
-                for (size_t i = 0; s.parameters[i]; i++)
+                for (size_t i = 0; s.parameters && s.parameters[i]; i++)
                         if (nspawn_word_check(s.parameters[i]) < 0) {
                                 size_t n = strv_length(c->entrypoint);
 

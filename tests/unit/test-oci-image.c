@@ -232,6 +232,36 @@ TEST(config_to_settings) {
         ASSERT_ERROR(oci_config_to_nspawn_settings(c, false, false, &b, &msg), ENOEXEC);
         ASSERT_TRUE(msg);
         free(msg);
+        msg = NULL;
+        /* …unless the user says what runs (--exec CMD, --boot): no command of the image's, for the user's
+         * settings to win over when merged. */
+        ASSERT_OK(oci_config_to_nspawn_settings_full(c, false, OCI_SETTINGS_COMMAND_GIVEN, &b, &msg));
+        ASSERT_NULL(msg);
+        ASSERT_EQ(b.boot, 0);
+        ASSERT_NULL(b.parameters);
+        {
+                _cleanup_(nspawn_settings_done) NspawnSettings user = {};
+
+                nspawn_settings_init(&user);
+                user.boot = 0;
+                ASSERT_OK(strv_extend(&user.parameters, "/bin/echo"));
+                ASSERT_OK(nspawn_settings_merge_image(&user, &b));
+                ASSERT_EQ(user.boot, 0);
+                ASSERT_EQ(strv_length(user.parameters), 1U);
+                ASSERT_STREQ(user.parameters[0], "/bin/echo");
+        }
+        nspawn_settings_done(&b);
+        ASSERT_OK(oci_config_to_nspawn_settings_full(c, false, OCI_SETTINGS_COMMAND_GIVEN, &b, NULL));
+        {
+                _cleanup_(nspawn_settings_done) NspawnSettings user = {};
+
+                nspawn_settings_init(&user);
+                user.boot = 1;
+                ASSERT_OK(nspawn_settings_merge_image(&user, &b));
+                ASSERT_EQ(user.boot, 1);
+                ASSERT_NULL(user.parameters);
+        }
+        nspawn_settings_done(&b);
 
         /* Broken configs. */
         static const char *const bad[] = {
