@@ -290,7 +290,7 @@ static int read_all(FILE *f, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line) {
+static int parse_internal(FILE *f, bool lenient, IniFile **ret, unsigned *reterr_line) {
         _cleanup_(ini_freep) IniFile *ini = NULL;
         _cleanup_free_ char *section = NULL, *buf = NULL;
         IniReader rd = {};
@@ -362,17 +362,27 @@ int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line) {
                         continue;
                 }
 
+                /* As systemd's config parser: a line without "=", without a key or outside a section
+                 * is skipped ("Missing '=', ignoring line."), not a reason to refuse the file. */
                 eq = strchr(s, '=');
-                if (!eq || !section)
-                        goto syntax_error;
-                *eq = 0;
+                if (eq)
+                        *eq = 0;
+                if (!eq || !section || !ini_name_is_valid(strip(s))) {
+                        if (!lenient)
+                                goto syntax_error;
+                        l->ignored = true;
+                        if (section) {
+                                l->section = strdup(section);
+                                if (!l->section)
+                                        return -ENOMEM;
+                        }
+                        continue;
+                }
                 l->key = strdup(strip(s));
                 l->value = strdup(strip(eq + 1));
                 l->section = strdup(section);
                 if (!l->key || !l->value || !l->section)
                         return -ENOMEM;
-                if (!ini_name_is_valid(l->key))
-                        goto syntax_error;
         }
 
         *ret = TAKE_PTR(ini);
@@ -384,6 +394,14 @@ syntax_error:
         if (reterr_line)
                 *reterr_line = start;
         return -EBADMSG;
+}
+
+int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line) {
+        return parse_internal(f, /* lenient= */ false, ret, reterr_line);
+}
+
+int ini_parse_lenient(FILE *f, IniFile **ret, unsigned *reterr_line) {
+        return parse_internal(f, /* lenient= */ true, ret, reterr_line);
 }
 
 const char* ini_get(const IniFile *ini, const char *section, const char *key, unsigned *ret_line) {

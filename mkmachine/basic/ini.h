@@ -26,6 +26,8 @@ typedef struct IniLine {
         char *value;
         unsigned line;          /* 1-based line number in the source, 0 for lines we added */
         bool open_continuation; /* the file ended inside this line's continuation */
+        bool ignored;           /* ini_parse_lenient(): a line systemd logs and skips (no "=", no key,
+                                 * before the first section), kept as it is (key NULL) */
 } IniLine;
 
 typedef struct IniFile {
@@ -44,6 +46,11 @@ int ini_new(IniFile **ret);
  * returns -EBADMSG and the 1-based line in *reterr_line. -E2BIG if the file has more than INI_LINES_MAX
  * lines. */
 int ini_parse(FILE *f, IniFile **ret, unsigned *reterr_line);
+/* ini_parse() for files systemd reads (.nspawn), as its config parser reads them: a line it skips with
+ * a warning (no "=", an empty or invalid key, an assignment before any section) is kept as it is, with
+ * ignored set; only what systemd refuses the file for (a bad section header or name, an over-long line,
+ * a line that is not UTF-8) gives -EBADMSG. */
+int ini_parse_lenient(FILE *f, IniFile **ret, unsigned *reterr_line);
 
 /* The last value assigned to key in section, or NULL. *ret_line (if non-NULL) is its line. */
 const char* ini_get(const IniFile *ini, const char *section, const char *key, unsigned *ret_line);

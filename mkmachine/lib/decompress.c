@@ -79,6 +79,10 @@ Compression compression_detect(const uint8_t *buf, size_t n) {
                 return COMPRESSION_XZ;
         if (n >= 4 && memcmp(buf, "\x28\xb5\x2f\xfd", 4) == 0)
                 return COMPRESSION_ZSTD;
+        /* A zstd skippable frame (magic 0x184D2A50…5F, little-endian), as pzstd writes before each frame
+         * (the size of the next one, for parallel decompression); libzstd skips it. */
+        if (n >= 8 && (buf[0] & 0xf0) == 0x50 && memcmp(buf + 1, "\x2a\x4d\x18", 3) == 0)
+                return COMPRESSION_ZSTD;
         if (n >= 10 && memcmp(buf, "BZh", 3) == 0 && buf[3] >= '1' && buf[3] <= '9' &&
             (memcmp(buf + 4, bz_block, 6) == 0 || memcmp(buf + 4, bz_empty, 6) == 0))
                 return COMPRESSION_BZIP2;

@@ -22,7 +22,7 @@ Compression compression_from_string(const char *s);
 
 /* Detects the compression of a stream from its first bytes. n may be short (a tiny input): then only
  * what fits is checked. Returns the compression, or -EPROTONOSUPPORT for a known but unsupported one
- * (lz4, lzip, compress). */
+ * (lz4, lzip, compress). A zstd stream may begin with a skippable frame (pzstd's output does). */
 Compression compression_detect(const uint8_t *buf, size_t n);
 
 /* A reader thread that reads input_fd (a file or a pipe), hashes the raw input with SHA-256,

@@ -37,7 +37,7 @@ static int open_dir(const char *dir, bool create) {
         return fd >= 0 ? fd : -errno;
 }
 
-static int load_ini_at(int dir_fd, const char *file, IniFile **ret, unsigned *reterr_line) {
+static int load_ini_at(int dir_fd, const char *file, bool lenient, IniFile **ret, unsigned *reterr_line) {
         _cleanup_fclose_ FILE *f = NULL;
         int fd;
 
@@ -52,11 +52,14 @@ static int load_ini_at(int dir_fd, const char *file, IniFile **ret, unsigned *re
                 safe_close(fd);
                 return -errno;
         }
-        return ini_parse(f, ret, reterr_line);
+        return lenient ? ini_parse_lenient(f, ret, reterr_line) : ini_parse(f, ret, reterr_line);
 }
 
+/* Reads the file as systemd-nspawn does (see nspawn_settings_from_ini_lenient()): the lines skipped go to
+ * *ret_ignored, if non-NULL. */
 static int load(const char *nspawn_dir, const char *name, bool create, int *ret_dir_fd,
-                NspawnSettings *ret_settings, IniFile **ret_ini, unsigned *reterr_line) {
+                NspawnSettings *ret_settings, IniFile **ret_ini, unsigned **ret_ignored,
+                size_t *ret_n_ignored, unsigned *reterr_line) {
         _cleanup_close_ int dir_fd = -EBADF;
         _cleanup_(ini_freep) IniFile *ini = NULL;
         int r;
@@ -68,12 +71,12 @@ static int load(const char *nspawn_dir, const char *name, bool create, int *ret_
         if (dir_fd < 0 && (dir_fd != -ENOENT || create))
                 return dir_fd;
 
-        r = load_ini_at(dir_fd, strjoina(name, ".nspawn"), &ini, reterr_line);
+        r = load_ini_at(dir_fd, strjoina(name, ".nspawn"), /* lenient= */ true, &ini, reterr_line);
         if (r < 0)
                 return r;
 
         if (ret_settings) {
-                r = nspawn_settings_from_ini(ini, ret_settings, reterr_line);
+                r = nspawn_settings_from_ini_lenient(ini, ret_settings, ret_ignored, ret_n_ignored);
                 if (r < 0)
                         return r;
         }
@@ -86,7 +89,7 @@ static int load(const char *nspawn_dir, const char *name, bool create, int *ret_
 
 int machine_settings_load(const char *nspawn_dir, const char *name, NspawnSettings *ret_settings,
                           IniFile **ret_ini, unsigned *reterr_line) {
-        return load(nspawn_dir, name, false, NULL, ret_settings, ret_ini, reterr_line);
+        return load(nspawn_dir, name, false, NULL, ret_settings, ret_ini, NULL, NULL, reterr_line);
 }
 
 int machine_settings_write(const char *nspawn_dir, const char *name, const NspawnSettings *s,
@@ -94,23 +97,40 @@ int machine_settings_write(const char *nspawn_dir, const char *name, const Nspaw
         _cleanup_close_ int dir_fd = -EBADF;
         _cleanup_(ini_freep) IniFile *ini = NULL;
         _cleanup_(nspawn_settings_done) NspawnSettings old;
+        _cleanup_free_ unsigned *ignored = NULL;
         _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
+        size_t size = 0, n_ignored = 0;
         FILE *f;
         int r;
 
         assert(s);
 
         nspawn_settings_init(&old);
-        /* Parsing our keys too (not only the syntax) refuses a file whose Port= or Bind= we would
-         * otherwise silently drop or duplicate. */
-        r = load(nspawn_dir, name, true, &dir_fd, &old, &ini, reterr_line);
+        r = load(nspawn_dir, name, true, &dir_fd, &old, &ini, &ignored, &n_ignored, reterr_line);
         if (r < 0)
                 return r;
 
         r = nspawn_settings_apply(s, ini);
         if (r < 0)
                 return r;
+
+        /* A line we could not read stays as it is, unless this write replaces it (one of the keys it
+         * sets): then we would drop what systemd-nspawn may well use (a Bind= option we do not know),
+         * so refuse, naming the line. The other lines are kept byte for byte. */
+        for (size_t i = 0; i < n_ignored; i++) {
+                bool kept = false;
+
+                INI_FOREACH(l, ini)
+                        if (l->line == ignored[i] && l->raw) {
+                                kept = true;
+                                break;
+                        }
+                if (!kept) {
+                        if (reterr_line)
+                                *reterr_line = ignored[i];
+                        return -EBADMSG;
+                }
+        }
 
         f = open_memstream(&buf, &size);
         if (!f)
@@ -382,7 +402,7 @@ int machine_restart_read(const char *unit_dir, const char *name, RestartPolicy *
                 safe_close(dir_fd);
                 dir_fd = d;
         }
-        r = load_ini_at(dir_fd, MACHINE_DROPIN_NAME, &ini, NULL);
+        r = load_ini_at(dir_fd, MACHINE_DROPIN_NAME, /* lenient= */ false, &ini, NULL);
         if (r < 0)
                 return r;
         if (ini->n_lines == 0) {

@@ -30,15 +30,18 @@ typedef enum RestartPolicy {
 const char* restart_policy_to_string(RestartPolicy p) _pure_;
 RestartPolicy restart_policy_from_string(const char *s) _pure_;
 
-/* Reads NSPAWN_DIR/NAME.nspawn. A missing file gives an empty IniFile and empty settings (not an
- * error). -EBADMSG with the 1-based line in *reterr_line when the file does not parse or one of our keys
- * has a value we cannot read. ret_settings and ret_ini may be NULL. */
+/* Reads NSPAWN_DIR/NAME.nspawn as systemd-nspawn reads it (ini_parse_lenient(),
+ * nspawn_settings_from_ini_lenient()): a line it skips, or one of our keys with a value we cannot read,
+ * is left out of ret_settings. A missing file gives an empty IniFile and empty settings (not an error).
+ * -EBADMSG with the 1-based line in *reterr_line only for what systemd refuses the file for (see
+ * ini_parse_lenient()). ret_settings and ret_ini may be NULL. */
 int machine_settings_load(const char *nspawn_dir, const char *name, NspawnSettings *ret_settings,
                           IniFile **ret_ini, unsigned *reterr_line);
 
 /* Merges the set fields of s into NSPAWN_DIR/NAME.nspawn (created with the directory if missing) and
- * writes it atomically; every key and comment not ours stays. On -EBADMSG (see machine_settings_load())
- * nothing is written. */
+ * writes it atomically; every key and comment not ours stays, and so does every line we cannot read. On
+ * -EBADMSG (see machine_settings_load(); or s would replace a line we cannot read: that line in
+ * *reterr_line) nothing is written. */
 int machine_settings_write(const char *nspawn_dir, const char *name, const NspawnSettings *s,
                            unsigned *reterr_line);
 

@@ -725,10 +725,95 @@ int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini) {
         return 0;
 }
 
-int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *reterr_line) {
+/* Reads one assignment of a key we manage into s. -EBADMSG for a value we cannot read, leaving s as it
+ * was (systemd-nspawn too keeps the value before when it ignores an assignment). */
+static int settings_line_parse(NspawnSettings *s, const IniLine *l, int *veth, int *private) {
+        int r;
+
+#define KEY(sec, k) (streq(l->section, sec) && streq(l->key, k))
+        if (KEY("Exec", "Boot")) {
+                r = parse_boolean(l->value);
+                if (r < 0)
+                        return -EBADMSG;
+                s->boot = r;
+        } else if (KEY("Exec", "Parameters")) {
+                char **words = NULL;
+
+                r = nspawn_words_split(l->value, &words);
+                if (r < 0)
+                        return r == -EINVAL ? -EBADMSG : r;
+                strv_free(s->parameters);
+                s->parameters = words;
+        } else if (KEY("Exec", "Environment")) {
+                _cleanup_strv_free_ char **words = NULL;
+
+                r = nspawn_words_split(l->value, &words);
+                if (r < 0)
+                        return r == -EINVAL ? -EBADMSG : r;
+                STRV_FOREACH(w, words) {
+                        r = strv_extend(&s->environment, *w);
+                        if (r < 0)
+                                return r;
+                }
+        } else if (KEY("Exec", "WorkingDirectory") || KEY("Exec", "User")) {
+                char **f = streq(l->key, "User") ? &s->user : &s->working_directory;
+                char *v = strdup(l->value);
+
+                if (!v)
+                        return -ENOMEM;
+                free(*f);
+                *f = v;
+        } else if (KEY("Exec", "PrivateUsers")) {
+                s->private_users = private_users_mode_from_string(l->value);
+                if (s->private_users < 0) {
+                        int b = parse_boolean(l->value);
+                        if (b < 0)
+                                /* A number or range: an explicit UID base we leave alone. */
+                                s->private_users = _PRIVATE_USERS_MODE_INVALID;
+                        else
+                                s->private_users = b ? PRIVATE_USERS_PICK : PRIVATE_USERS_NO;
+                }
+        } else if (KEY("Network", "VirtualEthernet") || KEY("Network", "Private")) {
+                r = parse_boolean(l->value);
+                if (r < 0)
+                        return -EBADMSG;
+                *(streq(l->key, "Private") ? private : veth) = r;
+        } else if (KEY("Network", "Zone") || KEY("Network", "Bridge")) {
+                const char *prefix = streq(l->key, "Zone") ? "zone:" : "bridge:";
+
+                r = nspawn_settings_parse_network(s, strjoina(prefix, l->value));
+                if (r < 0)
+                        return r == -EINVAL ? -EBADMSG : r;
+        } else if (KEY("Network", "Port")) {
+                NspawnPort p;
+
+                if (nspawn_port_parse(l->value, &p) < 0)
+                        return -EBADMSG;
+                r = nspawn_settings_add_port(s, &p);
+                if (r < 0 && r != -EEXIST)
+                        return r;
+        } else if (KEY("Files", "Bind") || KEY("Files", "BindReadOnly")) {
+                NspawnBind b = {};
+
+                r = nspawn_bind_parse(l->value, &b);
+                if (r < 0)
+                        return r == -EINVAL ? -EBADMSG : r;
+                b.read_only = b.read_only || streq(l->key, "BindReadOnly");
+                r = nspawn_settings_add_bind(s, &b);
+                nspawn_bind_done(&b);
+                if (r < 0 && r != -EEXIST)
+                        return r;
+        }
+#undef KEY
+        return 0;
+}
+
+static int settings_from_ini(const IniFile *ini, bool lenient, NspawnSettings *ret, unsigned **ret_ignored,
+                             size_t *ret_n_ignored, unsigned *reterr_line) {
+        _cleanup_free_ unsigned *ignored = NULL;
+        size_t n_ignored = 0;
         NspawnSettings s;
         int veth = -1, private = -1, r = 0;
-        unsigned line = 0;
 
         assert(ini);
         assert(ret);
@@ -736,97 +821,27 @@ int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *
         nspawn_settings_init(&s);
 
         INI_FOREACH(l, ini) {
-                if (!l->key)
+                if (!l->key && !l->ignored)
                         continue;
-                line = l->line;
-
-#define KEY(sec, k) (streq(l->section, sec) && streq(l->key, k))
-                if (KEY("Exec", "Boot")) {
-                        s.boot = parse_boolean(l->value);
-                        if (s.boot < 0)
-                                goto bad;
-                } else if (KEY("Exec", "Parameters")) {
-                        s.parameters = strv_free(s.parameters);
-                        r = nspawn_words_split(l->value, &s.parameters);
-                        if (r == -EINVAL)
-                                goto bad;
-                        if (r < 0)
-                                goto fail;
-                } else if (KEY("Exec", "Environment")) {
-                        _cleanup_strv_free_ char **words = NULL;
-
-                        r = nspawn_words_split(l->value, &words);
-                        if (r == -EINVAL)
-                                goto bad;
-                        if (r < 0)
-                                goto fail;
-                        STRV_FOREACH(w, words) {
-                                r = strv_extend(&s.environment, *w);
-                                if (r < 0)
-                                        goto fail;
-                        }
-                } else if (KEY("Exec", "WorkingDirectory") || KEY("Exec", "User")) {
-                        char **f = streq(l->key, "User") ? &s.user : &s.working_directory;
-                        free(*f);
-                        *f = strdup(l->value);
-                        if (!*f) {
+                r = l->key ? settings_line_parse(&s, l, &veth, &private) : -EBADMSG;
+                if (r == -EBADMSG && lenient) {
+                        /* systemd-nspawn logs and skips such a line; so do we, and say which. */
+                        unsigned *p = reallocarray(ignored, n_ignored + 1, sizeof(unsigned));
+                        if (!p) {
                                 r = -ENOMEM;
                                 goto fail;
                         }
-                } else if (KEY("Exec", "PrivateUsers")) {
-                        s.private_users = private_users_mode_from_string(l->value);
-                        if (s.private_users < 0) {
-                                int b = parse_boolean(l->value);
-                                if (b < 0)
-                                        /* A number or range: an explicit UID base we leave alone. */
-                                        s.private_users = _PRIVATE_USERS_MODE_INVALID;
-                                else
-                                        s.private_users = b ? PRIVATE_USERS_PICK : PRIVATE_USERS_NO;
-                        }
-                } else if (KEY("Network", "VirtualEthernet")) {
-                        veth = parse_boolean(l->value);
-                        if (veth < 0)
-                                goto bad;
-                } else if (KEY("Network", "Private")) {
-                        private = parse_boolean(l->value);
-                        if (private < 0)
-                                goto bad;
-                } else if (KEY("Network", "Zone") || KEY("Network", "Bridge")) {
-                        const char *prefix = streq(l->key, "Zone") ? "zone:" : "bridge:";
-
-                        r = nspawn_settings_parse_network(&s, strjoina(prefix, l->value));
-                        if (r == -EINVAL)
-                                goto bad;
-                        if (r < 0)
-                                goto fail;
-                } else if (KEY("Network", "Port")) {
-                        NspawnPort p;
-
-                        r = nspawn_port_parse(l->value, &p);
-                        if (r < 0)
-                                goto bad;
-                        r = nspawn_settings_add_port(&s, &p);
-                        if (r == -EEXIST)
-                                continue;
-                        if (r < 0)
-                                goto fail;
-                } else if (KEY("Files", "Bind") || KEY("Files", "BindReadOnly")) {
-                        NspawnBind b = {};
-
-                        r = nspawn_bind_parse(l->value, &b);
-                        if (r == -EINVAL)
-                                goto bad;
-                        if (r < 0)
-                                goto fail;
-                        b.read_only = b.read_only || streq(l->key, "BindReadOnly");
-                        r = nspawn_settings_add_bind(&s, &b);
-                        nspawn_bind_done(&b);
-                        if (r == -EEXIST)
-                                continue;
-                        if (r < 0)
-                                goto fail;
+                        ignored = p;
+                        ignored[n_ignored++] = l->line;
+                        continue;
                 }
-#undef KEY
+                if (r == -EBADMSG) {
+                        if (reterr_line)
+                                *reterr_line = l->line;
+                        goto fail;
+                }
+                if (r < 0)
+                        goto fail;
         }
 
         if (s.network < 0) {
@@ -839,15 +854,24 @@ int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *
         }
 
         *ret = s;
+        if (ret_ignored)
+                *ret_ignored = TAKE_PTR(ignored);
+        if (ret_n_ignored)
+                *ret_n_ignored = n_ignored;
         return 0;
 
-bad:
-        r = -EBADMSG;
-        if (reterr_line)
-                *reterr_line = line;
 fail:
         nspawn_settings_done(&s);
         return r;
+}
+
+int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *reterr_line) {
+        return settings_from_ini(ini, /* lenient= */ false, ret, NULL, NULL, reterr_line);
+}
+
+int nspawn_settings_from_ini_lenient(const IniFile *ini, NspawnSettings *ret, unsigned **ret_ignored,
+                                     size_t *ret_n_ignored) {
+        return settings_from_ini(ini, /* lenient= */ true, ret, ret_ignored, ret_n_ignored, NULL);
 }
 
 static int env_set(char ***l, const char *kv) {

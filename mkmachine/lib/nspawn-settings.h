@@ -116,6 +116,13 @@ int nspawn_settings_apply(const NspawnSettings *s, IniFile *ini);
 /* Reads back what mkmachine manages from a parsed file, for "show". Unknown keys are ignored; values
  * we cannot parse give -EBADMSG with the line in *reterr_line. */
 int nspawn_settings_from_ini(const IniFile *ini, NspawnSettings *ret, unsigned *reterr_line);
+/* The same as systemd-nspawn reads the file: an assignment of one of our keys whose value we cannot read
+ * is skipped (the value before stays), as are the ini's ignored lines (ini_parse_lenient()); their line
+ * numbers, in order, go to *ret_ignored (if non-NULL; freed by the caller) and their number to
+ * *ret_n_ignored. Fails only with -ENOMEM. Where mkmachine reads less than systemd-nspawn (a Bind=
+ * option it does not know), such a line is in effect for the machine but not in ret: callers say so. */
+int nspawn_settings_from_ini_lenient(const IniFile *ini, NspawnSettings *ret, unsigned **ret_ignored,
+                                     size_t *ret_n_ignored);
 
 /* 0 if w can be a word of Parameters= or Environment=: -EINVAL for a control character other than tab,
  * DEL, or invalid UTF-8 (a newline cannot be expressed in a .nspawn file at all). */

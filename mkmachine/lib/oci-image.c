@@ -525,13 +525,19 @@ int oci_index_select(const OciIndex *i, const OciPlatform *want, const OciDescri
         const OciDescriptor *unspecified = NULL;
         _cleanup_free_ char *list = NULL;
         char w[OCI_PLATFORM_STRING_MAX];
-        size_t n_unspecified = 0;
+        size_t n_unspecified = 0, wrong_type = SIZE_MAX;
 
         for (size_t k = 0; k < i->n_manifests; k++) {
                 const OciDescriptor *d = i->manifests + k;
 
-                if (!oci_media_type_is_manifest(d->media_type) && !oci_media_type_is_index(d->media_type))
-                        continue;       /* attestations and the like */
+                if (!oci_media_type_is_manifest(d->media_type) && !oci_media_type_is_index(d->media_type)) {
+                        /* Attestations and the like; but one for the platform asked for is worth
+                         * naming if nothing else is found. */
+                        if (wrong_type == SIZE_MAX && d->has_platform &&
+                            oci_platform_matches(want, &d->platform))
+                                wrong_type = k;
+                        continue;
+                }
                 if (!d->has_platform) {
                         if (!unspecified)
                                 unspecified = d;
@@ -548,12 +554,20 @@ int oci_index_select(const OciIndex *i, const OciPlatform *want, const OciDescri
                 return 0;
         }
 
+        if (wrong_type != SIZE_MAX)
+                return error_message(reterr_message, -EBADMSG,
+                                     "The image index's entry %zu for platform %s has media type '%s', "
+                                     "which is neither an image manifest nor an index.", wrong_type + 1,
+                                     oci_platform_format(want, w, sizeof(w)),
+                                     i->manifests[wrong_type].media_type_string);
+
         /* Say what there is. */
         for (size_t k = 0; k < i->n_manifests; k++) {
                 const OciDescriptor *d = i->manifests + k;
                 char p[OCI_PLATFORM_STRING_MAX], *nl;
 
-                if (!d->has_platform)
+                if (!d->has_platform ||
+                    (!oci_media_type_is_manifest(d->media_type) && !oci_media_type_is_index(d->media_type)))
                         continue;
                 oci_platform_format(&d->platform, p, sizeof(p));
                 if (asprintf(&nl, "%s%s%s", list ?: "", list ? ", " : "", p) < 0)
@@ -788,6 +802,13 @@ static int exposed_port_parse(const char *s, NspawnPort *ret) {
 
 int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_ports, NspawnSettings *ret,
                                   char **reterr_message) {
+        return oci_config_to_nspawn_settings_full(c, boot, publish_ports ? OCI_SETTINGS_PUBLISH_PORTS : 0,
+                                                  ret, reterr_message);
+}
+
+int oci_config_to_nspawn_settings_full(const OciConfig *c, bool boot, OciSettingsFlags flags,
+                                       NspawnSettings *ret, char **reterr_message) {
+        bool publish_ports = flags & OCI_SETTINGS_PUBLISH_PORTS;
         NspawnSettings s;
         int r = -ENOMEM;
 
@@ -795,7 +816,8 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
         if (boot)
                 s.boot = 1;
         else {
-                if (strv_length(c->entrypoint) + strv_length(c->cmd) == 0) {
+                if (strv_length(c->entrypoint) + strv_length(c->cmd) == 0 &&
+                    !(flags & OCI_SETTINGS_COMMAND_GIVEN)) {
                         r = error_message(reterr_message, -ENOEXEC, "The image has no init, and its config "
                                           "has neither Entrypoint nor Cmd: nothing to run.");
                         goto fail;
@@ -804,7 +826,7 @@ int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_po
                 if (strv_extend_strv(&s.parameters, c->entrypoint) < 0 ||
                     strv_extend_strv(&s.parameters, c->cmd) < 0)
                         goto fail;
-                for (size_t i = 0; s.parameters[i]; i++)
+                for (size_t i = 0; s.parameters && s.parameters[i]; i++)
                         if (nspawn_word_check(s.parameters[i]) < 0) {
                                 size_t n = strv_length(c->entrypoint);
 

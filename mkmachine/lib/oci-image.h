@@ -154,6 +154,18 @@ int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **rete
 int oci_config_to_nspawn_settings(const OciConfig *c, bool boot, bool publish_ports, NspawnSettings *ret,
                                   char **reterr_message);
 
+typedef enum OciSettingsFlags {
+        OCI_SETTINGS_PUBLISH_PORTS = 1 << 0,    /* as publish_ports above */
+        /* The user says what runs (--exec with or without a command, or --boot), and those settings win
+         * over the image's: a config without Entrypoint and Cmd (image-spec's minimal valid config) is
+         * not an error then, it gives Boot=no without Parameters= (for the user's to replace). */
+        OCI_SETTINGS_COMMAND_GIVEN = 1 << 1,
+} OciSettingsFlags;
+
+/* oci_config_to_nspawn_settings() with flags. */
+int oci_config_to_nspawn_settings_full(const OciConfig *c, bool boot, OciSettingsFlags flags,
+                                       NspawnSettings *ret, char **reterr_message);
+
 /* One image of a docker-archive's (docker save, podman save) manifest.json. */
 typedef struct DockerArchiveImage {
         char *config;           /* path in the archive */

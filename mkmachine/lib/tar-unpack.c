@@ -67,6 +67,10 @@ typedef struct Unpacker {
         char *error;
         uint64_t entries;
 
+        /* Irregularities accepted (see tolerated_warnings[]): how many, and the first, for the caller. */
+        uint64_t notes;
+        char note[256];
+
         /* Bounds: decompressed bytes read (bytes_out) against max_bytes (UINT64_MAX: none); the free
          * space of the tree's file system against reserve, checked every SPACE_CHECK_BYTES or
          * SPACE_CHECK_ENTRIES. limit_error is the error that stopped us, for the reader callback's
@@ -97,6 +101,20 @@ static int fail(Unpacker *u, int r, const char *format, ...) {
                 va_end(ap);
         }
         return r;
+}
+
+/* An irregularity that is accepted: a debug message, and the first is kept for the caller. */
+_printf_(2, 3)
+static void note(Unpacker *u, const char *format, ...) {
+        char buf[sizeof(u->note)];
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(buf, sizeof(buf), format, ap);
+        va_end(ap);
+        log_debug("%s", buf);
+        if (u->notes++ == 0)
+                memcpy(u->note, buf, sizeof(buf));
 }
 
 /* Opens path (relative to the top of the tree) beneath the tree: never leaving it, never crossing a
@@ -483,6 +501,54 @@ static int acl_put(AclEntry *entries, size_t *n, AclEntry x) {
         return 0;
 }
 
+/* The id of a user or group name in the tree's etc/passwd or etc/group (file), as unpacked so far:
+ * older star archives name the users and groups of ACL entries without their ids. Returns 0 and the id,
+ * -ENOENT if the name is not there (or the file is not, or is not a regular file), or -errno. */
+static int tree_name_to_id(Unpacker *u, const char *file, const char *name, uint32_t *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t l = strlen(name);
+        struct stat st;
+        int r;
+
+        if (l == 0 || strpbrk(name, ":\n"))
+                return -ENOENT;
+
+        /* Non-blocking: a FIFO planted by the archive must not stall us. */
+        fd = openat_tree(u, file, O_RDONLY|O_NOCTTY|O_NONBLOCK);
+        if (fd < 0)
+                return fd == -ENOMEM ? fd : -ENOENT;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -ENOENT;
+        r = read_full_fd(fd, 1024U * 1024U, &buf, NULL);
+        if (r < 0)
+                return r == -ENOMEM ? r : -ENOENT;
+
+        /* name:password:id:… */
+        for (char *line = buf, *next; line; line = next) {
+                unsigned long id;
+                char *p, *end;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (strncmp(line, name, l) != 0 || line[l] != ':')
+                        continue;
+                p = strchr(line + l + 1, ':');
+                if (!p || p[1] < '0' || p[1] > '9')
+                        continue;
+                errno = 0;
+                id = strtoul(p + 1, &end, 10);
+                if (errno != 0 || *end != ':' || id >= UINT32_MAX)
+                        continue;
+                *ret = (uint32_t) id;
+                return 0;
+        }
+        return -ENOENT;
+}
+
 static int acl_apply_one(Unpacker *u, struct archive_entry *e, int fd, int type, const char *xattr) {
         AclEntry entries[ACL_ENTRIES_MAX];
         uint8_t blob[4 + sizeof(entries)];
@@ -497,6 +563,7 @@ static int acl_apply_one(Unpacker *u, struct archive_entry *e, int fd, int type,
 
         while (archive_entry_acl_next(e, type, &ae_type, &permset, &tag, &qual, &name) == ARCHIVE_OK) {
                 AclEntry x = { .perm = (uint16_t) (permset & 7), .id = UINT32_MAX };
+                int r;
 
                 switch (tag) {
                 case ARCHIVE_ENTRY_ACL_USER_OBJ:
@@ -524,6 +591,27 @@ static int acl_apply_one(Unpacker *u, struct archive_entry *e, int fd, int type,
                         break;
                 default:
                         return fail(u, -EOPNOTSUPP, "'%s': NFSv4 ACLs are not supported.", u->entry);
+                }
+                if ((x.tag == ACL_TAG_USER || x.tag == ACL_TAG_GROUP) && qual < 0) {
+                        /* A name without an id (older star archives). The kernel would refuse the id
+                         * -1, and a guess could grant someone else access: the name is looked up in the
+                         * tree; if it is not there, this ACL is left out (the mode stays), as GNU tar
+                         * leaves out one it cannot resolve. */
+                        bool user = x.tag == ACL_TAG_USER;
+
+                        r = name ? tree_name_to_id(u, user ? "etc/passwd" : "etc/group", name, &x.id) :
+                                   -ENOENT;
+                        if (r == -ENOENT) {
+                                note(u, "'%s': %s ACL left out: %s '%s' has no numeric id and is not in "
+                                     "the tree's %s.", u->entry,
+                                     type == ARCHIVE_ENTRY_ACL_TYPE_DEFAULT ? "default" : "access",
+                                     user ? "user" : "group", strna(name),
+                                     user ? "/etc/passwd" : "/etc/group");
+                                return 0;
+                        }
+                        if (r < 0)
+                                return fail(u, r, "'%s': failed to look up ACL %s '%s': %s", u->entry,
+                                            user ? "user" : "group", name, strerror(-r));
                 }
                 if (x.tag != ACL_TAG_USER_OBJ && x.tag != ACL_TAG_OTHER)
                         group_class |= x.perm;
@@ -1269,6 +1357,44 @@ static la_ssize_t read_cb(struct archive *a, void *userdata, const void **ret_bu
         return (la_ssize_t) size;
 }
 
+/* libarchive's ARCHIVE_WARN covers refusals and damage (a sparse map it could not read, a header
+ * nesting it gave up on, a size it could not parse) as well as irregularities of form after which the
+ * entry is whole and read as GNU tar reads it. libarchive tells them apart only by its message, so the
+ * accepted ones are listed by its start: any other warning stays fatal. An accepted entry is then checked
+ * like any other (its name, type and hardlink target are resolved beneath the tree), so these do not
+ * loosen what an archive can reach. */
+static const struct {
+        const char *prefix;
+        const char *note;
+} tolerated_warnings[] = {
+        /* A name in a pax header that is not UTF-8 (without hdrcharset=BINARY): libarchive keeps the
+         * bytes, as GNU tar does. Ownership is numeric, so user and group names do not matter. */
+        { "Pathname can't be converted from", "name is not UTF-8, kept as bytes" },
+        { "Linkname can't be converted from", "link target is not UTF-8, kept as bytes" },
+        { "Uname can't be converted from",    "user name is not UTF-8, ignored" },
+        { "Gname can't be converted from",    "group name is not UTF-8, ignored" },
+        /* Several pax headers before one entry: libarchive up to 3.7 uses the last one (as GNU tar
+         * does), then parses its own consumed buffer again for each one before it, which reports this.
+         * A pax header really malformed is skipped from that record on (the ustar fields stand). */
+        { "Ignoring malformed pax extended attribute", "a pax header before it skipped" },
+};
+
+static int warning_tolerate(Unpacker *u, struct archive *a, struct archive_entry *e) {
+        const char *msg = archive_error_string(a);
+
+        /* Only for an entry libarchive read a header of: an earlier, fatal warning may have been
+         * overwritten by one of these (more than 32 special headers before an entry end in one). */
+        if (!msg || !e || (archive_entry_filetype(e) == 0 && !archive_entry_hardlink(e)))
+                return -EBADMSG;
+        for (size_t i = 0; i < ELEMENTSOF(tolerated_warnings); i++)
+                if (startswith(msg, tolerated_warnings[i].prefix)) {
+                        note(u, "'%s': %s (libarchive: %.*s).", strna(archive_entry_pathname(e)),
+                             tolerated_warnings[i].note, (int) (strlen(msg) - !!endswith(msg, ".")), msg);
+                        return 0;
+                }
+        return -EBADMSG;
+}
+
 static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         struct archive *a;
         struct archive_entry *e;
@@ -1299,6 +1425,8 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
                 r = archive_read_next_header(a, &e);
                 if (r == ARCHIVE_EOF)
                         break;
+                if (r == ARCHIVE_WARN && warning_tolerate(u, a, e) >= 0)
+                        r = ARCHIVE_OK;
                 if (r != ARCHIVE_OK) {
                         /* Warnings included: libarchive reports some refusals and damage as warnings. */
                         const char *name = r == ARCHIVE_WARN ? archive_entry_pathname(e) : NULL,
@@ -1347,6 +1475,8 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         stats->bytes_in = decompressor_bytes_in(u->decompressor);
         stats->bytes_out = u->bytes_out;
         stats->compression = decompressor_compression(u->decompressor);
+        stats->notes = u->notes;
+        memcpy(stats->note, u->note, sizeof(stats->note));
         r = decompressor_sha256(u->decompressor, stats->sha256);
 
 finish:

@@ -34,6 +34,13 @@ typedef struct TarUnpackStats {
         uint64_t bytes_out;     /* decompressed bytes (the tar stream) read */
         Compression compression;
         char sha256[65];        /* of the raw input */
+        /* Irregularities accepted (see "ARCHIVE IRREGULARITIES" in mkmachine(1)): a name or link target
+         * in a pax header that is not UTF-8 (its bytes are used), several pax headers before one entry
+         * (the last one counts), an ACL that names a user or group without an id which the tree's
+         * etc/passwd or etc/group (as unpacked so far) does not know (that ACL is left out). How many,
+         * and the first as a sentence naming the entry ("" if none): worth a warning to the user. */
+        uint64_t notes;
+        char note[256];
 } TarUnpackStats;
 
 /* Upper bounds on what an archive may ask of us. */
@@ -74,8 +81,10 @@ bool tar_xattr_is_safe(const char *name);
  * writes through symlinks (also ones planted by earlier entries) and hardlinks to anything outside the
  * tree are refused. Ownership is numeric; modes (incl. setuid/sticky), mtimes, xattrs (by default only
  * those tar_xattr_is_safe() accepts, see tar_unpack_with()), POSIX ACLs,
- * devices, FIFOs, hardlinks and sparse files are kept. Memory use does not grow with the size of the
- * archive, only (slightly) with its number of directories.
+ * devices, FIFOs, hardlinks and sparse files are kept (ACL entries that name a user or group without
+ * an id get the id from the tree's etc/passwd or etc/group). Irregularities of form that GNU tar reads
+ * past are accepted and counted in *ret_stats; damage and any other libarchive warning fail. Memory use
+ * does not grow with the size of the archive, only (slightly) with its number of directories.
  *
  * input_size is the size of the input if known (0 if not), for progress only. progress may be NULL.
  * Returns 0 and fills *ret_stats (if non-NULL) on success. On failure returns a negative errno

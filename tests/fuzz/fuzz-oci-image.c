@@ -47,9 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         OciConfig *c = NULL;
         if (oci_config_parse(json, size, &c, NULL) >= 0) {
                 NspawnSettings s;
-                for (int boot = 0; boot < 2; boot++)
+                for (int boot = 0; boot < 2; boot++) {
                         if (oci_config_to_nspawn_settings(c, boot, true, &s, NULL) >= 0)
                                 nspawn_settings_done(&s);
+                        if (oci_config_to_nspawn_settings_full(c, boot, OCI_SETTINGS_COMMAND_GIVEN, &s,
+                                                               NULL) >= 0)
+                                nspawn_settings_done(&s);
+                }
                 oci_config_free(c);
         }
 

@@ -15,7 +15,7 @@ MKMACHINE=${MKMACHINE:?set MKMACHINE to the mkmachine binary}
 # shellcheck source=tests/integration/tap.sh
 . "$here/tap.sh"
 
-tap_require tar bsdtar setfacl setfattr getfattr python3 zstd xz bzip2 gzip script /usr/bin/time
+tap_require tar bsdtar setfacl setfattr getfattr python3 zstd pzstd xz bzip2 gzip script /usr/bin/time
 
 work=$(mktemp -d /var/tmp/test-import-tar.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -57,9 +57,11 @@ zstd -q -c "$work/gnu.tar" >"$work/gnu.tar.zst"
 xz -T1 -c "$work/gnu.tar" >"$work/gnu.tar.xz"
 bzip2 -c "$work/gnu.tar" >"$work/gnu.tar.bz2"
 zstd -q -c "$work/bsd.tar" >"$work/bsd.tar.zst"
+# pzstd begins with a skippable frame (the size of the frame after it).
+pzstd -q -p 2 -c "$work/gnu.tar" >"$work/gnu.tar.pzst"
 
 i=0
-for archive in gnu.tar gnu.tar.gz gnu.tar.zst gnu.tar.xz gnu.tar.bz2 bsd.tar bsd.tar.zst; do
+for archive in gnu.tar gnu.tar.gz gnu.tar.zst gnu.tar.pzst gnu.tar.xz gnu.tar.bz2 bsd.tar bsd.tar.zst; do
     for via in file pipe; do
         i=$((i + 1))
         name=rt$i
@@ -196,6 +198,54 @@ expect_failure "truncated zstd archive" "zstd" mkm import-tar "$work/truncated.t
 head -c 100000 /dev/urandom >"$work/random.bin"
 expect_failure "random bytes" "Not a tar archive" mkm import-tar "$work/random.bin" evil
 expect_failure "empty input" "" mkm import-tar - evil </dev/null
+
+# Irregular archives that GNU tar extracts: several pax headers before one entry, a pax path that
+# is not UTF-8 (without hdrcharset=BINARY), ACLs naming users and groups without ids (older star).
+python3 - "$work" <<'EOF'
+import sys, tarfile
+
+def records(*kv):
+    out = b""
+    for k, v in kv:
+        body = b" " + k + b"=" + v + b"\n"
+        n = len(body) + 1
+        while len(str(n)) + len(body) != n:
+            n = len(str(n)) + len(body)
+        out += str(n).encode() + body
+    return out
+
+def block(name, typ, data=b""):
+    t = tarfile.TarInfo(name)
+    t.type, t.size, t.mode, t.mtime = typ, len(data), 0o644, 1700000000
+    return t.tobuf(format=tarfile.USTAR_FORMAT) + data + b"\0" * (-len(data) % 512)
+
+def pax(*kv):
+    return block("PaxHeader", tarfile.XHDTYPE, records(*kv))
+
+acl = b"user::rw-,user:nobody:r--,group::r--,group:nogroup:r-x,mask::r-x,other::r--"
+passwd = b"root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"
+tar = (block("etc/passwd", tarfile.REGTYPE, passwd)
+       + block("etc/group", tarfile.REGTYPE, b"root:x:0:\nnogroup:x:65533:\n")
+       + pax((b"mtime", b"1700000001.5")) + pax((b"path", b"long/name"))
+       + block("short", tarfile.REGTYPE, b"x\n")
+       + pax((b"path", b"caf\xe9")) + block("cafe", tarfile.REGTYPE, b"latin1\n")
+       + pax((b"SCHILY.acl.access", acl)) + block("acl-file", tarfile.REGTYPE, b"acl\n")
+       + pax((b"SCHILY.acl.access", b"user::rw-,user:nosuchuser:r--,group::r--,other::r--"))
+       + block("acl-unknown", tarfile.REGTYPE, b"acl\n")
+       + b"\0" * 1024)
+open(sys.argv[1] + "/irregular.tar", "wb").write(tar)
+EOF
+check "GNU tar extracts the irregular archive" tar -tf "$work/irregular.tar"
+"$MKMACHINE" --image-root="$store" import-tar "$work/irregular.tar" irregular 2>"$work/err" || cat "$work/err"
+check "irregular archive: several pax headers, the last one's path" grep -q x "$store/irregular/long/name"
+check "irregular archive: a pax path that is not UTF-8, as bytes" test -f "$store/irregular/caf"$'\xe9'
+getfacl -n "$store/irregular/acl-file" >"$work/acl" 2>/dev/null || true
+check "irregular archive: ACL names resolved against the tree's /etc/passwd and /etc/group" \
+    sh -c "grep -q '^user:65534:r--' '$work/acl' && grep -q '^group:65533:r-x' '$work/acl'"
+getfacl -cn "$store/irregular/acl-unknown" >"$work/acl" 2>/dev/null || true
+check "irregular archive: an ACL naming an unknown user without an id is left out" \
+    test "$(grep -c . "$work/acl")" = 3
+mkm remove irregular
 
 # Untrusted text reaches the terminal escaped: a file name and a refused entry name holding
 # ESC[2J (clear screen), ESC]0;title BEL (set the window title) and a CR.

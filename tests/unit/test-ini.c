@@ -197,6 +197,56 @@ TEST(systemd_line_rules) {
         ASSERT_EQ(line, 2u);
 }
 
+/* What systemd skips with a warning ("Missing '=', ignoring line.", "Assignment outside of section.
+ * Ignoring.") ini_parse_lenient() skips too, keeps as it is, and reads the rest; CRLF line ends with a
+ * backslash continuation are read as systemd reads them. */
+TEST(lenient_keeps_ignored_lines) {
+        static const char text[] =
+                "Key=before-section\r\n"
+                "[Exec]\r\n"
+                "Boot=yes\r\n"
+                "NoEqualsSign\r\n"
+                "=value\r\n"
+                "Parameters=/bin/echo \\\r\n"
+                "  hello\r\n";
+        _cleanup_(ini_freep) IniFile *ini = NULL;
+        _cleanup_fclose_ FILE *in = NULL;
+        _cleanup_free_ char *out = NULL;
+        unsigned line = 0;
+        size_t ignored = 0;
+
+        /* ini_parse() stays strict (recipes, .machine files). */
+        ASSERT_ERROR(parse_bytes(text, sizeof(text) - 1, &ini, &line), EBADMSG);
+        ASSERT_EQ(line, 1u);
+
+        in = fmemopen((void*) text, sizeof(text) - 1, "re");
+        ASSERT_NOT_NULL(in);
+        ASSERT_OK(ini_parse_lenient(in, &ini, NULL));
+        ASSERT_STREQ(ini_get(ini, "Exec", "Boot", NULL), "yes");
+        ASSERT_STREQ(ini_get(ini, "Exec", "Parameters", NULL), "/bin/echo    hello");
+        INI_FOREACH(l, ini)
+                if (l->ignored) {
+                        ASSERT_NULL(l->key);
+                        ASSERT_TRUE(l->line == 1 || l->line == 4 || l->line == 5);
+                        ignored++;
+                }
+        ASSERT_EQ(ignored, 3U);
+
+        /* Setting a key leaves them as they were. */
+        ASSERT_OK(ini_set(ini, "Exec", "Boot", "no"));
+        out = write_string(ini);
+        ASSERT_STREQ(out, "Key=before-section\n[Exec]\nBoot=no\nNoEqualsSign\n=value\n"
+                          "Parameters=/bin/echo \\\n  hello\n");
+
+        /* What systemd refuses the file for stays refused. */
+        ini = ini_free(ini);
+        fclose(TAKE_PTR(in));
+        in = fmemopen((void*) "[Exec]\nNoEquals\n[Network\n", 25, "re");
+        ASSERT_NOT_NULL(in);
+        ASSERT_ERROR(ini_parse_lenient(in, &ini, &line), EBADMSG);
+        ASSERT_EQ(line, 3u);
+}
+
 TEST(value_check) {
         static const char *const good[] = { "", "yes", "a b", "tab\tinside", "ünï", "x\\y", "%i $X" };
         static const char *const bad[] = {

@@ -139,31 +139,83 @@ TEST(rewrite_keeps_hand_edits) {
         ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
 }
 
-TEST(broken_file_is_refused_with_its_line) {
-        static const char *const broken[] = {
-                "[Network]\nPort=tcp:8080:80\nthis is not ini\n",       /* syntax: line 3 */
-                "[Network]\n\nPort=tcp:99999:80\n",                     /* our key, bad value: line 3 */
-                "[Exec]\nBoot=maybe\n\n",                               /* line 2 */
+/* A line that cannot be read is skipped, as systemd-nspawn skips it, and kept byte for byte; a write
+ * that would replace it is refused naming it, and so is a file that systemd refuses itself. */
+TEST(unreadable_lines_kept_or_refused_with_their_line) {
+        static const struct {
+                const char *text;
+                unsigned line;          /* the line we cannot read */
+                bool boot_replaces;     /* setting Boot= replaces it */
+        } cases[] = {
+                { "[Network]\nPort=tcp:8080:80\nthis is not ini\n", 3, false },     /* no "=" */
+                { "[Network]\n\nPort=tcp:99999:80\n", 3, false },                   /* our key, bad value */
+                { "[Network]\nBridge=bridge123 bridge125\n", 2, false },             /* systemd's seed */
+                { "[Exec]\nBoot=maybe\n\n", 2, true },
         };
-        static const unsigned lines[] = { 3, 3, 2 };
         _cleanup_free_ char *tmp = make_tmp(), *path = NULL;
 
         ASSERT_TRUE(asprintf(&path, "%s/web.nspawn", tmp) > 0);
-        for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_free_ char *after = NULL;
+                NspawnSettings s;
+                NspawnPort p;
+                unsigned line = 0;
+
+                write_file(path, cases[i].text);
+                ASSERT_OK(machine_settings_load(tmp, "web", &s, NULL, &line));
+                if (i == 1)
+                        ASSERT_EQ(s.n_ports, 0U);
+                if (i == 2)
+                        ASSERT_EQ((int) s.network, (int) _NETWORK_MODE_INVALID);
+                nspawn_settings_done(&s);
+
+                nspawn_settings_init(&s);
+                s.boot = 0;
+                if (cases[i].boot_replaces) {
+                        ASSERT_ERROR(machine_settings_write(tmp, "web", &s, &line), EBADMSG);
+                        ASSERT_EQ(line, cases[i].line);
+                        after = read_file(tmp, "web.nspawn");
+                        ASSERT_STREQ(after, cases[i].text);
+                        continue;
+                }
+                ASSERT_OK(machine_settings_write(tmp, "web", &s, &line));
+                after = read_file(tmp, "web.nspawn");
+                ASSERT_TRUE(startswith(after, cases[i].text));
+                ASSERT_TRUE(strstr(after, "[Exec]\nBoot=no\n"));
+                free(after);
+                after = NULL;
+
+                /* Setting ports replaces every Port= line; the network, Bridge=. */
+                write_file(path, cases[i].text);
+                nspawn_settings_init(&s);
+                ASSERT_OK(nspawn_port_parse("80", &p));
+                ASSERT_OK(nspawn_settings_add_port(&s, &p));
+                s.ports_set = true;
+                if (i == 2)
+                        ASSERT_OK(nspawn_settings_parse_network(&s, "veth"));
+                line = 0;
+                ASSERT_EQ(machine_settings_write(tmp, "web", &s, &line), i == 0 ? 0 : -EBADMSG);
+                if (i != 0) {
+                        ASSERT_EQ(line, cases[i].line);
+                        after = read_file(tmp, "web.nspawn");
+                        ASSERT_STREQ(after, cases[i].text);
+                }
+                nspawn_settings_done(&s);
+        }
+
+        /* What systemd refuses the file for is refused, with its line. */
+        {
                 NspawnSettings s;
                 unsigned line = 0;
 
-                write_file(path, broken[i]);
+                write_file(path, "[Exec]\nBoot=yes\n[Network\n");
+                ASSERT_ERROR(machine_settings_load(tmp, "web", &s, NULL, &line), EBADMSG);
+                ASSERT_EQ(line, 3u);
                 nspawn_settings_init(&s);
                 s.boot = 0;
-                ASSERT_ERROR(machine_settings_write(tmp, "web", &s, &line), EBADMSG);
-                ASSERT_EQ(line, lines[i]);
-                after = read_file(tmp, "web.nspawn");
-                ASSERT_STREQ(after, broken[i]);
                 line = 0;
-                ASSERT_ERROR(machine_settings_load(tmp, "web", &s, NULL, &line), EBADMSG);
-                ASSERT_EQ(line, lines[i]);
+                ASSERT_ERROR(machine_settings_write(tmp, "web", &s, &line), EBADMSG);
+                ASSERT_EQ(line, 3u);
         }
         ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
 }

@@ -348,6 +348,29 @@ TEST(from_ini_reports_bad_line) {
         ASSERT_EQ(line, 4u);
 }
 
+/* As systemd-nspawn: a value that cannot be read is skipped (the one before stays), and said. */
+TEST(from_ini_lenient_skips_bad_values) {
+        _cleanup_(ini_freep) IniFile *ini = parse_string("[Exec]\nBoot=no\nBoot=maybe\nParameters=a\n"
+                                                         "Parameters='b\n[Network]\nPort=tcp:0\n"
+                                                         "Port=80\nBridge=bridge123 bridge125\n");
+        _cleanup_free_ unsigned *ignored = NULL;
+        NspawnSettings s;
+        size_t n = 0;
+
+        ASSERT_OK(nspawn_settings_from_ini_lenient(ini, &s, &ignored, &n));
+        ASSERT_EQ(s.boot, 0);
+        ASSERT_EQ(strv_length(s.parameters), 1U);
+        ASSERT_STREQ(s.parameters[0], "a");
+        ASSERT_EQ(s.n_ports, 1U);
+        ASSERT_EQ((int) s.network, (int) _NETWORK_MODE_INVALID);
+        ASSERT_EQ(n, 4U);
+        ASSERT_EQ(ignored[0], 3u);
+        ASSERT_EQ(ignored[1], 5u);
+        ASSERT_EQ(ignored[2], 7u);
+        ASSERT_EQ(ignored[3], 9u);
+        nspawn_settings_done(&s);
+}
+
 TEST(enum_tables_roundtrip) {
         for (NetworkMode m = 0; m < _NETWORK_MODE_MAX; m++)
                 ASSERT_EQ(network_mode_from_string(network_mode_to_string(m)), m);

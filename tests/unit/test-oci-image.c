@@ -81,6 +81,36 @@ TEST(index_and_platforms) {
         printf("# %s\n", msg);
         ASSERT_TRUE(strstr(msg, "linux/arm64/v8, linux/amd64"));
 
+        /* The entry for the platform has a media type that is no manifest: said so, not "No image for
+         * platform linux/amd64; the image has: linux/amd64". */
+        static const char bad_type[] =
+                "{\"schemaVersion\":2,\"mediaType\":\"" OCI "index.v1+json\",\"manifests\":["
+                "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+jsonx\",\"digest\":\"" D2 "\","
+                "\"size\":20,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+                "{\"mediaType\":\"" OCI "manifest.v1+json\",\"digest\":\"" D1 "\",\"size\":10,"
+                "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}}]}";
+        _cleanup_(oci_index_freep) OciIndex *bad = NULL;
+
+        ASSERT_OK(oci_index_parse(bad_type, strlen(bad_type), _OCI_MEDIA_TYPE_INVALID, &bad, NULL));
+        oci_platform_done(&want);
+        ASSERT_OK(oci_platform_parse("linux/amd64", &want));
+        msg = mfree(msg);
+        ASSERT_ERROR(oci_index_select(bad, &want, &d, &msg), EBADMSG);
+        printf("# %s\n", msg);
+        ASSERT_TRUE(strstr(msg, "entry 1 for platform linux/amd64"));
+        ASSERT_TRUE(strstr(msg, "'application/vnd.oci.image.manifest.v1+jsonx'"));
+        /* Another platform is still chosen, and a missing one lists only the usable entries. */
+        oci_platform_done(&want);
+        ASSERT_OK(oci_platform_parse("linux/arm64", &want));
+        ASSERT_OK(oci_index_select(bad, &want, &d, NULL));
+        ASSERT_STREQ(d->digest, D1);
+        oci_platform_done(&want);
+        ASSERT_OK(oci_platform_parse("linux/s390x", &want));
+        msg = mfree(msg);
+        ASSERT_ERROR(oci_index_select(bad, &want, &d, &msg), ENOENT);
+        printf("# %s\n", msg);
+        ASSERT_TRUE(strstr(msg, "the image has: linux/arm64."));
+
         OciPlatform p;
         ASSERT_ERROR(oci_platform_parse("amd64", &p), EINVAL);
         ASSERT_ERROR(oci_platform_parse("linux/", &p), EINVAL);
@@ -202,6 +232,36 @@ TEST(config_to_settings) {
         ASSERT_ERROR(oci_config_to_nspawn_settings(c, false, false, &b, &msg), ENOEXEC);
         ASSERT_TRUE(msg);
         free(msg);
+        msg = NULL;
+        /* …unless the user says what runs (--exec CMD, --boot): no command of the image's, for the user's
+         * settings to win over when merged. */
+        ASSERT_OK(oci_config_to_nspawn_settings_full(c, false, OCI_SETTINGS_COMMAND_GIVEN, &b, &msg));
+        ASSERT_NULL(msg);
+        ASSERT_EQ(b.boot, 0);
+        ASSERT_NULL(b.parameters);
+        {
+                _cleanup_(nspawn_settings_done) NspawnSettings user = {};
+
+                nspawn_settings_init(&user);
+                user.boot = 0;
+                ASSERT_OK(strv_extend(&user.parameters, "/bin/echo"));
+                ASSERT_OK(nspawn_settings_merge_image(&user, &b));
+                ASSERT_EQ(user.boot, 0);
+                ASSERT_EQ(strv_length(user.parameters), 1U);
+                ASSERT_STREQ(user.parameters[0], "/bin/echo");
+        }
+        nspawn_settings_done(&b);
+        ASSERT_OK(oci_config_to_nspawn_settings_full(c, false, OCI_SETTINGS_COMMAND_GIVEN, &b, NULL));
+        {
+                _cleanup_(nspawn_settings_done) NspawnSettings user = {};
+
+                nspawn_settings_init(&user);
+                user.boot = 1;
+                ASSERT_OK(nspawn_settings_merge_image(&user, &b));
+                ASSERT_EQ(user.boot, 1);
+                ASSERT_NULL(user.parameters);
+        }
+        nspawn_settings_done(&b);
 
         /* Broken configs. */
         static const char *const bad[] = {

@@ -413,6 +413,42 @@ TEST(every_compression_from_file_and_pipe) {
                 }
 }
 
+TEST(zstd_skippable_frame) {
+        static const uint8_t skippable_garbage[] = { 0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4,
+                                                    9, 9, 9, 9, 9, 9, 9, 9 };
+        _cleanup_free_ uint8_t *zst = NULL, *buf = NULL;
+        _cleanup_free_ char *msg = NULL, *content = NULL;
+        TarUnpackStats stats;
+        size_t n;
+        Sandbox s;
+        int fd;
+
+        /* As pzstd writes it: a skippable frame (magic 0x184D2A5x) with the size of the frame after it. */
+        fd = make_archive(simple, ELEMENTSOF(simple), ARCHIVE_FILTER_ZSTD);
+        n = read_all(fd, &zst);
+        safe_close(fd);
+        buf = malloc(n + 12);
+        ASSERT_TRUE(buf);
+        memcpy(buf, (const uint8_t[]) { 0x5a, 0x2a, 0x4d, 0x18, 4, 0, 0, 0 }, 8);
+        buf[8] = (uint8_t) n;
+        buf[9] = (uint8_t) (n >> 8);
+        buf[10] = buf[11] = 0;
+        memcpy(buf + 12, zst, n);
+
+        sandbox_new(&s);
+        fd = memfd_with(buf, n + 12);
+        ASSERT_OK(tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg));
+        safe_close(fd);
+        ASSERT_EQ((int) stats.compression, (int) COMPRESSION_ZSTD);
+        ASSERT_EQ(stats.entries, 4U);
+        ASSERT_OK(read_full_file_at(s.tree_fd, "etc/hostname", 64, &content, NULL));
+        ASSERT_STREQ(content, "machine\n");
+        sandbox_free(&s);
+
+        /* A skippable frame followed by no zstd frame is still damaged zstd data. */
+        assert_bad_input(skippable_garbage, sizeof(skippable_garbage), -EBADMSG);
+}
+
 static size_t gzip_member(const void *in, size_t n, uint8_t *out, size_t out_size) {
         z_stream z = {};
 
@@ -984,6 +1020,299 @@ TEST(xattrs_limited) {
         ASSERT_TRUE(has_xattr(&s, "trusted.x"));
         ASSERT_TRUE(has_xattr(&s, "system.posix_acl_access"));
         sandbox_free(&s);
+}
+
+/* Raw tar blocks, for what libarchive's writer does not write: several pax headers before one entry, a
+ * pax path that is not UTF-8, ACLs that name users and groups without ids (older star archives). */
+typedef struct Raw {
+        uint8_t buf[64 * 1024];
+        size_t n;
+} Raw;
+
+static void raw_append(Raw *r, const void *data, size_t n) {
+        ASSERT_TRUE(r->n + n + 512 <= sizeof(r->buf));
+        memcpy(r->buf + r->n, data, n);
+        r->n += n;
+        if (r->n % 512 != 0) {
+                memset(r->buf + r->n, 0, 512 - r->n % 512);
+                r->n += 512 - r->n % 512;
+        }
+}
+
+static void raw_header_link(Raw *r, const char *name, char type, size_t size, const char *link) {
+        char h[512] = {};
+        unsigned sum = 0;
+
+        ASSERT_TRUE(strlen(name) < 100 && strlen(link) < 100);
+        memcpy(h, name, strlen(name));
+        memcpy(h + 157, link, strlen(link));
+        memcpy(h + 100, "0000644", 8);
+        memcpy(h + 108, "0000000", 8);
+        memcpy(h + 116, "0000000", 8);
+        ASSERT_EQ(snprintf(h + 124, 12, "%011zo", size), 11);
+        memcpy(h + 136, "14524770400", 12);     /* 1700000000 */
+        memset(h + 148, ' ', 8);
+        h[156] = type;
+        memcpy(h + 257, "ustar", 6);
+        memcpy(h + 263, "00", 2);
+        for (size_t i = 0; i < sizeof(h); i++)
+                sum += (uint8_t) h[i];
+        ASSERT_EQ(snprintf(h + 148, 8, "%06o", sum), 6);
+        raw_append(r, h, sizeof(h));
+}
+
+static void raw_header(Raw *r, const char *name, char type, size_t size) {
+        raw_header_link(r, name, type, size, "");
+}
+
+static void raw_file(Raw *r, const char *name, const char *data) {
+        raw_header(r, name, '0', strlen(data));
+        raw_append(r, data, strlen(data));
+}
+
+/* A pax header ('x') with one record. */
+static void raw_pax(Raw *r, const char *key, const char *value) {
+        char rec[1024];
+        size_t body = strlen(key) + strlen(value) + 3, len = body + 1;
+        int k;
+
+        /* The length counts its own digits. */
+        while ((size_t) snprintf(NULL, 0, "%zu", len) + body != len)
+                len = (size_t) snprintf(NULL, 0, "%zu", len) + body;
+        k = snprintf(rec, sizeof(rec), "%zu %s=%s\n", len, key, value);
+        ASSERT_EQ((size_t) k, len);
+        raw_header(r, "PaxHeader/x", 'x', len);
+        raw_append(r, rec, len);
+}
+
+static int raw_finish(Raw *r) {
+        static const uint8_t zero[1024] = {};
+
+        ASSERT_TRUE(r->n + sizeof(zero) <= sizeof(r->buf));
+        memcpy(r->buf + r->n, zero, sizeof(zero));
+        r->n += sizeof(zero);
+        return memfd_with(r->buf, r->n);
+}
+
+static void assert_file(Sandbox *s, const char *path, const char *expected) {
+        _cleanup_free_ char *content = NULL;
+
+        ASSERT_OK(read_full_file_at(s->tree_fd, path, 4096, &content, NULL));
+        ASSERT_STREQ(content, expected);
+}
+
+TEST(format_irregularities_accepted) {
+        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ Raw *r = NULL;
+        TarUnpackStats stats;
+        Sandbox s;
+        int fd, r2;
+
+        /* Two pax headers before one entry: the last one's path, as GNU tar takes it. */
+        r = calloc(1, sizeof(Raw));
+        ASSERT_TRUE(r);
+        raw_pax(r, "mtime", "1700000001.5");
+        raw_pax(r, "path", "long/name");
+        raw_file(r, "short", "hello\n");
+        raw_file(r, "plain", "more\n");
+        fd = raw_finish(r);
+        sandbox_new(&s);
+        ASSERT_OK(tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg));
+        safe_close(fd);
+        ASSERT_EQ(stats.entries, 2U);
+        assert_file(&s, "long/name", "hello\n");
+        assert_file(&s, "plain", "more\n");
+        ASSERT_EQ(faccessat(s.tree_fd, "short", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        /* The caller hears of it. */
+        printf("# note: %s\n", stats.note);
+        ASSERT_EQ(stats.notes, 1U);
+        ASSERT_TRUE(strstr(stats.note, "'long/name'"));
+        sandbox_free(&s);
+
+        /* A pax path that is not UTF-8: its bytes, as GNU tar extracts it. */
+        memset(r, 0, sizeof(Raw));
+        raw_pax(r, "path", "caf\xe9");
+        raw_file(r, "cafe", "latin1\n");
+        fd = raw_finish(r);
+        sandbox_new(&s);
+        ASSERT_OK(tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg));
+        safe_close(fd);
+        assert_file(&s, "caf\xe9", "latin1\n");
+        ASSERT_EQ(stats.notes, 1U);
+        ASSERT_TRUE(strstr(stats.note, "UTF-8"));
+        sandbox_free(&s);
+
+        /* …and a link target. */
+        memset(r, 0, sizeof(Raw));
+        raw_pax(r, "path", "caf\xe9");
+        raw_file(r, "cafe", "latin1\n");
+        raw_pax(r, "linkpath", "caf\xe9");
+        raw_header_link(r, "hard", '1', 0, "cafe");
+        raw_pax(r, "linkpath", "caf\xe9");
+        raw_header_link(r, "sym", '2', 0, "cafe");
+        fd = raw_finish(r);
+        sandbox_new(&s);
+        r2 = tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg);
+        printf("# %s\n", strna(msg));
+        ASSERT_OK(r2);
+        safe_close(fd);
+        assert_file(&s, "hard", "latin1\n");
+        {
+                char target[16] = {};
+                ASSERT_EQ(readlinkat(s.tree_fd, "sym", target, sizeof(target) - 1), 4);
+                ASSERT_STREQ(target, "caf\xe9");
+        }
+        ASSERT_EQ(stats.notes, 3U);
+        sandbox_free(&s);
+
+        /* A regular archive has nothing to note. */
+        sandbox_new(&s);
+        fd = make_archive(simple, ELEMENTSOF(simple), ARCHIVE_FILTER_NONE);
+        ASSERT_OK(tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg));
+        safe_close(fd);
+        ASSERT_EQ(stats.notes, 0U);
+        ASSERT_STREQ(stats.note, "");
+        sandbox_free(&s);
+}
+
+/* An accepted irregularity does not loosen the checks of the entry, and other warnings stay fatal. */
+static void assert_raw_refused(Raw *r, int expected, const char *in_message) {
+        _cleanup_free_ char *msg = NULL;
+        Sandbox s;
+
+        sandbox_new(&s);
+        ASSERT_EQ(unpack(&s, raw_finish(r), 0, &msg), expected);
+        ASSERT_TRUE(msg);
+        ASSERT_TRUE(strstr(msg, in_message));
+        assert_outside_untouched(&s);
+        sandbox_free(&s);
+        memset(r, 0, sizeof(Raw));
+}
+
+TEST(format_irregularities_still_checked) {
+        _cleanup_free_ Raw *r = calloc(1, sizeof(Raw));
+
+        ASSERT_TRUE(r);
+        raw_pax(r, "mtime", "1700000001");
+        raw_pax(r, "path", "../outside/victim");
+        raw_file(r, "short", "overwritten");
+        assert_raw_refused(r, -EPERM, "'..' refused");
+
+        raw_pax(r, "path", "../caf\xe9");
+        raw_file(r, "cafe", "x");
+        assert_raw_refused(r, -EPERM, "'..' refused");
+
+        raw_pax(r, "linkpath", "/etc/shadow\xe9");
+        raw_header_link(r, "link", '1', 0, "x");
+        assert_raw_refused(r, -EPERM, "absolute hardlink target");
+
+        /* More special headers than libarchive follows (it gives up after 32, and the warning it ends
+         * with is one of those otherwise accepted): an entry without a header, refused as malformed. */
+        for (size_t i = 0; i < 40; i++)
+                raw_pax(r, i == 35 ? "path" : "comment", i == 35 ? "hidden" : "again");
+        raw_file(r, "f", "x");
+        assert_raw_refused(r, -EBADMSG, "Malformed archive");
+}
+
+static size_t acl_of(Sandbox *s, const char *path, const char *xattr, uint8_t *buf, size_t size) {
+        ssize_t n = lgetxattr(strjoina(s->dir, "/tree/", path), xattr, buf, size);
+
+        if (n < 0) {
+                ASSERT_EQ(errno, ENODATA);
+                return 0;
+        }
+        return (size_t) n;
+}
+
+/* Whether the kernel's ACL blob has an entry of that tag (2: user, 8: group) and id. */
+static bool acl_has(const uint8_t *buf, size_t n, uint16_t tag, uint32_t id) {
+        for (size_t i = 4; i + 8 <= n; i += 8) {
+                uint16_t t;
+                uint32_t x;
+
+                memcpy(&t, buf + i, 2);
+                memcpy(&x, buf + i + 4, 4);
+                if (le16toh(t) == tag && le32toh(x) == id)
+                        return true;
+        }
+        return false;
+}
+
+TEST(acl_names_without_ids) {
+        static const char acl[] =
+                "user::rw-,user:nobody:r--,group::r--,group:nogroup:r-x,mask::r-x,other::r--";
+        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ Raw *r = NULL;
+        TarUnpackStats stats;
+        uint8_t buf[256];
+        Sandbox s;
+        int fd, r2;
+
+        if (geteuid() != 0)
+                test_skip("needs root for ownership");
+
+        /* No /etc/passwd in the tree (yet): the ACL is left out, the mode stays, the caller hears of it. */
+        r = calloc(1, sizeof(Raw));
+        ASSERT_TRUE(r);
+        raw_pax(r, "SCHILY.acl.access", acl);
+        raw_file(r, "f", "data\n");
+        fd = raw_finish(r);
+        sandbox_new(&s);
+        ASSERT_OK(tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg));
+        safe_close(fd);
+        assert_file(&s, "f", "data\n");
+        ASSERT_EQ(acl_of(&s, "f", "system.posix_acl_access", buf, sizeof(buf)), 0U);
+        printf("# note: %s\n", stats.note);
+        ASSERT_EQ(stats.notes, 1U);
+        ASSERT_TRUE(strstr(stats.note, "'nobody'"));
+        sandbox_free(&s);
+
+        /* The tree's etc/passwd and etc/group, unpacked before, name them: their ids. A directory's
+         * default ACL too. */
+        memset(r, 0, sizeof(Raw));
+        raw_file(r, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/sbin/nologin\n");
+        raw_file(r, "etc/group", "root:x:0:\nnogroup:x:65533:\n");
+        raw_pax(r, "SCHILY.acl.access", acl);
+        raw_file(r, "f", "data\n");
+        raw_pax(r, "SCHILY.acl.default", acl);
+        raw_header(r, "d/", '5', 0);
+        fd = raw_finish(r);
+        sandbox_new(&s);
+        r2 = tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg);
+        printf("# %s\n", strna(msg));
+        ASSERT_OK(r2);
+        safe_close(fd);
+        ASSERT_EQ(stats.notes, 0U);
+        size_t n = acl_of(&s, "f", "system.posix_acl_access", buf, sizeof(buf));
+        ASSERT_EQ(n, 4U + 6 * 8);
+        ASSERT_TRUE(acl_has(buf, n, 2, 65534));
+        ASSERT_TRUE(acl_has(buf, n, 8, 65533));
+        n = acl_of(&s, "d", "system.posix_acl_default", buf, sizeof(buf));
+        ASSERT_EQ(n, 4U + 6 * 8);
+        ASSERT_TRUE(acl_has(buf, n, 2, 65534));
+        sandbox_free(&s);
+
+        /* etc/passwd a symlink to the host's, etc/group a FIFO: neither read (nor waited for), the ACLs
+         * are left out. */
+        for (int fifo = 0; fifo < 2; fifo++) {
+                memset(r, 0, sizeof(Raw));
+                raw_header(r, "etc/", '5', 0);
+                raw_header(r, "etc/group", '6', 0);
+                raw_header_link(r, "etc/passwd", '2', 0, "/etc/passwd");
+                raw_pax(r, "SCHILY.acl.access", fifo ? "user::rw-,group::r--,group:root:r--,other::r--" :
+                                                       "user::rw-,user:root:r--,group::r--,other::r--");
+                raw_file(r, "f", "data\n");
+                fd = raw_finish(r);
+                sandbox_new(&s);
+                r2 = tar_unpack(fd, s.tree_fd, 0, 0, NULL, &stats, &msg);
+                printf("# %s\n", strna(msg));
+                ASSERT_OK(r2);
+                safe_close(fd);
+                ASSERT_EQ(acl_of(&s, "f", "system.posix_acl_access", buf, sizeof(buf)), 0U);
+                ASSERT_EQ(stats.notes, 1U);
+                ASSERT_TRUE(strstr(stats.note, fifo ? "group 'root'" : "user 'root'"));
+                sandbox_free(&s);
+        }
 }
 
 DEFINE_TEST_MAIN
