@@ -311,6 +311,10 @@ int machine_glue_prepare(const char *name, bool creating) {
         return 0;
 }
 
+bool machine_glue_command_given(void) {
+        return arg_boot_user >= 0;
+}
+
 int machine_glue_apply_image(const NspawnSettings *image) {
         int r;
 
@@ -713,6 +717,7 @@ static json_object* settings_to_json(const NspawnSettings *s, const char *name, 
 int machine_glue_show(const char *name, json_object *j) {
         _cleanup_(nspawn_settings_done) NspawnSettings s;
         _cleanup_free_ char *unit = nspawn_unit_name(name);
+        _cleanup_(ini_freep) IniFile *ini = NULL;
         const char *sdir = show_nspawn_dir(name);
         RestartPolicy restart;
         unsigned line = 0;
@@ -722,9 +727,23 @@ int machine_glue_show(const char *name, json_object *j) {
         if (!unit)
                 return log_oom();
         nspawn_settings_init(&s);
-        r = machine_settings_load(sdir, name, &s, NULL, &line);
+        r = machine_settings_load(sdir, name, &s, &ini, &line);
         if (r < 0)
                 return log_settings_error(r, name, line);
+        /* What systemd-nspawn skips, we skip too; but it may be a line it uses that we cannot read. */
+        {
+                _cleanup_(nspawn_settings_done) NspawnSettings again;
+                _cleanup_free_ unsigned *ignored = NULL;
+                size_t n_ignored = 0;
+
+                r = nspawn_settings_from_ini_lenient(ini, &again, &ignored, &n_ignored);
+                if (r < 0)
+                        return log_oom();
+                for (size_t i = 0; i < n_ignored; i++)
+                        log_warning("%s/%s.nspawn:%u: cannot read this line, not shown (systemd-nspawn "
+                                    "skips what it cannot use; the line stays as it is).", sdir, name,
+                                    ignored[i]);
+        }
         r = machine_restart_read(show_unit_dir(name), name, &restart);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s/%s.d/%s: %m", show_unit_dir(name), unit,

@@ -62,6 +62,10 @@ int machine_glue_commit(const char *name, bool quiet);
  * machine). Call after machine_glue_prepare(). */
 int machine_glue_apply_image(const NspawnSettings *image);
 
+/* Whether the user said what the machine runs (--exec, with or without a command, or --boot): then an
+ * image config without Entrypoint and Cmd is fine (OCI_SETTINGS_COMMAND_GIVEN). */
+bool machine_glue_command_given(void);
+
 /* Whether any option was given at all ("set" needs one). */
 bool machine_glue_any(void);
 

@@ -87,6 +87,10 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         if (!arg_quiet)
                 log_info("Unpacked %" PRIu64 " entries from %s (%s, sha256 %s).", stats.entries, t->source,
                          compression_to_string(stats.compression), stats.sha256);
+        if (stats.notes > 0)
+                log_warning("%s: %" PRIu64 " irregularit%s accepted (see ARCHIVE IRREGULARITIES in "
+                            "mkmachine(1)); the first: %s", t->source, stats.notes,
+                            stats.notes == 1 ? "y" : "ies", stats.note);
         return 0;
 }
 
@@ -170,7 +174,9 @@ int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, const ch
                 return log_error_errno(r, "Failed to create /usr in '%s': %m", name);
         }
         boot = oci_tree_has_init(tree_fd);
-        r = oci_config_to_nspawn_settings(image->config, boot, false, &settings, &msg);
+        r = oci_config_to_nspawn_settings_full(image->config, boot,
+                                               machine_glue_command_given() ? OCI_SETTINGS_COMMAND_GIVEN : 0,
+                                               &settings, &msg);
         if (r < 0) {
                 json_object_put(o);
                 return log_error_errno(r, "Failed to import '%s': %s", what, msg ?: strerror(-r));
@@ -265,7 +271,9 @@ static int oci_apply_settings(Store *s, const char *name, const OciImage *image)
         tree_fd = openat(s->root_fd, name, O_RDONLY|O_DIRECTORY|O_CLOEXEC|O_NOFOLLOW);
         if (tree_fd < 0)
                 return log_error_errno(errno, "Failed to open machine '%s': %m", name);
-        r = oci_config_to_nspawn_settings(image->config, oci_tree_has_init(tree_fd), false, &settings, &msg);
+        r = oci_config_to_nspawn_settings_full(image->config, oci_tree_has_init(tree_fd),
+                                               machine_glue_command_given() ? OCI_SETTINGS_COMMAND_GIVEN : 0,
+                                               &settings, &msg);
         if (r < 0)
                 return log_error_errno(r, "Machine '%s': %s", name, msg ?: strerror(-r));
         return machine_glue_apply_image(&settings);

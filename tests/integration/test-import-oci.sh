@@ -450,6 +450,20 @@ check "an image with busybox's init" mkm import-oci "$img:bb" bb
 mkm show bb >"$work/show"
 check "…runs its command" grep -q "Runs: /bin/tool arg1" "$work/show"
 
+# A config with neither Entrypoint nor Cmd (image-spec's minimal valid config) and no init: nothing to
+# run, unless --exec or --boot says what runs.
+derive_image nocmd 'c["config"].pop("Entrypoint", None); c["config"].pop("Cmd", None)'
+expect_failure "no Entrypoint, no Cmd, no init" "nothing to run" mkm import-oci "$img:nocmd" nocmd
+check "…with --exec -- CMD" mkm import-oci --exec "$img:nocmd" nocmd -- /bin/true arg
+mkm show nocmd >"$work/show"
+check "…runs that command" sh -c "grep -q 'Exec: /bin/true arg' '$work/show' &&
+    grep -qx 'Boot=no' '$work/nspawn/nocmd.nspawn' && grep -qx 'Parameters=/bin/true arg' '$work/nspawn/nocmd.nspawn'"
+mkm remove nocmd
+check "…with --boot" mkm import-oci --boot "$img:nocmd" nocmd
+check "…boots" sh -c "grep -qx 'Boot=yes' '$work/nspawn/nocmd.nspawn' &&
+    ! grep -q '^Parameters=' '$work/nspawn/nocmd.nspawn'"
+mkm remove nocmd
+
 victim=$work/victim
 mkdir -p "$victim"
 printf 'precious\n' >"$victim/file"

@@ -238,6 +238,8 @@ EOF
 check "GNU tar extracts the irregular archive" tar -tf "$work/irregular.tar"
 "$MKMACHINE" --image-root="$store" import-tar "$work/irregular.tar" irregular 2>"$work/err" || cat "$work/err"
 check "irregular archive: several pax headers, the last one's path" grep -q x "$store/irregular/long/name"
+check "irregular archive: a warning says what was accepted" \
+    grep -q 'irregularities accepted (see ARCHIVE IRREGULARITIES' "$work/err"
 check "irregular archive: a pax path that is not UTF-8, as bytes" test -f "$store/irregular/caf"$'\xe9'
 getfacl -n "$store/irregular/acl-file" >"$work/acl" 2>/dev/null || true
 check "irregular archive: ACL names resolved against the tree's /etc/passwd and /etc/group" \

@@ -68,6 +68,8 @@ printf '# mine\n[Exec]\nBoot=maybe\n' >>"$tmp/nspawn/m.nspawn"
 check "set with a line it cannot read" out set m --env=B=2
 check "... keeps that line" sh -c "grep -qx 'Boot=maybe' '$tmp/nspawn/m.nspawn' &&
     grep -qx 'Environment=B=2' '$tmp/nspawn/m.nspawn'"
+out show m >/dev/null 2>"$tmp/err" || true
+check "... and show names it" grep -q "m.nspawn:[0-9]*: cannot read this line" "$tmp/err"
 cp "$tmp/nspawn/m.nspawn" "$tmp/before"
 if out set m --boot 2>"$tmp/err"; then
     not_ok "set replacing a line it cannot read must fail"
