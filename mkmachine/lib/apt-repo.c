@@ -633,8 +633,9 @@ int apt_repo_add_suite(AptRepo *repo, const char *suite, const char *mirror, con
         r = lists_fd;
         if (r >= 0)
                 r = load_release(&l, lists_fd, u->mirror, suite, &u->release);
+        if (r >= 0)
+                r = sha256_hex(u->release, strlen(u->release), u->release_sha256);
         if (r >= 0) {
-                sha256_hex(u->release, strlen(u->release), u->release_sha256);
                 r = check_release(&l, u->mirror, suite, repo->architecture, u->release, &info, &valid_until);
         }
         if (r >= 0) {
@@ -683,7 +684,9 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
         r = load_release(&l, lists_fd, repo->mirror, suite, &repo->release);
         if (r < 0)
                 goto finish;
-        sha256_hex(repo->release, strlen(repo->release), repo->release_sha256);
+        r = sha256_hex(repo->release, strlen(repo->release), repo->release_sha256);
+        if (r < 0)
+                goto finish;
         r = check_release(&l, repo->mirror, suite, architecture, repo->release, &info, &repo->valid_until);
         if (r < 0)
                 goto finish;

@@ -195,15 +195,17 @@ static int tree_cache_key(const BootstrapPlan *plan, const Recipe *recipe, bool 
                         fclose(f);
                         return -ENOENT;
                 }
-                sha256_hex(content, n, h);
+                if (sha256_hex(content, n, h) < 0) {
+                        fclose(f);
+                        return -EIO;
+                }
                 fprintf(f, "file=%s %s\n", recipe->files[i].target, h);
         }
         fprintf(f, "release=%s\n", plan->repo->release_sha256);
         if (fclose(f) != 0)
                 return -ENOMEM;
 
-        sha256_hex(text, size, ret);
-        return 0;
+        return sha256_hex(text, size, ret);
 }
 
 /* The name of the cached tree of recipe in *ret (NULL if a file to add is missing: the install will

@@ -35,13 +35,17 @@ static void hex(const uint8_t *md, size_t n, char *ret) {
                 sprintf(ret + 2 * i, "%02x", md[i]);
 }
 
-void sha256_hex(const void *data, size_t size, char ret[static 65]) {
+int sha256_hex(const void *data, size_t size, char ret[static 65]) {
         uint8_t md[32];
         unsigned len = 0;
 
-        if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1)
-                memset(md, 0, sizeof(md));
+        /* Never a made-up digest: an all-zero one would be compared against, and an empty string
+         * matches no digest that anyone checks against (see the header). */
+        ret[0] = 0;
+        if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1 || len != sizeof(md))
+                return -EIO;
         hex(md, sizeof(md), ret);
+        return 0;
 }
 
 uint64_t download_deadline_sec(uint64_t size) {
