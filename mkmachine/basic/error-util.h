@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
+
 #include "macro.h"
 
 /* Fails with r (which must be < 0) and a message for the user: formats it into *reterr_message unless
@@ -13,3 +15,6 @@
  * terminal (see log_internal()); escaping here too would show it twice. */
 _printf_(3, 4)
 int error_message(char **reterr_message, int r, const char *format, ...);
+/* The same with a va_list, for the modules' own fail() helpers that keep their message in a struct. */
+_printf_(3, 0)
+int error_messagev(char **reterr_message, int r, const char *format, va_list ap);

@@ -14,6 +14,7 @@
 #include "deb-relation.h"
 #include "deb-version.h"
 #include "deb822.h"
+#include "error-util.h"
 #include "decompress.h"
 #include "download.h"
 #include "fd-util.h"
@@ -47,12 +48,9 @@ _printf_(3, 4)
 static int fail(Loader *l, int r, const char *format, ...) {
         va_list ap;
 
-        if (!l->error) {
-                va_start(ap, format);
-                if (vasprintf(&l->error, format, ap) < 0)
-                        l->error = NULL;
-                va_end(ap);
-        }
+        va_start(ap, format);
+        r = error_messagev(&l->error, r, format, ap);
+        va_end(ap);
         return r;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "download.h"
+#include "error-util.h"
 #include "fd-util.h"
 #include "log.h"
 #include "path-util.h"
@@ -177,12 +178,9 @@ _printf_(3, 4)
 static int fail(Downloads *d, int r, const char *format, ...) {
         va_list ap;
 
-        if (!d->error) {
-                va_start(ap, format);
-                if (vasprintf(&d->error, format, ap) < 0)
-                        d->error = NULL;
-                va_end(ap);
-        }
+        va_start(ap, format);
+        r = error_messagev(&d->error, r, format, ap);
+        va_end(ap);
         return r;
 }
 
