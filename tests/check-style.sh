@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Enforces .editorconfig on the tracked sources and the direction of includes between the layers, and
-# runs shellcheck on the shell scripts. TAP output.
+# Enforces .editorconfig on the tracked sources, the direction of includes between the layers and that
+# the library logs at debug level only, and runs shellcheck on the shell scripts. TAP output.
 set -uo pipefail
 
 cd "${MKMACHINE_SOURCE_ROOT:-$(dirname "$0")/..}" || exit 1
@@ -94,17 +94,32 @@ include_direction() {
     done
     return $bad
 }
+# The library returns errors and leaves logging them to the front ends (mkmachine/basic/error-util.h):
+# log_debug() at most. log.c and log.h define the rest.
+library_logs_debug_only() {
+    local f lib=()
+    for f in $c_files; do
+        case $f in
+            mkmachine/basic/log.[ch]) ;;
+            mkmachine/basic/* | mkmachine/lib/*) lib+=("$f") ;;
+        esac
+    done
+    # Not in comment lines (those starting with /* or *), which may show how a front end does it.
+    ! grep -nE '\<(log_(error|warning|notice|info)(_errno)?|log_oom|log_full(_errno)?|printl)[[:space:]]*\(' \
+        "${lib[@]}" | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/\*|\*)'
+}
 run_shellcheck() {
     command -v shellcheck >/dev/null || { echo "shellcheck missing"; return 1; }
     # shellcheck disable=SC2086
     shellcheck -x -S warning $sh_files
 }
 
-echo "1..6"
+echo "1..7"
 check "C sources indent with spaces" no_tabs
 check "no trailing white space" no_trailing_ws
 check "C lines fit in 109 columns" line_length
 check "files end with a newline" final_newline
 check "includes go from front ends to lib to basic only" include_direction
+check "the library logs at debug level only" library_logs_debug_only
 check "shellcheck" run_shellcheck
 exit $fail
