@@ -26,6 +26,11 @@ void progress_clear_line(void) {
         progress_drawn = false;
 }
 
+void progress_assume_drawn(void) {
+        if (progress_is_enabled())
+                progress_drawn = true;
+}
+
 static void progress_draw(Progress *p, usec_t n) {
         char done[FORMAT_BYTES_MAX], total[FORMAT_BYTES_MAX], rate[FORMAT_BYTES_MAX];
         _cleanup_free_ char *label = str_escape_terminal(p->label, 64);

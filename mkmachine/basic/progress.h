@@ -25,3 +25,6 @@ void progress_update(Progress *p, uint64_t done);
 void progress_end(Progress *p);
 /* Erases a progress line currently drawn, so that a log message starts on a clean line. */
 void progress_clear_line(void);
+/* After a child process drew progress (and may have been killed before it erased its line): the next
+ * progress_clear_line() erases the line, if progress is shown at all. */
+void progress_assume_drawn(void);
