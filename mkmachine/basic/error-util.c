@@ -5,8 +5,8 @@
 
 #include "error-util.h"
 
-int error_message(char **reterr_message, int r, const char *format, ...) {
-        va_list ap;
+int error_messagev(char **reterr_message, int r, const char *format, va_list ap) {
+        int saved = errno;
 
         assert(r < 0);
 
@@ -15,10 +15,18 @@ int error_message(char **reterr_message, int r, const char *format, ...) {
                  * callers' -errno was evaluated before this call, but nothing guarantees errno still
                  * says the same). */
                 errno = -r;
-                va_start(ap, format);
                 if (vasprintf(reterr_message, format, ap) < 0)
                         *reterr_message = NULL;
-                va_end(ap);
         }
+        errno = saved;
+        return r;
+}
+
+int error_message(char **reterr_message, int r, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        r = error_messagev(reterr_message, r, format, ap);
+        va_end(ap);
         return r;
 }

@@ -6,6 +6,9 @@
 
 #include "macro.h"
 
+/* Logging for the front ends; the library uses log_debug() at most. How errors travel between the two
+ * (errno, the detail message, who logs when): the comment at the top of error-util.h. */
+
 /* Marks an error code we made up ourselves (not from a failed call), so that the log record does not
  * claim an errno. The marker is stripped before the value is returned. */
 #define SYNTHETIC_ERRNO(e) (1 << 30 | (e))

@@ -41,3 +41,10 @@ void progress_end(Progress *p) {
         p->active = false;
         p->func(p, PROGRESS_END, p->userdata);
 }
+
+void progress_end_after_child(Progress *p) {
+        if (!p || !p->func)
+                return;
+        p->active = p->elsewhere = true;
+        progress_end(p);
+}

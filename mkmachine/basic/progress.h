@@ -34,8 +34,12 @@ struct Progress {
         usec_t start;
         usec_t last_report;
         bool active;
+        bool elsewhere;         /* ended by progress_end_after_child(): a child may have drawn */
 };
 
 void progress_begin(Progress *p, const char *label, uint64_t total);
 void progress_update(Progress *p, uint64_t done);
 void progress_end(Progress *p);
+/* After a child process reported on p (it may have been killed before it ended p): ends p here, so
+ * that the watcher can erase what the child may have drawn. */
+void progress_end_after_child(Progress *p);

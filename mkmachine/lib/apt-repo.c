@@ -14,6 +14,7 @@
 #include "deb-relation.h"
 #include "deb-version.h"
 #include "deb822.h"
+#include "error-util.h"
 #include "decompress.h"
 #include "download.h"
 #include "fd-util.h"
@@ -47,12 +48,9 @@ _printf_(3, 4)
 static int fail(Loader *l, int r, const char *format, ...) {
         va_list ap;
 
-        if (!l->error) {
-                va_start(ap, format);
-                if (vasprintf(&l->error, format, ap) < 0)
-                        l->error = NULL;
-                va_end(ap);
-        }
+        va_start(ap, format);
+        r = error_messagev(&l->error, r, format, ap);
+        va_end(ap);
         return r;
 }
 
@@ -633,8 +631,9 @@ int apt_repo_add_suite(AptRepo *repo, const char *suite, const char *mirror, con
         r = lists_fd;
         if (r >= 0)
                 r = load_release(&l, lists_fd, u->mirror, suite, &u->release);
+        if (r >= 0)
+                r = sha256_hex(u->release, strlen(u->release), u->release_sha256);
         if (r >= 0) {
-                sha256_hex(u->release, strlen(u->release), u->release_sha256);
                 r = check_release(&l, u->mirror, suite, repo->architecture, u->release, &info, &valid_until);
         }
         if (r >= 0) {
@@ -683,7 +682,9 @@ int apt_repo_load(const char *mirror, const char *suite, char * const *component
         r = load_release(&l, lists_fd, repo->mirror, suite, &repo->release);
         if (r < 0)
                 goto finish;
-        sha256_hex(repo->release, strlen(repo->release), repo->release_sha256);
+        r = sha256_hex(repo->release, strlen(repo->release), repo->release_sha256);
+        if (r < 0)
+                goto finish;
         r = check_release(&l, repo->mirror, suite, architecture, repo->release, &info, &repo->valid_until);
         if (r < 0)
                 goto finish;

@@ -195,15 +195,17 @@ static int tree_cache_key(const BootstrapPlan *plan, const Recipe *recipe, bool 
                         fclose(f);
                         return -ENOENT;
                 }
-                sha256_hex(content, n, h);
+                if (sha256_hex(content, n, h) < 0) {
+                        fclose(f);
+                        return -EIO;
+                }
                 fprintf(f, "file=%s %s\n", recipe->files[i].target, h);
         }
         fprintf(f, "release=%s\n", plan->repo->release_sha256);
         if (fclose(f) != 0)
                 return -ENOMEM;
 
-        sha256_hex(text, size, ret);
-        return 0;
+        return sha256_hex(text, size, ret);
 }
 
 /* The name of the cached tree of recipe in *ret (NULL if a file to add is missing: the install will
@@ -532,26 +534,25 @@ int bootstrap_prepare(Recipe *recipe, const BootstrapOptions *o, BootstrapPlan *
         return 0;
 }
 
-/* What dpkg and the maintainer scripts say goes into one log; shown (the end of it) only on failure. */
-static int build_log = -EBADF;
-
-static int tree_run_logged(int tree_fd, char * const argv[]) {
-        return build_env_run(tree_fd, argv, /* extra_env= */ NULL, build_log);
+/* What dpkg and the maintainer scripts say goes into one log, log_fd (a memfd bootstrap_install() owns);
+ * shown (the end of it) only on failure. */
+static int tree_run_logged(int tree_fd, int log_fd, char * const argv[]) {
+        return build_env_run(tree_fd, argv, /* extra_env= */ NULL, log_fd);
 }
 
 /* The last lines of the build log, for an error message. */
-static char* build_log_tail(void) {
+static char* build_log_tail(int log_fd) {
         char buf[4096];
         off_t end;
         ssize_t n;
         char *p;
 
-        if (build_log < 0)
+        if (log_fd < 0)
                 return NULL;
-        end = lseek(build_log, 0, SEEK_END);
+        end = lseek(log_fd, 0, SEEK_END);
         if (end < 0)
                 return NULL;
-        n = pread(build_log, buf, sizeof(buf) - 1, MAX(end - (off_t) sizeof(buf) + 1, (off_t) 0));
+        n = pread(log_fd, buf, sizeof(buf) - 1, MAX(end - (off_t) sizeof(buf) + 1, (off_t) 0));
         if (n <= 0)
                 return NULL;
         buf[n] = 0;
@@ -565,8 +566,9 @@ static char* build_log_tail(void) {
 
 /* dpkg ACTION… /var/cache/mkmachine-debs/SHA.deb… for those of list that are essential (if essential
  * is true) or not (false), or all of them (-1), but those with skip[i] set (if skip is non-NULL). */
-static int run_dpkg(int tree_fd, const BootstrapPlan *plan, DebPackage * const *list, size_t n_list,
-                    const bool *skip, char * const *action, int essential, char **reterr_message) {
+static int run_dpkg(int tree_fd, int log_fd, const BootstrapPlan *plan, DebPackage * const *list,
+                    size_t n_list, const bool *skip, char * const *action, int essential,
+                    char **reterr_message) {
         _cleanup_strv_free_ char **argv = NULL;
         size_t n = 0;
         int r;
@@ -594,12 +596,12 @@ static int run_dpkg(int tree_fd, const BootstrapPlan *plan, DebPackage * const *
         if (n == 0)
                 return 0;
 
-        r = tree_run_logged(tree_fd, argv);
+        r = tree_run_logged(tree_fd, log_fd, argv);
         if (r < 0)
                 return error_message(reterr_message, r, "Failed to run dpkg in the new tree: %s",
                                      strerror(-r));
         if (r != 0) {
-                _cleanup_free_ char *cmd = strv_join((char**) action, " "), *tail = build_log_tail();
+                _cleanup_free_ char *cmd = strv_join((char**) action, " "), *tail = build_log_tail(log_fd);
                 return error_message(reterr_message, -EPROTO,
                                      "dpkg %s failed (exit status %i) for %zu packages:\n%s",
                                      strna(cmd), r, n, strna(tail));
@@ -715,7 +717,7 @@ static int write_apt_sources(const BootstrapPlan *plan, int tree_fd) {
         return write_file_in_tree(tree_fd, path, text, 0644);
 }
 
-static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
+static int setup(const BootstrapPlan *plan, int tree_fd, int log_fd, char **reterr_message) {
         const Recipe *recipe = plan->recipe;
         int r;
 
@@ -758,14 +760,15 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
         }
 
         if (recipe->root_locked != 0) {
-                r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/passwd", "--lock", "root"));
+                r = tree_run_logged(tree_fd, log_fd, STRV_MAKE("/usr/bin/passwd", "--lock", "root"));
                 if (r != 0)
                         return error_message(reterr_message, r < 0 ? r : -EPROTO,
                                              "Failed to lock the root account.");
         }
 
         STRV_FOREACH(s, recipe->enable_services) {
-                r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/systemctl", "enable", "--quiet", *s));
+                r = tree_run_logged(tree_fd, log_fd,
+                                    STRV_MAKE("/usr/bin/systemctl", "enable", "--quiet", *s));
                 if (r != 0)
                         return error_message(reterr_message, r < 0 ? r : -EPROTO,
                                              "Failed to enable %s in the new tree.", *s);
@@ -783,7 +786,7 @@ static int setup(const BootstrapPlan *plan, int tree_fd, char **reterr_message) 
         char **own = recipe->commands && plan->base_tree_name ? recipe->commands + recipe->n_base_commands :
                                                                 recipe->commands;
         STRV_FOREACH(c, own) {
-                r = tree_run_logged(tree_fd, STRV_MAKE("/bin/sh", "-c", *c));
+                r = tree_run_logged(tree_fd, log_fd, STRV_MAKE("/bin/sh", "-c", *c));
                 if (r != 0)
                         return error_message(reterr_message, r < 0 ? r : -EPROTO,
                                              "Command '%s' failed in the new tree "
@@ -1164,8 +1167,8 @@ static int register_merge(const BootstrapPlan *plan, int dpkg_fd, bool *register
 
 /* Runs the preinst of each registered package of plan->install that is essential (or not), as dpkg
  * would before unpacking it: "preinst install", with dpkg's environment for maintainer scripts. */
-static int run_preinsts(int tree_fd, int dpkg_fd, const BootstrapPlan *plan, const bool *registered,
-                        bool essential,
+static int run_preinsts(int tree_fd, int log_fd, int dpkg_fd, const BootstrapPlan *plan,
+                        const bool *registered, bool essential,
                         char **reterr_message) {
         _cleanup_close_ int register_fd = -EBADF, info_fd = -EBADF;
         const DebPackage *dpkg = NULL;
@@ -1222,14 +1225,14 @@ static int run_preinsts(int tree_fd, int dpkg_fd, const BootstrapPlan *plan, con
                                             "DPKG_MAINTSCRIPT_DEBUG=0",
                                             "DPKG_ADMINDIR=/var/lib/dpkg",
                                             "DPKG_ROOT="),
-                                  build_log);
+                                  log_fd);
                 (void) rm_rf_at(dpkg_fd, "tmp.ci");
                 if (r < 0)
                         return error_message(reterr_message, r, "Failed to run the preinst of %s: %s",
                                              p->name,
                                              strerror(-r));
                 if (r != 0) {
-                        _cleanup_free_ char *tail = build_log_tail();
+                        _cleanup_free_ char *tail = build_log_tail(log_fd);
                         return error_message(reterr_message, -EPROTO,
                                              "The preinst of %s failed (exit status %i):\n%s", p->name, r,
                                              strna(tail));
@@ -1246,7 +1249,7 @@ static const char* build_hostname(const BootstrapPlan *plan) {
 }
 
 /* dpkg --configure --force-depends for the essential packages of plan->install. */
-static int configure_essential(int tree_fd, const BootstrapPlan *plan, char **reterr_message) {
+static int configure_essential(int tree_fd, int log_fd, const BootstrapPlan *plan, char **reterr_message) {
         _cleanup_strv_free_ char **argv = NULL;
         int r;
 
@@ -1266,9 +1269,9 @@ static int configure_essential(int tree_fd, const BootstrapPlan *plan, char **re
         }
         if (r < 0)
                 return r;
-        r = tree_run_logged(tree_fd, argv);
+        r = tree_run_logged(tree_fd, log_fd, argv);
         if (r != 0) {
-                _cleanup_free_ char *tail = build_log_tail();
+                _cleanup_free_ char *tail = build_log_tail(log_fd);
                 return error_message(reterr_message, r < 0 ? r : -EPROTO,
                                      "dpkg --configure of the essential packages failed:\n%s", strna(tail));
         }
@@ -1276,7 +1279,7 @@ static int configure_essential(int tree_fd, const BootstrapPlan *plan, char **re
 }
 
 int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_message) {
-        _cleanup_close_ int debs_fd = -EBADF, dpkg_fd = -EBADF;
+        _cleanup_close_ int debs_fd = -EBADF, dpkg_fd = -EBADF, log_fd = -EBADF;
         _cleanup_free_ bool *registered = NULL;
         int r;
 
@@ -1356,8 +1359,8 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         if (r < 0)
                 return r;
 
-        build_log = memfd_create("build-log", MFD_CLOEXEC);
-        if (build_log < 0)
+        log_fd = memfd_create("build-log", MFD_CLOEXEC);
+        if (log_fd < 0)
                 return -errno;
 
         /* From here on, what runs in the tree runs contained (build-env.h), under the machine's name. */
@@ -1371,15 +1374,15 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
          * (--force-unsafe-io): the tree is a temporary, thrown away on any failure. */
         if (!plan->base_tree_name) {
                 step(plan->options, "Configuring the essential packages");
-                r = run_preinsts(tree_fd, dpkg_fd, plan, registered, true, reterr_message);
+                r = run_preinsts(tree_fd, log_fd, dpkg_fd, plan, registered, true, reterr_message);
                 if (r >= 0)
-                        r = run_dpkg(tree_fd, plan, plan->install, plan->n_install, registered,
+                        r = run_dpkg(tree_fd, log_fd, plan, plan->install, plan->n_install, registered,
                                      STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"), true,
                                      reterr_message);
                 if (r >= 0)
-                        r = configure_essential(tree_fd, plan, reterr_message);
+                        r = configure_essential(tree_fd, log_fd, plan, reterr_message);
                 if (r >= 0)
-                        r = run_preinsts(tree_fd, dpkg_fd, plan, registered, false, reterr_message);
+                        r = run_preinsts(tree_fd, log_fd, dpkg_fd, plan, registered, false, reterr_message);
                 if (r >= 0)
                         r = rm_rf_at(dpkg_fd, REGISTER_NAME);
                 if (r < 0)
@@ -1387,22 +1390,22 @@ int bootstrap_install(const BootstrapPlan *plan, int tree_fd, char **reterr_mess
         }
 
         step(plan->options, "Configuring the other packages");
-        r = run_dpkg(tree_fd, plan, plan->install, plan->n_install, registered,
+        r = run_dpkg(tree_fd, log_fd, plan, plan->install, plan->n_install, registered,
                      STRV_MAKE("--unpack", "--force-depends", "--force-unsafe-io"),
                      plan->base_tree_name ? -1 : false, reterr_message);
         if (r < 0)
                 return r;
-        r = tree_run_logged(tree_fd, STRV_MAKE("/usr/bin/dpkg", "--configure", "--pending",
+        r = tree_run_logged(tree_fd, log_fd, STRV_MAKE("/usr/bin/dpkg", "--configure", "--pending",
                                                "--force-unsafe-io"));
         if (r != 0) {
-                _cleanup_free_ char *tail = build_log_tail();
+                _cleanup_free_ char *tail = build_log_tail(log_fd);
                 return error_message(reterr_message, r < 0 ? r : -EPROTO,
                                      "dpkg --configure --pending failed:\n%s",
                                      strna(tail));
         }
 
         step(plan->options, "Setting up");
-        r = setup(plan, tree_fd, reterr_message);
+        r = setup(plan, tree_fd, log_fd, reterr_message);
         if (r < 0)
                 return r;
 

@@ -101,10 +101,14 @@ static void producer_fail(Decompressor *d, int error, const char *format, ...) {
 
         pthread_mutex_lock(&d->lock);
         if (d->error == 0) {
+                int saved = errno;
+
                 d->error = error < 0 ? error : -EIO;
+                errno = -d->error;      /* %m is the error passed in, as in error_message() */
                 va_start(ap, format);
                 (void) vsnprintf(d->error_msg, sizeof(d->error_msg), format, ap);
                 va_end(ap);
+                errno = saved;
         }
         pthread_cond_broadcast(&d->cond);
         pthread_mutex_unlock(&d->lock);

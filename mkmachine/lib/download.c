@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "download.h"
+#include "error-util.h"
 #include "fd-util.h"
 #include "log.h"
 #include "path-util.h"
@@ -35,13 +36,17 @@ static void hex(const uint8_t *md, size_t n, char *ret) {
                 sprintf(ret + 2 * i, "%02x", md[i]);
 }
 
-void sha256_hex(const void *data, size_t size, char ret[static 65]) {
+int sha256_hex(const void *data, size_t size, char ret[static 65]) {
         uint8_t md[32];
         unsigned len = 0;
 
-        if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1)
-                memset(md, 0, sizeof(md));
+        /* Never a made-up digest: an all-zero one would be compared against, and an empty string
+         * matches no digest that anyone checks against (see the header). */
+        ret[0] = 0;
+        if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1 || len != sizeof(md))
+                return -EIO;
         hex(md, sizeof(md), ret);
+        return 0;
 }
 
 uint64_t download_deadline_sec(uint64_t size) {
@@ -173,12 +178,9 @@ _printf_(3, 4)
 static int fail(Downloads *d, int r, const char *format, ...) {
         va_list ap;
 
-        if (!d->error) {
-                va_start(ap, format);
-                if (vasprintf(&d->error, format, ap) < 0)
-                        d->error = NULL;
-                va_end(ap);
-        }
+        va_start(ap, format);
+        r = error_messagev(&d->error, r, format, ap);
+        va_end(ap);
         return r;
 }
 

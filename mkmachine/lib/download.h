@@ -72,5 +72,7 @@ int file_verify_fd(int fd, uint64_t size, const char *sha256);
  * 2 * EVP_MAX_MD_SIZE + 1 bytes), read with pread() (its file offset does not move). */
 int fd_digest_hex(int fd, const EVP_MD *type, char *ret);
 
-/* SHA-256 of a buffer as lower-case hex. */
-void sha256_hex(const void *data, size_t size, char ret[static 65]);
+/* SHA-256 of a buffer as lower-case hex. 0, or -EIO if OpenSSL fails (out of memory, a FIPS provider that
+ * refuses, …); ret is then the empty string, which equals no digest, so that a caller that compares
+ * without looking at the result refuses rather than matches a made-up value. */
+int sha256_hex(const void *data, size_t size, char ret[static 65]);

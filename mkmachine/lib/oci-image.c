@@ -93,7 +93,9 @@ int oci_blob_verify(const void *data, size_t size, const char *digest, uint64_t 
                 return r;
         if ((uint64_t) size != expected_size)
                 return -EBADMSG;
-        sha256_hex(data, size, have);
+        r = sha256_hex(data, size, have);
+        if (r < 0)
+                return r;
         return streq(want, have) ? 0 : -EBADMSG;
 }
 

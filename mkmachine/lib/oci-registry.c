@@ -719,7 +719,9 @@ static int pull_blob_open(void *userdata, const char *digest, int *ret_fd) {
                 log_debug("%s", strna(msg));
                 return r == -ENOENT || r == -ETIMEDOUT ? r : -EIO;
         }
-        sha256_hex(resp.body ?: "", resp.size, got);
+        r = sha256_hex(resp.body ?: "", resp.size, got);
+        if (r < 0)
+                return r;
         if (!streq(got, hex))
                 return -EBADMSG;        /* the caller names it */
         pthread_mutex_lock(&p->lock);
@@ -810,7 +812,9 @@ int oci_pull_resolve(OciPull *p, const OciReference *ref, const OciPlatform *wan
         if (r < 0)
                 return r;
 
-        sha256_hex(resp.body ?: "", resp.size, hex);
+        r = sha256_hex(resp.body ?: "", resp.size, hex);
+        if (r < 0)
+                return error_message(reterr_message, r, "Failed to compute the digest of the manifest.");
         if (asprintf(&digest, "sha256:%s", hex) < 0)
                 return -ENOMEM;
         if (ref->digest && !streq(ref->digest, digest))
@@ -1093,7 +1097,9 @@ int registry_manifest_digest(RegistryClient *c, const char *tag, char **ret, cha
         int r = fetch_small(c, "manifests", tag, &resp, reterr_message);
         if (r < 0)
                 return r;
-        sha256_hex(resp.body ?: "", resp.size, hex);
+        r = sha256_hex(resp.body ?: "", resp.size, hex);
+        if (r < 0)
+                return error_message(reterr_message, r, "Failed to compute the digest of the manifest.");
         if (asprintf(ret, "sha256:%s", hex) < 0)
                 return -ENOMEM;
         return 0;

@@ -207,7 +207,9 @@ int store_clean_temporaries(Store *s) {
         return r;
 }
 
-static int interrupted_signal = 0;
+/* Per thread, and reset by every store_install(): it answers for the last call in this thread only, never
+ * for an earlier one or another thread's. */
+static _Thread_local int interrupted_signal = 0;
 
 int store_interrupted_signal(void) {
         return interrupted_signal;
@@ -324,6 +326,8 @@ int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFill
         _cleanup_close_ int tmp_fd = -EBADF;
         MachineType type;
         int r, exists;
+
+        interrupted_signal = 0;
 
         r = machine_name_check(name);
         if (r < 0)

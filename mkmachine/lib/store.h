@@ -67,8 +67,8 @@ typedef enum StoreInstallFlags {
 int store_install(Store *s, const char *name, StoreInstallFlags flags, StoreFillFunc fill, void *userdata,
                   int *reterr_fill);
 
-/* The signal that interrupted the last store_install() (which then returned -EINTR), or 0. A tool
- * re-raises it after cleaning up, so that its caller sees how it ended. */
+/* The signal that interrupted the last store_install() in this thread (which then returned -EINTR), or 0
+ * if it was not interrupted. A tool re-raises it after cleaning up, so that its caller sees how it ended. */
 int store_interrupted_signal(void);
 
 /* Removes temporaries left behind by killed runs (those no running mkmachine holds). */

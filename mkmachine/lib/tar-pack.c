@@ -3,9 +3,13 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "error-util.h"
@@ -209,18 +213,17 @@ static int pack(struct archive *disk, struct archive *out, struct archive_entry_
         }
 }
 
-int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
-             const volatile sig_atomic_t *interrupted, Progress *progress, TarPackStats *ret_stats,
-             char **reterr_message) {
+/* The archiving itself, in the child process of tar_pack(): libarchive's disk reader walks by path from
+ * the current directory and changes into the directories it reads (fchdir()), so it gets a process of
+ * its own, whose working directory nobody else uses. */
+static int pack_in_child(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
+                         const volatile sig_atomic_t *interrupted, Progress *progress,
+                         TarPackStats *ret_stats, char **reterr_message) {
         _cleanup_(archive_read_freep) struct archive *disk = NULL;
         _cleanup_(archive_write_freep) struct archive *out = NULL;
         _cleanup_(archive_entry_linkresolver_freep) struct archive_entry_linkresolver *lr = NULL;
-        _cleanup_close_ int cwd_fd = -EBADF;
         TarPackStats stats = {};
         int r, k;
-
-        assert(tree_fd >= 0);
-        assert(output_fd >= 0);
 
         disk = archive_read_disk_new();
         out = archive_write_new();
@@ -264,10 +267,7 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
                 return error_message(reterr_message, -EIO, "libarchive: %s", archive_error_string(disk));
 
         /* libarchive walks by path: from inside the tree, as "./…", like "tar -C TREE -c .". */
-        cwd_fd = open(".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
-        if (cwd_fd < 0)
-                cwd_fd = open("/", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
-        if (cwd_fd < 0 || fchdir(tree_fd) < 0)
+        if (fchdir(tree_fd) < 0)
                 return error_message(reterr_message, -errno, "Failed to enter the tree: %m");
 
         if (progress)
@@ -283,12 +283,124 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
         if (progress)
                 progress_end(progress);
         (void) archive_read_close(disk);
-        if (fchdir(cwd_fd) < 0 && r >= 0)
-                r = -errno;
         if (r < 0)
                 return r;
 
+        *ret_stats = stats;
+        return 0;
+}
+
+/* What the child sends back: this, then message_size bytes of the message (no NUL). */
+typedef struct PackResult {
+        int r;
+        uint32_t message_size;
+        TarPackStats stats;
+} PackResult;
+
+#define PACK_MESSAGE_MAX (64U * 1024U)
+
+/* Reads exactly size bytes from the child, or stops with -EINTR (having killed it) as soon as
+ * *interrupted is set: the signal may have come to us alone (kill PID), not to the child too. 0 at a
+ * short read (the child died). */
+static int read_from_child(int fd, pid_t pid, const volatile sig_atomic_t *interrupted, void *buf,
+                           size_t size) {
+        size_t done = 0;
+
+        while (done < size) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                ssize_t n;
+
+                if (interrupted && *interrupted) {
+                        (void) kill(pid, SIGKILL);
+                        return -EINTR;
+                }
+                if (poll(&pfd, 1, 100) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (pfd.revents == 0)
+                        continue;
+                n = read(fd, (uint8_t*) buf + done, size - done);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                done += (size_t) n;
+        }
+        return 1;
+}
+
+int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
+             const volatile sig_atomic_t *interrupted, Progress *progress, TarPackStats *ret_stats,
+             char **reterr_message) {
+        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
+        _cleanup_free_ char *msg = NULL;
+        PackResult res = {};
+        pid_t pid, parent = getpid();
+        int pipefd[2], r, k;
+
+        assert(tree_fd >= 0);
+        assert(output_fd >= 0);
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        rfd = pipefd[0];
+        wfd = pipefd[1];
+
+        /* Nothing buffered may be written twice, by us and by the child. */
+        (void) fflush(stdout);
+        (void) fflush(stderr);
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                rfd = safe_close(rfd);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(EXIT_FAILURE);
+                res.r = pack_in_child(tree_fd, output_fd, c, skip_root_xattr, interrupted, progress,
+                                      &res.stats, &msg);
+                if (msg)
+                        res.message_size = (uint32_t) MIN(strlen(msg), (size_t) PACK_MESSAGE_MAX);
+                if (loop_write(wfd, &res, sizeof(res)) < 0 ||
+                    (res.message_size > 0 && loop_write(wfd, msg, res.message_size) < 0))
+                        _exit(EXIT_FAILURE);
+                _exit(EXIT_SUCCESS);
+        }
+        wfd = safe_close(wfd);
+
+        r = read_from_child(rfd, pid, interrupted, &res, sizeof(res));
+        if (r > 0 && (res.r > 0 || res.message_size > PACK_MESSAGE_MAX))
+                r = -EPROTO;
+        if (r > 0 && res.message_size > 0) {
+                msg = calloc(1, res.message_size + 1);
+                if (!msg)
+                        r = -ENOMEM;
+                else
+                        r = read_from_child(rfd, pid, interrupted, msg, res.message_size);
+        }
+        if (r <= 0)
+                (void) kill(pid, SIGKILL);      /* it may still be running (or have died already) */
+        for (;;) {
+                k = waitpid(pid, NULL, 0);
+                if (k >= 0 || errno != EINTR)
+                        break;
+        }
+        progress_end_after_child(progress);
+        if (r == 0)
+                return error_message(reterr_message, -ECHILD, "The archiving process died.");
+        if (r < 0)
+                return r;
+        if (res.r < 0) {
+                if (msg && reterr_message && !*reterr_message)
+                        *reterr_message = TAKE_PTR(msg);
+                return res.r;
+        }
+
         if (ret_stats)
-                *ret_stats = stats;
+                *ret_stats = res.stats;
         return 0;
 }

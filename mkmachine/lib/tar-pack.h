@@ -24,9 +24,11 @@ typedef struct TarPackStats {
  * fifos, symlinks and sparse files as such. Mount points below are not crossed. The xattr named
  * skip_root_xattr (if non-NULL) is left out on the top directory (mkmachine's origin record, which
  * describes the machine, not its files). If *interrupted becomes non-zero (a signal handler) it stops
- * with -EINTR. progress may be NULL. On failure returns a negative errno and a sentence in
- * *reterr_message. Uses the current directory (it changes into the tree and back). Never logs above
- * debug. */
+ * with -EINTR (also when only this process got the signal: the work runs in a child, which is killed).
+ * progress may be NULL; it is drawn by the child. On failure returns a negative errno and a sentence in
+ * *reterr_message (-ECHILD if the child died). The calling process's working directory is never
+ * changed: libarchive's disk reader changes into the directories it reads, so it runs in a child
+ * process. Never logs above debug. */
 int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
              const volatile sig_atomic_t *interrupted, Progress *progress, TarPackStats *ret_stats,
              char **reterr_message);

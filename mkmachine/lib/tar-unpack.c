@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "decompress.h"
+#include "error-util.h"
 #include "fd-util.h"
 #include "fs-util.h"
 #include "hashmap.h"
@@ -92,14 +93,9 @@ _printf_(3, 4)
 static int fail(Unpacker *u, int r, const char *format, ...) {
         va_list ap;
 
-        assert(r < 0);
-
-        if (!u->error) {
-                va_start(ap, format);
-                if (vasprintf(&u->error, format, ap) < 0)
-                        u->error = NULL;
-                va_end(ap);
-        }
+        va_start(ap, format);
+        r = error_messagev(&u->error, r, format, ap);
+        va_end(ap);
         return r;
 }
 

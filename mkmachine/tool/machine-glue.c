@@ -16,13 +16,13 @@
 #include "bus-util.h"
 #include "fd-util.h"
 #include "fs-util.h"
-#include "machine-bus.h"
 #include "log.h"
 #include "machine-glue.h"
+#include "machined-client.h"
 #include "nft-forward.h"
 #include "string-util.h"
 #include "strv.h"
-#include "systemd-manager.h"
+#include "systemd-manager-client.h"
 
 static NspawnSettings arg_settings = {
         .network = _NETWORK_MODE_INVALID,

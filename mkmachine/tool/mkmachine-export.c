@@ -236,7 +236,9 @@ int verb_push(int argc, char *argv[]) {
         r = oci_push_config_json(&platform, layer.diff_id, boot, &settings, &config);
         if (r < 0)
                 return log_oom();
-        sha256_hex(config, strlen(config), hex);
+        r = sha256_hex(config, strlen(config), hex);
+        if (r < 0)
+                return log_error_errno(r, "Failed to hash the image config: %m");
         snprintf(config_digest, sizeof(config_digest), "sha256:%s", hex);
         r = oci_push_manifest_json(config_digest, strlen(config), &layer, &manifest);
         if (r < 0)
@@ -262,7 +264,9 @@ int verb_push(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to push machine '%s' to %s: %s", name, reference,
                                        msg ?: strerror(-r));
 
-        sha256_hex(manifest, strlen(manifest), manifest_hex);
+        r = sha256_hex(manifest, strlen(manifest), manifest_hex);
+        if (r < 0)
+                return log_error_errno(r, "Failed to hash the manifest: %m");
         if (arg_json) {
                 json_object *j = json_object_new_object();
                 if (!j)

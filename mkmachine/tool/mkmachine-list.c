@@ -3,8 +3,8 @@
 
 #include "bus-util.h"
 #include "log.h"
-#include "machine-bus.h"
 #include "machine-template.h"
+#include "machined-client.h"
 #include "podman.h"
 #include "spawn-util.h"
 #include "string-util.h"

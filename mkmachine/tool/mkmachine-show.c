@@ -3,9 +3,9 @@
 
 #include "bus-util.h"
 #include "log.h"
-#include "machine-bus.h"
 #include "machine-glue.h"
 #include "machine-template.h"
+#include "machined-client.h"
 #include "string-util.h"
 #include "strv.h"
 #include "tool.h"

@@ -9,7 +9,7 @@
 #include "progress-bar.h"
 #include "spawn-util.h"
 #include "string-util.h"
-#include "systemd-manager.h"
+#include "systemd-manager-client.h"
 #include "tool.h"
 
 static usec_t env_seconds(const char *name, usec_t def) {

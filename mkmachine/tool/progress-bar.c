@@ -76,6 +76,8 @@ void progress_bar_draw(const Progress *p, ProgressEvent event, void *userdata) {
                 draw(p);
                 break;
         case PROGRESS_END:
+                if (p->elsewhere)
+                        drawn = true;   /* a child process may have left its line */
                 progress_bar_clear();
                 break;
         default:

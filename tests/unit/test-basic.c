@@ -183,6 +183,37 @@ TEST(error_message) {
         errno = EAGAIN;
         ASSERT_EQ(error_message(&msg, -ENOSPC, "Writing: %m"), -ENOSPC);
         ASSERT_STREQ(msg, "Writing: No space left on device");
+        /* ... and errno is left as it was. */
+        ASSERT_EQ(errno, EAGAIN);
+}
+
+/* A fail() helper as tar-unpack, download and apt-repo have it, over error_messagev(). */
+typedef struct FailState {
+        char *error;
+} FailState;
+
+_printf_(3, 4)
+static int fail_like_a_module(FailState *s, int r, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        r = error_messagev(&s->error, r, format, ap);
+        va_end(ap);
+        return r;
+}
+
+TEST(error_messagev_percent_m) {
+        FailState s = {};
+
+        /* What errno says at the time of formatting does not matter: %m is the error given. */
+        errno = ENOENT;
+        ASSERT_EQ(fail_like_a_module(&s, -EROFS, "'%s': failed to set times: %m", "etc/x"), -EROFS);
+        ASSERT_STREQ(s.error, "'etc/x': failed to set times: Read-only file system");
+        ASSERT_EQ(errno, ENOENT);
+        /* The first message wins. */
+        ASSERT_EQ(fail_like_a_module(&s, -EIO, "later: %m"), -EIO);
+        ASSERT_STREQ(s.error, "'etc/x': failed to set times: Read-only file system");
+        free(s.error);
 }
 
 static void assert_escaped(const char *in, size_t max_len, const char *want) {
@@ -288,6 +319,24 @@ TEST(json_text_escape_terminal) {
 /* Runs f() with stderr going to a temporary file; returns what it wrote. */
 static void log_hostile(void) {
         log_error("Refused entry '%s'.", "x\033[2J\r\a");
+}
+
+static void log_percent_m(void) {
+        int r;
+
+        log_set_max_level(LOG_INFO);
+        errno = EAGAIN;
+        r = log_error_errno(-ENOSPC, "Failed to write: %m");
+        ASSERT_EQ(r, -ENOSPC);
+        ASSERT_EQ(errno, EAGAIN);
+        r = log_error_errno(SYNTHETIC_ERRNO(EROFS), "Synthetic: %m");
+        ASSERT_EQ(r, -EROFS);
+}
+
+TEST(log_percent_m_is_the_error_passed) {
+        _cleanup_free_ char *text = test_capture_stderr(log_percent_m);
+
+        ASSERT_STREQ(text, "Failed to write: No space left on device\nSynthetic: Read-only file system\n");
 }
 
 TEST(log_escapes_control_characters) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* OCI/Docker image documents: parsing, digest and size checks, media types (and contradictions between
  * a document and its descriptor), platform choice, and the config turned into machine settings. */
+#include <openssl/provider.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,12 +37,45 @@ TEST(digests) {
         ASSERT_ERROR(oci_digest_parse("nocolon", NULL), EBADMSG);
         ASSERT_ERROR(oci_digest_parse(":x", NULL), EBADMSG);
 
-        sha256_hex("hello", 5, hex);
+        ASSERT_OK(sha256_hex("hello", 5, hex));
         snprintf(d, sizeof(d), "sha256:%s", hex);
         ASSERT_OK(oci_blob_verify("hello", 5, d, 5));
         ASSERT_ERROR(oci_blob_verify("hello", 5, d, 6), EBADMSG);     /* size */
         ASSERT_ERROR(oci_blob_verify("hellO", 5, d, 5), EBADMSG);     /* content */
         ASSERT_ERROR(oci_blob_verify("hell", 4, d, 4), EBADMSG);      /* truncated */
+}
+
+/* Makes OpenSSL fail in this thread: the thread's default library context becomes one with only the null
+ * provider, which has no algorithms, so every digest fails. Returns the previous context, for
+ * openssl_restore(). */
+static OSSL_LIB_CTX* openssl_break(OSSL_PROVIDER **ret_provider) {
+        OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+        ASSERT_NOT_NULL(ctx);
+        *ret_provider = OSSL_PROVIDER_load(ctx, "null");
+        ASSERT_NOT_NULL(*ret_provider);
+        return OSSL_LIB_CTX_set0_default(ctx);
+}
+
+static void openssl_restore(OSSL_LIB_CTX *old, OSSL_PROVIDER *provider) {
+        OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_set0_default(old);
+
+        ASSERT_TRUE(OSSL_PROVIDER_unload(provider));
+        OSSL_LIB_CTX_free(ctx);
+}
+
+TEST(blob_verify_without_a_digest) {
+        static const char zeros[] =
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        OSSL_PROVIDER *provider;
+        OSSL_LIB_CTX *old = openssl_break(&provider);
+        int r;
+
+        /* When OpenSSL fails, the blob is not checked: an error, never a match with the all-zero digest
+         * that sha256_hex() once made up. */
+        r = oci_blob_verify("hello", 5, zeros, 5);
+        openssl_restore(old, provider);
+        ASSERT_ERROR(r, EIO);
 }
 
 static const char index_json[] =

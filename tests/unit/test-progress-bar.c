@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "log.h"
 #include "progress-bar.h"
 #include "string-util.h"
@@ -48,11 +51,30 @@ static void message_while_drawn(void) {
         log_set_before_write(NULL);
 }
 
+static void child_killed_while_drawing(void) {
+        Progress p = PROGRESS_BAR;
+        pid_t pid;
+
+        progress_bar_set_enabled(true);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                progress_begin(&p, "Exporting", 0);
+                (void) usleep(150 * 1000);
+                progress_update(&p, 2048);
+                (void) fflush(stderr);
+                _exit(0);       /* as if killed: the line is not erased */
+        }
+        ASSERT_TRUE(waitpid(pid, NULL, 0) == pid);
+        progress_end_after_child(&p);
+}
+
 TEST(progress_bar) {
         _cleanup_free_ char *known = test_capture_stderr(known_total);
         _cleanup_free_ char *unknown = test_capture_stderr(unknown_total);
         _cleanup_free_ char *nothing = test_capture_stderr(off);
         _cleanup_free_ char *message = test_capture_stderr(message_while_drawn);
+        _cleanup_free_ char *child = test_capture_stderr(child_killed_while_drawing);
         const char *eta;
 
         /* One line, the label escaped, bar, percentage, bytes, a rate and an ETA; then erased. */
@@ -69,6 +91,9 @@ TEST(progress_bar) {
         /* A message erases the line first and is not erased itself: the end finds no line to erase. */
         ASSERT_NOT_NULL(strstr(message, "/s\r\033[KSomething happened.\n"));
         ASSERT_TRUE(endswith(message, "Something happened.\n"));
+        /* What a child drew and left is erased when its parent ends the progress after it. */
+        ASSERT_TRUE(startswith(child, "\r\033[KExporting 2.0K "));
+        ASSERT_TRUE(endswith(child, "/s\r\033[K"));
 }
 
 DEFINE_TEST_MAIN

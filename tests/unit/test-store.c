@@ -118,6 +118,14 @@ static int fill_crash(int tree_fd, void *userdata) {
         return 0;
 }
 
+static int fill_interrupted(int tree_fd, void *userdata) {
+        ASSERT_OK(write_file_atomic_at(tree_fd, "partial", "x", 1, 0644));
+        /* As a ^C would: the parent waits for it and kills us. */
+        ASSERT_OK(RET_NERRNO(kill(getppid(), SIGTERM)));
+        for (;;)
+                (void) pause();
+}
+
 static char* read_content(Store *s, const char *name) {
         char *buf = NULL;
 
@@ -136,6 +144,22 @@ TEST(install_failures_leave_nothing) {
         ASSERT_EQ(fill_error, -EBADMSG);
         ASSERT_EQ(store_install(&s, "m", 0, fill_crash, NULL, NULL), -ECHILD);
         ASSERT_EQ(store_entries(&s, true), 0U);
+        store_free(&s);
+}
+
+TEST(install_interrupted_signal) {
+        Store s;
+
+        store_new(&s);
+        ASSERT_EQ(store_interrupted_signal(), 0);
+        ASSERT_EQ(store_install(&s, "m", 0, fill_interrupted, NULL, NULL), -EINTR);
+        ASSERT_EQ(store_interrupted_signal(), SIGTERM);
+        ASSERT_EQ(store_entries(&s, true), 0U);
+        /* The next install answers for itself: no signal left over from the last one. */
+        ASSERT_OK(store_install(&s, "m", 0, fill_ok, (void*) "x", NULL));
+        ASSERT_EQ(store_interrupted_signal(), 0);
+        ASSERT_EQ(store_install(&s, "bad/name", 0, fill_ok, (void*) "x", NULL), -EINVAL);
+        ASSERT_EQ(store_interrupted_signal(), 0);
         store_free(&s);
 }
 

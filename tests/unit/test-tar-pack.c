@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +157,86 @@ TEST(interrupted) {
         /* ... and back in the directory it started in. */
         ASSERT_NOT_NULL(getcwd(after, sizeof(after)));
         ASSERT_STREQ(cwd, after);
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+}
+
+typedef struct CwdWatch {
+        atomic_bool stop;
+        atomic_bool changed;
+        char cwd[PATH_MAX];
+} CwdWatch;
+
+static void* watch_cwd(void *userdata) {
+        CwdWatch *w = userdata;
+        char now[PATH_MAX];
+
+        while (!atomic_load(&w->stop))
+                if (!getcwd(now, sizeof(now)) || !streq(now, w->cwd))
+                        atomic_store(&w->changed, true);
+        return NULL;
+}
+
+TEST(cwd_never_changes) {
+        _cleanup_free_ char *tmp = make_tmp(), *msg = NULL;
+        _cleanup_close_ int src = -EBADF, out = -EBADF;
+        CwdWatch w = {};
+        TarPackStats stats = {};
+        pthread_t thread;
+
+        src = open(tmp, O_DIRECTORY|O_CLOEXEC);
+        ASSERT_TRUE(src >= 0);
+        make_tree(src);
+        for (unsigned i = 0; i < 200; i++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "d%u", i);
+                ASSERT_EQ(mkdirat(src, name, 0755), 0);
+                write_at(src, strjoina(name, "/f"), "x");
+        }
+        out = memfd_create("archive", MFD_CLOEXEC);
+        ASSERT_TRUE(out >= 0);
+
+        /* Another thread of the process must never see its working directory move (libarchive's disk
+         * reader changes into what it reads: that happens in a child). */
+        ASSERT_NOT_NULL(getcwd(w.cwd, sizeof(w.cwd)));
+        ASSERT_EQ(pthread_create(&thread, NULL, watch_cwd, &w), 0);
+        ASSERT_OK(tar_pack(src, out, COMPRESSION_NONE, NULL, NULL, NULL, &stats, &msg));
+        atomic_store(&w.stop, true);
+        ASSERT_EQ(pthread_join(thread, NULL), 0);
+        ASSERT_FALSE(atomic_load(&w.changed));
+        ASSERT_TRUE(stats.entries >= 400);
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+}
+
+static volatile sig_atomic_t late_stop = 0;
+
+static void* stop_later(void *userdata) {
+        (void) usleep(200 * 1000);
+        late_stop = SIGTERM;
+        return NULL;
+}
+
+TEST(interrupted_in_the_parent_only) {
+        _cleanup_free_ char *tmp = make_tmp(), *msg = NULL, *big = NULL;
+        _cleanup_close_ int src = -EBADF;
+        int pipefd[2];
+        pthread_t thread;
+
+        src = open(tmp, O_DIRECTORY|O_CLOEXEC);
+        ASSERT_TRUE(src >= 0);
+        big = malloc(1024 * 1024 + 1);
+        ASSERT_NOT_NULL(big);
+        memset(big, 'x', 1024 * 1024);
+        big[1024 * 1024] = 0;
+        write_at(src, "big", big);
+        /* Nobody reads the archive: the packing child blocks once the pipe is full, and only the parent
+         * sees the flag (set as a signal handler of its own would). It must stop the child. */
+        ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+        ASSERT_EQ(pthread_create(&thread, NULL, stop_later, NULL), 0);
+        ASSERT_ERROR(tar_pack(src, pipefd[1], COMPRESSION_NONE, NULL, &late_stop, NULL, NULL, &msg), EINTR);
+        ASSERT_EQ(pthread_join(thread, NULL), 0);
+        safe_close(pipefd[0]);
+        safe_close(pipefd[1]);
         ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
 }
 

@@ -9,10 +9,10 @@
 #include "time-util.h"
 
 /* Reading machined (org.freedesktop.machine1) and the state of a machine's unit from systemd
- * (org.freedesktop.systemd1). Only queries: starting and stopping units is systemd-manager.c's job.
+ * (org.freedesktop.systemd1). Only queries: starting and stopping units is systemd-manager-client.c's job.
  * Every function takes a bus from bus_open_system_checked(); none logs above debug level. Errors are
- * negative errnos as bus_error_to_errno() maps D-Bus errors, and *reterr_message (if non-NULL) gets
- * the D-Bus error's own sentence. */
+ * negative errnos as bus_error_to_errno() maps D-Bus errors, and *reterr_message (if non-NULL) gets the
+ * D-Bus error's own sentence. */
 
 typedef struct MachineListEntry {
         char *name;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <sys/socket.h>
 
-#include "machine-bus.h"
+#include "machined-client.h"
 #include "tests.h"
 
 TEST(address_format) {

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 
 #include "bus-util.h"
-#include "machine-bus.h"
+#include "machined-client.h"
 #include "string-util.h"
 #include "strv.h"
 

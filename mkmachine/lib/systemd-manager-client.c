@@ -7,7 +7,7 @@
 #include "bus-util.h"
 #include "string-util.h"
 #include "strv.h"
-#include "systemd-manager.h"
+#include "systemd-manager-client.h"
 
 #define SD_DEST  "org.freedesktop.systemd1"
 #define SD_PATH  "/org/freedesktop/systemd1"
