@@ -14,6 +14,7 @@
 #include "deb-relation.h"
 #include "deb-version.h"
 #include "deb822.h"
+#include "digest.h"
 #include "error-util.h"
 #include "decompress.h"
 #include "download.h"

@@ -19,6 +19,7 @@
 #include "build-env.h"
 #include "config.h"
 #include "copy.h"
+#include "digest.h"
 #include "random-util.h"
 #include "deb-install.h"
 #include "download.h"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "deb-install.h"
+#include "digest.h"
 #include "download.h"
 #include "dpkg-db.h"
 #include "strv.h"

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "download.h"
 #include "error-util.h"
 #include "fd-util.h"
@@ -22,31 +23,13 @@
 #include "time-util.h"
 
 #define DEFAULT_MAX_SIZE (UINT64_C(1) << 30)
-#define VERIFY_BUFFER_SIZE (256U * 1024U)
+#define HASH_BUFFER_SIZE (256U * 1024U)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result = CURLE_FAILED_INIT;
 
 static void curl_init(void) {
         curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void hex(const uint8_t *md, size_t n, char *ret) {
-        for (size_t i = 0; i < n; i++)
-                sprintf(ret + 2 * i, "%02x", md[i]);
-}
-
-int sha256_hex(const void *data, size_t size, char ret[static 65]) {
-        uint8_t md[32];
-        unsigned len = 0;
-
-        /* Never a made-up digest: an all-zero one would be compared against, and an empty string
-         * matches no digest that anyone checks against (see the header). */
-        ret[0] = 0;
-        if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1 || len != sizeof(md))
-                return -EIO;
-        hex(md, sizeof(md), ret);
-        return 0;
 }
 
 uint64_t download_deadline_sec(uint64_t size) {
@@ -80,71 +63,6 @@ void download_clean_stale(int dir_fd, unsigned max_age_sec) {
                 if (now - st.st_mtime > (time_t) max_age_sec)
                         (void) unlinkat(dirfd(d), de->d_name, 0);
         }
-}
-
-int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256) {
-        _cleanup_close_ int fd = -EBADF;
-
-        fd = openat(dir_fd, name, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        return file_verify_fd(fd, size, sha256);
-}
-
-int fd_digest_hex(int fd, const EVP_MD *type, char *ret) {
-        _cleanup_free_ uint8_t *buf = NULL;
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
-        EVP_MD_CTX *ctx;
-        int r = 0;
-
-        buf = malloc(VERIFY_BUFFER_SIZE);
-        ctx = EVP_MD_CTX_new();
-        if (!buf || !ctx || EVP_DigestInit_ex(ctx, type, NULL) != 1) {
-                EVP_MD_CTX_free(ctx);
-                return -ENOMEM;
-        }
-        for (off_t offset = 0;;) {
-                ssize_t n = pread(fd, buf, VERIFY_BUFFER_SIZE, offset);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                offset += n;
-                if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
-                        r = -EIO;
-                        break;
-                }
-        }
-        if (r >= 0 && EVP_DigestFinal_ex(ctx, md, &len) != 1)
-                r = -EIO;
-        EVP_MD_CTX_free(ctx);
-        if (r < 0)
-                return r;
-        hex(md, len, ret);
-        return 0;
-}
-
-int file_verify_fd(int fd, uint64_t size, const char *sha256) {
-        char h[2 * EVP_MAX_MD_SIZE + 1];
-        struct stat st;
-        int r;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || (size > 0 && (uint64_t) st.st_size != size))
-                return -EBADMSG;
-        if (!sha256)
-                return 0;
-
-        r = fd_digest_hex(fd, EVP_sha256(), h);
-        if (r < 0)
-                return r;
-        return strcasecmp(h, sha256) == 0 ? 0 : -EBADMSG;
 }
 
 typedef struct Transfer {
@@ -186,13 +104,13 @@ static int fail(Downloads *d, int r, const char *format, ...) {
 
 /* Hashes what a kept part already holds. */
 static int hash_existing(Transfer *t, uint64_t size) {
-        _cleanup_free_ uint8_t *buf = malloc(VERIFY_BUFFER_SIZE);
+        _cleanup_free_ uint8_t *buf = malloc(HASH_BUFFER_SIZE);
         uint64_t done = 0;
 
         if (!buf)
                 return -ENOMEM;
         while (done < size) {
-                ssize_t n = pread(t->fd, buf, (size_t) MIN((uint64_t) VERIFY_BUFFER_SIZE, size - done),
+                ssize_t n = pread(t->fd, buf, (size_t) MIN((uint64_t) HASH_BUFFER_SIZE, size - done),
                                   (off_t) done);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -419,7 +337,7 @@ static int transfer_finish(Downloads *d, Transfer *t, CURLcode code) {
         }
         if (EVP_DigestFinal_ex(t->sha256, md, NULL) != 1)
                 return -EIO;
-        hex(md, sizeof(md), h);
+        digest_to_hex(md, sizeof(md), h);
         if (item->sha256 && strcasecmp(h, item->sha256) != 0) {
                 t->part = false;        /* no use continuing that one */
                 return fail(d, -EBADMSG, "%s does not match its SHA256 digest (got %s, expected %s).",

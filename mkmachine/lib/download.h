@@ -63,16 +63,3 @@ int download_many(const DownloadItem *items, size_t n, unsigned max_parallel, Pr
  * when a run was killed. Younger ones may belong to a download in progress and are kept. */
 void download_clean_stale(int dir_fd, unsigned max_age_sec);
 
-/* Checks a file against its expected size and digest. 0 if it matches, -EBADMSG if not. */
-int file_verify_at(int dir_fd, const char *name, uint64_t size, const char *sha256);
-/* The same for an open file (read with pread(): its file offset does not move). */
-int file_verify_fd(int fd, uint64_t size, const char *sha256);
-
-/* The digest (EVP_sha256(), EVP_md5(), …) of the whole of fd as lower-case hex into ret (at least
- * 2 * EVP_MAX_MD_SIZE + 1 bytes), read with pread() (its file offset does not move). */
-int fd_digest_hex(int fd, const EVP_MD *type, char *ret);
-
-/* SHA-256 of a buffer as lower-case hex. 0, or -EIO if OpenSSL fails (out of memory, a FIPS provider that
- * refuses, …); ret is then the empty string, which equals no digest, so that a caller that compares
- * without looking at the result refuses rather than matches a made-up value. */
-int sha256_hex(const void *data, size_t size, char ret[static 65]);

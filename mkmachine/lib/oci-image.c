@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "digest.h"
 #include "download.h"
 #include "error-util.h"
 #include "oci-image.h"

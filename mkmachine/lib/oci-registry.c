@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "download.h"
 #include "error-util.h"
 #include "fd-util.h"

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "digest.h"
 #include "download.h"
 #include "fd-util.h"
 #include "fs-util.h"

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <openssl/provider.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "download.h"
 #include "fd-util.h"
 #include "fs-util.h"
@@ -50,63 +50,6 @@ static size_t entries(int fd) {
                         n++;
         closedir(d);
         return n;
-}
-
-/* Makes OpenSSL fail in this thread: the thread's default library context becomes one with only the null
- * provider, which has no algorithms, so every digest fails. Returns the previous context, for
- * openssl_restore(). */
-static OSSL_LIB_CTX* openssl_break(OSSL_PROVIDER **ret_provider) {
-        OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
-
-        ASSERT_NOT_NULL(ctx);
-        *ret_provider = OSSL_PROVIDER_load(ctx, "null");
-        ASSERT_NOT_NULL(*ret_provider);
-        return OSSL_LIB_CTX_set0_default(ctx);
-}
-
-static void openssl_restore(OSSL_LIB_CTX *old, OSSL_PROVIDER *provider) {
-        OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_set0_default(old);
-
-        ASSERT_TRUE(OSSL_PROVIDER_unload(provider));
-        OSSL_LIB_CTX_free(ctx);
-}
-
-TEST(sha256_and_verify) {
-        static const char empty[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        char h[65];
-        int fd = setup();
-
-        ASSERT_OK(sha256_hex("", 0, h));
-        ASSERT_STREQ(h, empty);
-        ASSERT_OK(sha256_hex("abc", 3, h));
-        ASSERT_STREQ(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-
-        ASSERT_OK(write_file_atomic_at(fd, "f", "abc", 3, 0644));
-        ASSERT_OK(file_verify_at(fd, "f", 3, h));
-        ASSERT_OK(file_verify_at(fd, "f", 0, NULL));
-        ASSERT_OK(file_verify_at(fd, "f", 3,
-                                 "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
-        ASSERT_EQ(file_verify_at(fd, "f", 4, h), -EBADMSG);
-        ASSERT_EQ(file_verify_at(fd, "f", 3, empty), -EBADMSG);
-        ASSERT_EQ(file_verify_at(fd, "missing", 3, h), -ENOENT);
-        cleanup(fd);
-}
-
-TEST(sha256_failure_is_an_error) {
-        OSSL_PROVIDER *provider;
-        OSSL_LIB_CTX *old = openssl_break(&provider);
-        char h[65] = "not touched";
-        int r;
-
-        /* Once this yielded an all-zero digest and 0; now it is an error and a digest that matches
-         * nothing. */
-        r = sha256_hex("abc", 3, h);
-        openssl_restore(old, provider);
-        ASSERT_ERROR(r, EIO);
-        ASSERT_STREQ(h, "");
-
-        ASSERT_OK(sha256_hex("abc", 3, h));
-        ASSERT_STREQ(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(clean_stale) {

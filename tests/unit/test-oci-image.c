@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "digest.h"
 #include "download.h"
 #include "oci-image.h"
 #include "string-util.h"
 #include "strv.h"
+#include "tests-openssl.h"
 #include "tests.h"
 
 #define OCI "application/vnd.oci.image."
@@ -43,25 +45,6 @@ TEST(digests) {
         ASSERT_ERROR(oci_blob_verify("hello", 5, d, 6), EBADMSG);     /* size */
         ASSERT_ERROR(oci_blob_verify("hellO", 5, d, 5), EBADMSG);     /* content */
         ASSERT_ERROR(oci_blob_verify("hell", 4, d, 4), EBADMSG);      /* truncated */
-}
-
-/* Makes OpenSSL fail in this thread: the thread's default library context becomes one with only the null
- * provider, which has no algorithms, so every digest fails. Returns the previous context, for
- * openssl_restore(). */
-static OSSL_LIB_CTX* openssl_break(OSSL_PROVIDER **ret_provider) {
-        OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
-
-        ASSERT_NOT_NULL(ctx);
-        *ret_provider = OSSL_PROVIDER_load(ctx, "null");
-        ASSERT_NOT_NULL(*ret_provider);
-        return OSSL_LIB_CTX_set0_default(ctx);
-}
-
-static void openssl_restore(OSSL_LIB_CTX *old, OSSL_PROVIDER *provider) {
-        OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_set0_default(old);
-
-        ASSERT_TRUE(OSSL_PROVIDER_unload(provider));
-        OSSL_LIB_CTX_free(ctx);
 }
 
 TEST(blob_verify_without_a_digest) {

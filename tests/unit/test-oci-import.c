@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "download.h"
 #include "fd-util.h"
 #include "fs-util.h"
