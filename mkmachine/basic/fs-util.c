@@ -118,18 +118,22 @@ int rm_rf_at(int dir_fd, const char *name) {
         return rm_rf_entry(dir_fd, name, st.st_dev, 0);
 }
 
-int openat_in_root(int root_fd, const char *path, int flags, mode_t mode) {
+int openat2_fd(int dir_fd, const char *path, int flags, mode_t mode, uint64_t resolve) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
                 .mode = (flags & (O_CREAT|O_TMPFILE)) ? mode : 0,
-                .resolve = RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS,
+                .resolve = resolve,
         };
         long fd;
 
-        fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+        fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
         if (fd < 0)
                 return -errno;
         return (int) fd;
+}
+
+int openat_in_root(int root_fd, const char *path, int flags, mode_t mode) {
+        return openat2_fd(root_fd, path, flags, mode, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS);
 }
 
 /* The directory of path, opened with openat_in_root(), and its last component in *ret_leaf. */

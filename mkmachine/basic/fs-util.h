@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <linux/openat2.h>
+#include <stdint.h>
+
 #include <sys/types.h>
 
 /* Removes dir_fd/name and everything below it. Never follows symlinks and never crosses into another
@@ -14,6 +17,10 @@ int mkdir_p_at(int dir_fd, const char *path, mode_t parent_mode, mode_t mode);
 
 /* Removes everything inside the directory fd, but not the directory itself. */
 int rm_rf_children(int fd);
+
+/* openat2() with the RESOLVE_* flags resolve, and O_CLOEXEC always (mode only with O_CREAT or
+ * O_TMPFILE): the one wrapper of the raw syscall. Returns an fd or -errno. */
+int openat2_fd(int dir_fd, const char *path, int flags, mode_t mode, uint64_t resolve);
 
 /* openat2() with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS: path is resolved as if root_fd were '/'.
  * Returns an fd or -errno. */

@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +10,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -611,16 +609,10 @@ static int run_dpkg(int tree_fd, int log_fd, const BootstrapPlan *plan, DebPacka
 }
 
 static int write_file_in_tree(int tree_fd, const char *path, const char *content, mode_t mode) {
-        struct open_how how = {
-                .flags = O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC,
-                .mode = mode,
-                .resolve = RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS,
-        };
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int fd = openat_in_root(tree_fd, path, O_WRONLY|O_CREAT|O_TRUNC, mode);
 
-        fd = (int) syscall(SYS_openat2, tree_fd, path, &how, sizeof(how));
         if (fd < 0)
-                return -errno;
+                return fd;
         return loop_write(fd, content, strlen(content));
 }
 

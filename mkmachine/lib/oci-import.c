@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "download.h"
@@ -45,15 +43,11 @@ struct OciSource {
  * other. The fd is opened with O_NONBLOCK, harmless for regular files, so that a FIFO in its place
  * cannot block us before we see what it is. */
 static int open_beneath(int dir_fd, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK),
-                .resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS,
-        };
-
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
-        fd = RET_NERRNO((int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how)));
+        fd = openat2_fd(dir_fd, path, flags | O_NOCTTY | O_NONBLOCK, 0,
+                        RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS);
         if (fd < 0)
                 return fd;
         /* Only regular files: an archive may hold a FIFO (which would block us) or a device node. */

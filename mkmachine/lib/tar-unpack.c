@@ -4,14 +4,12 @@
 #include <dirent.h>
 #include <endian.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -117,13 +115,8 @@ static void note(Unpacker *u, const char *format, ...) {
  * mount; and never through a symlink, unless TAR_UNPACK_SYMLINKS_IN_TREE, when symlinks are followed
  * as if the tree were the root directory. */
 static int openat_tree(Unpacker *u, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC),
-                .resolve = (u->flags & TAR_UNPACK_SYMLINKS_IN_TREE) ?
-                           RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV : RESOLVE_TREE,
-        };
-
-        return RET_NERRNO((int) syscall(SYS_openat2, u->tree_fd, path, &how, sizeof(how)));
+        return openat2_fd(u->tree_fd, path, flags, 0, (u->flags & TAR_UNPACK_SYMLINKS_IN_TREE) ?
+                          RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV : RESOLVE_TREE);
 }
 
 static void parent_cache_clear(Unpacker *u) {
