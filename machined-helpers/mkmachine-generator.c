@@ -17,7 +17,7 @@
  * sandbox (DevicePolicy=closed) would refuse the device nodes of the tree being unpacked, and its start
  * timeout is meant for a booting machine, not for a download.
  *
- * A broken file is reported with file:line (see log_gen()) and skipped; the others still generate and
+ * A broken file is reported with file:line (see write_log()) and skipped; the others still generate and
  * the generator exits 0: one bad file must not break the boot. Files we generated earlier in
  * /run/systemd/nspawn for machines that no longer have a good .machine file are removed (the output
  * directories are emptied by systemd itself). */
@@ -35,7 +35,9 @@
 
 #include "config.h"
 #include "fd-util.h"
+#include "fs-util.h"
 #include "ini.h"
+#include "log.h"
 #include "machine-file.h"
 #include "store.h"
 #include "string-util.h"
@@ -53,21 +55,8 @@ static int kmsg_fd = -EBADF;
  * journald runs (at "systemctl daemon-reload"; during boot its socket does not exist yet and the send
  * fails at once), else to /dev/kmsg if it is the real one, and always to stderr (a terminal, a test, or
  * systemd ≥ 256, which connects it to the journal). */
-_printf_(2, 3)
-static void log_gen(int level, const char *format, ...) {
-        char buf[2048];
-        va_list ap;
-
-        _cleanup_free_ char *escaped = NULL;
-        const char *text;
-
-        va_start(ap, format);
-        (void) vsnprintf(buf, sizeof(buf), format, ap);
-        va_end(ap);
-        /* Messages quote the machine files' contents: never raw control characters on the console. */
-        escaped = str_escape_terminal(buf, SIZE_MAX);
-        text = escaped ?: "(out of memory)";
-
+/* The writer of log.c's messages (escaped there already: they quote the machine files' contents). */
+static void write_log(int level, const char *text) {
         if (!getenv("MKMACHINE_GENERATOR_NO_JOURNAL") &&
             access("/run/systemd/journal/socket", F_OK) >= 0 &&
             sd_journal_send("MESSAGE=%s", text, "PRIORITY=%i", level,
@@ -78,27 +67,11 @@ static void log_gen(int level, const char *format, ...) {
         (void) fprintf(stderr, "mkmachine-generator: %s\n", text);
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 static int write_file(const char *dir, const char *name, const char *content) {
         _cleanup_close_ int fd = -EBADF;
         int r;
 
-        r = mkdir_p(dir, 0755);
+        r = mkdir_p_at(AT_FDCWD, dir, 0755, 0755);
         if (r < 0)
                 return r;
         fd = open(dir, O_DIRECTORY|O_CLOEXEC|O_RDONLY);
@@ -112,7 +85,7 @@ static int make_symlink(const char *dir, const char *link, const char *target) {
         _cleanup_free_ char *p = NULL;
         int r;
 
-        r = mkdir_p(dir, 0755);
+        r = mkdir_p_at(AT_FDCWD, dir, 0755, 0755);
         if (r < 0)
                 return r;
         if (asprintf(&p, "%s/%s", dir, link) < 0)
@@ -348,6 +321,7 @@ int main(int argc, char *argv[]) {
         if (kmsg_fd >= 0 && (fstat(kmsg_fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
                              getenv("MKMACHINE_GENERATOR_NO_KMSG")))
                 kmsg_fd = safe_close(kmsg_fd);
+        log_set_writer(write_log);
 
         dir = getenv("MKMACHINE_MACHINES_DIR") ?: MACHINE_FILE_DIR_DEFAULT;
         helper = mkmachine_binary();
@@ -355,7 +329,7 @@ int main(int argc, char *argv[]) {
         n = scandir(dir, &entries, filter_machine_files, alphasort);
         if (n < 0) {
                 if (errno != ENOENT)
-                        log_gen(LOG_ERR, "Failed to read %s: %s", dir, strerror(errno));
+                        log_error("Failed to read %s: %s", dir, strerror(errno));
                 n = 0;
         }
 
@@ -367,41 +341,41 @@ int main(int argc, char *argv[]) {
                 int r;
 
                 if (asprintf(&path, "%s/%s", dir, entries[i]->d_name) < 0) {
-                        log_gen(LOG_ERR, "Out of memory.");
+                        log_error("Out of memory.");
                         break;
                 }
                 name = machine_file_name_from_filename(entries[i]->d_name);
                 if (!name) {
-                        log_gen(LOG_ERR, "%s: the file name is not NAME.machine with a valid machine name "
+                        log_error("%s: the file name is not NAME.machine with a valid machine name "
                                 "(a host name of at most %u characters), skipping.", path, MACHINE_NAME_MAX);
                         continue;
                 }
 
                 r = machine_file_load(dir, name, &m, &line, &reason);
                 if (r == -EBADMSG && line > 0)
-                        log_gen(LOG_ERR, "%s:%u: %s; machine '%s' skipped.", path, line, reason, name);
+                        log_error("%s:%u: %s; machine '%s' skipped.", path, line, reason, name);
                 else if (r == -EBADMSG)
-                        log_gen(LOG_ERR, "%s: %s; machine '%s' skipped.", path, reason, name);
+                        log_error("%s: %s; machine '%s' skipped.", path, reason, name);
                 else if (r < 0)
-                        log_gen(LOG_ERR, "%s: cannot read: %s; machine '%s' skipped.", path, strerror(-r),
+                        log_error("%s: cannot read: %s; machine '%s' skipped.", path, strerror(-r),
                                 name);
                 if (r < 0)
                         continue;
 
                 if (access(strjoina(MACHINE_NSPAWN_DIR_DEFAULT "/", name, ".nspawn"), F_OK) >= 0)
-                        log_gen(LOG_WARNING, "%s: " MACHINE_NSPAWN_DIR_DEFAULT "/%s.nspawn exists and takes "
+                        log_warning("%s: " MACHINE_NSPAWN_DIR_DEFAULT "/%s.nspawn exists and takes "
                                 "precedence over the settings of this file; remove it ('mkmachine set' "
                                 "writes there).", path, name);
 
                 r = generate(normal_dir, m, path, helper);
                 if (r < 0) {
-                        log_gen(LOG_ERR, "%s: failed to generate the units of machine '%s': %s; skipped.",
+                        log_error("%s: failed to generate the units of machine '%s': %s; skipped.",
                                 path, name, strerror(-r));
                         ungenerate(normal_dir, name);
                         continue;
                 }
                 if (strv_extend(&generated, name) < 0) {
-                        log_gen(LOG_ERR, "Out of memory.");
+                        log_error("Out of memory.");
                         break;
                 }
         }

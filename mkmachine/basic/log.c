@@ -16,6 +16,12 @@ void log_set_before_write(void (*hook)(void)) {
         log_before_write = hook;
 }
 
+static void (*log_writer)(int level, const char *text) = NULL;
+
+void log_set_writer(void (*writer)(int level, const char *text)) {
+        log_writer = writer;
+}
+
 void log_set_max_level(int level) {
         log_max_level = level;
 }
@@ -80,7 +86,9 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
                 if (log_before_write)
                         log_before_write();
-                if (level >= LOG_DEBUG)
+                if (log_writer)
+                        log_writer(level, text);
+                else if (level >= LOG_DEBUG)
                         (void) fprintf(stderr, "%s:%i: %s\n", file, line, text);
                 else
                         (void) fprintf(stderr, "%s\n", text);

@@ -18,6 +18,8 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 /* Called before each message is written to stderr: the front end erases its progress line there. */
 void log_set_before_write(void (*hook)(void));
+/* Where messages go instead of stderr (the generator's journal and kmsg); text is escaped already. */
+void log_set_writer(void (*writer)(int level, const char *text));
 /* Reads MKMACHINE_LOG_LEVEL (debug, info, notice, warning, err) from the environment. */
 void log_parse_environment(void);
 /* Parses a level name or number; returns the level or -EINVAL. */

@@ -339,6 +339,26 @@ TEST(log_percent_m_is_the_error_passed) {
         ASSERT_STREQ(text, "Failed to write: No space left on device\nSynthetic: Read-only file system\n");
 }
 
+static int written_level = -1;
+static char written[256];
+
+static void writer(int level, const char *text) {
+        written_level = level;
+        snprintf(written, sizeof(written), "%s", text);
+}
+
+TEST(log_writer) {
+        _cleanup_free_ char *out = NULL;
+
+        /* A writer gets the message (escaped) instead of stderr. */
+        log_set_writer(writer);
+        out = test_capture_stderr(log_hostile);
+        log_set_writer(NULL);
+        ASSERT_STREQ(out, "");
+        ASSERT_EQ(written_level, LOG_ERR);
+        ASSERT_STREQ(written, "Refused entry 'x\\x1b[2J\\r\\a'.");
+}
+
 TEST(log_escapes_control_characters) {
         _cleanup_free_ char *text = test_capture_stderr(log_hostile);
 
