@@ -18,6 +18,7 @@
 #include "config.h"
 #include "copy.h"
 #include "digest.h"
+#include "process-util.h"
 #include "random-util.h"
 #include "deb-install.h"
 #include "download.h"
@@ -965,8 +966,10 @@ static int unpackers_finish(Unpackers *u, bool kill_them, char **reterr_message)
         for (unsigned w = 0; w < u->n; w++) {
                 siginfo_t si = {};
 
-                if (waitid(P_PID, (id_t) u->pids[w], &si, WEXITED) < 0)
-                        RET_GATHER(r, -errno);
+                int k = wait_for_child(u->pids[w], &si);
+
+                if (k < 0)
+                        RET_GATHER(r, k);
                 else if (si.si_code != CLD_EXITED)
                         RET_GATHER(r, -ECHILD);
                 else if (si.si_status != 0)

@@ -28,6 +28,7 @@
 #include "fd-util.h"
 #include "fs-util.h"
 #include "log.h"
+#include "process-util.h"
 #include "strv.h"
 
 /* The path of the directory fd, as the kernel names it (for reopening it in another mount namespace). */
@@ -502,9 +503,9 @@ int build_env_run(int tree_fd, char * const argv[], char * const extra_env[], in
                 return r;
         errors[1] = safe_close(errors[1]);
 
-        while (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0)
-                if (errno != EINTR)
-                        return -errno;
+        k = wait_for_child(pid, &si);
+        if (k < 0)
+                return k;
         if (r < 0)
                 return r;
 

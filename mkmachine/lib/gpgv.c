@@ -10,6 +10,7 @@
 #include "fd-util.h"
 #include "gpgv.h"
 #include "log.h"
+#include "process-util.h"
 #include "string-util.h"
 
 #define STATUS_MAX (64U * 1024U)
@@ -51,6 +52,7 @@ int gpgv_verify(const char *keyring, int data_fd, int sig_fd, int output_fd, cha
         struct stat st;
         ssize_t n;
         pid_t pid;
+        int r;
 
         assert(keyring);
         assert(data_fd >= 0);
@@ -95,8 +97,9 @@ int gpgv_verify(const char *keyring, int data_fd, int sig_fd, int output_fd, cha
                 _exit(errno == ENOENT ? 126 : 127);
         }
 
-        if (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0)
-                return -errno;
+        r = wait_for_child(pid, &si);
+        if (r < 0)
+                return r;
         if (si.si_code == CLD_EXITED && si.si_status == 126)
                 return -ENOENT;
 

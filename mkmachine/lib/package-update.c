@@ -16,6 +16,7 @@
 #include "log.h"
 #include "build-env.h"
 #include "package-update.h"
+#include "process-util.h"
 #include "string-util.h"
 #include "strv.h"
 
@@ -229,6 +230,7 @@ int package_upgrades_parse(const char *text, size_t size, PackageUpgrade **ret, 
 int package_update_run_in_tree(int tree_fd, bool network, char * const argv[], int output_fd) {
         siginfo_t si = {};
         pid_t pid;
+        int k;
 
         assert(tree_fd >= 0);
         assert(argv && argv[0]);
@@ -253,11 +255,10 @@ int package_update_run_in_tree(int tree_fd, bool network, char * const argv[], i
                 r = build_env_run(tree_fd, argv, NULL, output_fd);
                 _exit(r < 0 ? 127 : MIN(r, 255));
         }
-        if (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0)
-                return -errno;
-        if (si.si_code != CLD_EXITED)
-                return 128 + si.si_status;
-        return si.si_status;
+        k = wait_for_child(pid, &si);
+        if (k < 0)
+                return k;
+        return child_exit_status(&si);
 }
 
 /* apt-get in the tree: non-interactive, keeping changed conffiles (as unattended-upgrades does), with

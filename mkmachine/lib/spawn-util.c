@@ -13,6 +13,7 @@
 
 #include "fd-util.h"
 #include "log.h"
+#include "process-util.h"
 #include "spawn-util.h"
 
 #define STDERR_MAX 4096U
@@ -93,8 +94,9 @@ int spawn_capture(char * const *argv, usec_t timeout_usec, char **ret_output, si
                 if (r > 0)
                         break;
         }
-        if (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0)
-                return -errno;
+        r = wait_for_child(pid, &si);
+        if (r < 0)
+                return r;
         if (si.si_code == CLD_EXITED && si.si_status == 126)
                 return -ENOENT;
         if (si.si_code != CLD_EXITED || si.si_status != 0) {

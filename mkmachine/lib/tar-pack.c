@@ -14,6 +14,7 @@
 
 #include "error-util.h"
 #include "fd-util.h"
+#include "process-util.h"
 #include "string-util.h"
 #include "tar-pack.h"
 
@@ -341,7 +342,7 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
         _cleanup_free_ char *msg = NULL;
         PackResult res = {};
         pid_t pid, parent = getpid();
-        int pipefd[2], r, k;
+        int pipefd[2], r;
 
         assert(tree_fd >= 0);
         assert(output_fd >= 0);
@@ -384,11 +385,7 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
         }
         if (r <= 0)
                 (void) kill(pid, SIGKILL);      /* it may still be running (or have died already) */
-        for (;;) {
-                k = waitpid(pid, NULL, 0);
-                if (k >= 0 || errno != EINTR)
-                        break;
-        }
+        (void) wait_for_child(pid, NULL);
         progress_end_after_child(progress);
         if (r == 0)
                 return error_message(reterr_message, -ECHILD, "The archiving process died.");

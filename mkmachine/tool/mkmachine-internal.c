@@ -4,6 +4,7 @@
 #include "log.h"
 #include "machine-file.h"
 #include "machine-glue.h"
+#include "process-util.h"
 #include "string-util.h"
 #include "tool.h"
 
@@ -21,8 +22,9 @@ int verb_unit_helper(int argc, char *argv[]) {
 static int run_self(const char *verb, const char *arg, const char *name) {
         char *argv[] = { (char*) "mkmachine", strjoina("--image-root=", arg_image_root), (char*) verb,
                          (char*) arg, (char*) name, NULL };
-        int status;
+        siginfo_t si;
         pid_t pid;
+        int r;
 
         pid = fork();
         if (pid < 0)
@@ -32,9 +34,10 @@ static int run_self(const char *verb, const char *arg, const char *name) {
                 log_error_errno(errno, "Failed to run 'mkmachine %s': %m", verb);
                 _exit(EXIT_FAILURE);
         }
-        if (waitpid(pid, &status, 0) < 0)
-                return log_error_errno(errno, "Failed to wait for 'mkmachine %s': %m", verb);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        r = wait_for_child(pid, &si);
+        if (r < 0)
+                return log_error_errno(r, "Failed to wait for 'mkmachine %s': %m", verb);
+        if (child_exit_status(&si) != 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EIO), "'mkmachine %s %s %s' failed.", verb, arg,
                                        name);
         return 0;

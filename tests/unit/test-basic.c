@@ -11,6 +11,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "path-util.h"
+#include "process-util.h"
 #include "progress.h"
 #include "string-util.h"
 #include "strv.h"
@@ -357,6 +358,30 @@ TEST(log_writer) {
         ASSERT_STREQ(out, "");
         ASSERT_EQ(written_level, LOG_ERR);
         ASSERT_STREQ(written, "Refused entry 'x\\x1b[2J\\r\\a'.");
+}
+
+TEST(wait_for_child) {
+        siginfo_t si;
+        pid_t pid;
+
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0)
+                _exit(3);
+        ASSERT_OK(wait_for_child(pid, &si));
+        ASSERT_EQ(child_exit_status(&si), 3);
+
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                (void) raise(SIGKILL);
+                _exit(0);
+        }
+        ASSERT_OK(wait_for_child(pid, &si));
+        ASSERT_EQ(child_exit_status(&si), 128 + SIGKILL);
+
+        /* Reaped already: nothing to wait for. */
+        ASSERT_ERROR(wait_for_child(pid, NULL), ECHILD);
 }
 
 TEST(log_escapes_control_characters) {
