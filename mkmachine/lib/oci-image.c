@@ -7,6 +7,7 @@
 #include "digest.h"
 #include "download.h"
 #include "error-util.h"
+#include "json-util.h"
 #include "oci-image.h"
 #include "path-util.h"
 #include "string-table.h"
@@ -452,7 +453,8 @@ OciIndex* oci_index_free(OciIndex *i) {
 int oci_index_parse(const char *json, size_t size, OciMediaType expected, OciIndex **ret,
                     char **reterr_message) {
         _cleanup_(oci_index_freep) OciIndex *i = NULL;
-        json_object *j = NULL, *m;
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        json_object *m;
         size_t n;
         int r;
 
@@ -462,30 +464,26 @@ int oci_index_parse(const char *json, size_t size, OciMediaType expected, OciInd
 
         i = calloc(1, sizeof(OciIndex));
         if (!i) {
-                r = -ENOMEM;
-                goto finish;
+                return -ENOMEM;
         }
         r = check_schema_version(j, "image index", reterr_message);
         if (r < 0)
-                goto finish;
+                return r;
         r = check_media_type(j, expected, true, "image index", &i->media_type, reterr_message);
         if (r < 0)
-                goto finish;
+                return r;
 
         if (!json_object_object_get_ex(j, "manifests", &m) || !json_object_is_type(m, json_type_array)) {
-                r = error_message(reterr_message, -EBADMSG, "The image index has no list of manifests.");
-                goto finish;
+                return error_message(reterr_message, -EBADMSG, "The image index has no list of manifests.");
         }
         n = json_object_array_length(m);
         if (n > OCI_ENTRIES_MAX) {
-                r = error_message(reterr_message, -E2BIG, "The image index lists more than %u manifests.",
-                                  OCI_ENTRIES_MAX);
-                goto finish;
+                return error_message(reterr_message, -E2BIG, "The image index lists more than %u manifests.",
+                                     OCI_ENTRIES_MAX);
         }
         i->manifests = calloc(MAX(n, 1U), sizeof(OciDescriptor));
         if (!i->manifests) {
-                r = -ENOMEM;
-                goto finish;
+                return -ENOMEM;
         }
         for (size_t k = 0; k < n; k++) {
                 char what[64];
@@ -494,15 +492,12 @@ int oci_index_parse(const char *json, size_t size, OciMediaType expected, OciInd
                 r = descriptor_parse(json_object_array_get_idx(m, k), what, i->manifests + k,
                                      reterr_message);
                 if (r < 0)
-                        goto finish;
+                        return r;
                 i->n_manifests++;
         }
 
         *ret = TAKE_PTR(i);
-        r = 0;
-finish:
-        json_object_put(j);
-        return r;
+        return 0;
 }
 
 int oci_index_find_ref(const OciIndex *i, const char *ref, const OciDescriptor **ret) {
@@ -598,7 +593,8 @@ OciManifest* oci_manifest_free(OciManifest *m) {
 int oci_manifest_parse(const char *json, size_t size, OciMediaType expected, OciManifest **ret,
                        char **reterr_message) {
         _cleanup_(oci_manifest_freep) OciManifest *m = NULL;
-        json_object *j = NULL, *c, *l;
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        json_object *c, *l;
         size_t n;
         int r;
 
@@ -608,44 +604,38 @@ int oci_manifest_parse(const char *json, size_t size, OciMediaType expected, Oci
 
         m = calloc(1, sizeof(OciManifest));
         if (!m) {
-                r = -ENOMEM;
-                goto finish;
+                return -ENOMEM;
         }
         r = check_schema_version(j, "image manifest", reterr_message);
         if (r < 0)
-                goto finish;
+                return r;
         r = check_media_type(j, expected, false, "image manifest", &m->media_type, reterr_message);
         if (r < 0)
-                goto finish;
+                return r;
 
         if (!json_object_object_get_ex(j, "config", &c)) {
-                r = error_message(reterr_message, -EBADMSG, "The image manifest has no config.");
-                goto finish;
+                return error_message(reterr_message, -EBADMSG, "The image manifest has no config.");
         }
         r = descriptor_parse(c, "image manifest's config", &m->config, reterr_message);
         if (r < 0)
-                goto finish;
+                return r;
         if (!oci_media_type_is_config(m->config.media_type)) {
-                r = error_message(reterr_message, -EOPNOTSUPP,
-                                  "The image's config (%s) is of media type '%.100s', not an image config.",
-                                  m->config.digest, m->config.media_type_string);
-                goto finish;
+                return error_message(reterr_message, -EOPNOTSUPP,
+                                     "The image's config (%s) is of media type '%.100s', not an image "
+                                     "config.", m->config.digest, m->config.media_type_string);
         }
 
         if (!json_object_object_get_ex(j, "layers", &l) || !json_object_is_type(l, json_type_array)) {
-                r = error_message(reterr_message, -EBADMSG, "The image manifest has no list of layers.");
-                goto finish;
+                return error_message(reterr_message, -EBADMSG, "The image manifest has no list of layers.");
         }
         n = json_object_array_length(l);
         if (n > OCI_ENTRIES_MAX) {
-                r = error_message(reterr_message, -E2BIG, "The image manifest lists more than %u layers.",
-                                  OCI_ENTRIES_MAX);
-                goto finish;
+                return error_message(reterr_message, -E2BIG, "The image manifest lists more than %u layers.",
+                                     OCI_ENTRIES_MAX);
         }
         m->layers = calloc(MAX(n, 1U), sizeof(OciDescriptor));
         if (!m->layers) {
-                r = -ENOMEM;
-                goto finish;
+                return -ENOMEM;
         }
         for (size_t k = 0; k < n; k++) {
                 OciDescriptor *d = m->layers + k;
@@ -654,28 +644,23 @@ int oci_manifest_parse(const char *json, size_t size, OciMediaType expected, Oci
                 (void) snprintf(what, sizeof(what), "image manifest's layer %zu", k + 1);
                 r = descriptor_parse(json_object_array_get_idx(l, k), what, d, reterr_message);
                 if (r < 0)
-                        goto finish;
+                        return r;
                 m->n_layers++;
                 if (oci_media_type_is_layer(d->media_type))
                         continue;
                 if (strstr(d->media_type_string, "foreign") ||
                     strstr(d->media_type_string, "nondistributable"))
-                        r = error_message(reterr_message, -EOPNOTSUPP, "Layer %zu (%s) is a foreign "
-                                          "(non-distributable) layer of media type '%.100s': its content is "
-                                          "not in the image, refusing.", k + 1, d->digest,
-                                          d->media_type_string);
-                else
-                        r = error_message(reterr_message, -EOPNOTSUPP,
-                                          "Layer %zu (%s) has unsupported media type '%.100s'.", k + 1,
-                                          d->digest, d->media_type_string);
-                goto finish;
+                        return error_message(reterr_message, -EOPNOTSUPP, "Layer %zu (%s) is a foreign "
+                                             "(non-distributable) layer of media type '%.100s': its content "
+                                             "is not in the image, refusing.", k + 1, d->digest,
+                                             d->media_type_string);
+                return error_message(reterr_message, -EOPNOTSUPP,
+                                     "Layer %zu (%s) has unsupported media type '%.100s'.", k + 1,
+                                     d->digest, d->media_type_string);
         }
 
         *ret = TAKE_PTR(m);
-        r = 0;
-finish:
-        json_object_put(j);
-        return r;
+        return 0;
 }
 
 /* --- Config -------------------------------------------------------------------------------------- */
@@ -697,7 +682,8 @@ OciConfig* oci_config_free(OciConfig *c) {
 
 int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **reterr_message) {
         _cleanup_(oci_config_freep) OciConfig *c = NULL;
-        json_object *j = NULL, *cfg, *rootfs, *ports;
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        json_object *cfg, *rootfs, *ports;
         int r;
 
         r = json_parse(json, size, "image config", &j, reterr_message);
@@ -706,19 +692,17 @@ int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **rete
 
         c = calloc(1, sizeof(OciConfig));
         if (!c) {
-                r = -ENOMEM;
-                goto finish;
+                return -ENOMEM;
         }
         if (json_strdup(j, "os", &c->platform.os) < 0 ||
             json_strdup(j, "architecture", &c->platform.architecture) < 0 ||
             json_strdup(j, "variant", &c->platform.variant) < 0) {
-                r = error_message(reterr_message, -EBADMSG,
-                                  "The image config has an invalid os or architecture.");
-                goto finish;
+                return error_message(reterr_message, -EBADMSG,
+                                     "The image config has an invalid os or architecture.");
         }
         if (!c->platform.os || !c->platform.architecture) {
-                r = error_message(reterr_message, -EBADMSG, "The image config names no os or architecture.");
-                goto finish;
+                return error_message(reterr_message, -EBADMSG,
+                                     "The image config names no os or architecture.");
         }
 
         if (json_object_object_get_ex(j, "config", &cfg) && !json_object_is_type(cfg, json_type_null)) {
@@ -739,24 +723,21 @@ int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **rete
                 else if (json_strdup(cfg, "StopSignal", &c->stop_signal) < 0)
                         bad = "StopSignal";
                 if (bad) {
-                        r = error_message(reterr_message, -EBADMSG, "The image config has an invalid %s.",
-                                          bad);
-                        goto finish;
+                        return error_message(reterr_message, -EBADMSG, "The image config has an invalid %s.",
+                                             bad);
                 }
 
                 if (json_object_object_get_ex(cfg, "ExposedPorts", &ports) &&
                     !json_object_is_type(ports, json_type_null)) {
                         if (!json_object_is_type(ports, json_type_object) ||
                             json_object_object_length(ports) > (int) OCI_ENTRIES_MAX) {
-                                r = error_message(reterr_message, -EBADMSG,
-                                                  "The image config has an invalid ExposedPorts.");
-                                goto finish;
+                                return error_message(reterr_message, -EBADMSG,
+                                                     "The image config has an invalid ExposedPorts.");
                         }
                         json_object_object_foreach(ports, key, val) {
                                 (void) val;
                                 if (strv_extend(&c->exposed_ports, key) < 0) {
-                                        r = -ENOMEM;
-                                        goto finish;
+                                        return -ENOMEM;
                                 }
                         }
                 }
@@ -765,23 +746,18 @@ int oci_config_parse(const char *json, size_t size, OciConfig **ret, char **rete
         if (json_object_object_get_ex(j, "rootfs", &rootfs)) {
                 if (!json_object_is_type(rootfs, json_type_object) ||
                     json_strv(rootfs, "diff_ids", &c->diff_ids) < 0) {
-                        r = error_message(reterr_message, -EBADMSG,
-                                          "The image config has an invalid rootfs.");
-                        goto finish;
+                        return error_message(reterr_message, -EBADMSG,
+                                             "The image config has an invalid rootfs.");
                 }
                 STRV_FOREACH(d, c->diff_ids)
                         if (oci_digest_parse(*d, NULL) < 0) {
-                                r = error_message(reterr_message, -EBADMSG,
-                                                  "The image config has an invalid diff_id '%.80s'.", *d);
-                                goto finish;
+                                return error_message(reterr_message, -EBADMSG,
+                                                     "The image config has an invalid diff_id '%.80s'.", *d);
                         }
         }
 
         *ret = TAKE_PTR(c);
-        r = 0;
-finish:
-        json_object_put(j);
-        return r;
+        return 0;
 }
 
 static int exposed_port_parse(const char *s, NspawnPort *ret) {
@@ -945,7 +921,7 @@ static bool archive_path_is_valid(const char *p) {
 int docker_archive_parse(const char *json, size_t size, DockerArchive **ret, char **reterr_message) {
         _cleanup_(docker_archive_freep) DockerArchive *a = NULL;
         json_tokener *tok;
-        json_object *j;
+        _cleanup_(json_object_putp) json_object *j = NULL;
         size_t n;
         int r;
 
@@ -961,19 +937,16 @@ int docker_archive_parse(const char *json, size_t size, DockerArchive **ret, cha
         r = json_tokener_get_error(tok) == json_tokener_success ? 0 : -EBADMSG;
         json_tokener_free(tok);
         if (r < 0 || !json_object_is_type(j, json_type_array)) {
-                json_object_put(j);
                 return error_message(reterr_message, -EBADMSG, "manifest.json is not a JSON array.");
         }
 
         n = json_object_array_length(j);
         a = calloc(1, sizeof(DockerArchive));
         if (!a || !(a->images = calloc(MAX(n, 1U), sizeof(DockerArchiveImage)))) {
-                r = -ENOMEM;
-                goto finish;
+                return -ENOMEM;
         }
         if (n == 0 || n > OCI_ENTRIES_MAX) {
-                r = error_message(reterr_message, -EBADMSG, "manifest.json lists %zu images.", n);
-                goto finish;
+                return error_message(reterr_message, -EBADMSG, "manifest.json lists %zu images.", n);
         }
         for (size_t k = 0; k < n; k++) {
                 json_object *o = json_object_array_get_idx(j, k);
@@ -984,21 +957,16 @@ int docker_archive_parse(const char *json, size_t size, DockerArchive **ret, cha
                     json_strdup(o, "Config", &im->config) < 0 || !archive_path_is_valid(im->config) ||
                     json_strv(o, "Layers", &im->layers) < 0 ||
                     json_strv(o, "RepoTags", &im->repo_tags) < 0) {
-                        r = error_message(reterr_message, -EBADMSG, "manifest.json: image %zu is invalid.",
-                                          k + 1);
-                        goto finish;
+                        return error_message(reterr_message, -EBADMSG,
+                                             "manifest.json: image %zu is invalid.", k + 1);
                 }
                 STRV_FOREACH(l, im->layers)
                         if (!archive_path_is_valid(*l)) {
-                                r = error_message(reterr_message, -EBADMSG, "manifest.json: image %zu has "
-                                                  "an invalid layer path '%.100s'.", k + 1, *l);
-                                goto finish;
+                                return error_message(reterr_message, -EBADMSG, "manifest.json: image %zu "
+                                                     "has an invalid layer path '%.100s'.", k + 1, *l);
                         }
         }
 
         *ret = TAKE_PTR(a);
-        r = 0;
-finish:
-        json_object_put(j);
-        return r;
+        return 0;
 }

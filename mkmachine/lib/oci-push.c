@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "error-util.h"
 #include "fd-util.h"
 #include "log.h"
@@ -19,7 +20,6 @@
 #include "strv.h"
 #include "tar-pack.h"
 
-DEFINE_POINTER_CLEANUP_RENAME(struct archive*, archive_write_free, archive_write_freep);
 
 static void digest_final(EVP_MD_CTX *ctx, char ret[static OCI_DIGEST_STRING_MAX]) {
         unsigned char md[32];

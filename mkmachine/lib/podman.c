@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fd-util.h"
+#include "json-util.h"
 #include "podman.h"
 #include "string-util.h"
 #include "strv.h"
@@ -25,11 +26,6 @@ void podman_network_array_free(PodmanNetwork *l, size_t n) {
                 strv_free(l[i].subnets);
         }
         free(l);
-}
-
-static void json_object_putp(json_object **j) {
-        if (*j)
-                json_object_put(*j);
 }
 
 /* The document as an array: NULL (and *ret_empty) for empty output, else a new reference. */

@@ -12,16 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "error-util.h"
 #include "fd-util.h"
 #include "process-util.h"
 #include "string-util.h"
 #include "tar-pack.h"
 
-DEFINE_POINTER_CLEANUP_RENAME(struct archive*, archive_read_free, archive_read_freep);
-DEFINE_POINTER_CLEANUP_RENAME(struct archive*, archive_write_free, archive_write_freep);
-DEFINE_POINTER_CLEANUP_RENAME(struct archive_entry_linkresolver*, archive_entry_linkresolver_free,
-                              archive_entry_linkresolver_freep);
 
 int tar_pack_compression_from_filename(const char *filename, Compression *ret) {
         static const struct {

@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "decompress.h"
 #include "error-util.h"
 #include "fd-util.h"
@@ -1385,7 +1386,7 @@ static int warning_tolerate(Unpacker *u, struct archive *a, struct archive_entry
 }
 
 static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
-        struct archive *a;
+        _cleanup_(archive_read_freep) struct archive *a = NULL;
         struct archive_entry *e;
         int r;
 
@@ -1396,7 +1397,7 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
             archive_read_support_format_gnutar(a) != ARCHIVE_OK) {
                 r = fail(u, -EOPNOTSUPP, "libarchive lacks tar support: %s", archive_error_string(a));
-                goto finish;
+                return r;
         }
 
         if (archive_read_open(a, u, NULL, read_cb, NULL) != ARCHIVE_OK) {
@@ -1406,7 +1407,7 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
                         fail(u, -EBADMSG, "The input is empty.") :
                         fail(u, -EBADMSG, "Not a tar archive: %s",
                              archive_error_string(a) ?: "unknown error");
-                goto finish;
+                return r;
         }
 
         for (;;) {
@@ -1424,17 +1425,17 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
                         r = fail(u, -EBADMSG, "%s%s%sMalformed archive after %" PRIu64 " entries: %s",
                                  name ? "'" : "", name ?: "", name ? "': " : "", u->entries,
                                  d ?: archive_error_string(a) ?: "unknown error");
-                        goto finish;
+                        return r;
                 }
 
                 u->entry = archive_entry_pathname(e);
                 r = unpack_entry(u, a, e);
                 if (r < 0)
-                        goto finish;
+                        return r;
                 u->entries++;
                 r = limits_check(u);
                 if (r < 0)
-                        goto finish;
+                        return r;
 
                 if (u->progress)
                         progress_update(u->progress, decompressor_bytes_in(u->decompressor));
@@ -1444,20 +1445,20 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         /* An image layer may change nothing (an empty tar: its end-of-archive blocks only). */
         if (u->entries == 0 && !(u->flags & TAR_UNPACK_OVERLAY)) {
                 r = fail(u, -EBADMSG, "Archive contains no entries.");
-                goto finish;
+                return r;
         }
 
         parent_cache_clear(u);
         r = dir_times_apply(u);
         if (r < 0)
-                goto finish;
+                return r;
 
         /* The rest (end-of-archive padding) is read too: it completes the digest, and a compressed stream
          * is only known to be intact once its end was checked. */
         r = decompressor_drain(u->decompressor);
         if (r < 0) {
                 r = fail(u, r, "%s", decompressor_error(u->decompressor) ?: strerror(-r));
-                goto finish;
+                return r;
         }
 
         stats->entries = u->entries;
@@ -1466,11 +1467,7 @@ static int unpack_archive(Unpacker *u, TarUnpackStats *stats) {
         stats->compression = decompressor_compression(u->decompressor);
         stats->notes = u->notes;
         memcpy(stats->note, u->note, sizeof(stats->note));
-        r = decompressor_sha256(u->decompressor, stats->sha256);
-
-finish:
-        archive_read_free(a);
-        return r;
+        return decompressor_sha256(u->decompressor, stats->sha256);
 }
 
 static int unpack_internal(int input_fd, int tree_fd, TarUnpackFlags flags, uint64_t input_size,
