@@ -115,6 +115,7 @@ int oci_layer_pack(int tree_fd, Compression c, const char *tmp_dir, const volati
                    Progress *progress, int *ret_fd, OciPackedLayer *ret, char **reterr_message) {
         _cleanup_close_ int out_fd = -EBADF, rfd = -EBADF, wfd = -EBADF;
         Packer p = { .compression = c };
+        TarPackJob job;
         pthread_t thread;
         int pipefd[2], r;
 
@@ -146,13 +147,19 @@ int oci_layer_pack(int tree_fd, Compression c, const char *tmp_dir, const volati
                 r = -ENOMEM;
                 goto finish;
         }
-        r = -pthread_create(&thread, NULL, packer_thread, &p);
+        /* The archiving child first, then the thread that compresses what it writes (see
+         * tar_pack_start()); the child holds the pipe's write end, its end is the thread's EOF. */
+        r = tar_pack_start(tree_fd, wfd, COMPRESSION_NONE, ORIGIN_XATTR, interrupted, progress, &job);
         if (r < 0)
                 goto finish;
-
-        r = tar_pack(tree_fd, wfd, COMPRESSION_NONE, ORIGIN_XATTR, interrupted, progress, NULL,
-                     reterr_message);
         wfd = safe_close(wfd);
+        r = -pthread_create(&thread, NULL, packer_thread, &p);
+        if (r < 0) {
+                (void) kill(job.pid, SIGKILL);
+                (void) tar_pack_wait(&job, NULL, progress, NULL, NULL);
+                goto finish;
+        }
+        r = tar_pack_wait(&job, interrupted, progress, NULL, reterr_message);
         (void) pthread_join(thread, NULL);
         if (r >= 0 && p.result < 0) {
                 r = p.result;

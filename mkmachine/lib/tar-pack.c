@@ -332,17 +332,15 @@ static int read_from_child(int fd, pid_t pid, const volatile sig_atomic_t *inter
         return 1;
 }
 
-int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
-             const volatile sig_atomic_t *interrupted, Progress *progress, TarPackStats *ret_stats,
-             char **reterr_message) {
+int tar_pack_start(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
+                   const volatile sig_atomic_t *interrupted, Progress *progress, TarPackJob *ret) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
-        _cleanup_free_ char *msg = NULL;
-        PackResult res = {};
         pid_t pid, parent = getpid();
-        int pipefd[2], r;
+        int pipefd[2];
 
         assert(tree_fd >= 0);
         assert(output_fd >= 0);
+        assert(ret);
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
@@ -356,6 +354,9 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                _cleanup_free_ char *msg = NULL;
+                PackResult res = {};
+
                 rfd = safe_close(rfd);
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                         _exit(EXIT_FAILURE);
@@ -368,7 +369,20 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
                         _exit(EXIT_FAILURE);
                 _exit(EXIT_SUCCESS);
         }
-        wfd = safe_close(wfd);
+        *ret = (TarPackJob) { .pid = pid, .result_fd = TAKE_FD(rfd) };
+        return 0;
+}
+
+int tar_pack_wait(TarPackJob *job, const volatile sig_atomic_t *interrupted, Progress *progress,
+                  TarPackStats *ret_stats, char **reterr_message) {
+        _cleanup_close_ int rfd = TAKE_FD(job->result_fd);
+        _cleanup_free_ char *msg = NULL;
+        PackResult res = {};
+        pid_t pid = job->pid;
+        int r;
+
+        assert(pid > 0);
+        job->pid = 0;
 
         r = read_from_child(rfd, pid, interrupted, &res, sizeof(res));
         if (r > 0 && (res.r > 0 || res.message_size > PACK_MESSAGE_MAX))
@@ -397,4 +411,16 @@ int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xa
         if (ret_stats)
                 *ret_stats = res.stats;
         return 0;
+}
+
+int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
+             const volatile sig_atomic_t *interrupted, Progress *progress, TarPackStats *ret_stats,
+             char **reterr_message) {
+        TarPackJob job;
+        int r;
+
+        r = tar_pack_start(tree_fd, output_fd, c, skip_root_xattr, interrupted, progress, &job);
+        if (r < 0)
+                return r;
+        return tar_pack_wait(&job, interrupted, progress, ret_stats, reterr_message);
 }

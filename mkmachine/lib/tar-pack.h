@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "decompress.h"
 #include "progress.h"
@@ -32,3 +33,18 @@ typedef struct TarPackStats {
 int tar_pack(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
              const volatile sig_atomic_t *interrupted, Progress *progress, TarPackStats *ret_stats,
              char **reterr_message);
+
+/* tar_pack() in two steps, for a caller that works on output_fd's other end in a thread of its own:
+ * tar_pack_start() forks the child, tar_pack_wait() waits for it and gives tar_pack()'s result. Start
+ * first, then the thread: a child forked while other threads run may inherit locks they hold (the
+ * allocator's, OpenSSL's) and hang on them. After the start the caller may close its copy of
+ * output_fd. */
+typedef struct TarPackJob {
+        pid_t pid;
+        int result_fd;
+} TarPackJob;
+
+int tar_pack_start(int tree_fd, int output_fd, Compression c, const char *skip_root_xattr,
+                   const volatile sig_atomic_t *interrupted, Progress *progress, TarPackJob *ret);
+int tar_pack_wait(TarPackJob *job, const volatile sig_atomic_t *interrupted, Progress *progress,
+                  TarPackStats *ret_stats, char **reterr_message);
