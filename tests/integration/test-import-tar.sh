@@ -235,7 +235,7 @@ tar = (block("etc/passwd", tarfile.REGTYPE, passwd)
        + b"\0" * 1024)
 open(sys.argv[1] + "/irregular.tar", "wb").write(tar)
 EOF
-check "GNU tar extracts the irregular archive" tar -tf "$work/irregular.tar"
+check "GNU tar reads the irregular archive" sh -c "tar -tf '$work/irregular.tar' >/dev/null"
 "$MKMACHINE" --image-root="$store" import-tar "$work/irregular.tar" irregular 2>"$work/err" || cat "$work/err"
 check "irregular archive: several pax headers, the last one's path" grep -q x "$store/irregular/long/name"
 check "irregular archive: a warning says what was accepted" \
