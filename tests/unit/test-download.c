@@ -121,6 +121,23 @@ TEST(deadline_default) {
         ASSERT_OK(unsetenv("MKMACHINE_DOWNLOAD_TIMEOUT"));
 }
 
+/* Reads an HTTP request up to the end of its headers: 0, or -1 if the client went away first. */
+static int read_request(int fd) {
+        char buf[4096];
+        size_t n = 0;
+
+        while (n < sizeof(buf) - 1) {
+                ssize_t k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+                if (k <= 0)
+                        return -1;
+                n += (size_t) k;
+                buf[n] = 0;
+                if (strstr(buf, "\r\n\r\n"))
+                        return 0;
+        }
+        return 0;
+}
+
 /* An HTTP server on 127.0.0.1 that answers one request with 100 bytes announced and then sends one byte
  * every 200 ms: fast enough for the low-speed limit, far too slow to finish. It gives up after 20 s or
  * when the client has gone. */
@@ -128,20 +145,9 @@ static void* trickle_server(void *userdata) {
         int listen_fd = *(int*) userdata;
         _cleanup_close_ int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
-        char buf[4096];
-        size_t n = 0;
 
-        if (fd < 0)
+        if (fd < 0 || read_request(fd) < 0)
                 return NULL;
-        while (n < sizeof(buf) - 1) {
-                ssize_t k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
-                if (k <= 0)
-                        return NULL;
-                n += (size_t) k;
-                buf[n] = 0;
-                if (strstr(buf, "\r\n\r\n"))
-                        break;
-        }
         if (send(fd, head, strlen(head), MSG_NOSIGNAL) < 0)
                 return NULL;
         for (unsigned i = 0; i < 100; i++) {
@@ -203,20 +209,10 @@ static void* hello_server(void *userdata) {
 
         for (unsigned i = 0; i < s->n; i++) {
                 _cleanup_close_ int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-                char buf[4096];
-                size_t n = 0;
 
                 if (fd < 0)
                         return NULL;
-                while (n < sizeof(buf) - 1) {
-                        ssize_t k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
-                        if (k <= 0)
-                                break;
-                        n += (size_t) k;
-                        buf[n] = 0;
-                        if (strstr(buf, "\r\n\r\n"))
-                                break;
-                }
+                (void) read_request(fd);
                 (void) send(fd, reply, strlen(reply), MSG_NOSIGNAL);
         }
         return NULL;
