@@ -14,7 +14,7 @@ esac
 
 build=(
     meson ninja-build pkg-config gcc scdoc bash-completion
-    libarchive-dev libmount-dev libsystemd-dev zlib1g-dev libisal-dev libjson-c-dev libssl-dev libcurl4-openssl-dev
+    libarchive-dev libmount-dev libsystemd-dev libisal-dev libjson-c-dev libssl-dev libcurl4-openssl-dev
     libnftnl-dev libmnl-dev
     # running: signatures, Debian's keys, machines
     gpgv debian-archive-keyring systemd-container ca-certificates

@@ -221,6 +221,15 @@ int nspawn_bind_parse(const char *value, NspawnBind *ret) {
         return 0;
 }
 
+int nspawn_bind_format(const NspawnBind *b, char **ret) {
+        assert(b);
+        assert(ret);
+
+        if (asprintf(ret, "%s:%s%s", b->source, b->destination, b->idmap ? ":idmap" : "") < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int nspawn_settings_add_port(NspawnSettings *s, const NspawnPort *p) {
         NspawnPort *n;
 
@@ -615,8 +624,9 @@ static int apply_binds(const NspawnSettings *s, IniFile *ini) {
                 const NspawnBind *b = s->binds + i;
                 char *v;
 
-                if (asprintf(&v, "%s:%s%s", b->source, b->destination, b->idmap ? ":idmap" : "") < 0)
-                        return -ENOMEM;
+                r = nspawn_bind_format(b, &v);
+                if (r < 0)
+                        return r;
                 r = strv_push(b->read_only ? &ro : &rw, v);
                 if (r < 0) {
                         free(v);

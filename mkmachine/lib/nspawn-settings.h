@@ -98,6 +98,9 @@ char* nspawn_port_format(const NspawnPort *p, char *buf, size_t size);
  * and normalized, no ':' in the paths. Does not check that SRC exists (the caller does, to name it in
  * the error). */
 int nspawn_bind_parse(const char *value, NspawnBind *ret);
+/* Formats a bind as the value of Bind= (or of BindReadOnly= if b->read_only: the key says it, not the
+ * value), "SRC:DST" with ":idmap" if b->idmap; nspawn_bind_parse() reads it back. */
+int nspawn_bind_format(const NspawnBind *b, char **ret);
 
 int nspawn_settings_add_port(NspawnSettings *s, const NspawnPort *p);
 /* Takes over the strings of *b on success. */

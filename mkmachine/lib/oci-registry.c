@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "oci-registry.h"
+#include "oci-registry-reply.h"
 #include "string-util.h"
 #include "strv.h"
 #include "time-util.h"
@@ -441,7 +441,6 @@ static char* url_escape(const char *s) {
 static int bearer_token(RegistryClient *c, const AuthChallenge *ch, char **reterr_message) {
         _cleanup_free_ char *url = NULL, *scope = NULL, *service = NULL, *header = NULL, *token = NULL;
         _cleanup_(response_done) Response resp = {};
-        json_object *j, *t;
         int r;
 
         if (!startswith(ch->realm, "https://") && !(startswith(ch->realm, "http://") && !c->tls_verify))
@@ -470,15 +469,11 @@ static int bearer_token(RegistryClient *c, const AuthChallenge *ch, char **reter
         if (resp.code != CURLE_OK || resp.status != 200)
                 return describe_failure(ch->realm, &resp, reterr_message);
 
-        j = json_tokener_parse(resp.body ?: "");
-        if (j && (json_object_object_get_ex(j, "token", &t) ||
-                  json_object_object_get_ex(j, "access_token", &t)) &&
-            json_object_is_type(t, json_type_string) && !isempty(json_object_get_string(t)) &&
-            !strpbrk(json_object_get_string(t), "\r\n"))
-                token = strdup(json_object_get_string(t));
-        json_object_put(j);
-        if (!token)
-                return error_message(reterr_message, -EBADMSG, "%s: the answer has no token.", ch->realm);
+        r = registry_token_reply_parse(resp.body, &token);
+        if (r == -EBADMSG)
+                return error_message(reterr_message, r, "%s: the answer has no token.", ch->realm);
+        if (r < 0)
+                return r;
         if (asprintf(&header, "Authorization: Bearer %s", token) < 0)
                 return -ENOMEM;
         r = set_auth_header(c, TAKE_PTR(header));
@@ -775,31 +770,6 @@ uint64_t oci_pull_downloaded(const OciPull *p) {
         return p->downloaded;
 }
 
-/* The media type of a manifest fetched by tag: the Content-Type, else the document's own. */
-static OciMediaType manifest_type(const Response *resp) {
-        _cleanup_free_ char *ct = NULL;
-        OciMediaType t = _OCI_MEDIA_TYPE_INVALID;
-        json_object *j, *m;
-
-        if (resp->content_type) {
-                ct = strndup(resp->content_type, strcspn(resp->content_type, "; "));
-                if (ct)
-                        t = oci_media_type_from_string(ct);
-        }
-        if (oci_media_type_is_index(t) || oci_media_type_is_manifest(t))
-                return t;
-
-        j = json_tokener_parse(resp->body ?: "");
-        if (j && json_object_object_get_ex(j, "mediaType", &m) && json_object_is_type(m, json_type_string))
-                t = oci_media_type_from_string(json_object_get_string(m));
-        else if (j && json_object_object_get_ex(j, "manifests", &m))
-                t = OCI_MEDIA_INDEX;
-        else if (j)
-                t = OCI_MEDIA_MANIFEST;
-        json_object_put(j);
-        return t;
-}
-
 int oci_pull_resolve(OciPull *p, const OciReference *ref, const OciPlatform *want, OciImage **ret_image,
                      char **ret_root_digest, char **reterr_message) {
         _cleanup_(response_done) Response resp = {};
@@ -828,7 +798,7 @@ int oci_pull_resolve(OciPull *p, const OciReference *ref, const OciPlatform *wan
                                      "the registry says %s: damaged or tampered with.", ref->registry,
                                      ref->repository, ref->tag, digest, resp.docker_digest);
 
-        type = manifest_type(&resp);
+        type = registry_manifest_media_type(resp.content_type, resp.body);
         if (!oci_media_type_is_index(type) && !oci_media_type_is_manifest(type))
                 return error_message(reterr_message, -EOPNOTSUPP, "%s/%s:%s is of media type '%.100s', "
                                      "neither an image index nor a manifest (Docker schema 1 images are not "

@@ -12,7 +12,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "fd-util.h"
 #include "fs-util.h"
@@ -449,32 +448,44 @@ TEST(zstd_skippable_frame) {
         assert_bad_input(skippable_garbage, sizeof(skippable_garbage), -EBADMSG);
 }
 
+/* One gzip member of the n bytes at in, written by libarchive's gzip filter over its raw format. */
 static size_t gzip_member(const void *in, size_t n, uint8_t *out, size_t out_size) {
-        z_stream z = {};
+        struct archive *a = archive_write_new();
+        struct archive_entry *e = archive_entry_new();
+        size_t used = 0;
 
-        ASSERT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
-        z.next_in = (Bytef*) in;
-        z.avail_in = (uInt) n;
-        z.next_out = out;
-        z.avail_out = (uInt) out_size;
-        ASSERT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-        deflateEnd(&z);
-        return out_size - z.avail_out;
+        ASSERT_NOT_NULL(a);
+        ASSERT_NOT_NULL(e);
+        ASSERT_EQ(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_set_format_raw(a), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_set_bytes_in_last_block(a, 1), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_open_memory(a, out, out_size, &used), ARCHIVE_OK);
+        archive_entry_set_pathname(e, "member");
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_size(e, (la_int64_t) n);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_data(a, in, n), (la_ssize_t) n);
+        archive_entry_free(e);
+        ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
+        archive_write_free(a);
+        return used;
 }
 
 TEST(multi_member_gzip) {
         _cleanup_free_ uint8_t *tar = NULL, *gz = NULL;
         _cleanup_free_ char *msg = NULL, *content = NULL;
         int fd = make_archive(simple, ELEMENTSOF(simple), ARCHIVE_FILTER_NONE);
-        size_t n = read_all(fd, &tar), m;
+        size_t n = read_all(fd, &tar), first, m;
         Sandbox s;
 
         safe_close(fd);
         gz = malloc(2 * n + 1024);
         ASSERT_TRUE(gz);
         /* As pigz or a concatenation of gzip files makes them, plus zero padding. */
-        m = gzip_member(tar, n / 3, gz, n + 512);
-        m += gzip_member(tar + n / 3, n - n / 3, gz + m, n + 512);
+        first = gzip_member(tar, n / 3, gz, n + 512);
+        m = first + gzip_member(tar + n / 3, n - n / 3, gz + first, n + 512);
+        ASSERT_TRUE(first > 18 && m > first + 18);
+        ASSERT_TRUE(gz[0] == 0x1f && gz[1] == 0x8b && gz[first] == 0x1f && gz[first + 1] == 0x8b);
         memset(gz + m, 0, 512);
         m += 512;
 
