@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <libmount/libmount.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/magic.h>
@@ -236,6 +237,78 @@ CheckVerdict disk_free_verdict(uint64_t available) {
 
 CheckVerdict store_mode_verdict(mode_t mode) {
         return (mode & 0077) != 0 ? CHECK_FAIL : CHECK_OK;
+}
+
+void store_mount_done(StoreMount *m) {
+        m->target = mfree(m->target);
+        m->source = mfree(m->source);
+        m->fstype = mfree(m->fstype);
+}
+
+static bool has_option(const char *optstr, const char *name) {
+        return optstr && mnt_optstr_get_option(optstr, name, NULL, NULL) == 0;
+}
+
+int store_mount_read(const char *mountinfo, const char *path, StoreMount *ret) {
+        struct libmnt_table *t;
+        struct libmnt_iter *it;
+        struct libmnt_fs *fs = NULL;
+        size_t best = 0;
+        const char *vfs, *fsopts;
+        int r = 0;
+
+        assert(path);
+        assert(ret);
+
+        t = mnt_new_table_from_file(mountinfo ?: "/proc/self/mountinfo");
+        if (!t)
+                return errno > 0 ? -errno : -EIO;
+        /* The innermost mount whose target contains path, by the path's text (it need not exist yet):
+         * the longest such target, and of equal ones the last (mounted over the earlier). */
+        it = mnt_new_iter(MNT_ITER_FORWARD);
+        if (!it) {
+                mnt_unref_table(t);
+                return -ENOMEM;
+        }
+        for (struct libmnt_fs *f; mnt_table_next_fs(t, it, &f) == 0;) {
+                const char *target = mnt_fs_get_target(f);
+                size_t n = target ? strlen(target) : 0;
+
+                if (n == 0 || n < best)
+                        continue;
+                if (!streq(target, "/") &&
+                    (strncmp(path, target, n) != 0 || (path[n] != 0 && path[n] != '/')))
+                        continue;
+                fs = f;
+                best = n;
+        }
+        mnt_free_iter(it);
+        if (!fs) {
+                mnt_unref_table(t);
+                return -ENOENT;
+        }
+        vfs = mnt_fs_get_vfs_options(fs);
+        fsopts = mnt_fs_get_fs_options(fs);
+        *ret = (StoreMount) {
+                .target = strdup(mnt_fs_get_target(fs) ?: ""),
+                .source = strdup(mnt_fs_get_source(fs) ?: ""),
+                .fstype = strdup(mnt_fs_get_fstype(fs) ?: ""),
+                .read_only = has_option(vfs, "ro") || has_option(fsopts, "ro"),
+                .nodev = has_option(vfs, "nodev"),
+                .nosuid = has_option(vfs, "nosuid"),
+                .noexec = has_option(vfs, "noexec"),
+        };
+        if (!ret->target || !ret->source || !ret->fstype) {
+                store_mount_done(ret);
+                r = -ENOMEM;
+        }
+        mnt_unref_table(t);
+        return r;
+}
+
+CheckVerdict store_mount_verdict(const StoreMount *m) {
+        assert(m);
+        return m->read_only || m->nodev || m->nosuid || m->noexec ? CHECK_FAIL : CHECK_OK;
 }
 
 ForwardState forward_state(const ForwardFacts *f) {

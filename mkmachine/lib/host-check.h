@@ -95,6 +95,25 @@ CheckVerdict disk_free_verdict(uint64_t available);
  * looser fails; CHECK_OK otherwise. */
 CheckVerdict store_mode_verdict(mode_t mode);
 
+/* The mount a path lives on, as the mount table says (read with libmount). */
+typedef struct StoreMount {
+        char *target;
+        char *source;
+        char *fstype;
+        bool read_only, nodev, nosuid, noexec;
+} StoreMount;
+
+void store_mount_done(StoreMount *m);
+
+/* The mount of path in mountinfo (a /proc/self/mountinfo-format file; NULL: this process's): the
+ * innermost mount whose target contains path (path need not exist). -ENOENT if none does, or the
+ * errno of reading the table. */
+int store_mount_read(const char *mountinfo, const char *path, StoreMount *ret);
+
+/* Machines need their device nodes, setuid binaries and programs: a store on a nodev, nosuid or noexec
+ * mount breaks them (CHECK_FAIL), a read-only one takes no machines (CHECK_FAIL). */
+CheckVerdict store_mount_verdict(const StoreMount *m);
+
 /* What decides whether Port= forwards can work: they are DNAT to a machine, so the host must forward
  * IPv4. systemd-nspawn never turns it on. systemd-networkd up to 255 does when a machine's link comes
  * up (IPMasquerade= in 80-container-ve.network implies IPForward=, which was global). From 256 on

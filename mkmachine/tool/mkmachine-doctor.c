@@ -398,6 +398,28 @@ static void doctor_store_mode(Doctor *d, const char *dir) {
                       "nodes", dir, (unsigned) (st.st_mode & 07777));
 }
 
+/* The mount the store is on, from the mount table (libmount). */
+static void doctor_store_mount(Doctor *d, const char *dir) {
+        _cleanup_(store_mount_done) StoreMount m = {};
+        char opts[64] = "";
+        int r;
+
+        r = store_mount_read(NULL, dir, &m);
+        if (r < 0)
+                return doctor_report(d, "store-mount", CHECK_WARN, NULL, "cannot find the mount of %s: %s",
+                                     dir, strerror(-r));
+        if (store_mount_verdict(&m) == CHECK_OK)
+                return doctor_report(d, "store-mount", CHECK_OK, NULL, "%s is on %s (%s, mounted at %s)", dir,
+                                     m.source, m.fstype, m.target);
+        (void) snprintf(opts, sizeof(opts), "%s%s%s%s", m.read_only ? ",ro" : "", m.nodev ? ",nodev" : "",
+                        m.nosuid ? ",nosuid" : "", m.noexec ? ",noexec" : "");
+        doctor_report(d, "store-mount", CHECK_FAIL,
+                      strjoina("mount -o remount,", m.read_only ? "rw," : "", "dev,suid,exec ", m.target,
+                               " (and in /etc/fstab), or --image-root= on another file system"),
+                      "%s is on %s, mounted at %s with %s: machines there lose their device nodes, setuid "
+                      "programs or executables", dir, m.source, m.target, opts + 1);
+}
+
 int verb_doctor(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *msg = NULL;
@@ -472,6 +494,7 @@ int verb_doctor(int argc, char *argv[]) {
         doctor_cgroups(&d);
         doctor_address_ranges(&d);
         doctor_store_mode(&d, arg_image_root);
+        doctor_store_mount(&d, arg_image_root);
         doctor_disk(&d, "disk-images", arg_image_root);
         doctor_disk(&d, "disk-cache", arg_cache_dir);
 

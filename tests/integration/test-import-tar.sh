@@ -323,6 +323,15 @@ check "doctor fails on a 0755 store and says chmod 0700" sh -c \
 chmod 0700 "$store"
 "$MKMACHINE" --image-root="$store" doctor >"$work/out" 2>&1 || true
 check "doctor is content with a 0700 store" grep -q '^ok   store-permissions' "$work/out"
+# …and with the mount it is on; one mounted nodev,nosuid (found in the mount table) fails, with the fix.
+check "doctor names the store's mount" grep -q '^ok   store-mount .* is on ' "$work/out"
+mkdir -p "$work/nodev"
+mount -t tmpfs -o nodev,nosuid,mode=0700 tmpfs "$work/nodev"
+"$MKMACHINE" --image-root="$work/nodev/machines" doctor >"$work/out" 2>&1 || true
+umount "$work/nodev"
+check "doctor fails on a store mounted nodev,nosuid and says how to remount" sh -c \
+    "grep -q '^fail store-mount .*with nodev,nosuid' '$work/out' &&
+     grep -q 'fix: mount -o remount,dev,suid,exec $work/nodev' '$work/out'"
 
 # SIGTERM in the middle of an import: the temporary goes, no machine appears.
 fifo=$work/slow

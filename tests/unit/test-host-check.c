@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include "fd-util.h"
 #include "host-check.h"
 #include "tests.h"
 
@@ -155,6 +156,52 @@ TEST(store_mode) {
         ASSERT_EQ(store_mode_verdict(S_IFDIR | 0710), CHECK_FAIL);
         ASSERT_EQ(store_mode_verdict(S_IFDIR | 0701), CHECK_FAIL);
         ASSERT_EQ(store_mode_verdict(S_IFDIR | 01777), CHECK_FAIL);
+}
+
+TEST(store_mount) {
+        /* A mount table of our own: the innermost mount containing the path counts, its options say
+         * whether machines can work there. */
+        static const char table[] =
+                "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+                "30 22 0:40 / /var/lib rw,nosuid,nodev,noexec,relatime shared:2 - tmpfs tmpfs rw\n"
+                "31 30 8:2 / /var/lib/machines rw,relatime shared:3 - xfs /dev/sdb1 rw\n"
+                "32 22 8:3 / /srv ro,relatime shared:4 - ext4 /dev/sdc1 ro\n";
+        char path[] = "/tmp/test-host-check.XXXXXX";
+        _cleanup_(store_mount_done) StoreMount m = {};
+        int fd = mkstemp(path);
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(loop_write(fd, table, strlen(table)));
+        safe_close(fd);
+
+        ASSERT_OK(store_mount_read(path, "/var/lib/machines/web/etc", &m));
+        ASSERT_STREQ(m.target, "/var/lib/machines");
+        ASSERT_STREQ(m.source, "/dev/sdb1");
+        ASSERT_STREQ(m.fstype, "xfs");
+        ASSERT_FALSE(m.nodev || m.nosuid || m.noexec || m.read_only);
+        ASSERT_EQ(store_mount_verdict(&m), CHECK_OK);
+        store_mount_done(&m);
+
+        ASSERT_OK(store_mount_read(path, "/var/lib/other", &m));
+        ASSERT_STREQ(m.target, "/var/lib");
+        ASSERT_TRUE(m.nodev && m.nosuid && m.noexec && !m.read_only);
+        ASSERT_EQ(store_mount_verdict(&m), CHECK_FAIL);
+        store_mount_done(&m);
+
+        ASSERT_OK(store_mount_read(path, "/srv/machines", &m));
+        ASSERT_TRUE(m.read_only);
+        ASSERT_EQ(store_mount_verdict(&m), CHECK_FAIL);
+        store_mount_done(&m);
+
+        ASSERT_OK(store_mount_read(path, "/home", &m));
+        ASSERT_STREQ(m.target, "/");
+        store_mount_done(&m);
+
+        /* This process's own table has a mount for / at least. */
+        ASSERT_OK(store_mount_read(NULL, "/", &m));
+        ASSERT_STREQ(m.target, "/");
+
+        ASSERT_OK(unlink(path));
 }
 
 TEST(forward_state) {
