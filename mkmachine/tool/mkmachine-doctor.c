@@ -409,8 +409,8 @@ static void doctor_store_mount(Doctor *d, const char *dir) {
                 return doctor_report(d, "store-mount", CHECK_WARN, NULL, "cannot find the mount of %s: %s",
                                      dir, strerror(-r));
         if (store_mount_verdict(&m) == CHECK_OK)
-                return doctor_report(d, "store-mount", CHECK_OK, NULL, "%s is on %s (%s, mounted at %s)", dir,
-                                     m.source, m.fstype, m.target);
+                return doctor_report(d, "store-mount", CHECK_OK, NULL, "%s is on %s (%s, mounted at %s)",
+                                     dir, m.source, m.fstype, m.target);
         (void) snprintf(opts, sizeof(opts), "%s%s%s%s", m.read_only ? ",ro" : "", m.nodev ? ",nodev" : "",
                         m.nosuid ? ",nosuid" : "", m.noexec ? ",noexec" : "");
         doctor_report(d, "store-mount", CHECK_FAIL,
