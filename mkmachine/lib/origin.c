@@ -214,6 +214,49 @@ int origin_archive_add(MachineOrigin *o, const char *suite, const char *mirror, 
         return 0;
 }
 
+int origin_set_string(char **field, const char *s) {
+        char *copy = NULL;
+
+        assert(field);
+
+        if (s) {
+                copy = strdup(s);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+int origin_set_strv(char ***field, char * const *l) {
+        _cleanup_strv_free_ char **copy = NULL;
+
+        assert(field);
+
+        if (l) {
+                copy = calloc(1, sizeof(char *));
+                if (!copy || strv_extend_strv(&copy, l) < 0)
+                        return -ENOMEM;
+        }
+        strv_free(*field);
+        *field = TAKE_PTR(copy);
+        return 0;
+}
+
+int origin_set_update_policy(MachineOrigin *o, AutoUpdatePolicy p, const char *health_cmd) {
+        assert(o);
+
+        if (health_cmd) {
+                int r = origin_set_string(&o->health_cmd, isempty(health_cmd) ? NULL : health_cmd);
+                if (r < 0)
+                        return r;
+        }
+        if (p >= 0)
+                o->auto_update = p;
+        return 0;
+}
+
 AutoUpdatePolicy origin_auto_update(const MachineOrigin *o) {
         return o && o->auto_update >= 0 ? o->auto_update : AUTO_UPDATE_NO;
 }

@@ -107,6 +107,15 @@ DEFINE_POINTER_CLEANUP(MachineOrigin*, origin_free);
 /* A new, empty "exec" for o (replacing any), or NULL when out of memory. */
 OriginExec* origin_exec_new(MachineOrigin *o);
 
+/* Sets a string field of a record to a copy of s (NULL: absent), or a list field to a copy of l (NULL:
+ * absent; an empty list stays one). -ENOMEM leaves the field as it was. */
+int origin_set_string(char **field, const char *s);
+int origin_set_strv(char ***field, char * const *l);
+
+/* "set --auto-update= --health-cmd=": sets the policy if p >= 0, and the health command if health_cmd is
+ * non-NULL ("" removes it). */
+int origin_set_update_policy(MachineOrigin *o, AutoUpdatePolicy p, const char *health_cmd);
+
 /* Appends a suite to o's archive (an empty archive if there was none) with copies of the strings (date
  * may be NULL). */
 int origin_archive_add(MachineOrigin *o, const char *suite, const char *mirror, const char *date,
