@@ -13,6 +13,7 @@
 int show_machine(Store *s, const char *name) {
         _cleanup_(machine_info_done) MachineInfo i = {};
         _cleanup_(origin_freep) MachineOrigin *o = NULL;
+        _cleanup_free_ char *msg = NULL;
         char u[FORMAT_BYTES_MAX], t[64];
         int r;
 
@@ -59,7 +60,11 @@ int show_machine(Store *s, const char *name) {
                 return print_json(j);
         }
 
-        o = machine_info_origin(&i);
+        r = machine_info_parse_origin(&i, &o, &msg);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                log_warning_errno(r, "Machine '%s': %s", name, msg ?: strerror(-r));
         printl("       Name: %s\n", i.name);
         printl("       Path: %s/%s%s\n", s->root, i.name, i.type == MACHINE_RAW ? ".raw" : "");
         printl("       Type: %s\n", machine_type_to_string(i.type));
@@ -96,7 +101,9 @@ int show_machine(Store *s, const char *name) {
                         printf("%s, Release of %s (%s)\n", e->suite, e->date ?: "unknown date",
                                strna(e->mirror));
                 }
-        } else
+        } else if (i.origin)
+                printl("     Source: unknown (its origin record is damaged)\n");
+        else
                 printl("     Source: unknown (not made by mkmachine)\n");
         template_show(name, NULL);
         return machine_glue_show(name, NULL);

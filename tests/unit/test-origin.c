@@ -203,6 +203,35 @@ TEST(unknown_keys_kept) {
         origin_free(o);
 }
 
+TEST(setters) {
+        MachineOrigin *o = NULL;
+        char *text = NULL, **l = NULL;
+
+        ASSERT_OK(origin_parse("{\"x\":1,\"type\":\"oci\",\"health_cmd\":\"a\"}", 37, &o, NULL));
+        ASSERT_OK(origin_set_string(&o->source, "/s"));
+        ASSERT_OK(origin_set_string(&o->source, NULL));
+        ASSERT_NULL(o->source);
+        ASSERT_OK(origin_set_strv(&o->blobs, (char *[]) { NULL }));
+        ASSERT_NOT_NULL(o->blobs);
+        ASSERT_OK(strv_extend(&l, "d"));
+        ASSERT_OK(origin_set_strv(&o->blobs, l));
+        strv_free(l);
+        ASSERT_STREQ(o->blobs[0], "d");
+
+        /* set --auto-update=: only what is given changes, "" removes the command, unknown keys stay. */
+        ASSERT_OK(origin_set_update_policy(o, AUTO_UPDATE_LOCAL, NULL));
+        ASSERT_STREQ(origin_health_cmd(o), "a");
+        ASSERT_OK(origin_set_update_policy(o, _AUTO_UPDATE_POLICY_INVALID, ""));
+        ASSERT_NULL(o->health_cmd);
+        ASSERT_EQ(origin_auto_update(o), AUTO_UPDATE_LOCAL);
+        ASSERT_OK(origin_format(o, &text));
+        ASSERT_STREQ(text, "{\"type\":\"oci\",\"blobs\":[\"d\"],\"auto_update\":\"local\",\"x\":1}");
+        free(text);
+        origin_free(o);
+        ASSERT_EQ(origin_auto_update(NULL), AUTO_UPDATE_NO);
+        ASSERT_NULL(origin_health_cmd(NULL));
+}
+
 static void refused(const char *json, const char *field) {
         MachineOrigin *o = NULL;
         char *msg = NULL;
