@@ -459,6 +459,8 @@ int origin_parse(const char *json, size_t size, MachineOrigin **ret, char **rete
         if (size > ORIGIN_SIZE_MAX)
                 return error_message(reterr_message, -E2BIG, "The origin record is larger than %u bytes.",
                                      ORIGIN_SIZE_MAX);
+        if (size == 0)
+                return error_message(reterr_message, -EBADMSG, "The origin record is empty.");
         if (memchr(json, 0, size))
                 return error_message(reterr_message, -EBADMSG, "The origin record contains a NUL byte.");
 
@@ -615,9 +617,12 @@ static int fields_to_json(const Field *fields, size_t n_fields, const void *base
         }
         if (r >= 0 && extra) {
                 json_object_object_foreach(extra, key, v) {
-                        r = add(j, key, json_object_get(v));
-                        if (r < 0)
+                        /* Not add(): an unknown key may well be null. */
+                        if (json_object_object_add(j, key, json_object_get(v)) < 0) {
+                                json_object_put(v);
+                                r = -ENOMEM;
                                 break;
+                        }
                 }
         }
         if (r < 0) {

@@ -190,7 +190,7 @@ TEST(build) {
 TEST(unknown_keys_kept) {
         static const char in[] = "{\"future\":{\"a\":[1,2.5,null]},\"type\":\"tar\","
                 "\"exec\":{\"x\":1,\"boot\":true},"
-                "\"archive\":[{\"y\":\"z\",\"suite\":\"s\"}],\"last\":\"k\"}";
+                "\"archive\":[{\"y\":\"z\",\"suite\":\"s\"}],\"last\":\"k\",\"none\":null}";
         MachineOrigin *o = NULL;
         char *text = NULL;
 
@@ -198,7 +198,8 @@ TEST(unknown_keys_kept) {
         ASSERT_OK(origin_format(o, &text));
         /* Known keys in their order, unknown ones after them, in theirs. */
         ASSERT_STREQ(text, "{\"type\":\"tar\",\"archive\":[{\"suite\":\"s\",\"date\":null,\"y\":\"z\"}],"
-                     "\"exec\":{\"boot\":true,\"x\":1},\"future\":{\"a\":[1,2.5,null]},\"last\":\"k\"}");
+                     "\"exec\":{\"boot\":true,\"x\":1},\"future\":{\"a\":[1,2.5,null]},\"last\":\"k\","
+                     "\"none\":null}");
         free(text);
         origin_free(o);
 }
