@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auto-update.h"
+#include "origin.h"
 #include "string-table.h"
 #include "string-util.h"
 
@@ -27,43 +27,24 @@ static const char* const auto_update_action_table[_AUTO_UPDATE_ACTION_MAX] = {
 DEFINE_STRING_TABLE_LOOKUP(auto_update_action, AutoUpdateAction);
 
 int auto_update_from_origin(const char *origin, AutoUpdatePolicy *ret_policy, char **ret_health_cmd) {
-        AutoUpdatePolicy p = AUTO_UPDATE_NO;
+        _cleanup_(origin_freep) MachineOrigin *o = NULL;
         _cleanup_free_ char *cmd = NULL;
-        json_object *j, *v;
+        int r;
 
         assert(ret_policy);
 
-        if (!origin) {
-                *ret_policy = AUTO_UPDATE_NO;
-                if (ret_health_cmd)
-                        *ret_health_cmd = NULL;
-                return 0;
-        }
-        j = json_tokener_parse(origin);
-        if (!j || !json_object_is_type(j, json_type_object)) {
-                json_object_put(j);
-                return -EBADMSG;
-        }
-        if (json_object_object_get_ex(j, "auto_update", &v))
-                p = json_object_is_type(v, json_type_string) ?
-                        auto_update_policy_from_string(json_object_get_string(v)) :
-                        _AUTO_UPDATE_POLICY_INVALID;
-        if (p >= 0 && json_object_object_get_ex(j, "health_cmd", &v)) {
-                if (!json_object_is_type(v, json_type_string))
-                        p = _AUTO_UPDATE_POLICY_INVALID;
-                else if (!isempty(json_object_get_string(v))) {
-                        cmd = strdup(json_object_get_string(v));
-                        if (!cmd) {
-                                json_object_put(j);
+        if (origin) {
+                r = origin_parse(origin, strlen(origin), &o, NULL);
+                if (r < 0)
+                        return r == -ENOMEM ? r : -EBADMSG;
+                if (ret_health_cmd && origin_health_cmd(o)) {
+                        cmd = strdup(origin_health_cmd(o));
+                        if (!cmd)
                                 return -ENOMEM;
-                        }
                 }
         }
-        json_object_put(j);
-        if (p < 0)
-                return -EBADMSG;
 
-        *ret_policy = p;
+        *ret_policy = origin_auto_update(o);
         if (ret_health_cmd)
                 *ret_health_cmd = TAKE_PTR(cmd);
         return 0;
@@ -117,28 +98,24 @@ int auto_update_policy_check(AutoUpdatePolicy p, const char *origin_type, char *
 }
 
 int auto_update_origin_set(const char *origin, AutoUpdatePolicy p, const char *health_cmd, char **ret) {
-        json_object *j;
-        const char *s;
+        _cleanup_(origin_freep) MachineOrigin *o = NULL;
+        int r;
 
         assert(ret);
 
-        j = origin ? json_tokener_parse(origin) : json_object_new_object();
-        if (!j || !json_object_is_type(j, json_type_object)) {
-                json_object_put(j);
-                return origin ? -EBADMSG : -ENOMEM;
+        if (origin) {
+                r = origin_parse(origin, strlen(origin), &o, NULL);
+                if (r < 0)
+                        return r == -ENOMEM ? r : -EBADMSG;
+        } else {
+                o = origin_new();
+                if (!o)
+                        return -ENOMEM;
         }
-        if (p >= 0)
-                json_object_object_add(j, "auto_update",
-                                       json_object_new_string(auto_update_policy_to_string(p)));
-        if (health_cmd && isempty(health_cmd))
-                json_object_object_del(j, "health_cmd");
-        else if (health_cmd)
-                json_object_object_add(j, "health_cmd", json_object_new_string(health_cmd));
-
-        s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
-        *ret = s ? strdup(s) : NULL;
-        json_object_put(j);
-        return *ret ? 0 : -ENOMEM;
+        r = origin_set_update_policy(o, p, health_cmd);
+        if (r < 0)
+                return r;
+        return origin_format(o, ret);
 }
 
 AutoUpdateAction auto_update_decide(AutoUpdatePolicy p, bool pinned, const char *recorded,

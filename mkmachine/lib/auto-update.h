@@ -23,8 +23,9 @@ const char* auto_update_policy_to_string(AutoUpdatePolicy p) _pure_;
 AutoUpdatePolicy auto_update_policy_from_string(const char *s) _pure_;
 
 /* The origin record's "auto_update" and "health_cmd" fields ("origin" is its JSON text, may be NULL).
- * A record without a policy (or none at all) is AUTO_UPDATE_NO; -EBADMSG for an unparsable record or an
- * unknown policy. *ret_health_cmd (may be NULL) gets a copy of the health command, or NULL. */
+ * A record without a policy (or none at all) is AUTO_UPDATE_NO; -EBADMSG for a record origin_parse()
+ * refuses (an unknown policy among them). *ret_health_cmd (may be NULL) gets a copy of the health
+ * command, or NULL. */
 int auto_update_from_origin(const char *origin, AutoUpdatePolicy *ret_policy, char **ret_health_cmd);
 
 /* Whether the policy fits a machine whose origin record has "type" origin_type: registry needs a pulled
@@ -34,7 +35,8 @@ int auto_update_from_origin(const char *origin, AutoUpdatePolicy *ret_policy, ch
 int auto_update_policy_check(AutoUpdatePolicy p, const char *origin_type, char **reterr_message);
 
 /* The origin record with the policy (p >= 0) and/or health command (health_cmd non-NULL; "" removes it)
- * set: for "mkmachine set --auto-update= --health-cmd=". -EBADMSG for an unparsable record. */
+ * set, as origin_set_update_policy() does on a MachineOrigin. -EBADMSG for a record origin_parse()
+ * refuses. */
 int auto_update_origin_set(const char *origin, AutoUpdatePolicy p, const char *health_cmd, char **ret);
 
 typedef enum AutoUpdateAction {

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "fd-util.h"
 #include "fs-util.h"
 #include "log.h"
+#include "origin.h"
 #include "random-util.h"
 #include "store.h"
 #include "string-table.h"
@@ -23,7 +23,6 @@
 
 #define NSPAWN_LOCK_DIR "/run/systemd/nspawn/locks"
 #define TEMP_MARKER ".mkmachine-"
-#define ORIGIN_SIZE_MAX (64U * 1024U)
 
 static const char* const machine_type_table[_MACHINE_TYPE_MAX] = {
         [MACHINE_DIRECTORY] = "directory",
@@ -586,35 +585,36 @@ typedef struct CloneData {
 
 static int clone_fill(int tree_fd, void *userdata) {
         CloneData *c = userdata;
-        _cleanup_free_ char *path = NULL, *origin = NULL;
-        json_object *j = NULL;
-        ssize_t n;
+        _cleanup_(origin_freep) MachineOrigin *o = NULL;
+        _cleanup_free_ char *path = NULL, *msg = NULL;
         int r;
 
         r = copy_tree_at(c->src_fd, tree_fd, NULL, &path);
         if (r < 0)
                 return log_debug_errno(r, "Failed to copy '%s' of machine '%s': %m", strna(path), c->src);
 
-        /* Note where the copy came from, keeping the original origin. */
-        origin = malloc(ORIGIN_SIZE_MAX + 1);
-        if (!origin)
-                return -ENOMEM;
-        n = fgetxattr(tree_fd, ORIGIN_XATTR, origin, ORIGIN_SIZE_MAX);
-        if (n >= 0) {
-                origin[n] = 0;
-                j = json_tokener_parse(origin);
+        /* Note where the copy came from, keeping the original origin (a damaged one is replaced). */
+        r = origin_read(tree_fd, &o, &msg);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                if (r != -ENODATA)
+                        log_debug_errno(r, "Origin record of '%s' not kept: %s", c->src,
+                                        msg ?: strerror(-r));
+                o = origin_new();
+                if (!o)
+                        return -ENOMEM;
         }
-        if (!j)
-                j = json_object_new_object();
-        if (!j)
-                return -ENOMEM;
-        json_object_object_add(j, "cloned_from", json_object_new_string(c->src));
-        json_object_object_add(j, "cloned_usec", json_object_new_uint64(now_usec(CLOCK_REALTIME)));
+        r = origin_set_string(&o->cloned_from, c->src);
+        if (r < 0)
+                return r;
+        o->cloned_usec = now_usec(CLOCK_REALTIME);
 
-        const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
-        if (fsetxattr(tree_fd, ORIGIN_XATTR, s, strlen(s), 0) < 0)
-                log_debug_errno(errno, "Failed to record the origin of the clone, ignoring: %m");
-        json_object_put(j);
+        r = origin_write(tree_fd, o);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                log_debug_errno(r, "Failed to record the origin of the clone, ignoring: %m");
         return 0;
 }
 

@@ -46,55 +46,44 @@ typedef struct Bootstrap {
         const char *name;
 } Bootstrap;
 
-static json_object* suite_json(const char *suite, const char *mirror, const char *date, const char *sha256) {
-        json_object *j = json_object_new_object();
-
-        if (!j)
-                return NULL;
-        json_object_object_add(j, "suite", json_object_new_string(suite));
-        json_object_object_add(j, "mirror", json_object_new_string(mirror));
-        json_object_object_add(j, "date", date ? json_object_new_string(date) : NULL);
-        json_object_object_add(j, "release_sha256", json_object_new_string(sha256));
-        return j;
-}
-
 /* The state of the archive the machine was made from: each suite's verified Release (its Date:). */
-static json_object* archive_json(const AptRepo *repo) {
-        json_object *a = json_object_new_array();
+static int origin_add_archive(MachineOrigin *o, const AptRepo *repo) {
+        int r;
 
-        if (!a)
-                return NULL;
-        json_object_array_add(a, suite_json(repo->suite, repo->mirror, repo->date, repo->release_sha256));
-        for (size_t i = 0; i < repo->n_updates; i++) {
+        r = origin_archive_add(o, repo->suite, repo->mirror, repo->date, repo->release_sha256);
+        for (size_t i = 0; r >= 0 && i < repo->n_updates; i++) {
                 const AptSuite *u = repo->updates + i;
-                json_object_array_add(a, suite_json(u->suite, u->mirror, u->date, u->release_sha256));
+                r = origin_archive_add(o, u->suite, u->mirror, u->date, u->release_sha256);
         }
-        return a;
+        return r;
 }
 
 static int bootstrap_fill(int tree_fd, void *userdata) {
         Bootstrap *b = userdata;
         const BootstrapPlan *plan = b->plan;
         _cleanup_free_ char *msg = NULL;
-        json_object *o;
+        MachineOrigin *o;
         int r;
 
         r = bootstrap_install(plan, tree_fd, &msg);
         if (r < 0)
                 return log_error_errno(r, "Failed to bootstrap '%s': %s", b->name, msg ?: strerror(-r));
 
-        o = json_object_new_object();
+        o = origin_new();
         if (!o)
                 return log_oom();
-        json_object_object_add(o, "type", json_object_new_string("bootstrap"));
-        json_object_object_add(o, "source", json_object_new_string(plan->recipe->path));
-        json_object_object_add(o, "recipe", json_object_new_string(plan->recipe->name));
-        json_object_object_add(o, "mirror", json_object_new_string(plan->mirror));
-        json_object_object_add(o, "suite", json_object_new_string(plan->recipe->suite));
-        json_object_object_add(o, "verified", json_object_new_boolean(!arg_no_verify));
-        json_object_object_add(o, "packages", json_object_new_uint64(plan->n_packages));
-        json_object_object_add(o, "archive", archive_json(plan->repo));
-        origin_write(tree_fd, o, b->name);
+        o->type = ORIGIN_BOOTSTRAP;
+        o->verified = !arg_no_verify;
+        o->packages = plan->n_packages;
+        if (origin_set_string(&o->source, plan->recipe->path) < 0 ||
+            origin_set_string(&o->recipe, plan->recipe->name) < 0 ||
+            origin_set_string(&o->mirror, plan->mirror) < 0 ||
+            origin_set_string(&o->suite, plan->recipe->suite) < 0 ||
+            origin_add_archive(o, plan->repo) < 0) {
+                origin_free(o);
+                return log_oom();
+        }
+        origin_record(tree_fd, o, b->name);
         return 0;
 }
 

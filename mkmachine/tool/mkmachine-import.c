@@ -2,7 +2,6 @@
 /* import-tar and import-oci, and the origin record and install steps that every new machine shares. */
 
 #include <sys/stat.h>
-#include <sys/xattr.h>
 
 #include "config.h"
 #include "fd-util.h"
@@ -13,28 +12,27 @@
 #include "strv.h"
 #include "tool.h"
 
-/* Completes an origin record (time, tool), stores it on the tree's root and frees it. Best effort:
- * a file system without xattrs costs only the record. */
-void origin_write(int tree_fd, json_object *o, const char *what) {
+/* Completes an origin record (time, tool, update policy), stores it on the tree's root and frees it. Best
+ * effort: a file system without xattrs costs only the record. */
+void origin_record(int tree_fd, MachineOrigin *o, const char *what) {
+        _cleanup_(origin_freep) MachineOrigin *origin = o;
         usec_t now = now_usec(CLOCK_REALTIME);
         char when[64];
-        const char *j;
+        int r;
 
-        json_object_object_add(o, "created_usec", json_object_new_uint64(now));
-        json_object_object_add(o, "created", json_object_new_string(format_time(when, sizeof(when), now)));
-        json_object_object_add(o, "tool", json_object_new_string("mkmachine " PACKAGE_VERSION));
-        if (arg_auto_update > AUTO_UPDATE_NO)
-                json_object_object_add(o, "auto_update", json_object_new_string(
-                                               auto_update_policy_to_string(arg_auto_update)));
-        if (!isempty(arg_health_cmd))
-                json_object_object_add(o, "health_cmd", json_object_new_string(arg_health_cmd));
-
-        j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN|JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (fsetxattr(tree_fd, ORIGIN_XATTR, j, strlen(j), 0) < 0)
-                log_warning_errno(errno,
-                                  "Failed to record the origin of '%s' (no xattr support?), ignoring: %m",
+        origin->created_usec = now;
+        r = origin_set_string(&origin->created, format_time(when, sizeof(when), now));
+        if (r >= 0)
+                r = origin_set_string(&origin->tool, "mkmachine " PACKAGE_VERSION);
+        if (r >= 0 && arg_auto_update > AUTO_UPDATE_NO)
+                origin->auto_update = arg_auto_update;
+        if (r >= 0 && !isempty(arg_health_cmd))
+                r = origin_set_string(&origin->health_cmd, arg_health_cmd);
+        if (r >= 0)
+                r = origin_write(tree_fd, origin);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the origin of '%s' (no xattr support?), ignoring: %m",
                                   what);
-        json_object_put(o);
 }
 
 typedef struct ImportTar {
@@ -62,7 +60,7 @@ static int import_tar_fill(int tree_fd, void *userdata) {
         _cleanup_free_ char *msg = NULL;
         TarUnpackStats stats;
         Progress progress = PROGRESS_BAR;
-        json_object *o;
+        MachineOrigin *o;
         int r;
 
         r = tar_unpack_with(t->fd, tree_fd, arg_strip_top ? TAR_UNPACK_STRIP_TOP : 0, t->size, &progress,
@@ -72,17 +70,19 @@ static int import_tar_fill(int tree_fd, void *userdata) {
                 return log_error_errno(r, "Failed to import '%s': %s", t->source, msg ?: strerror(-r));
         }
 
-        o = json_object_new_object();
+        o = origin_new();
         if (!o)
                 return log_oom();
-        json_object_object_add(o, "type", json_object_new_string("tar"));
-        json_object_object_add(o, "source", json_object_new_string(t->source));
-        json_object_object_add(o, "compression",
-                               json_object_new_string(compression_to_string(stats.compression)));
-        json_object_object_add(o, "sha256", json_object_new_string(stats.sha256));
-        json_object_object_add(o, "size", json_object_new_uint64(stats.bytes_in));
-        json_object_object_add(o, "entries", json_object_new_uint64(stats.entries));
-        origin_write(tree_fd, o, t->source);
+        o->type = ORIGIN_TAR;
+        o->size = stats.bytes_in;
+        o->entries = stats.entries;
+        if (origin_set_string(&o->source, t->source) < 0 ||
+            origin_set_string(&o->compression, compression_to_string(stats.compression)) < 0 ||
+            origin_set_string(&o->sha256, stats.sha256) < 0) {
+                origin_free(o);
+                return log_oom();
+        }
+        origin_record(tree_fd, o, t->source);
 
         if (!arg_quiet)
                 log_info("Unpacked %" PRIu64 " entries from %s (%s, sha256 %s).", stats.entries, t->source,
@@ -149,63 +149,43 @@ int verb_import_tar(int argc, char *argv[]) {
         return run_import_tar(argv[1], argv[2]);
 }
 
-static json_object* strv_to_json(char * const *l) {
-        json_object *a = json_object_new_array();
-
-        STRV_FOREACH(i, l)
-                json_object_array_add(a, json_object_new_string(*i));
-        return a;
-}
-
 /* What import-oci and pull share once the layers are applied (in store_install()'s child): the origin
  * record o (with the source's own fields) gets what the machine runs, and is written. */
-int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, const char *name,
+int oci_fill_finish(int tree_fd, const OciImage *image, MachineOrigin *o, const char *name,
                     const char *platform, const char *what) {
+        _cleanup_(origin_freep) MachineOrigin *origin = o;
         _cleanup_(nspawn_settings_done) NspawnSettings settings = {};
         _cleanup_free_ char *msg = NULL, *cmdline = NULL, *summary = NULL;
-        json_object *x;
+        OriginExec *x;
         bool boot, added_usr;
         int r;
 
         /* Not from the image: for systemd-nspawn, which refuses a tree without /usr. */
         r = oci_tree_make_runnable(tree_fd, &added_usr);
-        if (r < 0) {
-                json_object_put(o);
+        if (r < 0)
                 return log_error_errno(r, "Failed to create /usr in '%s': %m", name);
-        }
         boot = oci_tree_has_init(tree_fd);
         r = oci_config_to_nspawn_settings_full(image->config, boot,
                                                machine_glue_command_given() ? OCI_SETTINGS_COMMAND_GIVEN : 0,
                                                &settings, &msg);
-        if (r < 0) {
-                json_object_put(o);
+        if (r < 0)
                 return log_error_errno(r, "Failed to import '%s': %s", what, msg ?: strerror(-r));
-        }
 
-        x = json_object_new_object();
-        if (!x) {
-                json_object_put(o);
+        x = origin_exec_new(origin);
+        if (!x)
                 return log_oom();
-        }
-        json_object_object_add(o, "platform", json_object_new_string(platform));
-        json_object_object_add(o, "config_digest", json_object_new_string(image->config_digest));
-        json_object_object_add(o, "layers", json_object_new_uint64(image->n_layers));
+        origin->layers = image->n_layers;
         if (added_usr)
-                json_object_object_add(o, "added_usr", json_object_new_boolean(true));
-
-        json_object_object_add(x, "boot", json_object_new_boolean(boot));
-        if (settings.parameters)
-                json_object_object_add(x, "parameters", strv_to_json(settings.parameters));
-        if (settings.environment)
-                json_object_object_add(x, "environment", strv_to_json(settings.environment));
-        if (settings.working_directory)
-                json_object_object_add(x, "working_directory",
-                                       json_object_new_string(settings.working_directory));
-        if (settings.user)
-                json_object_object_add(x, "user", json_object_new_string(settings.user));
-        if (image->config->exposed_ports)
-                json_object_object_add(x, "exposed_ports", strv_to_json(image->config->exposed_ports));
-        json_object_object_add(o, "exec", x);
+                origin->added_usr = true;
+        x->boot = boot;
+        if (origin_set_string(&origin->platform, platform) < 0 ||
+            origin_set_string(&origin->config_digest, image->config_digest) < 0 ||
+            origin_set_strv(&x->parameters, settings.parameters) < 0 ||
+            origin_set_strv(&x->environment, settings.environment) < 0 ||
+            origin_set_string(&x->working_directory, settings.working_directory) < 0 ||
+            origin_set_string(&x->user, settings.user) < 0 ||
+            origin_set_strv(&x->exposed_ports, image->config->exposed_ports) < 0)
+                return log_oom();
 
         if (boot)
                 summary = strdup("boots its init");
@@ -216,8 +196,8 @@ int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, const ch
                           settings.working_directory ?: "") < 0)
                 summary = NULL;
         if (summary)
-                json_object_object_add(o, "exec_summary", json_object_new_string(summary));
-        origin_write(tree_fd, o, name);
+                origin->exec_summary = TAKE_PTR(summary);
+        origin_record(tree_fd, TAKE_PTR(origin), name);
 
         if (!arg_quiet)
                 log_info("Applied %zu layers of %s (%s); the machine %s.", image->n_layers,
@@ -232,7 +212,7 @@ int import_oci_fill(int tree_fd, void *userdata) {
         ImportOci *t = userdata;
         _cleanup_free_ char *msg = NULL;
         Progress progress = PROGRESS_BAR;
-        json_object *o;
+        MachineOrigin *o;
         int r;
 
         r = oci_image_unpack(oci_source_blobs(t->source), t->image, tree_fd, &arg_unpack, &progress,
@@ -243,19 +223,17 @@ int import_oci_fill(int tree_fd, void *userdata) {
                                        msg ?: strerror(-r));
         }
 
-        o = json_object_new_object();
+        o = origin_new();
         if (!o)
                 return log_oom();
-        json_object_object_add(o, "type", json_object_new_string("oci"));
-        json_object_object_add(o, "source", json_object_new_string(oci_source_path(t->source)));
-        json_object_object_add(o, "source_kind", json_object_new_string(
-                                       oci_source_kind_to_string(oci_source_kind(t->source))));
-        if (oci_source_reference(t->source))
-                json_object_object_add(o, "reference",
-                                       json_object_new_string(oci_source_reference(t->source)));
-        if (t->image->manifest_digest)
-                json_object_object_add(o, "manifest_digest",
-                                       json_object_new_string(t->image->manifest_digest));
+        o->type = ORIGIN_OCI;
+        if (origin_set_string(&o->source, oci_source_path(t->source)) < 0 ||
+            origin_set_string(&o->source_kind, oci_source_kind_to_string(oci_source_kind(t->source))) < 0 ||
+            origin_set_string(&o->reference, oci_source_reference(t->source)) < 0 ||
+            origin_set_string(&o->manifest_digest, t->image->manifest_digest) < 0) {
+                origin_free(o);
+                return log_oom();
+        }
         return oci_fill_finish(tree_fd, t->image, o, t->name, t->platform, oci_source_path(t->source));
 }
 

@@ -248,7 +248,7 @@ int verb_list(int argc, char *argv[]) {
                        "SOURCE");
                 for (size_t i = 0; i < n; i++) {
                         char u[FORMAT_BYTES_MAX], t[64], src[PATH_MAX];
-                        json_object *o = origin_json(l + i);
+                        _cleanup_(origin_freep) MachineOrigin *o = machine_info_origin(l + i);
                         const MachineInstance *in = find_instance(instances, n_instances, l[i].name);
 
                         printl("%-*s %-9s %-8s %7s %-23s %s\n", (int) w, l[i].name,
@@ -258,7 +258,6 @@ int verb_list(int argc, char *argv[]) {
                                                                                    l[i].created),
                                in ? template_summary(in, src, sizeof(src)) :
                                origin_summary(o, src, sizeof(src)));
-                        json_object_put(o);
                 }
                 for (size_t i = 0; i < n_instances; i++) {
                         const MachineInstance *in = instances + i;

@@ -17,7 +17,8 @@ int pull_fill(int tree_fd, void *userdata) {
         Pull *t = userdata;
         _cleanup_free_ char *msg = NULL, *dmsg = NULL;
         Progress progress = PROGRESS_BAR;
-        json_object *o, *blobs;
+        char * const *blobs;
+        MachineOrigin *o;
         int r;
 
         /* Here, in the child store_install() runs us in: threads do not survive a fork. */
@@ -39,29 +40,25 @@ int pull_fill(int tree_fd, void *userdata) {
         if (r < 0)
                 return log_error_errno(r, "Failed to pull %s: %s", t->reference, dmsg ?: strerror(-r));
 
-        o = json_object_new_object();
-        blobs = json_object_new_array();
-        if (!o || !blobs) {
-                json_object_put(o);
-                json_object_put(blobs);
+        o = origin_new();
+        if (!o)
+                return log_oom();
+        o->type = ORIGIN_REGISTRY;
+        if (arg_tls_verify == 0)
+                o->tls_verify = false;
+        /* What the tag resolved to (an index for a multi-platform image), and the platform's manifest;
+         * every blob of the image, for "prune" to keep. */
+        blobs = oci_pull_digests(t->pull);
+        if (origin_set_string(&o->reference, t->reference) < 0 ||
+            origin_set_string(&o->registry, t->ref->registry) < 0 ||
+            origin_set_string(&o->repository, t->ref->repository) < 0 ||
+            origin_set_string(&o->tag, t->ref->tag) < 0 ||
+            origin_set_string(&o->manifest_digest, t->root_digest) < 0 ||
+            origin_set_string(&o->image_manifest_digest, t->image->manifest_digest) < 0 ||
+            origin_set_strv(&o->blobs, blobs ?: (char *[]) { NULL }) < 0) {
+                origin_free(o);
                 return log_oom();
         }
-        json_object_object_add(o, "type", json_object_new_string("registry"));
-        if (arg_tls_verify == 0)
-                json_object_object_add(o, "tls_verify", json_object_new_boolean(false));
-        json_object_object_add(o, "reference", json_object_new_string(t->reference));
-        json_object_object_add(o, "registry", json_object_new_string(t->ref->registry));
-        json_object_object_add(o, "repository", json_object_new_string(t->ref->repository));
-        if (t->ref->tag)
-                json_object_object_add(o, "tag", json_object_new_string(t->ref->tag));
-        /* What the tag resolved to (an index for a multi-platform image), and the platform's manifest. */
-        json_object_object_add(o, "manifest_digest", json_object_new_string(t->root_digest));
-        json_object_object_add(o, "image_manifest_digest",
-                               json_object_new_string(t->image->manifest_digest));
-        /* Every blob of the image, for "prune" to keep. */
-        STRV_FOREACH(d, oci_pull_digests(t->pull))
-                json_object_array_add(blobs, json_object_new_string(*d));
-        json_object_object_add(o, "blobs", blobs);
         if (!arg_quiet) {
                 char b[FORMAT_BYTES_MAX];
                 log_info("Downloaded %s.", format_bytes(b, sizeof(b), oci_pull_downloaded(t->pull)));
@@ -223,22 +220,13 @@ static int referenced_blobs(Store *s, char ***ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to list the machines in %s: %m", s->root);
         for (size_t i = 0; i < n; i++) {
-                json_object *o, *b;
+                _cleanup_(origin_freep) MachineOrigin *o = machine_info_origin(machines + i);
 
-                if (!machines[i].origin)
-                        continue;
-                o = json_tokener_parse(machines[i].origin);
-                if (o && json_object_object_get_ex(o, "blobs", &b) &&
-                    json_object_is_type(b, json_type_array))
-                        for (size_t k = 0; k < json_object_array_length(b); k++) {
-                                const char *d = json_object_get_string(json_object_array_get_idx(b, k));
-                                if (d && !strv_contains(l, d) && strv_extend(&l, d) < 0) {
-                                        json_object_put(o);
-                                        r = -ENOMEM;
-                                        goto finish;
-                                }
+                STRV_FOREACH(d, o ? o->blobs : NULL)
+                        if (!strv_contains(l, *d) && strv_extend(&l, *d) < 0) {
+                                r = -ENOMEM;
+                                goto finish;
                         }
-                json_object_put(o);
         }
         r = 0;
         *ret = TAKE_PTR(l);

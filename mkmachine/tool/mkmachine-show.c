@@ -12,7 +12,8 @@
 
 int show_machine(Store *s, const char *name) {
         _cleanup_(machine_info_done) MachineInfo i = {};
-        json_object *o;
+        _cleanup_(origin_freep) MachineOrigin *o = NULL;
+        _cleanup_free_ char *msg = NULL;
         char u[FORMAT_BYTES_MAX], t[64];
         int r;
 
@@ -59,7 +60,11 @@ int show_machine(Store *s, const char *name) {
                 return print_json(j);
         }
 
-        o = origin_json(&i);
+        r = machine_info_parse_origin(&i, &o, &msg);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                log_warning_errno(r, "Machine '%s': %s", name, msg ?: strerror(-r));
         printl("       Name: %s\n", i.name);
         printl("       Path: %s/%s%s\n", s->root, i.name, i.type == MACHINE_RAW ? ".raw" : "");
         printl("       Type: %s\n", machine_type_to_string(i.type));
@@ -67,41 +72,38 @@ int show_machine(Store *s, const char *name) {
         printl("    Created: %s\n", format_time(t, sizeof(t), i.created));
         printl("      State: %s\n", i.in_use ? "in use (running or being changed)" : "idle");
         if (o) {
-                static const char *const keys[][2] = {
-                        { "type", "Source type" },
-                        { "source", "Source" },
-                        { "compression", "Compression" },
-                        { "sha256", "SHA256" },
-                        { "cloned_from", "Cloned from" },
-                        { "reference", "Reference" },
-                        { "manifest_digest", "Manifest" },
-                        { "config_digest", "Config" },
-                        { "platform", "Platform" },
-                        { "exec_summary", "Runs" },
-                        { "tool", "Made by" },
+                const struct {
+                        const char *value, *label;
+                } fields[] = {
+                        { origin_type_to_string(o->type), "Source type" },
+                        { o->source,                      "Source" },
+                        { o->compression,                 "Compression" },
+                        { o->sha256,                      "SHA256" },
+                        { o->cloned_from,                 "Cloned from" },
+                        { o->reference,                   "Reference" },
+                        { o->manifest_digest,             "Manifest" },
+                        { o->config_digest,               "Config" },
+                        { o->platform,                    "Platform" },
+                        { o->exec_summary,                "Runs" },
+                        { o->tool,                        "Made by" },
                 };
-                json_object *a;
 
-                for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
-                        const char *v = origin_string(o, keys[k][0]);
-                        if (v)
-                                printl("%11s: %s\n", keys[k][1], v);
-                }
+                for (size_t k = 0; k < ELEMENTSOF(fields); k++)
+                        if (fields[k].value)
+                                printl("%11s: %s\n", fields[k].label, fields[k].value);
                 /* When the archive state was taken: the Date: of each suite's Release. */
-                if (json_object_object_get_ex(o, "archive", &a) && json_object_is_type(a, json_type_array))
-                        for (size_t k = 0; k < json_object_array_length(a); k++) {
-                                json_object *e = json_object_array_get_idx(a, k);
-                                const char *suite = origin_string(e, "suite");
-                                const char *date = origin_string(e, "date");
+                for (size_t k = 0; k < o->n_archive; k++) {
+                        const OriginSuite *e = o->archive + k;
 
-                                if (!suite)
-                                        continue;
-                                printf(k == 0 ? "    Archive: " : "             ");
-                                printf("%s, Release of %s (%s)\n", suite, date ?: "unknown date",
-                                       strna(origin_string(e, "mirror")));
-                        }
-                json_object_put(o);
-        } else
+                        if (!e->suite)
+                                continue;
+                        printf(k == 0 ? "    Archive: " : "             ");
+                        printf("%s, Release of %s (%s)\n", e->suite, e->date ?: "unknown date",
+                               strna(e->mirror));
+                }
+        } else if (i.origin)
+                printl("     Source: unknown (its origin record is damaged)\n");
+        else
                 printl("     Source: unknown (not made by mkmachine)\n");
         template_show(name, NULL);
         return machine_glue_show(name, NULL);

@@ -160,14 +160,13 @@ static void update_source_done(UpdateSource *s) {
 }
 
 /* Resolves the machine's source now; sets u->current. */
-static int update_resolve(Update *u, json_object *origin, int cache_fd, const OciPlatform *want,
+static int update_resolve(Update *u, const MachineOrigin *origin, int cache_fd, const OciPlatform *want,
                           UpdateSource *src) {
         _cleanup_free_ char *msg = NULL;
-        json_object *t;
         int r;
 
         if (u->policy == AUTO_UPDATE_REGISTRY) {
-                const char *reference = origin_string(origin, "reference");
+                const char *reference = origin->reference;
 
                 if (!reference || oci_reference_parse(reference, &src->ref) < 0 || !src->ref.registry) {
                         update_fail(u, "its origin record has no valid reference");
@@ -179,8 +178,7 @@ static int update_resolve(Update *u, json_object *origin, int cache_fd, const Oc
                 if (src->ref.digest)
                         return 0;       /* pinned */
                 /* Pulled with --tls-verify=false: so is the update, and the new origin record says so. */
-                if (arg_tls_verify < 0 && json_object_object_get_ex(origin, "tls_verify", &t) &&
-                    !json_object_get_boolean(t))
+                if (arg_tls_verify < 0 && origin->tls_verify == 0)
                         arg_tls_verify = 0;
                 r = registry_client_new(&src->ref, &(RegistryOptions) {
                                 .tls_verify = arg_tls_verify,
@@ -196,8 +194,8 @@ static int update_resolve(Update *u, json_object *origin, int cache_fd, const Oc
                 }
                 u->current = strdup(src->root_digest);
         } else {
-                const char *path = origin_string(origin, "source");
-                const char *tag = origin_string(origin, "reference");
+                const char *path = origin->source;
+                const char *tag = origin->reference;
                 _cleanup_free_ char *spec = NULL;
                 Progress progress = PROGRESS_BAR;
 
@@ -339,32 +337,38 @@ int update_machine(Store *s, sd_bus *bus, int cache_fd, const OciPlatform *want,
         _cleanup_(update_source_done) UpdateSource src = {};
         _cleanup_free_ char *tmp = NULL, *settings_path = NULL, *old_settings = NULL, *why = NULL;
         _cleanup_close_ int tmp_fd = -EBADF;
-        json_object *origin = origin_json(info);
+        _cleanup_(origin_freep) MachineOrigin *origin = NULL;
         const char *nspawn_dir = getenv("MKMACHINE_NSPAWN_DIR") ?: MACHINE_NSPAWN_DIR_DEFAULT;
         char p[OCI_PLATFORM_STRING_MAX];
         bool running;
         int r, k;
 
         u->result = "skipped";
-        r = auto_update_from_origin(info->origin, &u->policy, &u->health_cmd);
-        if (r < 0) {
-                json_object_put(origin);
-                update_fail(u, "its origin record is damaged");
+        r = machine_info_parse_origin(info, &origin, NULL);
+        if (r == -ENOMEM)
                 return r;
+        if (r < 0) {
+                update_fail(u, "its origin record is damaged");
+                return -EBADMSG;
+        }
+        u->policy = origin_auto_update(origin);
+        if (origin_health_cmd(origin)) {
+                u->health_cmd = strdup(origin_health_cmd(origin));
+                if (!u->health_cmd)
+                        return -ENOMEM;
         }
         if (u->policy == AUTO_UPDATE_NO) {
-                json_object_put(origin);
                 u->action = AUTO_UPDATE_SKIP;
                 return 0;
         }
-        if (u->policy == AUTO_UPDATE_PACKAGES) {
-                json_object_put(origin);
+        if (u->policy == AUTO_UPDATE_PACKAGES)
                 return update_machine_packages(s, bus, u);
+        if (origin->manifest_digest) {
+                u->recorded = strdup(origin->manifest_digest);
+                if (!u->recorded)
+                        return -ENOMEM;
         }
-        if (origin_string(origin, "manifest_digest"))
-                u->recorded = strdup(origin_string(origin, "manifest_digest"));
         r = update_resolve(u, origin, cache_fd, want, &src);
-        json_object_put(origin);
         if (r < 0)
                 return r;
 

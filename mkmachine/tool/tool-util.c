@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What several verbs share: the store and name checks, JSON output, the origin record's fields. */
 
-#include <sys/xattr.h>
 
 #include "config.h"
 #include "fd-util.h"
@@ -118,34 +117,42 @@ char* format_time(char *buf, size_t size, usec_t t) {
         return buf;
 }
 
-/* The origin record as a JSON object (a new reference), or NULL. */
-json_object* origin_json(const MachineInfo *i) {
-        json_object *j;
+/* The machine's origin record: 0 and NULL in *ret if it has none; as origin_parse() if it is damaged. */
+int machine_info_parse_origin(const MachineInfo *i, MachineOrigin **ret, char **reterr_message) {
+        assert(i);
+        assert(ret);
 
-        if (!i->origin)
-                return NULL;
-        j = json_tokener_parse(i->origin);
-        if (j && !json_object_is_type(j, json_type_object)) {
-                json_object_put(j);
-                return NULL;
+        if (!i->origin) {
+                *ret = NULL;
+                return 0;
         }
-        return j;
+        return origin_parse(i->origin, strlen(i->origin), ret, reterr_message);
 }
 
-const char* origin_string(json_object *o, const char *key) {
-        json_object *v;
+/* The origin record for showing it, or NULL if there is none or it is damaged (shown as none, as
+ * before: a record mkmachine cannot read says nothing reliable). */
+MachineOrigin* machine_info_origin(const MachineInfo *i) {
+        _cleanup_free_ char *msg = NULL;
+        MachineOrigin *o = NULL;
+        int r;
 
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        r = machine_info_parse_origin(i, &o, &msg);
+        if (r < 0) {
+                log_debug_errno(r, "Machine '%s': %s", i->name, msg ?: strerror(-r));
                 return NULL;
-        return json_object_get_string(v);
+        }
+        return o;
 }
 
 json_object* machine_info_to_json(const MachineInfo *i) {
-        json_object *j = json_object_new_object(), *o = origin_json(i);
+        _cleanup_(origin_freep) MachineOrigin *origin = machine_info_origin(i);
+        json_object *j = json_object_new_object(), *o = NULL;
         char t[64];
 
-        if (!j) {
-                json_object_put(o);
+        if (!j)
+                return NULL;
+        if (origin && origin_to_json(origin, &o) < 0) {
+                json_object_put(j);
                 return NULL;
         }
         json_object_object_add(j, "name", json_object_new_string(i->name));
@@ -177,14 +184,12 @@ int print_json(json_object *j) {
         return fflush(stdout) == 0 ? 0 : log_error_errno(errno, "Failed to write output: %m");
 }
 
-const char* origin_summary(json_object *o, char *buf, size_t size) {
-        const char *src = origin_string(o, "source"), *from = origin_string(o, "cloned_from");
-
-        if (from) {
-                (void) snprintf(buf, size, "clone of %s", from);
+const char* origin_summary(const MachineOrigin *o, char *buf, size_t size) {
+        if (o && o->cloned_from) {
+                (void) snprintf(buf, size, "clone of %s", o->cloned_from);
                 return buf;
         }
-        return src ?: "-";
+        return o && o->source ? o->source : "-";
 }
 
 /* What a listing or a status could not see (no bus, no podman): a note on stderr, not an error. */
@@ -197,9 +202,9 @@ void note_unseen(const char *what, const char *why) {
 int set_update_policy(const char *name) {
         _cleanup_(store_close) Store s = { .root_fd = -EBADF };
         _cleanup_(machine_info_done) MachineInfo info = {};
-        _cleanup_free_ char *msg = NULL, *origin = NULL;
+        _cleanup_(origin_freep) MachineOrigin *o = NULL;
+        _cleanup_free_ char *msg = NULL;
         _cleanup_close_ int fd = -EBADF;
-        json_object *o;
         int r;
 
         r = open_store(false, &s);
@@ -208,24 +213,32 @@ int set_update_policy(const char *name) {
         r = store_get(&s, name, false, &info);
         if (r < 0)
                 return log_store_error(r, "set", name, &s);
-        o = origin_json(&info);
+        r = machine_info_parse_origin(&info, &o, NULL);
+        if (r == -ENOMEM)
+                return log_oom();
         r = auto_update_policy_check(arg_auto_update >= 0 ? arg_auto_update : AUTO_UPDATE_NO,
-                                     origin_string(o, "type"), &msg);
-        json_object_put(o);
+                                     o ? origin_type_to_string(o->type) : NULL, &msg);
         if (r < 0)
                 return log_error_errno(r, "Cannot set the update policy of '%s': %s", name,
                                        msg ?: strerror(-r));
-        r = auto_update_origin_set(info.origin, arg_auto_update, arg_health_cmd, &origin);
-        if (r == -ENOMEM)
+        if (!o && info.origin)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "The origin record of '%s' is damaged; "
+                                       "cannot set its update policy.", name);
+        if (!o) {
+                o = origin_new();
+                if (!o)
+                        return log_oom();
+        }
+        if (origin_set_update_policy(o, arg_auto_update, arg_health_cmd) < 0)
                 return log_oom();
-        if (r < 0)
-                return log_error_errno(r, "The origin record of '%s' is damaged; cannot set its update "
-                                       "policy.", name);
         fd = openat(s.root_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to open machine '%s': %m", name);
-        if (fsetxattr(fd, ORIGIN_XATTR, origin, strlen(origin), 0) < 0)
-                return log_error_errno(errno, "Failed to record the update policy of '%s': %m", name);
+        r = origin_write(fd, o);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Failed to record the update policy of '%s': %m", name);
         if (!arg_quiet)
                 log_info("Machine '%s': auto-update %s%s%s.", name,
                          auto_update_policy_to_string(arg_auto_update >= 0 ? arg_auto_update :

@@ -14,6 +14,7 @@
 #include "oci-image.h"
 #include "oci-import.h"
 #include "oci-registry.h"
+#include "origin.h"
 #include "package-update.h"
 #include "store.h"
 #include "tar-unpack.h"
@@ -91,12 +92,12 @@ int verb_export(int argc, char *argv[]);
 int verb_push(int argc, char *argv[]);
 
 /* mkmachine-import.c */
-void origin_write(int tree_fd, json_object *o, const char *what);
+void origin_record(int tree_fd, MachineOrigin *o, const char *what);
 int install_machine(Store *s, const char *action, const char *name, StoreFillFunc fill,
                     void *userdata);
 int run_import_tar(const char *file, const char *name);
 int verb_import_tar(int argc, char *argv[]);
-int oci_fill_finish(int tree_fd, const OciImage *image, json_object *o, const char *name,
+int oci_fill_finish(int tree_fd, const OciImage *image, MachineOrigin *o, const char *name,
                     const char *platform, const char *what);
 int import_oci_fill(int tree_fd, void *userdata);
 int oci_install(Store *s, const char *action, const char *name, const OciImage *image,
@@ -153,11 +154,11 @@ int log_store_error(int r, const char *action, const char *name, Store *s);
 int prepare_new_machine(const char *action, const char *name, Store *s);
 int prepare_oci_machine(const char *action, const char *name, OciPlatform *ret_platform, Store *s);
 char* format_time(char *buf, size_t size, usec_t t);
-json_object* origin_json(const MachineInfo *i);
-const char* origin_string(json_object *o, const char *key);
+int machine_info_parse_origin(const MachineInfo *i, MachineOrigin **ret, char **reterr_message);
+MachineOrigin* machine_info_origin(const MachineInfo *i);
 json_object* machine_info_to_json(const MachineInfo *i);
 int print_json(json_object *j);
-const char* origin_summary(json_object *o, char *buf, size_t size);
+const char* origin_summary(const MachineOrigin *o, char *buf, size_t size);
 void note_unseen(const char *what, const char *why);
 int set_update_policy(const char *name);
 int refuse_update_options(const char *verb, AutoUpdatePolicy allowed);
