@@ -308,11 +308,5 @@ int verb_import_oci(int argc, char *argv[]) {
                         });
         if (r < 0)
                 return r;
-        r = machine_glue_commit(name, arg_quiet || arg_json);
-        if (r < 0)
-                return r;
-
-        if (arg_json)
-                return show_machine(&s, name);
-        return 0;
+        return commit_and_show(&s, name);
 }

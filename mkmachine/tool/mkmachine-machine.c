@@ -179,10 +179,5 @@ int verb_clone(int argc, char *argv[]) {
                                        "supported yet.", argv[1]);
         if (r < 0)
                 return log_store_error(r, "clone", r == -ENOENT || r == -EBUSY ? argv[1] : argv[2], &s);
-        r = machine_glue_commit(argv[2], arg_quiet || arg_json);
-        if (r < 0)
-                return r;
-        if (arg_json)
-                return show_machine(&s, argv[2]);
-        return 0;
+        return commit_and_show(&s, argv[2]);
 }

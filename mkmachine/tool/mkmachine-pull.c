@@ -201,12 +201,7 @@ int verb_pull(int argc, char *argv[]) {
                 break;
         }
 
-        r = machine_glue_commit(name, arg_quiet || arg_json);
-        if (r < 0)
-                return r;
-        if (arg_json)
-                return show_machine(&s, name);
-        return 0;
+        return commit_and_show(&s, name);
 }
 
 /* The blobs the machines' origin records list (pulled machines record every blob of their image). */

@@ -258,3 +258,12 @@ int refuse_update_options(const char *verb, AutoUpdatePolicy allowed) {
                                        "bootstrapped from a recipe");
         return 0;
 }
+
+int commit_and_show(Store *s, const char *name) {
+        int r;
+
+        r = machine_glue_commit(name, arg_quiet || arg_json);
+        if (r < 0)
+                return r;
+        return arg_json ? show_machine(s, name) : 0;
+}

@@ -162,3 +162,6 @@ const char* origin_summary(const MachineOrigin *o, char *buf, size_t size);
 void note_unseen(const char *what, const char *why);
 int set_update_policy(const char *name);
 int refuse_update_options(const char *verb, AutoUpdatePolicy allowed);
+/* A new machine's settings and glue written (machine_glue_commit()), then with --json the machine shown:
+ * the end of import-oci, pull and clone. */
+int commit_and_show(Store *s, const char *name);
