@@ -10,6 +10,19 @@
 #include "strv.h"
 #include "tool.h"
 
+/* show --json: j (taken) completed with the template's and the settings' part, and printed. */
+static int print_machine_json(const char *name, json_object *j) {
+        int r;
+
+        template_show(name, j);
+        r = machine_glue_show(name, j);
+        if (r < 0) {
+                json_object_put(j);
+                return r;
+        }
+        return print_json(j);
+}
+
 int show_machine(Store *s, const char *name) {
         _cleanup_(machine_info_done) MachineInfo i = {};
         _cleanup_(origin_freep) MachineOrigin *o = NULL;
@@ -27,13 +40,7 @@ int show_machine(Store *s, const char *name) {
                                 return log_oom();
                         json_object_object_add(j, "name", json_object_new_string(name));
                         json_object_object_add(j, "type", json_object_new_string("ephemeral"));
-                        template_show(name, j);
-                        r = machine_glue_show(name, j);
-                        if (r < 0) {
-                                json_object_put(j);
-                                return r;
-                        }
-                        return print_json(j);
+                        return print_machine_json(name, j);
                 }
                 printl("       Name: %s\n", name);
                 template_show(name, NULL);
@@ -51,13 +58,7 @@ int show_machine(Store *s, const char *name) {
 
                 if (!j)
                         return log_oom();
-                template_show(name, j);
-                r = machine_glue_show(name, j);
-                if (r < 0) {
-                        json_object_put(j);
-                        return r;
-                }
-                return print_json(j);
+                return print_machine_json(name, j);
         }
 
         r = machine_info_parse_origin(&i, &o, &msg);
